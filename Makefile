@@ -1,0 +1,26 @@
+# The two commands of the README: `make run` and `make test`. Both set everything up first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: run test setup setup-test lint bench clean
+
+run:
+	@bash scripts/setup.sh run
+	@$(VENV)/bin/elasticjob dev
+
+test:
+	@bash scripts/setup.sh test
+	@$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint:
+	@bash scripts/setup.sh test
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/mypy elasticjob
+
+bench:
+	@bash scripts/setup.sh test
+	@$(PY) bench/run_all.py
+
+clean:
+	rm -rf .run build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,38 @@
+"""Assemble the master's ASGI application from the routers, served at ``/`` and under ``/api``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from elasticjob import __version__
+from elasticjob.api.bodies import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
+from elasticjob.api.errors import install_error_handlers
+from elasticjob.api.metrics import MasterMetrics, MetricsMiddleware
+from elasticjob.api.native_apps import app_router
+from elasticjob.api.native_jobs import job_router
+from elasticjob.api.openapi import install_openapi
+from elasticjob.api.ops import LeaderLookup, ops_router
+from elasticjob.api.service import JobService
+from elasticjob.model import App, Job
+
+
+def create_app(
+    service: JobService,
+    leader: LeaderLookup,
+    metrics: MasterMetrics,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> FastAPI:
+    app = FastAPI(
+        title="ElasticJob",
+        version=__version__,
+        description="Native (Elastic-Job-Cloud) API of an ElasticJob master. Every route is also under /api.",
+    )
+    install_error_handlers(app)
+    for prefix, documented in (("", True), ("/api", False)):
+        app.include_router(job_router(service), prefix=prefix, include_in_schema=documented)
+        app.include_router(app_router(service), prefix=prefix, include_in_schema=documented)
+    app.include_router(ops_router(leader, metrics))
+    install_openapi(app, [Job, App])
+    app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,73 @@
+"""Elastic-Job-Cloud's app API (``/app/...``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from elasticjob.api.bodies import json_model, path_name
+from elasticjob.api.openapi import json_body
+from elasticjob.api.service import JobService
+from elasticjob.model import App, NotFound
+
+
+def _no_app(name: str) -> NotFound:
+    return NotFound(f"app '{name}' does not exist")
+
+
+def app_router(service: JobService) -> APIRouter:
+    router = APIRouter(prefix="/app", tags=["apps"])
+
+    @router.post("", status_code=204, openapi_extra=json_body(App))
+    async def register(request: Request) -> Response:
+        """Register an app; 409 if it exists."""
+        app = await json_model(request, App)
+        await run_in_threadpool(service.register_app, app)
+        return Response(status_code=204)
+
+    @router.put("", status_code=204, openapi_extra=json_body(App))
+    async def update(request: Request) -> Response:
+        """Replace an app's configuration; 404 if it does not exist."""
+        app = await json_model(request, App)
+        await run_in_threadpool(service.update_app, app)
+        return Response(status_code=204)
+
+    @router.get("/list")
+    async def list_apps() -> list[dict[str, Any]]:
+        """All registered apps."""
+        return [a.model_dump(mode="json") for a in await run_in_threadpool(service.apps)]
+
+    @router.get("/{appName}")
+    async def detail(appName: str) -> dict[str, Any]:  # noqa: N803 - the original's path variable
+        """One app; 404 if it does not exist."""
+        return (await run_in_threadpool(service.app, path_name(appName, _no_app))).model_dump(mode="json")
+
+    @router.delete("/{appName}", status_code=204)
+    async def deregister(
+        appName: str,  # noqa: N803
+        cascade: bool = Query(False, description="also remove every job of the app"),
+    ) -> Response:
+        """Remove an app; 409 while jobs use it unless ``?cascade=true``."""
+        await run_in_threadpool(service.deregister_app, path_name(appName, _no_app), cascade)
+        return Response(status_code=204)
+
+    @router.get("/{appName}/disable")
+    async def is_disabled(appName: str) -> bool:  # noqa: N803
+        """``true`` if the app is disabled."""
+        return await run_in_threadpool(service.app_disabled, path_name(appName, _no_app))
+
+    @router.post("/{appName}/disable", status_code=204)
+    async def disable(appName: str) -> Response:  # noqa: N803
+        """Stop scheduling every job of the app until it is enabled again."""
+        await run_in_threadpool(service.set_app_disabled, path_name(appName, _no_app), True)
+        return Response(status_code=204)
+
+    @router.post("/{appName}/enable", status_code=204)
+    async def enable(appName: str) -> Response:  # noqa: N803
+        """Resume scheduling the app's jobs."""
+        await run_in_threadpool(service.set_app_disabled, path_name(appName, _no_app), False)
+        return Response(status_code=204)
+
+    return router

@@ -1,0 +1,105 @@
+"""Elastic-Job-Cloud's job API (``/job/...``): same paths, verbs, status codes and JSON shapes.
+
+Void operations answer 204 like the original JAX-RS resources; lists are JSON arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from elasticjob.api.bodies import json_model, name_body, path_name
+from elasticjob.api.openapi import json_body
+from elasticjob.api.service import JobService
+from elasticjob.model import Job, NotFound
+
+
+def _no_job(name: str) -> NotFound:
+    return NotFound(f"job '{name}' does not exist")
+
+
+def job_router(service: JobService) -> APIRouter:
+    router = APIRouter(prefix="/job", tags=["jobs"])
+
+    @router.post("/register", status_code=204, openapi_extra=json_body(Job))
+    async def register(request: Request) -> Response:
+        """Register a job (``appName`` of a registered app, or ``appURL`` for the single-step form)."""
+        job = await json_model(request, Job)
+        await run_in_threadpool(service.register_job, job)
+        return Response(status_code=204)
+
+    @router.put("/update", status_code=204, openapi_extra=json_body(Job))
+    async def update(request: Request) -> Response:
+        """Replace a registered job's configuration."""
+        job = await json_model(request, Job)
+        await run_in_threadpool(service.update_job, job)
+        return Response(status_code=204)
+
+    async def _deregister(request: Request) -> Response:
+        name = await name_body(request, "jobName")
+        await run_in_threadpool(service.deregister_job, name)
+        return Response(status_code=204)
+
+    router.add_api_route(
+        "/unregister", _deregister, methods=["DELETE"], status_code=204,
+        summary="Remove a job (body: the job name as text)",
+    )
+    router.add_api_route(
+        "/deregister", _deregister, methods=["DELETE"], status_code=204,
+        summary="Remove a job (body: the job name as text); same as /unregister",
+        operation_id="deregister_job_alias",
+    )
+
+    @router.get("/jobs")
+    async def jobs() -> list[dict[str, Any]]:
+        """All registered jobs."""
+        return [job.as_json() for job in await run_in_threadpool(service.jobs)]
+
+    @router.get("/jobs/{jobName}")
+    async def detail(jobName: str) -> dict[str, Any]:  # noqa: N803 - the original's path variable
+        """One job's configuration; 404 if it does not exist."""
+        name = path_name(jobName, _no_job)
+        return (await run_in_threadpool(service.job, name)).as_json()
+
+    @router.get("/{jobName}/disable")
+    async def is_disabled(jobName: str) -> bool:  # noqa: N803
+        """``true`` if the job is disabled."""
+        return await run_in_threadpool(service.job_disabled, path_name(jobName, _no_job))
+
+    @router.post("/{jobName}/disable", status_code=204)
+    async def disable(jobName: str) -> Response:  # noqa: N803
+        """Stop scheduling the job until it is enabled again (running shards finish)."""
+        await run_in_threadpool(service.set_job_disabled, path_name(jobName, _no_job), True)
+        return Response(status_code=204)
+
+    @router.post("/{jobName}/enable", status_code=204)
+    async def enable(jobName: str) -> Response:  # noqa: N803
+        """Resume scheduling a disabled job."""
+        await run_in_threadpool(service.set_job_disabled, path_name(jobName, _no_job), False)
+        return Response(status_code=204)
+
+    @router.post("/trigger", status_code=204)
+    async def trigger(request: Request) -> Response:
+        """Queue one firing of a TRANSIENT job now (body: the job name as text)."""
+        name = await name_body(request, "jobName")
+        await run_in_threadpool(service.trigger, name)
+        return Response(status_code=204)
+
+    @router.get("/tasks/ready")
+    async def ready() -> list[dict[str, Any]]:
+        """Jobs with queued firings: ``[{"jobName", "times"}]``."""
+        return await run_in_threadpool(service.ready_tasks)
+
+    @router.get("/tasks/running")
+    async def running() -> list[Any]:
+        """Every launched task not yet finished."""
+        return await run_in_threadpool(service.running_tasks)
+
+    @router.get("/tasks/failover")
+    async def failover() -> list[Any]:
+        """Shards queued for failover."""
+        return await run_in_threadpool(service.failover_tasks)
+
+    return router

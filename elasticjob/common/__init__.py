@@ -1,0 +1,1 @@
+"""Small helpers shared by the processes (addresses, logging). No domain logic."""

@@ -1,0 +1,19 @@
+"""Process logging: one structured line per event, to stderr."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+FORMAT = "%(asctime)s level=%(levelname)s proc=%(processName)s logger=%(name)s %(message)s"
+
+
+def setup_logging(level: str = "INFO", process: str | None = None) -> None:
+    if process:
+        import multiprocessing
+
+        multiprocessing.current_process().name = process
+    logging.basicConfig(level=level.upper(), format=FORMAT, stream=sys.stderr, force=True)
+    # kazoo logs every reconnect attempt at WARNING with a traceback; keep its lines short.
+    logging.getLogger("kazoo.client").setLevel(logging.WARNING)
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)

@@ -1,0 +1,143 @@
+"""``elasticjob dev``: ZooKeeper + a master (+ agents, once scheduling exists) on one machine.
+
+A supervisor, not a scheduler: it starts each process, prints where to look, and on Ctrl-C (or when one
+of them dies) stops everything it started, in reverse order, by pid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from elasticjob.common.net import free_port, port_in_use
+from elasticjob.dev.zookeeper import ZooKeeperServer, start_zookeeper
+
+log = logging.getLogger(__name__)
+
+
+class AlreadyRunning(RuntimeError):
+    pass
+
+
+@dataclass
+class DevOptions:
+    data_dir: Path
+    http_port: int = 8899
+    grpc_port: int = 8898
+    zk: str | None = None  # an existing ZooKeeper; otherwise one is started
+    namespace: str = "elasticjob"
+    masters: int = 1
+    extra_master_args: list[str] = field(default_factory=list)
+
+
+class DevCluster:
+    def __init__(self, options: DevOptions) -> None:
+        self.options = options
+        self.zookeeper: ZooKeeperServer | None = None
+        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.pidfile = options.data_dir / "dev.pid"
+
+    def check_not_running(self) -> None:
+        if self.pidfile.exists():
+            try:
+                pid = int(self.pidfile.read_text().strip())
+                os.kill(pid, 0)
+            except (ValueError, ProcessLookupError, PermissionError):
+                self.pidfile.unlink(missing_ok=True)  # stale: its process is gone
+            else:
+                raise AlreadyRunning(
+                    f"an ElasticJob dev cluster is already running (pid {pid}, data in {self.options.data_dir}); "
+                    f"its API and console are at http://localhost:{self.options.http_port}/ — stop it with "
+                    "Ctrl-C in its terminal first"
+                )
+        if port_in_use("127.0.0.1", self.options.http_port):
+            raise AlreadyRunning(
+                f"port {self.options.http_port} is already in use by another program; stop it or pass "
+                "--http-port"
+            )
+
+    def start(self) -> None:
+        self.options.data_dir.mkdir(parents=True, exist_ok=True)
+        self.check_not_running()
+        self.pidfile.write_text(f"{os.getpid()}\n")
+        zk_hosts = self.options.zk
+        if zk_hosts is None:
+            port = 2181 if not port_in_use("127.0.0.1", 2181) else free_port()
+            log.info("starting ZooKeeper on 127.0.0.1:%d", port)
+            self.zookeeper = start_zookeeper(self.options.data_dir / "zookeeper", port)
+            zk_hosts = self.zookeeper.hosts
+        for index in range(self.options.masters):
+            http_port = self.options.http_port + 10 * index
+            grpc_port = self.options.grpc_port + 10 * index
+            self._spawn(f"master-{index + 1}", [
+                "master", "--zk", zk_hosts, "--namespace", self.options.namespace,
+                "--http", f"127.0.0.1:{http_port}", "--grpc", f"127.0.0.1:{grpc_port}",
+                "--data-dir", str(self.options.data_dir / f"master-{index + 1}"),
+                *self.options.extra_master_args,
+            ])
+        self._wait_http(f"http://127.0.0.1:{self.options.http_port}/ping", 60)
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        log_path = self.options.data_dir / f"{name}.log"
+        log_file = open(log_path, "ab")  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(
+            [sys.executable, "-m", "elasticjob", *args],
+            stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        log_file.close()  # the child holds its own descriptor
+        self.children.append((name, process))
+        log.info("started %s (pid %d), log: %s", name, process.pid, log_path)
+
+    def _wait_http(self, url: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, process in self.children:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {process.returncode}; see its log in "
+                                       f"{self.options.data_dir}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url, timeout=1).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+
+    def wait(self) -> int:
+        """Block until Ctrl-C/SIGTERM (returns 0) or until a child dies (returns 1)."""
+        stop = {"requested": False}
+
+        def request_stop(_signum: int, _frame: object) -> None:
+            stop["requested"] = True
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+        while not stop["requested"]:
+            for name, process in self.children:
+                if process.poll() is not None:
+                    log.error("%s exited with %s; stopping the cluster", name, process.returncode)
+                    return 1
+            time.sleep(0.3)
+        return 0
+
+    def stop(self) -> None:
+        for name, process in reversed(self.children):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    log.warning("%s did not stop in 10s; killing it", name)
+                    process.kill()
+                    process.wait(timeout=10)
+        if self.zookeeper is not None:
+            self.zookeeper.stop()
+        self.pidfile.unlink(missing_ok=True)
+        log.info("dev cluster stopped")

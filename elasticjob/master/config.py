@@ -1,0 +1,20 @@
+"""The master's configuration, built from flags and environment by the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from elasticjob.common.net import HostPort
+from elasticjob.registry import ZkConfig
+
+
+@dataclass(frozen=True)
+class MasterConfig:
+    zk: ZkConfig
+    namespace: str
+    http: HostPort
+    grpc: HostPort
+    data_dir: Path
+    advertise_host: str | None = None
+    max_body_bytes: int = 1024 * 1024

@@ -1,0 +1,22 @@
+"""Domain models and their validation. Imports nothing else of ElasticJob."""
+
+from elasticjob.model.app import App
+from elasticjob.model.errors import Conflict, DomainError, FieldError, NotFound, ValidationFailed
+from elasticjob.model.job import Job, JobExecutionType, JobType, parse_sharding_item_parameters
+from elasticjob.model.names import check_name
+from elasticjob.model.validation import parse_json_model
+
+__all__ = [
+    "App",
+    "Conflict",
+    "DomainError",
+    "FieldError",
+    "Job",
+    "JobExecutionType",
+    "JobType",
+    "NotFound",
+    "ValidationFailed",
+    "check_name",
+    "parse_json_model",
+    "parse_sharding_item_parameters",
+]

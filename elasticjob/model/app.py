@@ -1,0 +1,42 @@
+"""The App: a tarball at ``appURL`` plus the resources of the executor that runs its jobs."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from elasticjob.model.names import Name
+
+APP_URL_SCHEMES = ("http", "https", "file")
+
+
+def check_app_url(value: str) -> str:
+    """Accept only URLs an agent can fetch: ``http://``, ``https://`` with a host, or ``file://``."""
+    parts = urlsplit(value)
+    if parts.scheme not in APP_URL_SCHEMES:
+        raise ValueError(f"scheme must be one of {', '.join(APP_URL_SCHEMES)} (got {value!r})")
+    if parts.scheme in ("http", "https") and not parts.netloc:
+        raise ValueError("must name a host")
+    if parts.scheme == "file" and not parts.path:
+        raise ValueError("must name a file")
+    return value
+
+
+class App(BaseModel):
+    """An application registered through ``POST /app`` (Elastic-Job-Cloud's CloudAppConfiguration)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    appName: Name
+    appURL: str
+    bootstrapScript: str = Field(min_length=1)
+    cpuCount: float = Field(default=1.0, ge=0.001)
+    memoryMB: float = Field(default=128.0, ge=1)
+    appCacheEnable: bool = True
+    eventTraceSamplingCount: int = Field(default=0, ge=0)
+
+    @field_validator("appURL")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return check_app_url(value)

@@ -1,0 +1,165 @@
+"""The Job: what runs (an app's script or Python class), when (cron), and how wide (shards).
+
+Field names are those of Elastic-Job-Cloud's CloudJobConfiguration so its clients work unchanged.
+Validation here is everything that needs nothing but the job itself; checks that need other state
+(the cron dialect, whether the app exists) belong to the service layer.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import zoneinfo
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from elasticjob.model.app import check_app_url
+from elasticjob.model.names import Name
+
+MAX_SHARDS = 10_000
+_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_JOB_CLASS_RE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
+RESERVED_ENV_PREFIX = "ELASTICJOB_"
+
+
+class JobExecutionType(enum.StrEnum):
+    TRANSIENT = "TRANSIENT"  # one process per firing and shard
+    DAEMON = "DAEMON"  # a long-lived executor that runs the job's cron itself
+
+
+class JobType(enum.StrEnum):
+    SIMPLE = "SIMPLE"  # a Python callable receiving a ShardingContext
+    DATAFLOW = "DATAFLOW"  # a Python class with fetch_data / process_data
+    SCRIPT = "SCRIPT"  # a command line (scriptCommandLine, else the app's bootstrapScript)
+
+
+def parse_sharding_item_parameters(text: str, total: int | None = None) -> dict[int, str]:
+    """Parse ``"0=a,1=b"`` into ``{0: "a", 1: "b"}``.
+
+    Raises ``ValueError`` for a malformed pair, a non-integer or negative item, a duplicate item, or
+    (when ``total`` is given) an item ``>= total``. Values may contain ``=``; blanks around parts are ignored.
+    """
+    result: dict[int, str] = {}
+    if not text.strip():
+        return result
+    for raw in text.split(","):
+        pair = raw.strip()
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{pair!r} is not of the form item=parameter")
+        try:
+            item = int(key.strip())
+        except ValueError:
+            raise ValueError(f"item {key.strip()!r} is not an integer") from None
+        if item < 0:
+            raise ValueError(f"item {item} is negative")
+        if total is not None and item >= total:
+            raise ValueError(f"item {item} is not below shardingTotalCount {total}")
+        if item in result:
+            raise ValueError(f"item {item} is given twice")
+        result[item] = value.strip()
+    return result
+
+
+def _check_environment(env: dict[str, str]) -> dict[str, str]:
+    for key in env:
+        if not _ENV_NAME_RE.fullmatch(key):
+            raise ValueError(f"{key!r} is not a valid environment variable name")
+        if key.startswith(RESERVED_ENV_PREFIX):
+            raise ValueError(f"{key!r}: names starting with {RESERVED_ENV_PREFIX} are reserved")
+    return env
+
+
+def _check_time_zone(name: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as 'Europe/Berlin')") from None
+    return name
+
+
+class Job(BaseModel):
+    """A job registered through ``POST /job/register``.
+
+    Two forms are accepted: ``appName`` naming a registered app, or the single-step form where the job
+    carries ``appURL`` (and optionally ``bootstrapScript``) itself and implies an app named like the job.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    jobName: Name
+    appName: Name | None = None
+    appURL: str | None = None
+    bootstrapScript: str | None = Field(default=None, min_length=1)
+    cron: str = Field(min_length=1, max_length=512)
+    jobExecutionType: JobExecutionType = JobExecutionType.TRANSIENT
+    shardingTotalCount: int = Field(gt=0, le=MAX_SHARDS)
+    shardingItemParameters: str = Field(default="", max_length=65_536)
+    jobParameter: str = Field(default="", max_length=65_536)
+    cpuCount: float = Field(ge=0.001)
+    memoryMB: float = Field(ge=1)
+    failover: bool = False
+    misfire: bool = False
+    description: str = Field(default="", max_length=4096)
+    dockerImageName: str | None = None  # accepted and stored; reserved, nothing uses it yet
+    jobType: JobType = JobType.SCRIPT
+    jobClass: str | None = None
+    streamingProcess: bool = False
+    scriptCommandLine: str | None = Field(default=None, min_length=1)
+    environment: Annotated[dict[str, str], AfterValidator(_check_environment)] = Field(default_factory=dict)
+    timeZone: Annotated[str, AfterValidator(_check_time_zone)] = "UTC"
+    # Elastic-Job-Cloud 2.x fields, accepted so its clients work unchanged; stored, not interpreted.
+    jobProperties: dict[str, str] | None = None
+    beanName: str | None = None
+    applicationContext: str | None = None
+
+    @field_validator("appURL")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else check_app_url(value)
+
+    @field_validator("jobClass")
+    @classmethod
+    def _job_class(cls, value: str | None) -> str | None:
+        if value is not None and not _JOB_CLASS_RE.fullmatch(value):
+            raise ValueError("must name a Python callable as 'package.module:attribute'")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_field(self) -> Job:
+        try:
+            parse_sharding_item_parameters(self.shardingItemParameters, self.shardingTotalCount)
+        except ValueError as exc:
+            raise FieldValueError("shardingItemParameters", str(exc)) from None
+        if self.appName is None and self.appURL is None:
+            raise FieldValueError("appName", "give appName (a registered app) or appURL (single-step form)")
+        if self.jobType in (JobType.SIMPLE, JobType.DATAFLOW) and self.jobClass is None:
+            raise FieldValueError("jobClass", f"is required for jobType {self.jobType.value}")
+        if self.jobType is JobType.SCRIPT and self.jobClass is not None:
+            raise FieldValueError("jobClass", "is only for SIMPLE and DATAFLOW jobs")
+        if self.streamingProcess and self.jobType is not JobType.DATAFLOW:
+            raise FieldValueError("streamingProcess", "is only for DATAFLOW jobs")
+        return self
+
+    @property
+    def effective_app_name(self) -> str:
+        """The app this job runs in: ``appName``, or the job's own name in the single-step form."""
+        return self.appName if self.appName is not None else self.jobName
+
+    @property
+    def sharding_parameters(self) -> dict[int, str]:
+        return parse_sharding_item_parameters(self.shardingItemParameters, self.shardingTotalCount)
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON form stored in ZooKeeper and returned by the API (``null`` fields omitted, as Gson does)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class FieldValueError(ValueError):
+    """A cross-field error raised inside a model validator that knows which field it is about."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message

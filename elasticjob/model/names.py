@@ -1,0 +1,27 @@
+"""Names of apps and jobs: they become ZooKeeper path segments, so the alphabet is strict."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+NAME_MAX_LENGTH = 128
+_NAME_RE = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def check_name(value: str) -> str:
+    """Return ``value`` if it is a valid app/job name, else raise ``ValueError`` saying why."""
+    if not value:
+        raise ValueError("must not be empty")
+    if len(value) > NAME_MAX_LENGTH:
+        raise ValueError(f"must be at most {NAME_MAX_LENGTH} characters (got {len(value)})")
+    if not _NAME_RE.fullmatch(value):
+        raise ValueError("may contain only letters, digits, '_', '.' and '-'")
+    if value in {".", ".."}:
+        raise ValueError("must not be '.' or '..'")
+    return value
+
+
+Name = Annotated[str, AfterValidator(check_name)]

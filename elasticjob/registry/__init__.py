@@ -1,0 +1,36 @@
+"""ZooKeeper storage: layout, JSON (de)serialisation, versioned updates, leader election."""
+
+from elasticjob.registry.client import ZkConfig, ZooKeeperUnavailable, connect, make_client
+from elasticjob.registry.config import ConfigReader, Stored
+from elasticjob.registry.election import Fence, LeaderElection, read_leader
+from elasticjob.registry.layout import Layout, check_namespace
+from elasticjob.registry.store import (
+    JsonStore,
+    NodeAlreadyExists,
+    NodeMissing,
+    StoreError,
+    Transaction,
+    Versioned,
+    VersionConflict,
+)
+
+__all__ = [
+    "ConfigReader",
+    "Fence",
+    "JsonStore",
+    "Layout",
+    "LeaderElection",
+    "NodeAlreadyExists",
+    "NodeMissing",
+    "StoreError",
+    "Stored",
+    "Transaction",
+    "VersionConflict",
+    "Versioned",
+    "ZkConfig",
+    "ZooKeeperUnavailable",
+    "check_namespace",
+    "connect",
+    "make_client",
+    "read_leader",
+]

@@ -1,0 +1,182 @@
+"""JSON values in ZooKeeper with optimistic concurrency.
+
+Every read returns the znode version with the value; every read-modify-write passes that version back,
+either to a single ``set``/``delete`` or to a ``Transaction`` (a ZooKeeper multi-op) that commits all of
+its operations or none. A version mismatch surfaces as ``VersionConflict`` so callers can re-read and retry
+or report a 409. Thread-safe as far as kazoo is (calls may come from any thread).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, NotEmptyError
+
+T = TypeVar("T")
+
+
+class StoreError(Exception):
+    """A multi-op or write failed for a reason the caller can act on; ``path`` says where."""
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class VersionConflict(StoreError):
+    """Someone else changed (or created, or deleted) the znode since it was read."""
+
+
+class NodeMissing(StoreError):
+    """The znode does not exist."""
+
+
+class NodeAlreadyExists(StoreError):
+    """The znode to be created exists already."""
+
+
+@dataclass(frozen=True)
+class Versioned:
+    """A JSON value as read, with the znode version to pass back for a conditional write."""
+
+    value: Any
+    version: int
+
+
+def encode(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
+
+
+def decode(data: bytes) -> Any:
+    return json.loads(data) if data else None
+
+
+class JsonStore:
+    """A thin facade over kazoo for JSON znodes (no caching, no business rules)."""
+
+    def __init__(self, client: KazooClient) -> None:
+        self.client = client
+
+    def get(self, path: str) -> Versioned | None:
+        try:
+            data, stat = self.client.get(path)
+        except NoNodeError:
+            return None
+        return Versioned(decode(data), stat.version)
+
+    def exists(self, path: str) -> bool:
+        return self.client.exists(path) is not None
+
+    def children(self, path: str) -> list[str]:
+        try:
+            return sorted(self.client.get_children(path))
+        except NoNodeError:
+            return []
+
+    def get_all(self, parent: str) -> dict[str, Versioned]:
+        """Every child of ``parent`` that still exists when read, keyed by name.
+
+        Reads are issued asynchronously and then collected, so N children cost one round trip of latency
+        rather than N.
+        """
+        names = self.children(parent)
+        pending = [(name, self.client.get_async(f"{parent}/{name}")) for name in names]
+        result: dict[str, Versioned] = {}
+        for name, async_result in pending:
+            try:
+                data, stat = async_result.get()
+            except NoNodeError:
+                continue
+            result[name] = Versioned(decode(data), stat.version)
+        return result
+
+    def ensure_paths(self, paths: Iterable[str]) -> None:
+        for path in paths:
+            self.client.ensure_path(path)
+
+    def transaction(self) -> Transaction:
+        return Transaction(self.client)
+
+    def update(self, path: str, change: Callable[[Any], Any], retries: int = 10) -> Any:
+        """Read-modify-write ``path`` with ``change(old) -> new`` until no concurrent writer interferes.
+
+        Raises ``NodeMissing`` if the znode does not exist, ``VersionConflict`` after ``retries`` lost races.
+        """
+        for _ in range(retries):
+            current = self.get(path)
+            if current is None:
+                raise NodeMissing(f"{path} does not exist", path)
+            new = change(current.value)
+            try:
+                self.client.set(path, encode(new), version=current.version)
+            except BadVersionError:
+                continue
+            except NoNodeError:
+                raise NodeMissing(f"{path} does not exist", path) from None
+            return new
+        raise VersionConflict(f"{path} kept changing; gave up after {retries} attempts", path)
+
+
+class Transaction:
+    """A ZooKeeper multi-op over JSON values: all operations commit together or none does."""
+
+    def __init__(self, client: KazooClient) -> None:
+        self._txn = client.transaction()
+        self._paths: list[str] = []
+
+    def create(self, path: str, value: Any = None, *, ephemeral: bool = False) -> Transaction:
+        self._txn.create(path, encode(value) if value is not None else b"", ephemeral=ephemeral)
+        self._paths.append(path)
+        return self
+
+    def set(self, path: str, value: Any, version: int = -1) -> Transaction:
+        self._txn.set_data(path, encode(value), version=version)
+        self._paths.append(path)
+        return self
+
+    def delete(self, path: str, version: int = -1) -> Transaction:
+        self._txn.delete(path, version=version)
+        self._paths.append(path)
+        return self
+
+    def check(self, path: str, version: int) -> Transaction:
+        self._txn.check(path, version)
+        self._paths.append(path)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def commit(self) -> None:
+        """Commit; on failure raise the ``StoreError`` of the first operation that failed."""
+        if not self._paths:
+            return
+        results = self._txn.commit()
+        for path, result in zip(self._paths, results, strict=True):
+            if isinstance(result, Exception) and not _is_rollback(result):
+                raise _translate(result, path)
+        failures = [r for r in results if isinstance(r, Exception)]
+        if failures:  # only rollback markers: still a failure, say so
+            raise StoreError("transaction rolled back", None)
+
+
+def _is_rollback(exc: Exception) -> bool:
+    # kazoo reports operations that were fine but rolled back because another one failed as
+    # RolledBackError (or RuntimeInconsistency in older versions).
+    return type(exc).__name__ in {"RolledBackError", "RuntimeInconsistency"}
+
+
+def _translate(exc: Exception, path: str) -> StoreError:
+    if isinstance(exc, BadVersionError):
+        return VersionConflict(f"{path} was changed concurrently", path)
+    if isinstance(exc, NoNodeError):
+        return NodeMissing(f"{path} does not exist", path)
+    if isinstance(exc, NodeExistsError):
+        return NodeAlreadyExists(f"{path} exists already", path)
+    if isinstance(exc, NotEmptyError):
+        return VersionConflict(f"{path} gained children concurrently", path)
+    return StoreError(f"{path}: {type(exc).__name__}", path)

@@ -1,0 +1,66 @@
+"""Shared fixtures: one real ZooKeeper server for the session, a fresh namespace per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kazoo.client import KazooClient
+
+from elasticjob.common.net import free_port
+from elasticjob.dev.zookeeper import DockerZooKeeper, LocalZooKeeper, docker_available, find_classpath
+from tests.support import MasterProcess
+
+
+@pytest.fixture(scope="session")
+def zk_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``ELASTICJOB_TEST_ZK`` if set; else a local ZooKeeper (Debian package); else Docker via testcontainers."""
+    external = os.environ.get("ELASTICJOB_TEST_ZK")
+    if external:
+        yield external
+        return
+    if find_classpath() is None and docker_available():
+        container = DockerZooKeeper().start()
+        yield container.hosts
+        container.stop()
+        return
+    if find_classpath() is None:
+        pytest.fail("no ZooKeeper for the tests: install Debian's zookeeper package (make test does) "
+                    "or set ELASTICJOB_TEST_ZK=host:port")
+    server = LocalZooKeeper(tmp_path_factory.mktemp("zookeeper"), free_port()).start()
+    yield server.hosts
+    server.stop()
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A namespace of its own for each test, so tests never see each other's znodes."""
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def zk(zk_hosts: str) -> Iterator[KazooClient]:
+    client = KazooClient(hosts=zk_hosts, timeout=10)
+    client.start(timeout=15)
+    yield client
+    client.stop()
+    client.close()
+
+
+@pytest.fixture
+def master_factory(zk_hosts: str, tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
+    """Start masters as real processes; every one started is stopped after the test."""
+    started: list[MasterProcess] = []
+
+    def start(namespace: str, *extra: str, wait: float = 30.0, session_timeout: float = 4.0) -> MasterProcess:
+        master = MasterProcess(zk_hosts, namespace, tmp_path / f"m{len(started)}", *extra,
+                               session_timeout=session_timeout)
+        started.append(master)
+        return master.start(wait=wait)
+
+    yield start
+    for master in started:
+        master.stop()

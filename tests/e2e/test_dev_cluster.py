@@ -1,0 +1,88 @@
+"""``elasticjob dev`` (what ``make run`` starts): up, the seed's curls work, a second one refuses, Ctrl-C stops all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from elasticjob.common.net import free_port, port_in_use
+from tests.support import wait_until
+
+SEED_REGISTER = (
+    '{"jobName":"foo_job","cron":"0/5 * * * * ?","shardingTotalCount":5,"cpuCount":0.1,"memoryMB":64.0,'
+    '"dockerImageName":"","appURL":"http://app_host:8080/foo-job.tar.gz","failover":true,"misfire":true}'
+)
+
+
+def _dev(data_dir: Path, http_port: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "elasticjob", "dev", "--http-port", str(http_port),
+         "--grpc-port", str(free_port()), "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={k: v for k, v in os.environ.items() if k != "ELASTICJOB_ZK"},
+    )
+
+
+def _children_of(pid: int) -> list[int]:
+    result = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in result.stdout.split()]
+
+
+def test_dev_cluster_runs_seed_curls_refuses_twice_and_stops_everything(tmp_path: Path) -> None:
+    port = free_port()
+    data_dir = tmp_path / "dev"
+    dev = _dev(data_dir, port)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: port_in_use("127.0.0.1", port), 60, message="dev master listening")
+        wait_until(lambda: httpx.get(f"{url}/leader", timeout=2).status_code == 200, 30)
+        children = _children_of(dev.pid)
+        assert len(children) == 2  # ZooKeeper and one master
+
+        # The seed's two curl commands, verbatim.
+        register = subprocess.run(
+            ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-l", "-H", "Content-type: application/json",
+             "-X", "POST", "-d", SEED_REGISTER, f"{url}/job/register"], capture_output=True, text=True)
+        assert register.stdout == "204"
+        unregister = subprocess.run(
+            ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-l", "-H", "Content-type: application/text",
+             "-X", "DELETE", "-d", "foo_job", f"{url}/job/unregister"], capture_output=True, text=True)
+        assert unregister.stdout == "204"
+        assert httpx.get(f"{url}/job/jobs", timeout=5).json() == []
+
+        second = subprocess.run(
+            [sys.executable, "-m", "elasticjob", "dev", "--http-port", str(port), "--data-dir", str(data_dir)],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert second.returncode == 2
+        assert "already running" in second.stderr
+        assert "Traceback" not in second.stderr
+        assert dev.poll() is None  # the first one is unharmed
+
+        dev.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        output, _ = dev.communicate(timeout=60)
+        assert dev.returncode == 0, output
+        assert "dev cluster stopped" in output
+        for pid in children:
+            assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+        assert not port_in_use("127.0.0.1", port)
+        assert not (data_dir / "dev.pid").exists()
+    finally:
+        if dev.poll() is None:
+            dev.kill()
+            dev.wait()
+
+    # A second `make run` after the first ended works.
+    again = _dev(data_dir, port)
+    try:
+        wait_until(lambda: port_in_use("127.0.0.1", port), 60, message="second dev run listening")
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/ping", timeout=2).status_code == 200, 30)
+    finally:
+        again.send_signal(signal.SIGINT)
+        again.communicate(timeout=60)
+    assert again.returncode == 0

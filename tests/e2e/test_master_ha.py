@@ -1,0 +1,106 @@
+"""Master processes: restart survival and leader failover, with SIGKILL and real ZooKeeper sessions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from elasticjob.common.net import free_port
+from elasticjob.dev.zookeeper import LocalZooKeeper
+from tests.support import MasterProcess, wait_until
+
+SEED_JOB = {
+    "jobName": "foo_job", "cron": "0/5 * * * * ?", "shardingTotalCount": 5, "cpuCount": 0.1,
+    "memoryMB": 64.0, "dockerImageName": "", "appURL": "http://app_host:8080/foo-job.tar.gz",
+    "failover": True, "misfire": True,
+}
+
+
+def _leader(master: MasterProcess) -> dict | None:  # type: ignore[type-arg]
+    try:
+        response = httpx.get(f"{master.url}/leader", timeout=2)
+    except httpx.HTTPError:
+        return None
+    return response.json() if response.status_code == 200 else None
+
+
+def test_job_survives_kill_9_of_every_process_including_zookeeper(tmp_path: Path) -> None:
+    zk = LocalZooKeeper(tmp_path / "zk", free_port()).start()
+    masters = [MasterProcess(zk.hosts, "survival", tmp_path / f"m{i}").start() for i in range(2)]
+    try:
+        response = httpx.post(f"{masters[1].url}/job/register", json=SEED_JOB, timeout=10)
+        assert response.status_code == 204
+        assert httpx.post(f"{masters[0].url}/job/foo_job/disable", timeout=10).status_code == 204
+        for master in masters:
+            master.kill()
+        zk.stop(kill=True)
+
+        zk = LocalZooKeeper(tmp_path / "zk", zk.port).start()  # same data directory
+        fresh = MasterProcess(zk.hosts, "survival", tmp_path / "m-new").start()
+        masters.append(fresh)
+        job = httpx.get(f"{fresh.url}/job/jobs/foo_job", timeout=10)
+        assert job.status_code == 200
+        assert {k: job.json()[k] for k in SEED_JOB} == SEED_JOB
+        assert httpx.get(f"{fresh.url}/app/foo_job", timeout=10).json()["appURL"] == SEED_JOB["appURL"]
+        assert httpx.get(f"{fresh.url}/job/foo_job/disable", timeout=10).json() is True
+    finally:
+        for master in masters:
+            master.stop()
+        zk.stop()
+
+
+def test_leader_failover_after_sigkill(master_factory, namespace: str) -> None:  # type: ignore[no-untyped-def]
+    first = master_factory(namespace, session_timeout=4.0)
+    wait_until(lambda: (_leader(first) or {}).get("self"), 15, message="first master leads")
+    second = master_factory(namespace, session_timeout=4.0)
+
+    seen_by_second = wait_until(lambda: _leader(second), 10)
+    assert seen_by_second == {"leader": first.address, "grpc": f"127.0.0.1:{first.grpc_port}", "self": False}
+    assert _leader(first) == {"leader": first.address, "grpc": f"127.0.0.1:{first.grpc_port}", "self": True}
+
+    # A follower serves writes too (versioned ZooKeeper writes, no forwarding needed).
+    assert httpx.post(f"{second.url}/job/register", json=SEED_JOB, timeout=10).status_code == 204
+    assert httpx.get(f"{first.url}/job/jobs/foo_job", timeout=10).status_code == 200
+
+    first.kill()
+    killed_at = time.monotonic()
+    wait_until(lambda: (_leader(second) or {}).get("self"), 15, message="second master takes over")
+    elapsed = time.monotonic() - killed_at
+    assert elapsed <= 4.0 + 4.0, f"takeover took {elapsed:.1f}s with a 4s session timeout"
+    assert _leader(second) == {"leader": second.address, "grpc": f"127.0.0.1:{second.grpc_port}", "self": True}
+    metrics = httpx.get(f"{second.url}/metrics", timeout=10).text
+    assert "elasticjob_master_is_leader 1.0" in metrics
+
+
+def test_graceful_stop_hands_over_at_once(master_factory, namespace: str) -> None:  # type: ignore[no-untyped-def]
+    first = master_factory(namespace, session_timeout=30.0)
+    wait_until(lambda: (_leader(first) or {}).get("self"), 15)
+    second = master_factory(namespace, session_timeout=30.0)
+    wait_until(lambda: _leader(second), 10)
+    first.stop()  # SIGTERM: the master deletes its election node instead of waiting for session expiry
+    stopped_at = time.monotonic()
+    wait_until(lambda: (_leader(second) or {}).get("self"), 10, message="second master takes over")
+    assert time.monotonic() - stopped_at < 10  # far below the 30 s session timeout
+
+
+def test_bad_flags_and_unreachable_zookeeper_exit_clearly(zk_hosts: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "elasticjob", "master", "--zk", zk_hosts, "--http", "nonsense"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 2
+    assert "--http must be HOST:PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+    dead = f"127.0.0.1:{free_port()}"
+    result = subprocess.run(
+        [sys.executable, "-m", "elasticjob", "master", "--zk", dead, "--data-dir", str(tmp_path),
+         "--zk-connect-timeout", "2"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert f"could not connect to ZooKeeper at {dead}" in result.stderr

@@ -1,0 +1,26 @@
+"""Fixtures for API tests: one real master process per test module, talking to the real ZooKeeper."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import MasterProcess
+
+
+@pytest.fixture(scope="module")
+def api_master(zk_hosts: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MasterProcess]:
+    master = MasterProcess(zk_hosts, f"api-{uuid.uuid4().hex[:10]}", Path(tmp_path_factory.mktemp("master")))
+    master.start()
+    yield master
+    master.stop()
+
+
+@pytest.fixture
+def api(api_master: MasterProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=api_master.url, timeout=15) as client:
+        yield client
