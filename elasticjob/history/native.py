@@ -1,0 +1,173 @@
+"""The native (Elastic-Job-Cloud) face of the history: ``GET /job/events/executions``.
+
+``parse_query`` turns the endpoint's query parameters into an :class:`ExecutionQuery`; ``native_row``
+renders an :class:`Execution` with the field names of Elastic-Job-Cloud's ``JobExecutionEvent`` plus this
+project's additions. Pure functions, safe from any thread.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from elasticjob.history.events import FINISHED, TASK_STATES
+from elasticjob.history.store import DEFAULT_PER_PAGE, MAX_PER_PAGE, Execution, ExecutionPage, ExecutionQuery
+from elasticjob.model import FieldError, ValidationFailed
+
+EXECUTION_SOURCE = "CLOUD_EXECUTOR"
+MAX_PAGE = 10_000_000
+_MAX_SHARDING_ITEM = 2**31 - 1
+_INT_RE = re.compile(r"[+-]?[0-9]+")
+# An unencoded '+' in a query string arrives as a space: "...T08:00:00 08:00" meant "+08:00".
+_LOST_PLUS_RE = re.compile(r"(.*[0-9]) ([0-9]{2}(?::?[0-9]{2})?)")
+
+
+class QueryError(ValidationFailed, ValueError):
+    """An invalid query parameter. ``path`` is the parameter's name as sent, ``reason`` what is wrong.
+
+    A ``ValidationFailed`` (the API answers 422 with ``details=[{path: field, errors: [reason]}]``) and a
+    ``ValueError``.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}", [FieldError(field, (reason,))])
+        self.path = field
+        self.reason = reason
+
+
+def _param(params: Mapping[str, str], name: str) -> str | None:
+    """The stripped value of ``name``; ``None`` when absent or empty (as HTML forms send unset fields)."""
+    value = params.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _int(params: Mapping[str, str], name: str, *, minimum: int, maximum: int) -> int | None:
+    text = _param(params, name)
+    if text is None:
+        return None
+    if not _INT_RE.fullmatch(text):
+        raise QueryError(name, f"must be an integer, got {text!r}")
+    value = int(text)
+    if not minimum <= value <= maximum:
+        raise QueryError(name, f"must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def _parse_time(name: str, text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        repaired = _LOST_PLUS_RE.fullmatch(text)
+        try:
+            if repaired is None:
+                raise
+            value = datetime.fromisoformat(f"{repaired.group(1)}+{repaired.group(2)}")
+        except ValueError:
+            example = "2026-01-31T08:00:00Z"
+            raise QueryError(name, f"must be an ISO 8601 date-time such as {example}, got {text!r}") from None
+    return value.replace(tzinfo=UTC) if value.utcoffset() is None else value.astimezone(UTC)
+
+
+def _time(params: Mapping[str, str], name: str, alias: str) -> tuple[str, datetime | None]:
+    """The time given as ``name`` or its ``alias`` (not both), and which of the two was used."""
+    primary, secondary = _param(params, name), _param(params, alias)
+    if primary is not None and secondary is not None:
+        raise QueryError(alias, f"give either {name} or {alias}, not both")
+    if primary is not None:
+        return name, _parse_time(name, primary)
+    if secondary is not None:
+        return alias, _parse_time(alias, secondary)
+    return name, None
+
+
+def _states(text: str | None) -> frozenset[str]:
+    if text is None:
+        return frozenset()
+    states = {part.strip().upper() for part in text.split(",") if part.strip()}
+    unknown = sorted(states - set(TASK_STATES))
+    if unknown:
+        known = ", ".join(TASK_STATES)
+        raise QueryError("state", f"unknown state(s) {', '.join(unknown)}; expected any of {known}")
+    return frozenset(states)
+
+
+def parse_query(params: Mapping[str, str]) -> ExecutionQuery:
+    """The :class:`ExecutionQuery` for the query parameters of ``GET /job/events/executions``.
+
+    Parameters (all optional; empty values count as absent; unknown names, including ``sort``, are
+    ignored): ``page`` (>= 1, default 1), ``per_page`` (>= 1, default 20; values above 1000 are capped at
+    1000), ``jobName``, ``state`` (comma-separated, case-insensitive), ``startTime``/``since`` and
+    ``endTime``/``until`` (ISO 8601, inclusive; without an offset they mean UTC), ``shardingItem``
+    (>= 0), ``taskId``, ``firingId``, ``order`` (``asc`` or ``desc``, default ``desc``: newest first).
+
+    Raises :class:`QueryError` naming the offending parameter.
+    """
+    page = _int(params, "page", minimum=1, maximum=MAX_PAGE) or 1
+    per_page = _int(params, "per_page", minimum=1, maximum=2**63)
+    since_name, since = _time(params, "startTime", "since")
+    until_name, until = _time(params, "endTime", "until")
+    if since is not None and until is not None and since > until:
+        raise QueryError(until_name, f"must not be before {since_name}")
+    order = (_param(params, "order") or "desc").lower()
+    if order not in ("asc", "desc"):
+        raise QueryError("order", f"must be 'asc' or 'desc', got {order!r}")
+    return ExecutionQuery(
+        job_name=_param(params, "jobName"),
+        states=_states(_param(params, "state")),
+        since=since,
+        until=until,
+        sharding_item=_int(params, "shardingItem", minimum=0, maximum=_MAX_SHARDING_ITEM),
+        task_id=_param(params, "taskId"),
+        firing_id=_param(params, "firingId"),
+        page=page,
+        per_page=DEFAULT_PER_PAGE if per_page is None else min(per_page, MAX_PER_PAGE),
+        newest_first=order == "desc",
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
+def _ip_of(hostname: str) -> str:
+    try:
+        return str(ipaddress.ip_address(hostname))
+    except ValueError:
+        return ""
+
+
+def native_row(execution: Execution) -> dict[str, object]:
+    """One row of ``GET /job/events/executions`` (Elastic-Job-Cloud ``JobExecutionEvent`` field names).
+
+    ``ip`` is the hostname when that is an IP address, else ``""``. Times are ISO 8601 in UTC with an
+    offset, or ``None`` (JSON null) when unknown. ``success`` means FINISHED; ``failureCause`` is the
+    message of any other state. ``state``, ``exitCode``, ``agentId`` and ``firingId`` are additions.
+    """
+    success = execution.state == FINISHED
+    return {
+        "id": execution.task_id,
+        "hostname": execution.hostname,
+        "ip": _ip_of(execution.hostname),
+        "taskId": execution.task_id,
+        "jobName": execution.job_name,
+        "source": EXECUTION_SOURCE,
+        "shardingItem": execution.sharding_item,
+        "startTime": _iso(execution.started_at),
+        "completeTime": _iso(execution.finished_at),
+        "success": success,
+        "failureCause": "" if success else execution.message,
+        "state": execution.state,
+        "exitCode": execution.exit_code,
+        "agentId": execution.agent_id,
+        "firingId": execution.firing_id,
+    }
+
+
+def native_page(page: ExecutionPage) -> dict[str, object]:
+    """The whole response body: ``{"total": n, "rows": [native_row, ...]}``."""
+    return {"total": page.total, "rows": [native_row(execution) for execution in page.rows]}

@@ -1,0 +1,63 @@
+"""The two history tables, in portable SQLAlchemy Core (SQLite, PostgreSQL, MySQL, ...).
+
+Datetimes are stored as naive UTC (``TIMESTAMP WITHOUT TIME ZONE``): every backend compares them the
+same way, and the store re-attaches UTC when reading. ``execution_time`` is denormalised (start time,
+else first event time) so that time filters and ordering use a plain index.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+_ID = 512  # task ids embed job name (<= 128), agent id and a UUID
+_NAME = 255
+
+job_execution_log = Table(
+    "job_execution_log",
+    metadata,
+    Column("task_id", String(_ID), primary_key=True),
+    Column("job_name", String(_NAME), nullable=False),
+    Column("sharding_item", Integer, nullable=True),
+    Column("firing_id", String(_ID), nullable=False, default=""),
+    Column("state", String(16), nullable=False),
+    Column("agent_id", String(_ID), nullable=False, default=""),
+    Column("hostname", String(_NAME), nullable=False, default=""),
+    Column("exit_code", Integer, nullable=True),
+    Column("message", Text, nullable=False, default=""),
+    Column("started_at", DateTime(timezone=False), nullable=True),
+    Column("finished_at", DateTime(timezone=False), nullable=True),
+    Column("created_at", DateTime(timezone=False), nullable=False),
+    Column("updated_at", DateTime(timezone=False), nullable=False),
+    Column("execution_time", DateTime(timezone=False), nullable=False),
+    Index("ix_job_execution_log_job_time", "job_name", "execution_time"),
+    Index("ix_job_execution_log_time", "execution_time"),
+    Index("ix_job_execution_log_state", "state"),
+    Index("ix_job_execution_log_firing", "firing_id"),
+)
+"""One row per task, holding its latest state (see ``merge.py`` for how events update it)."""
+
+job_status_trace_log = Table(
+    "job_status_trace_log",
+    metadata,
+    # BIGINT on servers; SQLite only auto-increments an INTEGER PRIMARY KEY.
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("task_id", String(_ID), nullable=False),
+    Column("job_name", String(_NAME), nullable=False),
+    Column("sharding_item", Integer, nullable=True),
+    Column("firing_id", String(_ID), nullable=False, default=""),
+    Column("state", String(16), nullable=False),
+    Column("agent_id", String(_ID), nullable=False, default=""),
+    Column("hostname", String(_NAME), nullable=False, default=""),
+    Column("exit_code", Integer, nullable=True),
+    Column("message", Text, nullable=False, default=""),
+    Column("started_at", DateTime(timezone=False), nullable=True),
+    Column("finished_at", DateTime(timezone=False), nullable=True),
+    Column("at", DateTime(timezone=False), nullable=False),
+    Index("ix_job_status_trace_log_task", "task_id", "at"),
+    Index("ix_job_status_trace_log_job_at", "job_name", "at"),
+    Index("ix_job_status_trace_log_at", "at"),
+    Index("ix_job_status_trace_log_state", "state"),
+)
+"""Append-only: every event ever recorded, in arrival order (``id``)."""

@@ -1,0 +1,337 @@
+"""``HistoryStore`` on any SQLAlchemy database: SQLite by default, PostgreSQL (or others) by URL.
+
+Only portable SQL is used: the upsert is select-then-insert/update inside one transaction, with the
+rows locked (``SELECT ... FOR UPDATE`` where the backend has it). SQLite gets WAL, a busy timeout and
+``BEGIN IMMEDIATE`` for writes, so that several processes may share one file without lost updates.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Row, bindparam, create_engine, event, func, insert, select, update
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from elasticjob.history.events import ExecutionEvent
+from elasticjob.history.merge import apply_event, execution_time
+from elasticjob.history.schema import job_execution_log, job_status_trace_log, metadata
+from elasticjob.history.store import Execution, ExecutionPage, ExecutionQuery, HistoryError
+
+DEFAULT_HISTORY_URL = "sqlite:////var/lib/elasticjob/history.db"
+
+_CHUNK = 500  # task ids per IN (...) list: below every backend's bound-parameter limit
+_INSERT_RETRIES = 3  # another process may insert the same new task between our SELECT and INSERT
+_WRITE = "elasticjob_history_write"  # execution option: this transaction writes (SQLite: BEGIN IMMEDIATE)
+
+
+class HistoryConfigError(ValueError):
+    """The history location is unusable: malformed URL, unknown driver, directory not creatable."""
+
+
+def history_url(url_or_path: str) -> URL:
+    """Parse a SQLAlchemy URL (``scheme://...``) or a plain file path (becomes a SQLite URL).
+
+    ``:memory:`` gives an in-memory SQLite database. Raises :class:`HistoryConfigError`.
+    """
+    text = url_or_path.strip()
+    if not text:
+        raise HistoryConfigError("history location must not be empty")
+    if text == ":memory:":
+        return URL.create("sqlite")
+    if "://" not in text:
+        return URL.create("sqlite", database=str(Path(text).expanduser().resolve()))
+    try:
+        return make_url(text)
+    except ArgumentError as exc:
+        raise HistoryConfigError(f"invalid history URL {text!r}: {exc}") from None
+
+
+def open_history(url_or_path: str) -> SqlHistoryStore:
+    """Open (creating tables and SQLite directories as needed) the store at a URL or file path."""
+    return SqlHistoryStore(history_url(url_or_path))
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _required(value: datetime | None) -> datetime:
+    if value is None:  # NOT NULL columns; only a corrupted database gets here
+        raise HistoryError("history row is missing a required timestamp")
+    return value.replace(tzinfo=UTC)
+
+
+def _execution_values(execution: Execution) -> dict[str, Any]:
+    return {
+        "task_id": execution.task_id,
+        "job_name": execution.job_name,
+        "sharding_item": execution.sharding_item,
+        "firing_id": execution.firing_id,
+        "state": execution.state,
+        "agent_id": execution.agent_id,
+        "hostname": execution.hostname,
+        "exit_code": execution.exit_code,
+        "message": execution.message,
+        "started_at": _naive_utc(execution.started_at),
+        "finished_at": _naive_utc(execution.finished_at),
+        "created_at": _naive_utc(execution.created_at),
+        "updated_at": _naive_utc(execution.updated_at),
+        "execution_time": _naive_utc(execution_time(execution)),
+    }
+
+
+def _execution_from_row(row: Row[Any]) -> Execution:
+    m = row._mapping
+    return Execution(
+        task_id=m["task_id"], job_name=m["job_name"], sharding_item=m["sharding_item"],
+        firing_id=m["firing_id"], state=m["state"], agent_id=m["agent_id"], hostname=m["hostname"],
+        exit_code=m["exit_code"], message=m["message"], started_at=_aware(m["started_at"]),
+        finished_at=_aware(m["finished_at"]), created_at=_required(m["created_at"]),
+        updated_at=_required(m["updated_at"]),
+    )
+
+
+def _trace_values(e: ExecutionEvent) -> dict[str, Any]:
+    return {
+        "task_id": e.task_id, "job_name": e.job_name, "sharding_item": e.sharding_item,
+        "firing_id": e.firing_id, "state": e.state, "agent_id": e.agent_id, "hostname": e.hostname,
+        "exit_code": e.exit_code, "message": e.message, "started_at": _naive_utc(e.started_at),
+        "finished_at": _naive_utc(e.finished_at), "at": _naive_utc(e.at),
+    }
+
+
+def _event_from_row(row: Row[Any]) -> ExecutionEvent:
+    m = row._mapping
+    return ExecutionEvent(
+        m["task_id"], m["job_name"], m["sharding_item"], m["firing_id"], m["state"],
+        agent_id=m["agent_id"], hostname=m["hostname"], exit_code=m["exit_code"], message=m["message"],
+        started_at=_aware(m["started_at"]), finished_at=_aware(m["finished_at"]), at=_required(m["at"]),
+    )
+
+
+def _is_memory_sqlite(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def _prepare_sqlite_file(url: URL) -> None:
+    database = url.database or ""
+    if database.startswith("file:"):  # SQLite URI filename: leave it to SQLite
+        return
+    try:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problem = f"cannot create the directory of history database {database}: {exc}"
+        raise HistoryConfigError(problem) from None
+
+
+def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int, wal: bool) -> None:
+    # pysqlite's own transaction handling starts transactions late (at the first write) and never with
+    # IMMEDIATE; take it over so a write transaction holds the write lock from its first SELECT.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+            if wal:
+                cursor.execute("PRAGMA journal_mode = WAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        writes = connection.get_execution_options().get(_WRITE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
+def _create_engine(url: URL, busy_timeout: float) -> Engine:
+    kwargs: dict[str, Any] = {}
+    sqlite = url.get_backend_name() == "sqlite"
+    if sqlite:
+        if url.get_driver_name() == "pysqlite":
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout}
+        if _is_memory_sqlite(url):
+            kwargs["poolclass"] = StaticPool  # one shared connection, else each thread sees its own database
+        else:
+            _prepare_sqlite_file(url)
+    else:
+        kwargs["pool_pre_ping"] = True  # survive database restarts without failing the next call
+    try:
+        engine = create_engine(url, **kwargs)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise HistoryConfigError(f"cannot use history URL {url.render_as_string()}: {exc}") from None
+    if sqlite:
+        _install_sqlite_hooks(engine, int(busy_timeout * 1000), wal=not _is_memory_sqlite(url))
+    return engine
+
+
+class SqlHistoryStore:
+    """:class:`HistoryStore` on a SQLAlchemy engine; creates its tables if they are missing.
+
+    ``url``: a SQLAlchemy URL (string or ``URL``), e.g. ``sqlite:////var/lib/elasticjob/history.db`` or
+    ``postgresql+psycopg://user:pw@host/db``; use :func:`open_history` for plain paths. ``busy_timeout``
+    (seconds) bounds how long a SQLite write waits for another writer.
+
+    Raises :class:`HistoryConfigError` for an unusable URL and :class:`HistoryError` when the database
+    cannot be reached or the tables cannot be created.
+
+    Thread-safety: every method may be called from any thread. Connections come from the engine's pool;
+    ``record()`` calls are serialised within the process (there is one writer, the leader master), reads
+    run concurrently (except on in-memory SQLite, which has a single connection).
+    """
+
+    def __init__(self, url: str | URL = DEFAULT_HISTORY_URL, *, busy_timeout: float = 30.0) -> None:
+        parsed = history_url(url) if isinstance(url, str) else url
+        self.url = parsed.render_as_string(hide_password=True)
+        self._engine = _create_engine(parsed, busy_timeout)
+        self._write_lock = threading.Lock()
+        self._single_connection = _is_memory_sqlite(parsed)
+        self._closed = False
+        try:
+            with self._failures("creating the history tables"):
+                try:
+                    metadata.create_all(self._engine)
+                except SQLAlchemyError:
+                    # Another process may have created them between our check and our CREATE; look again.
+                    metadata.create_all(self._engine)
+        except HistoryError:
+            self._engine.dispose()
+            raise
+
+    # -- HistoryStore -----------------------------------------------------------------------------
+
+    def record(self, events: Sequence[ExecutionEvent]) -> None:
+        """See :meth:`HistoryStore.record`: one transaction per call, all events or none."""
+        self._check_open()
+        if not events:
+            return
+        batch = list(events)
+        with self._write_lock, self._failures("recording execution events"):
+            for attempt in range(_INSERT_RETRIES):
+                try:
+                    with self._engine.connect() as conn:
+                        conn.execution_options(**{_WRITE: True})
+                        with conn.begin():
+                            self._record_batch(conn, batch)
+                    return
+                except IntegrityError:
+                    if attempt == _INSERT_RETRIES - 1:
+                        raise
+
+    def executions(self, query: ExecutionQuery) -> ExecutionPage:
+        """See :meth:`HistoryStore.executions`."""
+        self._check_open()
+        t = job_execution_log
+        conditions: list[Any] = []
+        if query.job_name is not None:
+            conditions.append(t.c.job_name == query.job_name)
+        if query.states:
+            conditions.append(t.c.state.in_(sorted(query.states)))
+        if query.since is not None:
+            conditions.append(t.c.execution_time >= _naive_utc(query.since))
+        if query.until is not None:
+            conditions.append(t.c.execution_time <= _naive_utc(query.until))
+        if query.sharding_item is not None:
+            conditions.append(t.c.sharding_item == query.sharding_item)
+        if query.task_id is not None:
+            conditions.append(t.c.task_id == query.task_id)
+        if query.firing_id is not None:
+            conditions.append(t.c.firing_id == query.firing_id)
+        if query.newest_first:
+            order = (t.c.execution_time.desc(), t.c.task_id.desc())
+        else:
+            order = (t.c.execution_time.asc(), t.c.task_id.asc())
+        page = select(t).where(*conditions).order_by(*order).limit(query.per_page).offset(query.offset)
+        with (
+            self._reading(),
+            self._failures("querying executions"),
+            self._engine.connect() as conn,
+            conn.begin(),  # one snapshot for the count and the page
+        ):
+            total = conn.scalar(select(func.count()).select_from(t).where(*conditions)) or 0
+            rows = [_execution_from_row(row) for row in conn.execute(page)]
+        return ExecutionPage(total=total, rows=rows)
+
+    def status_trace(self, task_id: str) -> list[ExecutionEvent]:
+        """See :meth:`HistoryStore.status_trace`."""
+        self._check_open()
+        t = job_status_trace_log
+        stmt = select(t).where(t.c.task_id == task_id).order_by(t.c.at, t.c.id)
+        with self._reading(), self._failures("reading the status trace"), self._engine.connect() as conn:
+            return [_event_from_row(row) for row in conn.execute(stmt)]
+
+    def close(self) -> None:
+        """Dispose of the connection pool. Idempotent; later calls to other methods raise HistoryError."""
+        with self._write_lock:
+            if not self._closed:
+                self._closed = True
+                self._engine.dispose()
+
+    # -- context manager --------------------------------------------------------------------------
+
+    def __enter__(self) -> SqlHistoryStore:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SqlHistoryStore({self.url!r})"
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _record_batch(self, conn: Connection, batch: list[ExecutionEvent]) -> None:
+        t = job_execution_log
+        task_ids = sorted({e.task_id for e in batch})
+        current: dict[str, Execution] = {}
+        for start in range(0, len(task_ids), _CHUNK):
+            chunk = task_ids[start:start + _CHUNK]
+            # Lock in task-id order so that two writers on a server database cannot deadlock.
+            stmt = select(t).where(t.c.task_id.in_(chunk)).order_by(t.c.task_id).with_for_update()
+            current.update((row.task_id, _execution_from_row(row)) for row in conn.execute(stmt))
+        merged = dict(current)
+        for e in batch:
+            merged[e.task_id] = apply_event(merged.get(e.task_id), e)
+        inserts = [_execution_values(merged[task_id]) for task_id in task_ids if task_id not in current]
+        updates = [
+            {**_execution_values(merged[task_id]), "key_task_id": task_id}
+            for task_id in task_ids
+            if task_id in current and merged[task_id] != current[task_id]
+        ]
+        if inserts:
+            conn.execute(insert(t), inserts)
+        if updates:
+            for values in updates:
+                del values["task_id"]  # the key goes in WHERE, under a name no column has
+            conn.execute(update(t).where(t.c.task_id == bindparam("key_task_id")), updates)
+        conn.execute(insert(job_status_trace_log), [_trace_values(e) for e in batch])
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise HistoryError(f"history store {self.url} is closed")
+
+    def _reading(self) -> AbstractContextManager[object]:
+        # In-memory SQLite shares one connection: interleaved transactions would see each other.
+        return self._write_lock if self._single_connection else nullcontext()
+
+    @contextmanager
+    def _failures(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            cause = getattr(exc, "orig", None) or exc
+            raise HistoryError(f"history store {self.url}: {doing} failed: {type(cause).__name__}: "
+                               f"{cause}") from exc

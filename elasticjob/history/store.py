@@ -1,0 +1,134 @@
+"""The history port: where execution events go and how executions are looked up.
+
+``HistoryStore`` is the interface the scheduler (writer) and the API (reader) depend on; ``sql.py`` is the
+implementation. Queries and results are immutable values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from elasticjob.history.events import TASK_STATES, ExecutionEvent
+
+DEFAULT_PER_PAGE = 20
+MAX_PER_PAGE = 1000
+
+
+class HistoryError(Exception):
+    """The store could not complete an operation (database unreachable, locked too long, closed store).
+
+    Raised instead of driver errors so callers need not know the backend. The operation had no effect:
+    a failed ``record()`` wrote none of its events, and the caller may retry it.
+    """
+
+
+@dataclass(frozen=True)
+class ExecutionQuery:
+    """Which executions to list, and which page of them.
+
+    Every filter is optional and they combine with AND. ``since``/``until`` are inclusive bounds on the
+    execution's time: its start time, or the time of its first event when it never started (a MISSED
+    firing, a task lost while staging). Results are ordered by that time (``newest_first``), then by task id.
+
+    Construction raises ``ValueError`` for an unknown state, a naive datetime, ``since`` after ``until``,
+    ``page < 1`` or ``per_page`` outside ``1..MAX_PER_PAGE``.
+    """
+
+    job_name: str | None = None
+    states: frozenset[str] = field(default_factory=frozenset)
+    since: datetime | None = None
+    until: datetime | None = None
+    sharding_item: int | None = None
+    task_id: str | None = None
+    firing_id: str | None = None
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+    newest_first: bool = True
+
+    def __post_init__(self) -> None:
+        # Accept any iterable of states (a set, a list) but keep the value hashable and immutable.
+        object.__setattr__(self, "states", frozenset(self.states))
+        unknown = sorted(self.states - set(TASK_STATES))
+        if unknown:
+            raise ValueError(f"unknown task state(s) {', '.join(unknown)}; expected {', '.join(TASK_STATES)}")
+        for name, value in (("since", self.since), ("until", self.until)):
+            if value is not None and value.utcoffset() is None:
+                raise ValueError(f"{name} must be timezone-aware")
+        if self.since is not None and self.until is not None and self.since > self.until:
+            raise ValueError("since must not be after until")
+        if self.page < 1:
+            raise ValueError("page must be at least 1")
+        if not 1 <= self.per_page <= MAX_PER_PAGE:
+            raise ValueError(f"per_page must be between 1 and {MAX_PER_PAGE}")
+
+    @property
+    def offset(self) -> int:
+        """Number of matching executions before this page."""
+        return (self.page - 1) * self.per_page
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One task's execution as it stands now: the merge of all its events.
+
+    ``state`` and the fields that came with it are those of the latest event (terminal states never
+    regress). ``created_at`` is the time of the task's first event and ``updated_at`` that of the event
+    that set the current state. All datetimes are aware UTC.
+    """
+
+    task_id: str
+    job_name: str
+    sharding_item: int | None
+    firing_id: str
+    state: str
+    agent_id: str
+    hostname: str
+    exit_code: int | None
+    message: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ExecutionPage:
+    """One page of executions and ``total``, the number of executions matching the query on all pages."""
+
+    total: int
+    rows: list[Execution]
+
+
+@runtime_checkable
+class HistoryStore(Protocol):
+    """Durable record of execution events.
+
+    Implementations must be safe to call from several threads at once. Every method may raise
+    :class:`HistoryError` when the backing store fails; after ``close()`` every method but ``close()``
+    raises it.
+    """
+
+    def record(self, events: Sequence[ExecutionEvent]) -> None:
+        """Store ``events`` atomically (all or none), in the given order.
+
+        Every event is appended to the task's status trace. The task's execution row takes the event's
+        state unless that would move it backwards in the lifecycle (STAGING < RUNNING < terminal), or the
+        event is older than the current one with the same rank: events can arrive out of order after
+        reconnects. An empty sequence does nothing.
+        """
+        ...
+
+    def executions(self, query: ExecutionQuery) -> ExecutionPage:
+        """The page of executions (one per task) matching ``query``, and the total number of matches."""
+        ...
+
+    def status_trace(self, task_id: str) -> list[ExecutionEvent]:
+        """Every event recorded for ``task_id``, oldest first (by event time, then arrival); [] if none."""
+        ...
+
+    def close(self) -> None:
+        """Release connections. Idempotent."""
+        ...

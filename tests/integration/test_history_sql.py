@@ -1,0 +1,447 @@
+"""SqlHistoryStore against real databases: round trips, upserts, filters, paging, threads, restarts.
+
+Every test taking ``url`` or ``store`` runs on a SQLite file in tmp_path and on PostgreSQL. PostgreSQL is
+``ELASTICJOB_TEST_POSTGRES_URL`` (an admin URL; each test gets a database of its own) or else a throwaway
+server started with the local ``initdb``/``pg_ctl``; those runs are skipped when the ``psycopg`` driver or
+a server is not available.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, make_url
+
+from elasticjob.history import (
+    Execution,
+    ExecutionEvent,
+    ExecutionQuery,
+    HistoryConfigError,
+    HistoryError,
+    HistoryStore,
+    SqlHistoryStore,
+    history_url,
+    open_history,
+    parse_query,
+)
+from elasticjob.history.schema import metadata
+
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+
+
+def _at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def _ev(task: str, state: str, at: float, *, job: str = "daily", item: int | None = 0, firing: str = "f1",
+        **fields: object) -> ExecutionEvent:
+    return ExecutionEvent(task, job, item, firing, state, at=_at(at), **fields)  # type: ignore[arg-type]
+
+
+def _run(task: str, start: float, *, state: str = "FINISHED", **kw: object) -> list[ExecutionEvent]:
+    """A whole task: STAGING, RUNNING at ``start``, then ``state`` a minute later."""
+    return [_ev(task, "STAGING", start - 1, **kw), _ev(task, "RUNNING", start, **kw),  # type: ignore[arg-type]
+            _ev(task, state, start + 60, exit_code=0 if state == "FINISHED" else 1, **kw)]  # type: ignore[arg-type]
+
+
+def _ids(store: SqlHistoryStore, **query: object) -> list[str]:
+    return [row.task_id for row in store.executions(ExecutionQuery(**query)).rows]  # type: ignore[arg-type]
+
+
+def _postgres_tool(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def postgres_server() -> Iterator[str]:
+    """Admin URL of a PostgreSQL server for this module."""
+    # `make test` installs the driver and the server (scripts/setup.sh): a missing one is a setup failure.
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.fail("the psycopg driver is not installed (make test installs it)")
+    external = os.environ.get("ELASTICJOB_TEST_POSTGRES_URL")
+    if external:
+        yield external
+        return
+    initdb, pg_ctl = _postgres_tool("initdb"), _postgres_tool("pg_ctl")
+    if initdb is None or pg_ctl is None:
+        pytest.fail("no PostgreSQL server binaries (initdb, pg_ctl; make test installs them) "
+                    "and no ELASTICJOB_TEST_POSTGRES_URL")
+    as_user: list[str] = []
+    base = Path(tempfile.mkdtemp(prefix="elasticjob-pg-"))
+    if os.geteuid() == 0:  # postgres refuses to run as root
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.fail("running as root and there is no 'postgres' user to run PostgreSQL as")
+        as_user = ["runuser", "-u", "postgres", "--"]
+        os.chown(base, owner.pw_uid, owner.pw_gid)
+    port = _free_port()
+    data = base / "data"
+    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
+    try:
+        subprocess.run([*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
+                        "--no-sync"], check=True, capture_output=True, timeout=120)
+        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-o", options, "-l", str(base / "log"), "-w",
+                        "-t", "60", "start"], check=True, capture_output=True, timeout=120)
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        if (data / "postmaster.pid").exists():
+            subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"],
+                           capture_output=True, timeout=60)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def postgres_database(postgres_server: str) -> Iterator[str]:
+    """A database of this module's own on the server (dropped afterwards)."""
+    name = f"history_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of each backend (PostgreSQL: the module's database, its tables dropped after)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'history.db'}"
+        return
+    database_url: str = request.getfixturevalue("postgres_database")
+    yield database_url
+    engine = create_engine(database_url)
+    metadata.drop_all(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[SqlHistoryStore]:
+    with open_history(url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """A SQLite file, for the SQLite-specific tests."""
+    return tmp_path / "history.db"
+
+
+def test_is_a_history_store(store: SqlHistoryStore) -> None:
+    assert isinstance(store, HistoryStore)
+
+
+def test_round_trip(store: SqlHistoryStore) -> None:
+    eight = timezone(timedelta(hours=8))
+    events = [
+        _ev("t1", "STAGING", 0, agent_id="agent-1", hostname="host-a", message="launched"),
+        _ev("t1", "RUNNING", 1, agent_id="agent-1", hostname="host-a", started_at=_at(0.5)),
+        ExecutionEvent("t1", "daily", 0, "f1", "FAILED", agent_id="agent-1", exit_code=137,
+                       message="killed by OOM", finished_at=datetime(2026, 3, 1, 16, 1, tzinfo=eight),
+                       at=datetime(2026, 3, 1, 16, 1, 0, 123456, tzinfo=eight)),
+    ]
+    store.record(events)
+    page = store.executions(ExecutionQuery())
+    assert page.total == 1
+    assert page.rows == [Execution(
+        task_id="t1", job_name="daily", sharding_item=0, firing_id="f1", state="FAILED", agent_id="agent-1",
+        hostname="host-a", exit_code=137, message="killed by OOM", started_at=_at(0.5), finished_at=_at(60),
+        created_at=_at(0), updated_at=_at(60.123456),
+    )]
+    trace = store.status_trace("t1")
+    assert trace == events  # aware datetimes compare by instant
+    assert all(e.at.tzinfo is UTC for e in trace)
+    assert store.status_trace("nope") == []
+
+
+def test_empty_record_is_a_no_op(store: SqlHistoryStore) -> None:
+    store.record([])
+    assert store.executions(ExecutionQuery()).total == 0
+
+
+def test_upsert_latest_state_wins_across_batches(store: SqlHistoryStore) -> None:
+    store.record([_ev("t1", "STAGING", 0)])
+    assert store.executions(ExecutionQuery()).rows[0].state == "STAGING"
+    store.record([_ev("t1", "RUNNING", 1, hostname="host-a")])
+    assert store.executions(ExecutionQuery()).rows[0].state == "RUNNING"
+    store.record([_ev("t1", "FINISHED", 9, exit_code=0)])
+    (row,) = store.executions(ExecutionQuery()).rows
+    assert (row.state, row.exit_code, row.hostname, row.started_at, row.finished_at) == (
+        "FINISHED", 0, "host-a", _at(1), _at(9))
+    assert len(store.status_trace("t1")) == 3
+
+
+def test_terminal_never_regresses(store: SqlHistoryStore) -> None:
+    store.record([_ev("t1", "FINISHED", 9, exit_code=0)])
+    store.record([_ev("t1", "RUNNING", 1, hostname="host-a")])  # replayed after a reconnect
+    store.record([_ev("t1", "STAGING", 12)])  # even with a newer timestamp
+    (row,) = store.executions(ExecutionQuery()).rows
+    assert (row.state, row.exit_code, row.updated_at) == ("FINISHED", 0, _at(9))
+    assert (row.hostname, row.started_at) == ("host-a", _at(1))  # gaps filled by the stale events
+    assert [e.state for e in store.status_trace("t1")] == ["RUNNING", "FINISHED", "STAGING"]
+
+
+def test_many_events_of_one_task_in_one_batch(store: SqlHistoryStore) -> None:
+    store.record([_ev("t1", "STAGING", 0), _ev("t1", "FINISHED", 5), _ev("t1", "RUNNING", 1)])
+    assert store.executions(ExecutionQuery()).rows[0].state == "FINISHED"
+
+
+def test_lost_then_finished(store: SqlHistoryStore) -> None:
+    store.record(_run("t1", 10, state="LOST"))
+    store.record([_ev("t1", "FINISHED", 80, exit_code=0)])  # the agent came back and reported
+    assert store.executions(ExecutionQuery()).rows[0].state == "FINISHED"
+
+
+def test_filters(store: SqlHistoryStore) -> None:
+    store.record(_run("a0", 100, job="alpha", item=0, firing="fa"))
+    store.record(_run("a1", 200, job="alpha", item=1, firing="fa", state="FAILED"))
+    store.record(_run("b0", 300, job="beta", item=0, firing="fb", state="KILLED"))
+    store.record([_ev("b1", "RUNNING", 400, job="beta", item=1, firing="fb")])
+    store.record([_ev("b2", "STAGING", 500, job="beta", item=2, firing="fb")])  # never started
+    store.record([ExecutionEvent.missed("alpha", "fm", at=_at(600))])
+
+    assert _ids(store) == ["missed@-@alpha@-@fm", "b2", "b1", "b0", "a1", "a0"]
+    assert _ids(store, job_name="alpha") == ["missed@-@alpha@-@fm", "a1", "a0"]
+    assert _ids(store, job_name="gamma") == []
+    assert _ids(store, states=frozenset({"FAILED", "KILLED"})) == ["b0", "a1"]
+    assert _ids(store, states=frozenset({"MISSED"})) == ["missed@-@alpha@-@fm"]
+    assert _ids(store, states=frozenset({"STAGING", "RUNNING"})) == ["b2", "b1"]
+    # time filters use the start time (RUNNING at 100, 200, ...); inclusive on both ends
+    assert _ids(store, since=_at(200), until=_at(300)) == ["b0", "a1"]
+    assert _ids(store, since=_at(200.5), until=_at(399)) == ["b0"]
+    # ... or the first event's time when the task never started (STAGING at 499, MISSED at 600)
+    assert _ids(store, since=_at(499)) == ["missed@-@alpha@-@fm", "b2"]
+    assert _ids(store, until=_at(498)) == ["b1", "b0", "a1", "a0"]
+    assert _ids(store, sharding_item=1) == ["b1", "a1"]
+    assert _ids(store, task_id="b0") == ["b0"]
+    assert _ids(store, firing_id="fb") == ["b2", "b1", "b0"]
+    assert _ids(store, job_name="beta", sharding_item=0, states=frozenset({"KILLED"})) == ["b0"]
+    assert _ids(store, job_name="beta", states=frozenset({"FINISHED"})) == []
+
+
+def test_parse_query_drives_the_store(store: SqlHistoryStore) -> None:
+    store.record(_run("a0", 100, job="alpha") + _run("a1", 200, job="alpha") + _run("b0", 300, job="beta"))
+    query = parse_query({"jobName": "alpha", "state": "finished", "startTime": "2026-03-01T08:03:00",
+                         "order": "asc"})
+    assert [row.task_id for row in store.executions(query).rows] == ["a1"]
+
+
+def test_paging_and_total(store: SqlHistoryStore) -> None:
+    events = [e for n in range(45) for e in _run(f"t{n:02d}", n * 10)]
+    store.record(events)
+    pages = [store.executions(ExecutionQuery(page=p, per_page=20)) for p in (1, 2, 3, 4)]
+    assert [page.total for page in pages] == [45, 45, 45, 45]
+    assert [len(page.rows) for page in pages] == [20, 20, 5, 0]
+    seen = [row.task_id for page in pages for row in page.rows]
+    assert seen == [f"t{n:02d}" for n in reversed(range(45))]
+    filtered = store.executions(ExecutionQuery(since=_at(100), until=_at(199), per_page=3))
+    assert (filtered.total, [r.task_id for r in filtered.rows]) == (10, ["t19", "t18", "t17"])
+
+
+def test_ordering(store: SqlHistoryStore) -> None:
+    store.record(_run("late", 300) + _run("early", 100) + _run("mid", 200))
+    store.record([_ev("tie-b", "RUNNING", 250), _ev("tie-a", "RUNNING", 250)])
+    assert _ids(store) == ["late", "tie-b", "tie-a", "mid", "early"]
+    assert _ids(store, newest_first=False) == ["early", "mid", "tie-a", "tie-b", "late"]
+
+
+def test_missed_events(store: SqlHistoryStore) -> None:
+    store.record([ExecutionEvent.missed("daily", "f9", at=_at(5), message="previous firing still running")])
+    (row,) = store.executions(ExecutionQuery(job_name="daily")).rows
+    assert (row.task_id, row.state, row.firing_id) == ("missed@-@daily@-@f9", "MISSED", "f9")
+    assert row.sharding_item is None
+    assert (row.agent_id, row.hostname, row.started_at, row.finished_at) == ("", "", None, None)
+    assert row.message == "previous firing still running"
+    assert store.status_trace("missed@-@daily@-@f9")[0].sharding_item is None
+
+
+def test_status_trace_is_in_event_time_order(store: SqlHistoryStore) -> None:
+    store.record([_ev("t1", "FINISHED", 9)])
+    store.record([_ev("t1", "STAGING", 0), _ev("t1", "RUNNING", 1, message="first")])
+    store.record([_ev("t1", "RUNNING", 1, message="second")])  # same time: arrival order
+    store.record([_ev("t2", "RUNNING", 3)])
+    assert [(e.state, e.message) for e in store.status_trace("t1")] == [
+        ("STAGING", ""), ("RUNNING", "first"), ("RUNNING", "second"), ("FINISHED", "")]
+
+
+def test_large_batch_is_one_transaction(store: SqlHistoryStore) -> None:
+    events = [_ev(f"t{n:04d}", "RUNNING", n) for n in range(1200)]  # more than one IN (...) chunk
+    store.record(events)
+    store.record([_ev(f"t{n:04d}", "FINISHED", 2000 + n) for n in range(1200)])
+    page = store.executions(ExecutionQuery(states=frozenset({"FINISHED"}), per_page=1000))
+    assert (page.total, len(page.rows)) == (1200, 1000)
+
+
+def test_record_is_all_or_nothing(store: SqlHistoryStore, url: str) -> None:
+    store.record([_ev("t1", "RUNNING", 1)])
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE job_status_trace_log")  # the trace insert, last in record(), fails
+    engine.dispose()
+    with pytest.raises(HistoryError, match="recording execution events failed"):
+        store.record([_ev("t1", "FINISHED", 2), _ev("t2", "RUNNING", 3)])
+    assert [(r.task_id, r.state) for r in store.executions(ExecutionQuery()).rows] == [("t1", "RUNNING")]
+
+
+def test_concurrent_record_from_threads(store: SqlHistoryStore) -> None:
+    threads, batches = 8, 15
+    errors: list[BaseException] = []
+    start = threading.Barrier(threads + 2, timeout=10)  # writers, reader, this thread
+
+    def writer(w: int) -> None:
+        try:
+            start.wait()
+            for b in range(batches):
+                store.record(_run(f"w{w}-b{b}", w * 1000 + b, job=f"job{w % 2}"))
+                store.record([_ev("shared", "RUNNING", w + b, job="shared")])
+        except BaseException as exc:  # noqa: B036 - surface anything in the main thread
+            errors.append(exc)
+
+    def reader() -> None:
+        try:
+            start.wait()
+            for _ in range(20):
+                store.executions(ExecutionQuery(job_name="job0"))
+        except BaseException as exc:  # noqa: B036
+            errors.append(exc)
+
+    workers = [threading.Thread(target=writer, args=(w,)) for w in range(threads)]
+    workers.append(threading.Thread(target=reader))
+    for t in workers:
+        t.start()
+    start.wait()
+    for t in workers:
+        t.join(timeout=60)
+    assert errors == []
+    assert store.executions(ExecutionQuery(states=frozenset({"FINISHED"}))).total == threads * batches
+    assert store.executions(ExecutionQuery(job_name="job0")).total == threads // 2 * batches
+    assert len(store.status_trace("shared")) == threads * batches
+    assert len(store.status_trace("w3-b7")) == 3
+
+
+def test_two_stores_on_one_database_do_not_lose_updates(url: str) -> None:
+    # Two engines = two processes' worth of connections (e.g. an old and a new leader). Their upserts are
+    # serialised by the database (SQLite: BEGIN IMMEDIATE; servers: SELECT ... FOR UPDATE, insert retry).
+    first, second = SqlHistoryStore(url), SqlHistoryStore(url)
+    tasks = [f"t{n}" for n in range(40)]
+
+    def write(store: SqlHistoryStore, state: str, at: float) -> None:
+        for task in tasks:
+            store.record([_ev(task, state, at)])
+
+    a = threading.Thread(target=write, args=(first, "RUNNING", 1))
+    b = threading.Thread(target=write, args=(second, "FINISHED", 2))
+    for thread in (a, b):
+        thread.start()
+    for thread in (a, b):
+        thread.join(timeout=60)
+    page = first.executions(ExecutionQuery(per_page=100))
+    assert {row.state for row in page.rows} == {"FINISHED"}
+    assert page.total == 40
+    first.close()
+    second.close()
+
+
+def test_reopening_keeps_the_data(url: str) -> None:
+    with open_history(url) as store:
+        store.record(_run("t1", 10) + [ExecutionEvent.missed("daily", "f2", at=_at(20))])
+        before = store.executions(ExecutionQuery())
+    with open_history(url) as store:
+        assert store.executions(ExecutionQuery()) == before
+        assert len(store.status_trace("t1")) == 3
+        store.record([_ev("t1", "RUNNING", 11)])  # still no regression after a restart
+        assert store.executions(ExecutionQuery(task_id="t1")).rows[0].state == "FINISHED"
+
+
+def test_reopening_a_sqlite_file_by_path_or_url(db: Path) -> None:
+    with open_history(str(db)) as store:
+        store.record(_run("t1", 10))
+    with open_history(f"sqlite:///{db}") as store:
+        assert store.executions(ExecutionQuery()).total == 1
+
+
+def test_sqlite_file_setup(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "er" / "history.db"
+    with open_history(str(path)) as store:
+        store.record([_ev("t1", "RUNNING", 1)])
+    assert path.exists()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        tables = {name for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        indices = {name for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"job_execution_log", "job_status_trace_log"} <= tables
+    assert {"ix_job_execution_log_job_time", "ix_job_execution_log_time", "ix_job_execution_log_state",
+            "ix_job_status_trace_log_task"} <= indices
+
+
+def test_history_url_forms(tmp_path: Path) -> None:
+    assert history_url(str(tmp_path / "h.db")).database == str(tmp_path / "h.db")
+    default = history_url("sqlite:////var/lib/elasticjob/history.db")
+    assert default.database == "/var/lib/elasticjob/history.db"
+    pg = history_url("postgresql+psycopg://user:secret@db.example:5432/jobs")
+    assert (pg.get_backend_name(), pg.host, pg.database) == ("postgresql", "db.example", "jobs")
+    assert history_url(":memory:").database is None
+
+
+def test_in_memory_store_is_shared_by_threads() -> None:
+    with open_history(":memory:") as store:
+        thread = threading.Thread(target=store.record, args=([_ev("t1", "RUNNING", 1)],))
+        thread.start()
+        thread.join()
+        assert store.executions(ExecutionQuery()).total == 1
+
+
+@pytest.mark.parametrize("location", ["", "   ", "nosuchdb+nodriver://x/y", "postgresql+nosuchdriver://h/db"])
+def test_bad_locations(location: str) -> None:
+    with pytest.raises(HistoryConfigError):
+        open_history(location)
+
+
+def test_uncreatable_directory(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(HistoryConfigError, match="cannot create the directory"):
+        open_history(str(blocker / "sub" / "history.db"))
+
+
+def test_password_is_hidden(tmp_path: Path) -> None:
+    assert "secret" not in repr(SqlHistoryStore(f"sqlite:///{tmp_path / 'h.db'}"))
+    assert history_url("postgresql://u:secret@h/db").render_as_string() == "postgresql://u:***@h/db"
+
+
+def test_closed_store(store: SqlHistoryStore) -> None:
+    store.close()
+    store.close()  # idempotent
+    with pytest.raises(HistoryError, match="closed"):
+        store.record([_ev("t1", "RUNNING", 1)])
+    with pytest.raises(HistoryError, match="closed"):
+        store.executions(ExecutionQuery())
+    with pytest.raises(HistoryError, match="closed"):
+        store.status_trace("t1")
