@@ -1,0 +1,1 @@
+"""python-app's example jobs over a small bundled order data set (see ``orders.jobs``)."""
