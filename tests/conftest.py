@@ -28,8 +28,10 @@ def zk_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         container.stop()
         return
     if find_classpath() is None:
-        pytest.fail("no ZooKeeper for the tests: install Debian's zookeeper package (make test does) "
-                    "or set ELASTICJOB_TEST_ZK=host:port")
+        pytest.fail(
+            "no ZooKeeper for the tests: install Debian's zookeeper package (make test does) "
+            "or set ELASTICJOB_TEST_ZK=host:port"
+        )
     server = LocalZooKeeper(tmp_path_factory.mktemp("zookeeper"), free_port()).start()
     yield server.hosts
     server.stop()
@@ -41,8 +43,9 @@ def namespace() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def zk(zk_hosts: str) -> Iterator[KazooClient]:
+    """One ZooKeeper client for the whole session (kazoo clients are thread-safe)."""
     client = KazooClient(hosts=zk_hosts, timeout=10)
     client.start(timeout=15)
     yield client
@@ -56,8 +59,9 @@ def master_factory(zk_hosts: str, tmp_path: Path) -> Iterator:  # type: ignore[t
     started: list[MasterProcess] = []
 
     def start(namespace: str, *extra: str, wait: float = 30.0, session_timeout: float = 4.0) -> MasterProcess:
-        master = MasterProcess(zk_hosts, namespace, tmp_path / f"m{len(started)}", *extra,
-                               session_timeout=session_timeout)
+        master = MasterProcess(
+            zk_hosts, namespace, tmp_path / f"m{len(started)}", *extra, session_timeout=session_timeout
+        )
         started.append(master)
         return master.start(wait=wait)
 

@@ -75,6 +75,8 @@ async def json_model(request: Request, model: type[M]) -> M:
         document = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ApiError(400, f"malformed JSON: {exc}") from None
+    except RecursionError:  # e.g. "[[[[...]]]]": the client's fault, not a 500
+        raise ApiError(400, "malformed JSON: nested too deeply") from None
     if not isinstance(document, dict):
         raise ApiError(400, "request body must be a JSON object")
     return parse_json_model(model, raw)
@@ -84,7 +86,9 @@ async def name_body(request: Request, what: str) -> str:
     """A name sent as the whole body (``-d 'foo_job'``), as text or as a JSON string."""
     media = _media_type(request)
     if media is not None and not (
-        media.startswith("text/") or media in {"application/text", "application/json"} or media.endswith("+json")
+        media.startswith("text/")
+        or media in {"application/text", "application/json"}
+        or media.endswith("+json")
         or media == "application/x-www-form-urlencoded"  # curl -d without -H
     ):
         raise ApiError(415, f"send the {what} as text (Content-Type text/plain or application/text)")
@@ -113,5 +117,3 @@ def path_name(value: str, not_found: Callable[[str], Exception]) -> str:
         return check_name(value)
     except ValueError:
         raise not_found(value) from None
-
-

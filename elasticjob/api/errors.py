@@ -15,7 +15,7 @@ from kazoo.exceptions import ConnectionLoss, OperationTimeoutError, SessionExpir
 from kazoo.handlers.threading import KazooTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from elasticjob.model import Conflict, DomainError, FieldError, NotFound, ValidationFailed
+from elasticjob.model import Conflict, DomainError, FieldError, NotFound, Unavailable, ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ _DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (ValidationFailed, 422),
     (NotFound, 404),
     (Conflict, 409),
+    (Unavailable, 503),
 )
 
 
@@ -74,7 +75,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, ConnectionLoss | SessionExpiredError | OperationTimeoutError | KazooTimeoutError):
-            log.warning("%s %s: ZooKeeper unavailable (%s)", request.method, request.url.path, type(exc).__name__)
+            log.warning(
+                "%s %s: ZooKeeper unavailable (%s)", request.method, request.url.path, type(exc).__name__
+            )
             return error_response(503, "ZooKeeper is unavailable; try again shortly")
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal error (this is a bug; the master log has the details)")

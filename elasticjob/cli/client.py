@@ -26,19 +26,30 @@ class ApiClient:
     def close(self) -> None:
         self._http.close()
 
-    def call(self, method: str, path: str, *, json: Any = None, text: str | None = None,
-             params: dict[str, str] | None = None) -> Any:
-        """Send a request; return the decoded JSON (or ``None`` for 204). Raise ``ApiCallFailed`` on errors."""
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        text: str | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Any:
+        """Send a request; return the decoded JSON (``None`` for 204). Raise ``ApiCallFailed`` on errors."""
         headers = {}
         content = None
         if text is not None:
             headers["Content-Type"] = "text/plain"
             content = text.encode()
         try:
-            response = self._http.request(method, path, json=json, content=content, headers=headers, params=params)
+            response = self._http.request(
+                method, path, json=json, content=content, headers=headers, params=params
+            )
         except httpx.TransportError as exc:
-            raise ApiCallFailed(f"cannot reach the master at {self.base_url} ({exc}); is it running? "
-                                "Set --url or ELASTICJOB_URL") from None
+            raise ApiCallFailed(
+                f"cannot reach the master at {self.base_url} ({exc}); is it running? "
+                "Set --url or ELASTICJOB_URL"
+            ) from None
         if response.status_code >= 400:
             try:
                 body = response.json()

@@ -22,16 +22,37 @@ def _env(name: str, default: str | None = None) -> str | None:
 
 def _add_zk_flags(parser: argparse.ArgumentParser, required: bool = True) -> None:
     zk_default = _env("ELASTICJOB_ZK")
-    parser.add_argument("--zk", default=zk_default, required=required and zk_default is None,
-                        help="ZooKeeper hosts HOST:PORT[,HOST:PORT...] (env ELASTICJOB_ZK)")
-    parser.add_argument("--namespace", default=_env("ELASTICJOB_NAMESPACE", "elasticjob"),
-                        help="ZooKeeper root of this installation (env ELASTICJOB_NAMESPACE; default elasticjob)")
-    parser.add_argument("--zk-auth", default=_env("ELASTICJOB_ZK_AUTH"), metavar="USER:PASSWORD",
-                        help="ZooKeeper digest credentials; znodes created get an ACL for this identity only")
-    parser.add_argument("--zk-session-timeout", type=float, default=10.0, metavar="SECONDS",
-                        help="ZooKeeper session timeout: how soon a dead process is noticed (default 10)")
-    parser.add_argument("--zk-connect-timeout", type=float, default=15.0, metavar="SECONDS",
-                        help="give up starting if ZooKeeper cannot be reached this long (default 15)")
+    parser.add_argument(
+        "--zk",
+        default=zk_default,
+        required=required and zk_default is None,
+        help="ZooKeeper hosts HOST:PORT[,HOST:PORT...] (env ELASTICJOB_ZK)",
+    )
+    parser.add_argument(
+        "--namespace",
+        default=_env("ELASTICJOB_NAMESPACE", "elasticjob"),
+        help="ZooKeeper root of this installation (env ELASTICJOB_NAMESPACE; default elasticjob)",
+    )
+    parser.add_argument(
+        "--zk-auth",
+        default=_env("ELASTICJOB_ZK_AUTH"),
+        metavar="USER:PASSWORD",
+        help="ZooKeeper digest credentials; znodes created get an ACL for this identity only",
+    )
+    parser.add_argument(
+        "--zk-session-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="ZooKeeper session timeout: how soon a dead process is noticed (default 10)",
+    )
+    parser.add_argument(
+        "--zk-connect-timeout",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="give up starting if ZooKeeper cannot be reached this long (default 15)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,65 +60,182 @@ def build_parser() -> argparse.ArgumentParser:
         prog="elasticjob",
         description="ElasticJob: a distributed, sharded job platform coordinated through ZooKeeper.",
     )
-    parser.add_argument("--log-level", default=_env("ELASTICJOB_LOG_LEVEL", "INFO"),
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper)
+    parser.add_argument(
+        "--log-level",
+        default=_env("ELASTICJOB_LOG_LEVEL", "INFO"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        type=str.upper,
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    master = sub.add_parser("master", help="run a master (REST API, console, scheduler)",
-                            description="Run a master. Start two or more on one ZooKeeper for HA.")
+    master = sub.add_parser(
+        "master",
+        help="run a master (REST API, console, scheduler)",
+        description="Run a master. Start two or more on one ZooKeeper for HA.",
+    )
     _add_zk_flags(master)
-    master.add_argument("--http", default="127.0.0.1:8899", help="HTTP listen address (default 127.0.0.1:8899)")
-    master.add_argument("--grpc", default="127.0.0.1:8898",
-                        help="gRPC listen address for agents (default 127.0.0.1:8898)")
-    master.add_argument("--advertise-host", default=None,
-                        help="host name other processes use to reach this master (default: from --http)")
-    master.add_argument("--data-dir", default=_env("ELASTICJOB_DATA_DIR", "./var/master"), type=Path,
-                        help="directory for local state such as the execution history (default ./var/master)")
-    master.add_argument("--max-body-bytes", type=int, default=1024 * 1024,
-                        help="largest accepted request body (default 1 MiB); larger ones get 413")
+    master.add_argument(
+        "--http", default="127.0.0.1:8899", help="HTTP listen address (default 127.0.0.1:8899)"
+    )
+    master.add_argument(
+        "--grpc", default="127.0.0.1:8898", help="gRPC listen address for agents (default 127.0.0.1:8898)"
+    )
+    master.add_argument(
+        "--advertise-host",
+        default=None,
+        help="host name other processes use to reach this master (default: from --http)",
+    )
+    master.add_argument(
+        "--data-dir",
+        default=_env("ELASTICJOB_DATA_DIR", "./var/master"),
+        type=Path,
+        help="directory for local state such as the execution history (default ./var/master)",
+    )
+    master.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=1024 * 1024,
+        help="largest accepted request body (default 1 MiB); larger ones get 413",
+    )
+    master.add_argument(
+        "--history-url",
+        default=_env("ELASTICJOB_HISTORY_URL"),
+        help="execution history database: a SQLAlchemy URL (e.g. postgresql+psycopg://...) or a "
+        "file path (default: history.db in --data-dir; use a shared database with 2+ masters)",
+    )
+    master.add_argument(
+        "--agent-grace",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="how long an agent may be disconnected before its tasks count as LOST (default 15)",
+    )
     master.set_defaults(handler=_master)
 
-    dev = sub.add_parser("dev", help="run ZooKeeper + a master locally; Ctrl-C stops everything",
-                         description="All-in-one local cluster for a laptop.")
-    dev.add_argument("--zk", default=_env("ELASTICJOB_ZK"),
-                     help="use this ZooKeeper instead of starting one (env ELASTICJOB_ZK)")
+    agent = sub.add_parser(
+        "agent",
+        help="run an agent that offers this host's resources and runs shards",
+        description="Run an agent. One per host (or several, each with its own --work-dir).",
+    )
+    _add_zk_flags(agent)
+    agent.add_argument("--cpus", type=float, default=None, help="CPUs to offer (default: all of this host's)")
+    agent.add_argument(
+        "--mem",
+        type=float,
+        default=None,
+        metavar="MB",
+        help="memory to offer in MB (default: all of this host's)",
+    )
+    agent.add_argument(
+        "--attributes",
+        default="",
+        metavar="K=V,...",
+        help="attributes that job constraints can match, e.g. rack=a,zone=eu-1",
+    )
+    agent.add_argument(
+        "--work-dir",
+        type=Path,
+        default=Path(_env("ELASTICJOB_AGENT_DIR", "./var/agent") or "."),
+        help="sandboxes, app cache and the agent id live here (default ./var/agent)",
+    )
+    agent.add_argument(
+        "--id",
+        dest="agent_id",
+        default=None,
+        help="agent id (default: kept in the work dir, created on first start)",
+    )
+    agent.add_argument(
+        "--kill-grace",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="time between SIGTERM and SIGKILL when a task is killed (default 10)",
+    )
+    agent.set_defaults(handler=_agent)
+
+    dev = sub.add_parser(
+        "dev",
+        help="run ZooKeeper, a master, two agents and the examples locally",
+        description="All-in-one local cluster for a laptop.",
+    )
+    dev.add_argument(
+        "--zk",
+        default=_env("ELASTICJOB_ZK"),
+        help="use this ZooKeeper instead of starting one (env ELASTICJOB_ZK)",
+    )
     dev.add_argument("--namespace", default=_env("ELASTICJOB_NAMESPACE", "elasticjob"))
     dev.add_argument("--http-port", type=int, default=8899)
     dev.add_argument("--grpc-port", type=int, default=8898)
     dev.add_argument("--masters", type=int, default=1, help="how many masters to start (default 1)")
-    dev.add_argument("--data-dir", type=Path, default=Path(".run/dev"),
-                     help="where ZooKeeper data and process logs go (default .run/dev)")
+    dev.add_argument("--agents", type=int, default=2, help="how many agents to start (default 2)")
+    dev.add_argument("--agent-cpus", type=float, default=1.0, help="CPUs each agent offers (default 1)")
+    dev.add_argument(
+        "--agent-mem",
+        type=float,
+        default=1024.0,
+        metavar="MB",
+        help="memory each agent offers (default 1024 MB)",
+    )
+    dev.add_argument(
+        "--apps-port", type=int, default=8900, help="port serving the example app tarballs (default 8900)"
+    )
+    dev.add_argument(
+        "--no-examples",
+        dest="examples",
+        action="store_false",
+        help="do not build, serve and register the example apps and jobs",
+    )
+    dev.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(".run/dev"),
+        help="where ZooKeeper data and process logs go (default .run/dev)",
+    )
     dev.set_defaults(handler=_dev)
 
     add_job_commands(sub)
     add_app_commands(sub)
+    url_help = f"master URL (env ELASTICJOB_URL; default {DEFAULT_URL})"
     for name in ("job", "app"):
-        sub.choices[name].add_argument(
-            "--url", default=_env("ELASTICJOB_URL", DEFAULT_URL),
-            help=f"master URL (env ELASTICJOB_URL; default {DEFAULT_URL})",
-        )
+        group = sub.choices[name]
+        group.add_argument("--url", default=_env("ELASTICJOB_URL", DEFAULT_URL), help=url_help)
+        # Also accept it after the action (`elasticjob job list --url ...`); SUPPRESS keeps the group's
+        # value (or default) unless it is given there.
+        for action in group._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for command in action.choices.values():
+                    command.add_argument("--url", default=argparse.SUPPRESS, help=url_help)
 
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(handler=lambda _args: print(f"elasticjob {__version__}"))
     return parser
 
 
+def _zk_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The ZooKeeper settings common to master and agent (``ValueError`` for bad ones)."""
+    from elasticjob.registry import ZkConfig
+
+    return ZkConfig(args.zk, session_timeout=args.zk_session_timeout, auth=args.zk_auth,
+                    connect_timeout=args.zk_connect_timeout)
+
+
 def _master(args: argparse.Namespace) -> int:
     from elasticjob.common.net import parse_host_port
     from elasticjob.master.config import MasterConfig
     from elasticjob.master.server import run_master
-    from elasticjob.registry import ZkConfig, ZooKeeperUnavailable, check_namespace
+    from elasticjob.registry import ZooKeeperUnavailable, check_namespace
 
     try:
         config = MasterConfig(
-            zk=ZkConfig(args.zk, session_timeout=args.zk_session_timeout, auth=args.zk_auth,
-                        connect_timeout=args.zk_connect_timeout),
+            zk=_zk_config(args),
             namespace=check_namespace(args.namespace),
             http=parse_host_port(args.http, "--http"),
             grpc=parse_host_port(args.grpc, "--grpc"),
             data_dir=args.data_dir,
             advertise_host=args.advertise_host,
             max_body_bytes=args.max_body_bytes,
+            history_url=args.history_url,
+            agent_grace=args.agent_grace,
         )
     except ValueError as exc:
         return _fail(str(exc))
@@ -108,27 +246,73 @@ def _master(args: argparse.Namespace) -> int:
     return 0
 
 
+def _agent(args: argparse.Namespace) -> int:
+    from elasticjob.agent.config import AgentConfig, host_cpus, host_memory_mb, parse_attributes
+    from elasticjob.registry import ZooKeeperUnavailable, check_namespace
+
+    try:
+        config = AgentConfig(
+            zk=_zk_config(args),
+            namespace=check_namespace(args.namespace),
+            work_dir=args.work_dir.resolve(),
+            cpus=args.cpus if args.cpus is not None else host_cpus(),
+            mem_mb=args.mem if args.mem is not None else host_memory_mb(),
+            attributes=parse_attributes(args.attributes),
+            agent_id=args.agent_id,
+            kill_grace_seconds=args.kill_grace,
+        )
+        config.check_host()
+    except ValueError as exc:
+        return _fail(str(exc))
+    from elasticjob.agent.main import run_agent
+
+    try:
+        run_agent(config)
+    except ZooKeeperUnavailable as exc:
+        return _fail(str(exc))
+    except ValueError as exc:
+        return _fail(str(exc))
+    return 0
+
+
 def _dev(args: argparse.Namespace) -> int:
-    from elasticjob.dev.cluster import AlreadyRunning, DevCluster, DevOptions
+    from elasticjob.dev.cluster import AlreadyRunning, DevCluster, DevOptions, Interrupted
     from elasticjob.dev.zookeeper import ZooKeeperNotFound
 
-    cluster = DevCluster(DevOptions(
-        data_dir=args.data_dir.resolve(), http_port=args.http_port, grpc_port=args.grpc_port,
-        zk=args.zk, namespace=args.namespace, masters=args.masters,
-    ))
+    cluster = DevCluster(
+        DevOptions(
+            data_dir=args.data_dir.resolve(),
+            http_port=args.http_port,
+            grpc_port=args.grpc_port,
+            zk=args.zk,
+            namespace=args.namespace,
+            masters=args.masters,
+            agents=args.agents,
+            agent_cpus=args.agent_cpus,
+            agent_mem_mb=args.agent_mem,
+            examples=args.examples,
+            apps_port=args.apps_port,
+        )
+    )
+    cluster.handle_signals()
     try:
         cluster.start()
     except AlreadyRunning as exc:
         return _fail(str(exc))
+    except Interrupted:
+        cluster.stop()
+        return 0
     except (ZooKeeperNotFound, RuntimeError, TimeoutError) as exc:
         cluster.stop()
         return _fail(str(exc))
-    except KeyboardInterrupt:
-        cluster.stop()
-        return 130
     url = f"http://localhost:{args.http_port}/"
-    print(f"\nElasticJob is running.\n  API and console: {url}\n  OpenAPI:         {url}openapi.json\n"
-          f"  logs:            {args.data_dir}/\nPress Ctrl-C to stop.\n", flush=True)
+    jobs = ", ".join(cluster.example_jobs) or "none (register your own with `elasticjob job add FILE`)"
+    print(
+        f"\nElasticJob is running.\n  API and console: {url}\n  OpenAPI:         {url}openapi.json\n"
+        f"  example jobs:    {jobs}\n  executions:      {url}job/events/executions\n"
+        f"  logs:            {args.data_dir}/\nPress Ctrl-C to stop.\n",
+        flush=True,
+    )
     try:
         code = cluster.wait()
     finally:
@@ -143,7 +327,9 @@ def _client_command(args: argparse.Namespace) -> int:
     except ApiCallFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         for detail in exc.details:
-            print(f"  {detail.get('path') or '(body)'}: {'; '.join(detail.get('errors', []))}", file=sys.stderr)
+            print(
+                f"  {detail.get('path') or '(body)'}: {'; '.join(detail.get('errors', []))}", file=sys.stderr
+            )
         return 1
     finally:
         client.close()

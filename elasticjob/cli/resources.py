@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from typing import Any
+from urllib.parse import quote
 
 from elasticjob.cli.client import ApiCallFailed, ApiClient
 
@@ -15,13 +16,29 @@ def add_job_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     cmds = job.add_subparsers(dest="action", required=True, metavar="ACTION")
     cmds.add_parser("list", help="list registered jobs").add_argument("--json", action="store_true")
     cmds.add_parser("show", help="show one job as JSON").add_argument("name")
-    for action, text in (("add", "register a job from a JSON file ('-' for stdin)"),
-                         ("update", "replace a job's configuration from a JSON file")):
+    for action, text in (
+        ("add", "register a job from a JSON file ('-' for stdin)"),
+        ("update", "replace a job's configuration from a JSON file"),
+    ):
         cmds.add_parser(action, help=text).add_argument("file")
     cmds.add_parser("remove", help="remove a job").add_argument("name")
     cmds.add_parser("run", help="trigger one firing now").add_argument("name")
     cmds.add_parser("enable", help="enable a job").add_argument("name")
     cmds.add_parser("disable", help="disable a job").add_argument("name")
+    logs = cmds.add_parser("log", help="print a task's stdout or stderr (from its agent, through the master)")
+    logs.add_argument("task_id")
+    logs.add_argument("--stream", choices=["stdout", "stderr"], default="stdout")
+    logs.add_argument(
+        "--follow", "-f", action="store_true", help="keep printing new output until the task ends"
+    )
+    logs.add_argument(
+        "--tail", type=int, default=None, metavar="BYTES", help="start this many bytes from the end"
+    )
+    executions = cmds.add_parser("history", help="list recorded executions (newest first)")
+    executions.add_argument("name", nargs="?", help="only this job")
+    executions.add_argument("--state", help="only these states, comma-separated (e.g. FAILED,LOST)")
+    executions.add_argument("--limit", type=int, default=20)
+    executions.add_argument("--json", action="store_true")
     tasks = cmds.add_parser("tasks", help="list ready, running or failover tasks")
     tasks.add_argument("kind", choices=["ready", "running", "failover"], nargs="?", default="running")
     job.set_defaults(handler=_job)
@@ -40,6 +57,13 @@ def add_app_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     cmds.add_parser("enable", help="enable an app").add_argument("name")
     cmds.add_parser("disable", help="disable an app").add_argument("name")
     app.set_defaults(handler=_app)
+
+
+def _segment(name: str) -> str:
+    """``name`` as exactly one URL path segment, so that ``../app/x`` cannot address another resource."""
+    if name in {".", ".."}:
+        return name.replace(".", "%2E")  # clients would otherwise resolve them as dot-segments
+    return quote(name, safe="")
 
 
 def _read_document(path: str) -> Any:
@@ -70,10 +94,21 @@ def _job(args: argparse.Namespace, client: ApiClient) -> None:
         if args.json:
             _print_json(jobs)
             return
-        _table([[j["jobName"], j.get("appName", j["jobName"]), j["cron"], str(j["shardingTotalCount"]),
-                 j.get("jobExecutionType", "")] for j in jobs], ["NAME", "APP", "CRON", "SHARDS", "TYPE"])
+        _table(
+            [
+                [
+                    j["jobName"],
+                    j.get("appName", j["jobName"]),
+                    j["cron"],
+                    str(j["shardingTotalCount"]),
+                    j.get("jobExecutionType", ""),
+                ]
+                for j in jobs
+            ],
+            ["NAME", "APP", "CRON", "SHARDS", "TYPE"],
+        )
     elif action == "show":
-        _print_json(client.call("GET", f"/job/jobs/{args.name}"))
+        _print_json(client.call("GET", f"/job/jobs/{_segment(args.name)}"))
     elif action == "add":
         client.call("POST", "/job/register", json=_read_document(args.file))
         print("job registered")
@@ -87,10 +122,66 @@ def _job(args: argparse.Namespace, client: ApiClient) -> None:
         client.call("POST", "/job/trigger", text=args.name)
         print(f"job {args.name} triggered")
     elif action in ("enable", "disable"):
-        client.call("POST", f"/job/{args.name}/{action}")
+        client.call("POST", f"/job/{_segment(args.name)}/{action}")
         print(f"job {args.name} {action}d")
     elif action == "tasks":
         _print_json(client.call("GET", f"/job/tasks/{args.kind}"))
+    elif action == "log":
+        _follow_log(args, client)
+    elif action == "history":
+        params = {"per_page": str(args.limit)}
+        if args.name:
+            params["jobName"] = args.name
+        if args.state:
+            params["state"] = args.state
+        page = client.call("GET", "/job/events/executions", params=params)
+        if args.json:
+            _print_json(page)
+            return
+        _table(
+            [
+                [
+                    r["jobName"],
+                    str(r["shardingItem"]),
+                    r["state"],
+                    r.get("agentId", ""),
+                    r.get("startTime") or "",
+                    r.get("failureCause", ""),
+                    r["taskId"],
+                ]
+                for r in page["rows"]
+            ],
+            ["JOB", "SHARD", "STATE", "AGENT", "STARTED", "CAUSE", "TASK"],
+        )
+
+
+def _follow_log(args: argparse.Namespace, client: ApiClient) -> None:
+    import time
+
+    offset = -args.tail if args.tail else 0
+    while True:
+        chunk = client.call(
+            "GET",
+            f"/job/tasks/{args.task_id}/logs",
+            params={"stream": args.stream, "offset": str(offset), "length": "65536"},
+        )
+        sys.stdout.write(chunk["data"])
+        sys.stdout.flush()
+        offset = chunk["nextOffset"]
+        if not chunk["eof"]:
+            continue
+        if not args.follow:
+            return
+        running = {t["id"] for t in client.call("GET", "/job/tasks/running")}
+        if args.task_id not in running:
+            final = client.call(
+                "GET",
+                f"/job/tasks/{args.task_id}/logs",
+                params={"stream": args.stream, "offset": str(offset), "length": "65536"},
+            )
+            sys.stdout.write(final["data"])
+            return
+        time.sleep(1.0)
 
 
 def _app(args: argparse.Namespace, client: ApiClient) -> None:
@@ -100,10 +191,12 @@ def _app(args: argparse.Namespace, client: ApiClient) -> None:
         if args.json:
             _print_json(apps)
             return
-        _table([[a["appName"], a["appURL"], str(a["cpuCount"]), str(a["memoryMB"])] for a in apps],
-               ["NAME", "URL", "CPUS", "MEM(MB)"])
+        _table(
+            [[a["appName"], a["appURL"], str(a["cpuCount"]), str(a["memoryMB"])] for a in apps],
+            ["NAME", "URL", "CPUS", "MEM(MB)"],
+        )
     elif action == "show":
-        _print_json(client.call("GET", f"/app/{args.name}"))
+        _print_json(client.call("GET", f"/app/{_segment(args.name)}"))
     elif action == "add":
         client.call("POST", "/app", json=_read_document(args.file))
         print("app registered")
@@ -111,8 +204,9 @@ def _app(args: argparse.Namespace, client: ApiClient) -> None:
         client.call("PUT", "/app", json=_read_document(args.file))
         print("app updated")
     elif action == "remove":
-        client.call("DELETE", f"/app/{args.name}", params={"cascade": "true"} if args.cascade else None)
+        params = {"cascade": "true"} if args.cascade else None
+        client.call("DELETE", f"/app/{_segment(args.name)}", params=params)
         print(f"app {args.name} removed")
     elif action in ("enable", "disable"):
-        client.call("POST", f"/app/{args.name}/{action}")
+        client.call("POST", f"/app/{_segment(args.name)}/{action}")
         print(f"app {args.name} {action}d")

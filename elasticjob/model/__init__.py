@@ -1,9 +1,10 @@
 """Domain models and their validation. Imports nothing else of ElasticJob."""
 
 from elasticjob.model.app import App
-from elasticjob.model.errors import Conflict, DomainError, FieldError, NotFound, ValidationFailed
+from elasticjob.model.errors import Conflict, DomainError, FieldError, NotFound, Unavailable, ValidationFailed
 from elasticjob.model.job import Job, JobExecutionType, JobType, parse_sharding_item_parameters
 from elasticjob.model.names import check_name
+from elasticjob.model.task import TERMINAL_STATES, TaskId, TaskKind, TaskState, check_agent_id
 from elasticjob.model.validation import parse_json_model
 
 __all__ = [
@@ -15,7 +16,13 @@ __all__ = [
     "JobExecutionType",
     "JobType",
     "NotFound",
+    "TERMINAL_STATES",
+    "TaskId",
+    "TaskKind",
+    "TaskState",
+    "Unavailable",
     "ValidationFailed",
+    "check_agent_id",
     "check_name",
     "parse_json_model",
     "parse_sharding_item_parameters",

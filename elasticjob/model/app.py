@@ -26,7 +26,8 @@ def check_app_url(value: str) -> str:
 class App(BaseModel):
     """An application registered through ``POST /app`` (Elastic-Job-Cloud's CloudAppConfiguration)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # allow_inf_nan=False: Infinity, NaN or 1e400 is no resource amount, and JSON cannot store it.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
     appName: Name
     appURL: str

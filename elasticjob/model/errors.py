@@ -44,3 +44,7 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     """The request conflicts with the current state (already exists, still in use, concurrent change)."""
+
+
+class Unavailable(DomainError):
+    """Something the request needs (the leader, an agent, ZooKeeper) cannot be reached right now."""

@@ -86,7 +86,8 @@ class Job(BaseModel):
     carries ``appURL`` (and optionally ``bootstrapScript``) itself and implies an app named like the job.
     """
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # allow_inf_nan=False: Infinity, NaN or 1e400 is no resource amount, and JSON cannot store it.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
     jobName: Name
     appName: Name | None = None
@@ -152,7 +153,7 @@ class Job(BaseModel):
         return parse_sharding_item_parameters(self.shardingItemParameters, self.shardingTotalCount)
 
     def as_json(self) -> dict[str, Any]:
-        """The JSON form stored in ZooKeeper and returned by the API (``null`` fields omitted, as Gson does)."""
+        """The JSON stored in ZooKeeper and returned by the API (``null`` fields omitted, as Gson does)."""
         return self.model_dump(mode="json", exclude_none=True)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from elasticjob.model.errors import FieldError, ValidationFailed
 
@@ -28,11 +29,13 @@ def validation_failed(exc: ValidationError) -> ValidationFailed:
         path, message = _describe(error)
         grouped.setdefault(path, []).append(message)
     details = [FieldError(path, tuple(messages)) for path, messages in grouped.items()]
-    summary = "; ".join(f"{d.path}: {', '.join(d.errors)}" if d.path else ", ".join(d.errors) for d in details)
+    summary = "; ".join(
+        f"{d.path}: {', '.join(d.errors)}" if d.path else ", ".join(d.errors) for d in details
+    )
     return ValidationFailed(f"invalid request: {summary}", details)
 
 
-def _describe(error: dict) -> tuple[str, str]:  # type: ignore[type-arg]
+def _describe(error: ErrorDetails) -> tuple[str, str]:
     original = (error.get("ctx") or {}).get("error")
     path_hint = getattr(original, "path", None)
     if isinstance(path_hint, str):  # a cross-field error that names its field (FieldValueError)

@@ -1,7 +1,7 @@
 """ZooKeeper storage: layout, JSON (de)serialisation, versioned updates, leader election."""
 
 from elasticjob.registry.client import ZkConfig, ZooKeeperUnavailable, connect, make_client
-from elasticjob.registry.config import ConfigReader, Stored
+from elasticjob.registry.config import IMPLIED_BY, ConfigReader, Stored
 from elasticjob.registry.election import Fence, LeaderElection, read_leader
 from elasticjob.registry.layout import Layout, check_namespace
 from elasticjob.registry.store import (
@@ -10,11 +10,12 @@ from elasticjob.registry.store import (
     NodeMissing,
     StoreError,
     Transaction,
-    Versioned,
     VersionConflict,
+    Versioned,
 )
 
 __all__ = [
+    "IMPLIED_BY",
     "ConfigReader",
     "Fence",
     "JsonStore",

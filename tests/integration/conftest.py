@@ -20,7 +20,14 @@ def api_master(zk_hosts: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     master.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def api(api_master: MasterProcess) -> Iterator[httpx.Client]:
+    """One HTTP client per module (building one per test costs more than most of the tests)."""
     with httpx.Client(base_url=api_master.url, timeout=15) as client:
         yield client
+
+
+@pytest.fixture
+def root(api_master: MasterProcess) -> str:
+    """The master's ZooKeeper root."""
+    return f"/{api_master.namespace}"
