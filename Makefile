@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test setup setup-test lint bench clean
+.PHONY: run test lint bench clean proto
 
 run:
 	@bash scripts/setup.sh run
@@ -24,3 +24,8 @@ bench:
 
 clean:
 	rm -rf .run build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# Regenerate the gRPC/protobuf code in elasticjob/protocol from proto/ (the generated files are committed).
+proto:
+	@bash scripts/setup.sh test
+	@$(PY) -m grpc_tools.protoc -Iproto --python_out=. --grpc_python_out=. --pyi_out=. proto/elasticjob/protocol/agent.proto

@@ -75,6 +75,10 @@ Install ZooKeeper 3.5+ and Java, or start one and set ELASTICJOB_ZK=host:port.
 MSG
   exit 1
 fi
+# The history tests also run against a real PostgreSQL server (started by the tests themselves).
+if [ "$WANT" = test ] && [ -z "${ELASTICJOB_TEST_POSTGRES_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  apt_install postgresql || { echo "the tests need PostgreSQL server binaries (Debian: postgresql)" >&2; exit 1; }
+fi
 if zk_installed && ! have java; then
   apt_install default-jre-headless || { echo "ZooKeeper needs Java: install a JRE" >&2; exit 1; }
 fi

@@ -16,20 +16,56 @@ from kazoo.exceptions import NoNodeError
 from elasticjob.common.net import free_port
 
 
-class MasterProcess:
-    """``elasticjob master`` as a real child process with its own free ports; ended only by pid."""
+class ChildProcess:
+    """A real ``elasticjob`` child process with its output in a log file; ended only by its pid."""
 
-    def __init__(self, zk_hosts: str, namespace: str, work_dir: Path, *extra: str,
-                 session_timeout: float = 4.0) -> None:
+    name = "process"
+
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def spawn(self, *args: str) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "elasticjob", *args], stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:] if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye, its ZooKeeper session must expire on its own."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self, timeout: float = 20) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+class MasterProcess(ChildProcess):
+    """``elasticjob master`` with its own free ports."""
+
+    def __init__(
+        self, zk_hosts: str, namespace: str, work_dir: Path, *extra: str, session_timeout: float = 4.0
+    ) -> None:
+        self.http_port = free_port()
+        self.grpc_port = free_port()
+        super().__init__(work_dir / f"master-{self.http_port}.log")
         self.zk_hosts = zk_hosts
         self.namespace = namespace
         self.work_dir = work_dir
         self.extra = list(extra)
         self.session_timeout = session_timeout
-        self.http_port = free_port()
-        self.grpc_port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = work_dir / f"master-{self.http_port}.log"
 
     @property
     def url(self) -> str:
@@ -40,16 +76,11 @@ class MasterProcess:
         return f"127.0.0.1:{self.http_port}"
 
     def start(self, wait: float = 30.0) -> MasterProcess:
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "elasticjob", "master", "--zk", self.zk_hosts,
-                 "--namespace", self.namespace, "--http", self.address,
-                 "--grpc", f"127.0.0.1:{self.grpc_port}", "--data-dir", str(self.work_dir / "data"),
-                 "--zk-session-timeout", str(self.session_timeout), *self.extra],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
+        self.spawn(
+            "master", "--zk", self.zk_hosts, "--namespace", self.namespace, "--http", self.address,
+            "--grpc", f"127.0.0.1:{self.grpc_port}", "--data-dir", str(self.work_dir / "data"),
+            "--zk-session-timeout", str(self.session_timeout), *self.extra,
+        )
         if wait:
             self.wait_ready(wait)
         return self
@@ -67,24 +98,6 @@ class MasterProcess:
                 pass
             time.sleep(0.1)
         raise TimeoutError(f"master on {self.address} not ready:\n{self.log()}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-5000:] if self.log_path.exists() else ""
-
-    def kill(self) -> None:
-        """SIGKILL: no goodbye, its ZooKeeper session must expire on its own."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
 
 
 def zk_tree(client: KazooClient, root: str) -> dict[str, bytes]:
@@ -113,3 +126,46 @@ def wait_until(predicate, timeout: float, interval: float = 0.1, message: str = 
             return last
         time.sleep(interval)
     raise AssertionError(f"{message} not reached within {timeout}s (last value: {last!r})")
+
+
+class AgentProcess(ChildProcess):
+    """``elasticjob agent`` with its own work dir."""
+
+    def __init__(self, zk_hosts: str, namespace: str, work_dir: Path, *, cpus: float, mem: float,
+                 attributes: str = "", agent_id: str | None = None, session_timeout: float = 4.0) -> None:
+        super().__init__(work_dir.parent / f"{work_dir.name}.log")
+        self.zk_hosts = zk_hosts
+        self.namespace = namespace
+        self.work_dir = work_dir
+        self.cpus = cpus
+        self.mem = mem
+        self.attributes = attributes
+        self.agent_id = agent_id
+        self.session_timeout = session_timeout
+
+    def start(self) -> AgentProcess:
+        args = ["agent", "--zk", self.zk_hosts, "--namespace", self.namespace, "--work-dir", str(self.work_dir),
+                "--cpus", str(self.cpus), "--mem", str(self.mem), "--zk-session-timeout",
+                str(self.session_timeout), "--kill-grace", "2"]
+        if self.attributes:
+            args += ["--attributes", self.attributes]
+        if self.agent_id:
+            args += ["--id", self.agent_id]
+        self.spawn(*args)
+        return self
+
+
+def build_tarball(source: dict[str, str | bytes], target: Path, executable: tuple[str, ...] = ()) -> Path:
+    """Write a .tar.gz whose members are ``source`` (name -> content); ``executable`` members get mode 755."""
+    import io
+    import tarfile
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(target, "w:gz") as archive:
+        for name, content in sorted(source.items()):
+            data = content.encode() if isinstance(content, str) else content
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o755 if name in executable else 0o644
+            archive.addfile(info, io.BytesIO(data))
+    return target

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from elasticjob import __version__
 from elasticjob.api.bodies import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
@@ -21,6 +21,7 @@ def create_app(
     leader: LeaderLookup,
     metrics: MasterMetrics,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    runtime: APIRouter | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="ElasticJob",
@@ -31,6 +32,8 @@ def create_app(
     for prefix, documented in (("", True), ("/api", False)):
         app.include_router(job_router(service), prefix=prefix, include_in_schema=documented)
         app.include_router(app_router(service), prefix=prefix, include_in_schema=documented)
+        if runtime is not None:
+            app.include_router(runtime, prefix=prefix, include_in_schema=documented)
     app.include_router(ops_router(leader, metrics))
     install_openapi(app, [Job, App])
     app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)

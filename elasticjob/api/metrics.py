@@ -17,15 +17,20 @@ class MasterMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.http_requests = Counter(
-            "elasticjob_http_requests", "HTTP requests served", ["method", "route", "status"],
+            "elasticjob_http_requests",
+            "HTTP requests served",
+            ["method", "route", "status"],
             registry=self.registry,
         )
         self.http_seconds = Histogram(
-            "elasticjob_http_request_duration_seconds", "HTTP request latency", ["route"],
+            "elasticjob_http_request_duration_seconds",
+            "HTTP request latency",
+            ["route"],
             registry=self.registry,
         )
-        self.is_leader = Gauge("elasticjob_master_is_leader", "1 while this master is the leader",
-                               registry=self.registry)
+        self.is_leader = Gauge(
+            "elasticjob_master_is_leader", "1 while this master is the leader", registry=self.registry
+        )
         self.leader_changes = Counter(
             "elasticjob_leader_changes", "Times this master gained or lost leadership", registry=self.registry
         )

@@ -43,11 +43,17 @@ def job_router(service: JobService) -> APIRouter:
         return Response(status_code=204)
 
     router.add_api_route(
-        "/unregister", _deregister, methods=["DELETE"], status_code=204,
+        "/unregister",
+        _deregister,
+        methods=["DELETE"],
+        status_code=204,
         summary="Remove a job (body: the job name as text)",
     )
     router.add_api_route(
-        "/deregister", _deregister, methods=["DELETE"], status_code=204,
+        "/deregister",
+        _deregister,
+        methods=["DELETE"],
+        status_code=204,
         summary="Remove a job (body: the job name as text); same as /unregister",
         operation_id="deregister_job_alias",
     )
@@ -59,9 +65,9 @@ def job_router(service: JobService) -> APIRouter:
 
     @router.get("/jobs/{jobName}")
     async def detail(jobName: str) -> dict[str, Any]:  # noqa: N803 - the original's path variable
-        """One job's configuration; 404 if it does not exist."""
+        """One job's configuration with ``nextFireTime`` and ``lastFireTime``; 404 if it does not exist."""
         name = path_name(jobName, _no_job)
-        return (await run_in_threadpool(service.job, name)).as_json()
+        return await run_in_threadpool(service.job_view, name)
 
     @router.get("/{jobName}/disable")
     async def is_disabled(jobName: str) -> bool:  # noqa: N803

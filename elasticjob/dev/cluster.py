@@ -1,4 +1,4 @@
-"""``elasticjob dev``: ZooKeeper + a master (+ agents, once scheduling exists) on one machine.
+"""``elasticjob dev``: ZooKeeper, a master, two agents and the example apps and jobs on one machine.
 
 A supervisor, not a scheduler: it starts each process, prints where to look, and on Ctrl-C (or when one
 of them dies) stops everything it started, in reverse order, by pid.
@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from elasticjob.common.net import free_port, port_in_use
+from elasticjob.dev.examples import TarballServer, build_tarballs, examples_available, register_examples
 from elasticjob.dev.zookeeper import ZooKeeperServer, start_zookeeper
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,10 @@ log = logging.getLogger(__name__)
 
 class AlreadyRunning(RuntimeError):
     pass
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM arrived while the cluster was starting."""
 
 
 @dataclass
@@ -36,6 +42,11 @@ class DevOptions:
     zk: str | None = None  # an existing ZooKeeper; otherwise one is started
     namespace: str = "elasticjob"
     masters: int = 1
+    agents: int = 2
+    agent_cpus: float = 1.0
+    agent_mem_mb: float = 1024.0
+    examples: bool = True
+    apps_port: int = 8900
     extra_master_args: list[str] = field(default_factory=list)
 
 
@@ -43,8 +54,11 @@ class DevCluster:
     def __init__(self, options: DevOptions) -> None:
         self.options = options
         self.zookeeper: ZooKeeperServer | None = None
+        self.tarballs: TarballServer | None = None
+        self.example_jobs: list[str] = []
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.pidfile = options.data_dir / "dev.pid"
+        self.stop_requested = threading.Event()
 
     def check_not_running(self) -> None:
         if self.pidfile.exists():
@@ -55,7 +69,8 @@ class DevCluster:
                 self.pidfile.unlink(missing_ok=True)  # stale: its process is gone
             else:
                 raise AlreadyRunning(
-                    f"an ElasticJob dev cluster is already running (pid {pid}, data in {self.options.data_dir}); "
+                    f"an ElasticJob dev cluster is already running (pid {pid}, "
+                    f"data in {self.options.data_dir}); "
                     f"its API and console are at http://localhost:{self.options.http_port}/ — stop it with "
                     "Ctrl-C in its terminal first"
                 )
@@ -78,20 +93,66 @@ class DevCluster:
         for index in range(self.options.masters):
             http_port = self.options.http_port + 10 * index
             grpc_port = self.options.grpc_port + 10 * index
-            self._spawn(f"master-{index + 1}", [
-                "master", "--zk", zk_hosts, "--namespace", self.options.namespace,
-                "--http", f"127.0.0.1:{http_port}", "--grpc", f"127.0.0.1:{grpc_port}",
-                "--data-dir", str(self.options.data_dir / f"master-{index + 1}"),
-                *self.options.extra_master_args,
-            ])
-        self._wait_http(f"http://127.0.0.1:{self.options.http_port}/ping", 60)
+            self._spawn(
+                f"master-{index + 1}",
+                [
+                    "master",
+                    "--zk",
+                    zk_hosts,
+                    "--namespace",
+                    self.options.namespace,
+                    "--http",
+                    f"127.0.0.1:{http_port}",
+                    "--grpc",
+                    f"127.0.0.1:{grpc_port}",
+                    "--data-dir",
+                    str(self.options.data_dir / f"master-{index + 1}"),
+                    *self.options.extra_master_args,
+                ],
+            )
+        api = f"http://127.0.0.1:{self.options.http_port}"
+        apps_url = None
+        if self.options.examples and examples_available():
+            built = build_tarballs(self.options.data_dir / "apps")
+            self.tarballs = TarballServer(self.options.data_dir / "apps", self.options.apps_port).start()
+            apps_url = self.tarballs.base_url
+            log.info("serving %s at %s", ", ".join(sorted(p.name for p in built.values())), apps_url)
+        for index in range(self.options.agents):
+            self._spawn(
+                f"agent-{index + 1}",
+                [
+                    "agent",
+                    "--zk",
+                    zk_hosts,
+                    "--namespace",
+                    self.options.namespace,
+                    "--work-dir",
+                    str(self.options.data_dir / f"agent-{index + 1}"),
+                    "--cpus",
+                    str(self.options.agent_cpus),
+                    "--mem",
+                    str(self.options.agent_mem_mb),
+                    "--attributes",
+                    f"rack=r{index + 1}",
+                    "--zk-session-timeout",
+                    "6",
+                ],
+            )
+        self._wait_http(f"{api}/leader", 60)
+        if apps_url is not None:
+            self._check_stop()
+            self.example_jobs = register_examples(api, apps_url)
 
     def _spawn(self, name: str, args: list[str]) -> None:
+        self._check_stop()
         log_path = self.options.data_dir / f"{name}.log"
         log_file = open(log_path, "ab")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen(
             [sys.executable, "-m", "elasticjob", *args],
-            stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         log_file.close()  # the child holds its own descriptor
         self.children.append((name, process))
@@ -100,31 +161,38 @@ class DevCluster:
     def _wait_http(self, url: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            self._check_stop()
             for name, process in self.children:
                 if process.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {process.returncode}; see its log in "
-                                       f"{self.options.data_dir}")
+                    raise RuntimeError(
+                        f"{name} exited with {process.returncode}; see its log in {self.options.data_dir}"
+                    )
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(url, timeout=1).status_code == 200:
                     return
             time.sleep(0.2)
         raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
 
-    def wait(self) -> int:
-        """Block until Ctrl-C/SIGTERM (returns 0) or until a child dies (returns 1)."""
-        stop = {"requested": False}
+    def handle_signals(self) -> None:
+        """From now on Ctrl-C/SIGTERM ask for a stop (checked between start-up steps and while waiting)."""
 
         def request_stop(_signum: int, _frame: object) -> None:
-            stop["requested"] = True
+            self.stop_requested.set()
 
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
-        while not stop["requested"]:
+
+    def _check_stop(self) -> None:
+        if self.stop_requested.is_set():
+            raise Interrupted("stop requested during start-up")
+
+    def wait(self) -> int:
+        """Block until a stop is requested (returns 0) or until a child dies (returns 1)."""
+        while not self.stop_requested.wait(0.3):
             for name, process in self.children:
                 if process.poll() is not None:
                     log.error("%s exited with %s; stopping the cluster", name, process.returncode)
                     return 1
-            time.sleep(0.3)
         return 0
 
     def stop(self) -> None:
@@ -137,6 +205,8 @@ class DevCluster:
                     log.warning("%s did not stop in 10s; killing it", name)
                     process.kill()
                     process.wait(timeout=10)
+        if self.tarballs is not None:
+            self.tarballs.stop()
         if self.zookeeper is not None:
             self.zookeeper.stop()
         self.pidfile.unlink(missing_ok=True)

@@ -138,7 +138,15 @@ class LocalZooKeeper:
         config = self.write_config()
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen(
-            [java, "-Xmx256m", "-Dzookeeper.admin.enableServer=false", "-cp", classpath, _MAIN_CLASS, str(config)],
+            [
+                java,
+                "-Xmx256m",
+                "-Dzookeeper.admin.enableServer=false",
+                "-cp",
+                classpath,
+                _MAIN_CLASS,
+                str(config),
+            ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -220,7 +228,7 @@ def docker_available() -> bool:
     try:
         import docker  # type: ignore[import-untyped]
 
-        docker.from_env().ping()
+        docker.from_env().ping()  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 - any failure means no usable engine
         return False
     return True

@@ -18,3 +18,6 @@ class MasterConfig:
     data_dir: Path
     advertise_host: str | None = None
     max_body_bytes: int = 1024 * 1024
+    history_url: str | None = None  # default: SQLite file history.db in data_dir
+    scheduler_tick: float = 5.0  # safety tick of the event-driven scheduling loop
+    agent_grace: float = 15.0  # how long an agent may be gone before its tasks count as LOST

@@ -1,8 +1,9 @@
-"""The master process: ZooKeeper session, leader election, and the HTTP API.
+"""The master process: ZooKeeper session, leader election, HTTP API, gRPC gateway, scheduler.
 
-Every master serves the whole API. Writes go straight to ZooKeeper as versioned multi-transactions, so a
-follower needs no forwarding and two masters cannot overwrite each other's changes; only scheduling (later
-issues) is the leader's alone.
+Every master serves the whole API. Configuration writes go straight to ZooKeeper as versioned
+multi-transactions, so followers need no forwarding for them and two masters cannot overwrite each
+other's changes. Reads of the leader's runtime state (execution history, task logs) are forwarded to the
+leader. Scheduling and the agents' streams belong to the leader alone.
 """
 
 from __future__ import annotations
@@ -11,24 +12,75 @@ import logging
 import os
 import signal
 import socket
+from collections.abc import Sequence
 from typing import Any
 
 import uvicorn
 
 from elasticjob.api.app import create_app
 from elasticjob.api.metrics import MasterMetrics
+from elasticjob.api.runtime import LeaderState, runtime_router
 from elasticjob.api.service import JobService
 from elasticjob.common.net import advertised_host
+from elasticjob.history import ExecutionEvent, HistoryStore, open_history
 from elasticjob.master.config import MasterConfig
+from elasticjob.master.gateway import AgentEvents, Gateway, start_grpc_server
+from elasticjob.master.hub import AgentConnection, AgentHub
+from elasticjob.protocol.convert import StatusUpdate
 from elasticjob.registry import JsonStore, Layout, LeaderElection, connect, read_leader
+from elasticjob.scheduler.loop import Scheduler
+from elasticjob.scheduler.ports import TaskEvent
 
 log = logging.getLogger(__name__)
+
+
+class _HistorySink:
+    """The scheduler's event sink, backed by the history store."""
+
+    def __init__(self, history: HistoryStore) -> None:
+        self.history = history
+
+    def record(self, events: Sequence[TaskEvent]) -> None:
+        self.history.record(
+            [
+                ExecutionEvent(
+                    e.task_id,
+                    e.job_name,
+                    e.sharding_item,
+                    e.firing_id,
+                    e.state,
+                    e.agent_id,
+                    e.hostname,
+                    e.exit_code,
+                    e.message,
+                    e.started_at,
+                    e.finished_at,
+                    at=e.at,
+                )
+                for e in events
+            ]
+        )
+
+
+class _GatewayEvents(AgentEvents):
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+
+    def agent_registered(self, connection: AgentConnection, tasks: list[StatusUpdate]) -> None:
+        self.scheduler.agent_registered(connection.agent_id, tasks)
+
+    def agent_disconnected(self, connection: AgentConnection) -> None:
+        self.scheduler.agent_disconnected(connection.agent_id)
+
+    def task_status(self, agent_id: str, status: StatusUpdate) -> None:
+        self.scheduler.task_status(agent_id, status)
 
 
 def run_master(config: MasterConfig) -> None:
     """Run until SIGINT/SIGTERM. Raises ``ZooKeeperUnavailable`` if ZooKeeper cannot be reached."""
     layout = Layout(config.namespace)
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    history = open_history(config.history_url or str(config.data_dir / "history.db"))
     client = connect(config.zk)
     store = JsonStore(client)
     store.ensure_paths(layout.base_paths())
@@ -42,7 +94,27 @@ def run_master(config: MasterConfig) -> None:
         "pid": os.getpid(),
     }
     metrics = MasterMetrics()
-    election = LeaderElection(client, layout, info, on_change=metrics.leadership)
+    hub = AgentHub()
+    election_box: list[LeaderElection] = []
+    scheduler = Scheduler(
+        store,
+        layout,
+        hub,
+        _HistorySink(history),
+        lambda: election_box[0].fence(),
+        tick=config.scheduler_tick,
+        agent_grace=config.agent_grace,
+    )
+    hub.on_change = scheduler.wake
+
+    def on_leadership(leader: bool) -> None:
+        metrics.leadership(leader)
+        scheduler.leadership(leader)
+        if not leader:
+            hub.close_all()  # agents reconnect to whoever leads now
+
+    election = LeaderElection(client, layout, info, on_change=on_leadership)
+    election_box.append(election)
 
     def leader() -> dict[str, Any] | None:
         found = read_leader(client, layout)
@@ -50,6 +122,10 @@ def run_master(config: MasterConfig) -> None:
             return None
         node, data = found
         return {"leader": data.get("http"), "grpc": data.get("grpc"), "self": node == election.node}
+
+    def leader_http() -> str | None:
+        found = leader()
+        return None if found is None else found["leader"]
 
     def sizes() -> dict[str, int]:
         return {
@@ -59,7 +135,8 @@ def run_master(config: MasterConfig) -> None:
         }
 
     metrics.add_sizes(sizes)
-    app = create_app(JobService(store, layout), leader, metrics, config.max_body_bytes)
+    runtime = runtime_router(LeaderState(lambda: election.is_leader, leader_http), history, hub)
+    app = create_app(JobService(store, layout), leader, metrics, config.max_body_bytes, runtime)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -70,17 +147,26 @@ def run_master(config: MasterConfig) -> None:
             timeout_graceful_shutdown=5,
         )
     )
+    gateway = Gateway(hub, _GatewayEvents(scheduler), lambda: election.is_leader, lambda: str(info["http"]))
+    grpc_server = start_grpc_server(gateway, config.grpc.host, config.grpc.port)
     # uvicorn re-raises the signal that stopped it once it has restored the previous handlers; with the
     # default handlers that would kill us before the election node is deleted and the session closed,
     # making followers wait a whole session timeout. Previous handlers that merely note it avoid that.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda received, _frame: log.info("signal %d: shutting down", received))
+    scheduler.start()
     election.start()
-    log.info("master http=%s grpc=%s namespace=%s zk=%s", info["http"], info["grpc"], layout.root, config.zk.hosts)
+    log.info(
+        "master http=%s grpc=%s namespace=%s zk=%s", info["http"], info["grpc"], layout.root, config.zk.hosts
+    )
     try:
         server.run()
     finally:
         election.stop()
+        scheduler.stop()
+        hub.close_all()
+        grpc_server.stop(grace=2)
         client.stop()
         client.close()
+        history.close()
         log.info("master stopped")

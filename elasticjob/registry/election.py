@@ -14,6 +14,7 @@ records the state and wakes the election thread):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kazoo.client import KazooClient, KazooState
-from kazoo.exceptions import KazooException, NoNodeError, NodeExistsError
+from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
 from kazoo.protocol.states import KeeperState
 
 from elasticjob.registry.layout import Layout
@@ -99,10 +100,9 @@ class LeaderElection:
         self._set_leader(False)
         node = self._node
         if node is not None and self._client.state == KazooState.CONNECTED:
-            try:
+            # If this fails, the session ends right after and the znode goes with it.
+            with contextlib.suppress(KazooException):
                 self._client.delete(f"{self._layout.election}/{node}")
-            except KazooException:
-                pass  # the session ends right after; the znode goes with it
 
     @property
     def is_leader(self) -> bool:

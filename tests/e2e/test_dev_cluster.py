@@ -1,4 +1,5 @@
-"""``elasticjob dev`` (what ``make run`` starts): up, the seed's curls work, a second one refuses, Ctrl-C stops all."""
+"""``elasticjob dev`` (what ``make run`` starts): examples run on two agents, the seed's curls work, a second
+one refuses, Ctrl-C stops all."""
 
 from __future__ import annotations
 
@@ -21,9 +22,23 @@ SEED_REGISTER = (
 
 def _dev(data_dir: Path, http_port: int) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "elasticjob", "dev", "--http-port", str(http_port),
-         "--grpc-port", str(free_port()), "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "elasticjob",
+            "dev",
+            "--http-port",
+            str(http_port),
+            "--grpc-port",
+            str(free_port()),
+            "--apps-port",
+            str(free_port()),
+            "--data-dir",
+            str(data_dir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={k: v for k, v in os.environ.items() if k != "ELASTICJOB_ZK"},
     )
 
@@ -42,22 +57,80 @@ def test_dev_cluster_runs_seed_curls_refuses_twice_and_stops_everything(tmp_path
         wait_until(lambda: port_in_use("127.0.0.1", port), 60, message="dev master listening")
         wait_until(lambda: httpx.get(f"{url}/leader", timeout=2).status_code == 200, 30)
         children = _children_of(dev.pid)
-        assert len(children) == 2  # ZooKeeper and one master
+        assert len(children) == 4  # ZooKeeper, one master, two agents
+
+        # The example jobs run for real: shards of script_job finish on both agents.
+        def example_runs() -> set[str]:
+            rows = httpx.get(
+                f"{url}/job/events/executions",
+                params={"jobName": "script_job", "state": "FINISHED", "per_page": 100},
+                timeout=5,
+            ).json()["rows"]
+            return {row["agentId"] for row in rows}
+
+        wait_until(
+            lambda: len(example_runs()) == 2, 60, interval=0.5, message="example shards on both agents"
+        )
 
         # The seed's two curl commands, verbatim.
         register = subprocess.run(
-            ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-l", "-H", "Content-type: application/json",
-             "-X", "POST", "-d", SEED_REGISTER, f"{url}/job/register"], capture_output=True, text=True)
+            [
+                "curl",
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-l",
+                "-H",
+                "Content-type: application/json",
+                "-X",
+                "POST",
+                "-d",
+                SEED_REGISTER,
+                f"{url}/job/register",
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert register.stdout == "204"
         unregister = subprocess.run(
-            ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-l", "-H", "Content-type: application/text",
-             "-X", "DELETE", "-d", "foo_job", f"{url}/job/unregister"], capture_output=True, text=True)
+            [
+                "curl",
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-l",
+                "-H",
+                "Content-type: application/text",
+                "-X",
+                "DELETE",
+                "-d",
+                "foo_job",
+                f"{url}/job/unregister",
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert unregister.stdout == "204"
-        assert httpx.get(f"{url}/job/jobs", timeout=5).json() == []
+        assert "foo_job" not in [j["jobName"] for j in httpx.get(f"{url}/job/jobs", timeout=5).json()]
 
         second = subprocess.run(
-            [sys.executable, "-m", "elasticjob", "dev", "--http-port", str(port), "--data-dir", str(data_dir)],
-            capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "elasticjob",
+                "dev",
+                "--http-port",
+                str(port),
+                "--data-dir",
+                str(data_dir),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert second.returncode == 2
         assert "already running" in second.stderr
@@ -69,7 +142,10 @@ def test_dev_cluster_runs_seed_curls_refuses_twice_and_stops_everything(tmp_path
         assert dev.returncode == 0, output
         assert "dev cluster stopped" in output
         for pid in children:
-            assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+            assert (
+                not Path(f"/proc/{pid}").exists()
+                or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+            )
         assert not port_in_use("127.0.0.1", port)
         assert not (data_dir / "dev.pid").exists()
     finally:
@@ -81,7 +157,11 @@ def test_dev_cluster_runs_seed_curls_refuses_twice_and_stops_everything(tmp_path
     again = _dev(data_dir, port)
     try:
         wait_until(lambda: port_in_use("127.0.0.1", port), 60, message="second dev run listening")
-        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/ping", timeout=2).status_code == 200, 30)
+        wait_until(
+            lambda: "script_job" in httpx.get(f"http://127.0.0.1:{port}/job/jobs", timeout=2).text,
+            30,
+            message="second dev run started with its examples",
+        )
     finally:
         again.send_signal(signal.SIGINT)
         again.communicate(timeout=60)

@@ -14,9 +14,15 @@ from elasticjob.dev.zookeeper import LocalZooKeeper
 from tests.support import MasterProcess, wait_until
 
 SEED_JOB = {
-    "jobName": "foo_job", "cron": "0/5 * * * * ?", "shardingTotalCount": 5, "cpuCount": 0.1,
-    "memoryMB": 64.0, "dockerImageName": "", "appURL": "http://app_host:8080/foo-job.tar.gz",
-    "failover": True, "misfire": True,
+    "jobName": "foo_job",
+    "cron": "0/5 * * * * ?",
+    "shardingTotalCount": 5,
+    "cpuCount": 0.1,
+    "memoryMB": 64.0,
+    "dockerImageName": "",
+    "appURL": "http://app_host:8080/foo-job.tar.gz",
+    "failover": True,
+    "misfire": True,
 }
 
 
@@ -71,7 +77,11 @@ def test_leader_failover_after_sigkill(master_factory, namespace: str) -> None: 
     wait_until(lambda: (_leader(second) or {}).get("self"), 15, message="second master takes over")
     elapsed = time.monotonic() - killed_at
     assert elapsed <= 4.0 + 4.0, f"takeover took {elapsed:.1f}s with a 4s session timeout"
-    assert _leader(second) == {"leader": second.address, "grpc": f"127.0.0.1:{second.grpc_port}", "self": True}
+    assert _leader(second) == {
+        "leader": second.address,
+        "grpc": f"127.0.0.1:{second.grpc_port}",
+        "self": True,
+    }
     metrics = httpx.get(f"{second.url}/metrics", timeout=10).text
     assert "elasticjob_master_is_leader 1.0" in metrics
 
@@ -90,7 +100,9 @@ def test_graceful_stop_hands_over_at_once(master_factory, namespace: str) -> Non
 def test_bad_flags_and_unreachable_zookeeper_exit_clearly(zk_hosts: str, tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "elasticjob", "master", "--zk", zk_hosts, "--http", "nonsense"],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2
     assert "--http must be HOST:PORT" in result.stderr
@@ -98,9 +110,21 @@ def test_bad_flags_and_unreachable_zookeeper_exit_clearly(zk_hosts: str, tmp_pat
 
     dead = f"127.0.0.1:{free_port()}"
     result = subprocess.run(
-        [sys.executable, "-m", "elasticjob", "master", "--zk", dead, "--data-dir", str(tmp_path),
-         "--zk-connect-timeout", "2"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "elasticjob",
+            "master",
+            "--zk",
+            dead,
+            "--data-dir",
+            str(tmp_path),
+            "--zk-connect-timeout",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert f"could not connect to ZooKeeper at {dead}" in result.stderr

@@ -27,7 +27,9 @@ def clients(zk_hosts: str) -> Iterator[list[KazooClient]]:
 
 def _election(client: KazooClient, layout: Layout, name: str, changes: list[bool]) -> LeaderElection:
     JsonStore(client).ensure_paths(layout.base_paths())
-    election = LeaderElection(client, layout, {"http": name, "grpc": name + "-grpc"}, on_change=changes.append)
+    election = LeaderElection(
+        client, layout, {"http": name, "grpc": name + "-grpc"}, on_change=changes.append
+    )
     election.start()
     return election
 
@@ -70,8 +72,9 @@ def test_sigkilled_leader_is_replaced_after_its_session_expires(
     clients: list[KazooClient], zk_hosts: str, namespace: str
 ) -> None:
     layout = Layout(namespace)
-    doomed = subprocess.Popen([sys.executable, "-c", _LEADER_SCRIPT, zk_hosts, namespace],
-                              stdout=subprocess.PIPE, text=True)
+    doomed = subprocess.Popen(
+        [sys.executable, "-c", _LEADER_SCRIPT, zk_hosts, namespace], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert doomed.stdout is not None
         assert doomed.stdout.readline().strip() == "LEADER"
@@ -108,7 +111,9 @@ def test_suspended_connection_stops_leading_at_once(clients: list[KazooClient], 
     election.stop()
 
 
-def test_fence_rejects_writes_after_the_election_node_is_gone(clients: list[KazooClient], namespace: str) -> None:
+def test_fence_rejects_writes_after_the_election_node_is_gone(
+    clients: list[KazooClient], namespace: str
+) -> None:
     layout = Layout(namespace)
     election = _election(clients[0], layout, "m1:1", [])
     wait_until(lambda: election.is_leader, 10)
@@ -125,8 +130,12 @@ def test_fence_rejects_writes_after_the_election_node_is_gone(clients: list[Kazo
 
 def test_on_change_runs_off_the_kazoo_thread(clients: list[KazooClient], namespace: str) -> None:
     threads: list[str] = []
-    election = LeaderElection(clients[0], Layout(namespace), {"http": "x"},
-                              on_change=lambda _: threads.append(threading.current_thread().name))
+    election = LeaderElection(
+        clients[0],
+        Layout(namespace),
+        {"http": "x"},
+        on_change=lambda _: threads.append(threading.current_thread().name),
+    )
     JsonStore(clients[0]).ensure_paths(Layout(namespace).base_paths())
     election.start()
     wait_until(lambda: threads, 10)

@@ -91,7 +91,11 @@ def test_get_all_and_children(store: JsonStore, namespace: str) -> None:
         txn.create(layout.job(name), {"name": name})
     txn.commit()
     assert store.children(layout.jobs) == ["j1", "j2", "j3"]
-    assert {k: v.value["name"] for k, v in store.get_all(layout.jobs).items()} == {"j1": "j1", "j2": "j2", "j3": "j3"}
+    assert {k: v.value["name"] for k, v in store.get_all(layout.jobs).items()} == {
+        "j1": "j1",
+        "j2": "j2",
+        "j3": "j3",
+    }
     assert store.children(layout.job("nope")) == []
 
 

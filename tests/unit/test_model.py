@@ -7,11 +7,22 @@ from typing import Any
 
 import pytest
 
-from elasticjob.model import App, Job, JobType, ValidationFailed, parse_json_model, parse_sharding_item_parameters
+from elasticjob.model import (
+    App,
+    Job,
+    JobType,
+    ValidationFailed,
+    parse_json_model,
+    parse_sharding_item_parameters,
+)
 
 BASE_JOB: dict[str, Any] = {
-    "jobName": "foo_job", "cron": "0/5 * * * * ?", "shardingTotalCount": 5, "cpuCount": 0.1,
-    "memoryMB": 64.0, "appURL": "http://app_host:8080/foo-job.tar.gz",
+    "jobName": "foo_job",
+    "cron": "0/5 * * * * ?",
+    "shardingTotalCount": 5,
+    "cpuCount": 0.1,
+    "memoryMB": 64.0,
+    "appURL": "http://app_host:8080/foo-job.tar.gz",
 }
 
 
@@ -83,22 +94,44 @@ def test_sharding_item_parameters() -> None:
         parse_sharding_item_parameters("2=x", total=2)
     with pytest.raises(ValueError, match="negative"):
         parse_sharding_item_parameters("-1=x")
-    assert _job(shardingItemParameters="0=Beijing,4=Shanghai").sharding_parameters == {0: "Beijing", 4: "Shanghai"}
+    assert _job(shardingItemParameters="0=Beijing,4=Shanghai").sharding_parameters == {
+        0: "Beijing",
+        4: "Shanghai",
+    }
 
 
 def test_two_step_and_python_jobs() -> None:
-    job = parse_json_model(Job, json.dumps({**{k: v for k, v in BASE_JOB.items() if k != "appURL"},
-                                            "appName": "shared", "jobType": "DATAFLOW",
-                                            "jobClass": "myapp.jobs:Orders", "streamingProcess": True}))
+    job = parse_json_model(
+        Job,
+        json.dumps(
+            {
+                **{k: v for k, v in BASE_JOB.items() if k != "appURL"},
+                "appName": "shared",
+                "jobType": "DATAFLOW",
+                "jobClass": "myapp.jobs:Orders",
+                "streamingProcess": True,
+            }
+        ),
+    )
     assert job.effective_app_name == "shared"
     assert job.jobType is JobType.DATAFLOW
 
 
 def test_app_defaults_and_errors() -> None:
-    app = parse_json_model(App, '{"appName":"a","appURL":"file:///tmp/a.tgz","bootstrapScript":"bin/start.sh"}')
-    assert (app.cpuCount, app.memoryMB, app.appCacheEnable, app.eventTraceSamplingCount) == (1.0, 128.0, True, 0)
+    app = parse_json_model(
+        App, '{"appName":"a","appURL":"file:///tmp/a.tgz","bootstrapScript":"bin/start.sh"}'
+    )
+    assert (app.cpuCount, app.memoryMB, app.appCacheEnable, app.eventTraceSamplingCount) == (
+        1.0,
+        128.0,
+        True,
+        0,
+    )
     with pytest.raises(ValidationFailed) as caught:
         parse_json_model(App, '{"appName":"a b","appURL":"x","eventTraceSamplingCount":-1}')
     assert {d.path for d in caught.value.details} == {
-        "appName", "appURL", "bootstrapScript", "eventTraceSamplingCount",
+        "appName",
+        "appURL",
+        "bootstrapScript",
+        "eventTraceSamplingCount",
     }

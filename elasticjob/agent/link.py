@@ -1,0 +1,193 @@
+"""The agent's link to the leader: find it through ZooKeeper, hold one gRPC stream, reconnect forever.
+
+A new stream starts with a Register carrying every unacknowledged task status, so a new leader can
+reconcile; running tasks are never touched by a reconnect. Thread-safe: ``send_status`` may be called
+from task threads at any time (statuses that cannot be sent are re-reported on the next registration).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import socket
+import threading
+from collections.abc import Iterator
+
+import grpc
+from kazoo.client import KazooClient
+
+from elasticjob import __version__
+from elasticjob.agent.tasks import TaskManager
+from elasticjob.protocol import agent_pb2 as pb
+from elasticjob.protocol import agent_pb2_grpc as pb_grpc
+from elasticjob.protocol.convert import StatusUpdate, spec_from_proto
+from elasticjob.registry import Layout, read_leader
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+class MasterLink:
+    def __init__(
+        self,
+        client: KazooClient,
+        layout: Layout,
+        agent_id: str,
+        cpus: float,
+        mem_mb: float,
+        attributes: dict[str, str],
+        heartbeat_seconds: float = 2.0,
+    ) -> None:
+        self.client = client
+        self.layout = layout
+        self.agent_id = agent_id
+        self.cpus = cpus
+        self.mem_mb = mem_mb
+        self.attributes = attributes
+        self.heartbeat_seconds = heartbeat_seconds
+        self.tasks: TaskManager | None = None
+        self.connected = threading.Event()
+        self._stopped = threading.Event()
+        self._leader_changed = threading.Event()
+        self._outbound: queue.Queue[object] | None = None
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="master-link", daemon=True)
+        self.leader: str | None = None
+
+    def start(self, tasks: TaskManager) -> None:
+        self.tasks = tasks
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._end_stream()
+        self._thread.join(timeout=10)
+
+    def send_status(self, status: StatusUpdate) -> None:
+        self._send(pb.AgentMessage(status=status.to_proto()))
+
+    def _send(self, message: pb.AgentMessage) -> None:
+        with self._lock:
+            outbound = self._outbound
+        if outbound is not None:
+            outbound.put(message)
+
+    def _end_stream(self) -> None:
+        with self._lock:
+            outbound = self._outbound
+        if outbound is not None:
+            outbound.put(_STOP)
+
+    # ---- connection loop -------------------------------------------------------------------------
+    def _run(self) -> None:
+        backoff = 0.2
+        while not self._stopped.is_set():
+            address = self._leader_grpc()
+            if address is None:
+                log.info("no leader elected yet; waiting")
+                self._leader_changed.wait(min(backoff, 2.0))
+                self._leader_changed.clear()
+                backoff = min(backoff * 2, 2.0)
+                continue
+            try:
+                self._stream(address)
+                backoff = 0.2
+            except grpc.RpcError as exc:
+                code = exc.code() if hasattr(exc, "code") else None
+                log.info("stream to %s ended: %s %s", address, code, getattr(exc, "details", lambda: "")())
+            except Exception:  # noqa: BLE001 - keep the agent connected whatever happens
+                log.exception("stream to %s failed", address)
+            self.connected.clear()
+            if not self._stopped.is_set():
+                self._leader_changed.wait(backoff)
+                self._leader_changed.clear()
+                backoff = min(backoff * 2, 2.0)
+
+    def _leader_grpc(self) -> str | None:
+        found = read_leader(self.client, self.layout)
+        if found is None:
+            return None
+        # Re-read when the election changes (a watch that fires once; set again on each lookup).
+        self.client.get_children(self.layout.election, watch=lambda _e: self._on_election_change())
+        return found[1].get("grpc")
+
+    def _on_election_change(self) -> None:
+        self._leader_changed.set()
+
+    def _stream(self, address: str) -> None:
+        assert self.tasks is not None
+        outbound: queue.Queue[object] = queue.Queue()
+        register = pb.Register(
+            agent_id=self.agent_id,
+            hostname=socket.gethostname(),
+            total=pb.Resources(cpus=self.cpus, mem_mb=self.mem_mb),
+            attributes=self.attributes,
+            tasks=[s.to_proto() for s in self.tasks.statuses()],
+            version=__version__,
+        )
+        outbound.put(pb.AgentMessage(register=register))
+        with self._lock:
+            self._outbound = outbound
+
+        def requests() -> Iterator[pb.AgentMessage]:
+            while True:
+                try:
+                    item = outbound.get(timeout=self.heartbeat_seconds)
+                except queue.Empty:
+                    assert self.tasks is not None
+                    item = pb.AgentMessage(heartbeat=pb.Heartbeat(running_task_ids=self.tasks.running_ids()))
+                if item is _STOP:
+                    return
+                yield item  # type: ignore[misc]
+
+        channel = grpc.insecure_channel(
+            address,
+            options=[
+                ("grpc.keepalive_time_ms", 10_000),
+                ("grpc.keepalive_timeout_ms", 5_000),
+                ("grpc.keepalive_permit_without_calls", 1),
+            ],
+        )
+        try:
+            responses = pb_grpc.AgentGatewayStub(channel).Connect(requests())
+            for message in responses:
+                self._handle(message, address)
+                if self._stopped.is_set():
+                    break
+        finally:
+            with self._lock:
+                if self._outbound is outbound:
+                    self._outbound = None
+            outbound.put(_STOP)
+            channel.close()
+
+    def _handle(self, message: pb.MasterMessage, address: str) -> None:
+        assert self.tasks is not None
+        kind = message.WhichOneof("body")
+        if kind == "registered":
+            self.leader = message.registered.leader
+            self.connected.set()
+            log.info("connected to leader %s (gRPC %s)", self.leader, address)
+        elif kind == "launch":
+            for spec in message.launch.tasks:
+                self.tasks.launch(spec_from_proto(spec))
+        elif kind == "kill":
+            self.tasks.kill(message.kill.task_id, message.kill.reason)
+        elif kind == "ack":
+            self.tasks.acknowledge(list(message.ack.task_ids))
+        elif kind == "read_log":
+            request = message.read_log
+            try:
+                chunk = self.tasks.read_log(request.task_id, request.stream, request.offset, request.length)
+                reply = pb.LogChunk(
+                    request_id=request.request_id,
+                    data=chunk.data,
+                    offset=chunk.offset,
+                    next_offset=chunk.next_offset,
+                    size=chunk.size,
+                    eof=chunk.eof,
+                )
+            except (OSError, ValueError) as exc:
+                reply = pb.LogChunk(request_id=request.request_id, error=str(exc))
+            self._send(pb.AgentMessage(log_chunk=reply))

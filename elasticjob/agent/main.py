@@ -1,0 +1,135 @@
+"""The agent process: ZooKeeper membership, the link to the leader, the task manager, sandbox GC."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+
+from kazoo.client import KazooState
+from kazoo.exceptions import KazooException, NodeExistsError
+
+from elasticjob.agent.config import AgentConfig, agent_id_for
+from elasticjob.agent.fetch import AppCache
+from elasticjob.agent.gc import collect
+from elasticjob.agent.link import MasterLink
+from elasticjob.agent.tasks import TaskManager
+from elasticjob.registry import JsonStore, Layout, connect
+
+log = logging.getLogger(__name__)
+
+GC_INTERVAL = 600.0
+
+
+def run_agent(config: AgentConfig) -> None:
+    """Run until SIGINT/SIGTERM, then kill the tasks (they are reported KILLED) and leave."""
+    config.work_dir.mkdir(parents=True, exist_ok=True)
+    agent_id = agent_id_for(config.work_dir, config.agent_id)
+    layout = Layout(config.namespace)
+    client = connect(config.zk)
+    JsonStore(client).ensure_paths(layout.base_paths())
+    stop = threading.Event()
+
+    link = MasterLink(
+        client, layout, agent_id, config.cpus, config.mem_mb, config.attributes, config.heartbeat_seconds
+    )
+    cache = AppCache(config.work_dir / "cache", max_download_bytes=config.max_download_bytes)
+    tasks = TaskManager(
+        config.work_dir,
+        cache,
+        link.send_status,
+        kill_grace=config.kill_grace_seconds,
+        max_unpacked_bytes=config.max_unpacked_bytes,
+    )
+    membership = _Membership(
+        client,
+        layout.agent(agent_id),
+        {
+            "agentId": agent_id,
+            "hostname": socket.gethostname(),
+            "pid": os.getpid(),
+            "cpus": config.cpus,
+            "memMB": config.mem_mb,
+            "attributes": config.attributes,
+        },
+    )
+    membership.start()
+    link.start(tasks)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("signal %d: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    log.info(
+        "agent %s: %.2f CPUs, %.0f MB, attributes %s, work dir %s",
+        agent_id,
+        config.cpus,
+        config.mem_mb,
+        config.attributes,
+        config.work_dir,
+    )
+    while not stop.wait(GC_INTERVAL):
+        removed = collect(
+            tasks.sandboxes,
+            max_age_seconds=config.sandbox_retention_seconds,
+            max_total_bytes=config.sandbox_max_bytes,
+            keep=set(tasks.running_ids()),
+        )
+        if removed:
+            log.info("removed %d old sandbox(es)", len(removed))
+    tasks.kill_all("the agent is stopping")
+    deadline = config.kill_grace_seconds + 5
+    waited = 0.0
+    while tasks.running_ids() and waited < deadline:
+        stop.wait(0.2)
+        waited += 0.2
+    stop.wait(1.0)  # let the final statuses go out
+    link.stop()
+    membership.stop()
+    client.stop()
+    client.close()
+    log.info("agent stopped")
+
+
+class _Membership:
+    """The ephemeral ``/agents/{id}`` znode, re-created after a session loss."""
+
+    def __init__(self, client, path: str, info: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
+        self.client = client
+        self.path = path
+        self.data = json.dumps(info).encode()
+        self._wake = threading.Event()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="membership", daemon=True)
+
+    def start(self) -> None:
+        self.client.add_listener(self._on_state)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._wake.set()
+        with contextlib.suppress(KazooException):
+            self.client.delete(self.path)
+
+    def _on_state(self, state: str) -> None:
+        if state == KazooState.CONNECTED:
+            self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            self._wake.clear()
+            try:
+                if self.client.exists(self.path) is None:
+                    self.client.create(self.path, self.data, ephemeral=True)
+            except NodeExistsError:
+                pass  # our previous session's node, about to expire; check again shortly
+            except KazooException as exc:
+                log.warning("agent membership: %s", type(exc).__name__)
+            self._wake.wait(5.0)

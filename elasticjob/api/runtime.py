@@ -1,0 +1,109 @@
+"""Routes answered from the leader's runtime state: execution history and task logs.
+
+The leader holds the agents' streams and (with the default SQLite store) the history, so a follower
+forwards these reads to the leader over HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from elasticjob.history import HistoryStore, native_page, parse_query
+from elasticjob.model import NotFound, TaskId, Unavailable, ValidationFailed
+from elasticjob.protocol import agent_pb2 as pb
+
+MAX_LOG_CHUNK = 1024 * 1024
+
+
+class LogReader(Protocol):
+    """Reads a task's log through its agent; raises ``Unavailable`` when the agent cannot answer."""
+
+    def read_log(self, agent_id: str, task_id: str, stream: str, offset: int, length: int) -> pb.LogChunk: ...
+
+
+class LeaderState:
+    """What this master knows about leadership, for forwarding decisions."""
+
+    def __init__(self, is_leader: Callable[[], bool], leader_http: Callable[[], str | None]) -> None:
+        self.is_leader = is_leader
+        self.leader_http = leader_http
+
+
+def runtime_router(leader: LeaderState, history: HistoryStore, agents: LogReader) -> APIRouter:
+    router = APIRouter(prefix="/job", tags=["runtime"])
+
+    async def forward(request: Request) -> Response | None:
+        if leader.is_leader():
+            return None
+        address = await run_in_threadpool(leader.leader_http)
+        if address is None:
+            raise Unavailable("no leader is elected at the moment; try again shortly")
+        url = f"http://{address}{request.url.path}"
+        try:
+            async with httpx.AsyncClient(timeout=30) as client:
+                upstream = await client.get(url, params=request.query_params)
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"the leader at {address} did not answer ({type(exc).__name__})") from None
+        return Response(
+            upstream.content,
+            status_code=upstream.status_code,
+            media_type=upstream.headers.get("content-type"),
+        )
+
+    @router.get("/events/executions")
+    async def executions(request: Request) -> Any:
+        """Execution history, newest first: ``{"total", "rows"}``. Query: ``page``, ``per_page``, ``jobName``,
+        ``state`` (comma-separated), ``startTime``/``endTime`` (ISO 8601), ``shardingItem``, ``taskId``."""
+        forwarded = await forward(request)
+        if forwarded is not None:
+            return forwarded
+        query = parse_query(dict(request.query_params))
+        page = await run_in_threadpool(history.executions, query)
+        return native_page(page)
+
+    @router.get("/tasks/{taskId}/logs")
+    async def logs(
+        request: Request,
+        taskId: str,
+        stream: str = "stdout",
+        offset: int = 0,  # noqa: N803
+        length: int = 65536,
+    ) -> Any:
+        """A byte range of a task's stdout or stderr, read from its agent. A negative ``offset`` counts from
+        the end. Answer: ``{"taskId", "stream", "offset", "nextOffset", "size", "eof", "data"}``."""
+        forwarded = await forward(request)
+        if forwarded is not None:
+            return forwarded
+        if stream not in ("stdout", "stderr"):
+            raise ValidationFailed.field("stream", "must be stdout or stderr")
+        if not 0 < length <= MAX_LOG_CHUNK:
+            raise ValidationFailed.field("length", f"must be between 1 and {MAX_LOG_CHUNK}")
+        try:
+            task = TaskId.parse(taskId)
+        except ValueError:
+            raise NotFound(f"task '{taskId}' does not exist") from None
+        try:
+            chunk = await run_in_threadpool(agents.read_log, task.agent_id, taskId, stream, offset, length)
+        except Unavailable as exc:
+            raise Unavailable(f"cannot read the logs of task {taskId}: {exc.message}") from None
+        if chunk.error:
+            raise NotFound(chunk.error)
+        return JSONResponse(
+            {
+                "taskId": taskId,
+                "stream": stream,
+                "offset": chunk.offset,
+                "nextOffset": chunk.next_offset,
+                "size": chunk.size,
+                "eof": chunk.eof,
+                "data": chunk.data.decode("utf-8", errors="replace"),
+            }
+        )
+
+    return router

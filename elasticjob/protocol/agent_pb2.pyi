@@ -1,0 +1,217 @@
+from collections.abc import Iterable as _Iterable
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar
+
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class TaskState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TASK_STATE_UNSPECIFIED: _ClassVar[TaskState]
+    STAGING: _ClassVar[TaskState]
+    RUNNING: _ClassVar[TaskState]
+    FINISHED: _ClassVar[TaskState]
+    FAILED: _ClassVar[TaskState]
+    KILLED: _ClassVar[TaskState]
+    LOST: _ClassVar[TaskState]
+TASK_STATE_UNSPECIFIED: TaskState
+STAGING: TaskState
+RUNNING: TaskState
+FINISHED: TaskState
+FAILED: TaskState
+KILLED: TaskState
+LOST: TaskState
+
+class Resources(_message.Message):
+    __slots__ = ("cpus", "mem_mb")
+    CPUS_FIELD_NUMBER: _ClassVar[int]
+    MEM_MB_FIELD_NUMBER: _ClassVar[int]
+    cpus: float
+    mem_mb: float
+    def __init__(self, cpus: float | None = ..., mem_mb: float | None = ...) -> None: ...
+
+class TaskStatus(_message.Message):
+    __slots__ = ("task_id", "state", "exit_code", "has_exit_code", "message", "reason", "timestamp_ms", "started_ms")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    HAS_EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_MS_FIELD_NUMBER: _ClassVar[int]
+    STARTED_MS_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    state: TaskState
+    exit_code: int
+    has_exit_code: bool
+    message: str
+    reason: str
+    timestamp_ms: int
+    started_ms: int
+    def __init__(self, task_id: str | None = ..., state: TaskState | str | None = ..., exit_code: int | None = ..., has_exit_code: bool | None = ..., message: str | None = ..., reason: str | None = ..., timestamp_ms: int | None = ..., started_ms: int | None = ...) -> None: ...
+
+class Register(_message.Message):
+    __slots__ = ("agent_id", "hostname", "total", "attributes", "tasks", "version")
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: str | None = ..., value: str | None = ...) -> None: ...
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    hostname: str
+    total: Resources
+    attributes: _containers.ScalarMap[str, str]
+    tasks: _containers.RepeatedCompositeFieldContainer[TaskStatus]
+    version: str
+    def __init__(self, agent_id: str | None = ..., hostname: str | None = ..., total: Resources | _Mapping | None = ..., attributes: _Mapping[str, str] | None = ..., tasks: _Iterable[TaskStatus | _Mapping] | None = ..., version: str | None = ...) -> None: ...
+
+class Heartbeat(_message.Message):
+    __slots__ = ("running_task_ids",)
+    RUNNING_TASK_IDS_FIELD_NUMBER: _ClassVar[int]
+    running_task_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, running_task_ids: _Iterable[str] | None = ...) -> None: ...
+
+class LogChunk(_message.Message):
+    __slots__ = ("request_id", "data", "offset", "next_offset", "size", "eof", "error")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    NEXT_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    EOF_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    data: bytes
+    offset: int
+    next_offset: int
+    size: int
+    eof: bool
+    error: str
+    def __init__(self, request_id: str | None = ..., data: bytes | None = ..., offset: int | None = ..., next_offset: int | None = ..., size: int | None = ..., eof: bool | None = ..., error: str | None = ...) -> None: ...
+
+class AgentMessage(_message.Message):
+    __slots__ = ("register", "heartbeat", "status", "log_chunk")
+    REGISTER_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    LOG_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    register: Register
+    heartbeat: Heartbeat
+    status: TaskStatus
+    log_chunk: LogChunk
+    def __init__(self, register: Register | _Mapping | None = ..., heartbeat: Heartbeat | _Mapping | None = ..., status: TaskStatus | _Mapping | None = ..., log_chunk: LogChunk | _Mapping | None = ...) -> None: ...
+
+class TaskSpec(_message.Message):
+    __slots__ = ("task_id", "job_name", "firing_id", "sharding_item", "sharding_total_count", "sharding_parameter", "job_parameter", "app_name", "app_url", "app_cache_enable", "job_type", "command", "job_class", "streaming_process", "environment", "resources", "execution_type", "cron", "time_zone")
+    class EnvironmentEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: str | None = ..., value: str | None = ...) -> None: ...
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_NAME_FIELD_NUMBER: _ClassVar[int]
+    FIRING_ID_FIELD_NUMBER: _ClassVar[int]
+    SHARDING_ITEM_FIELD_NUMBER: _ClassVar[int]
+    SHARDING_TOTAL_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SHARDING_PARAMETER_FIELD_NUMBER: _ClassVar[int]
+    JOB_PARAMETER_FIELD_NUMBER: _ClassVar[int]
+    APP_NAME_FIELD_NUMBER: _ClassVar[int]
+    APP_URL_FIELD_NUMBER: _ClassVar[int]
+    APP_CACHE_ENABLE_FIELD_NUMBER: _ClassVar[int]
+    JOB_TYPE_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    JOB_CLASS_FIELD_NUMBER: _ClassVar[int]
+    STREAMING_PROCESS_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CRON_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    job_name: str
+    firing_id: str
+    sharding_item: int
+    sharding_total_count: int
+    sharding_parameter: str
+    job_parameter: str
+    app_name: str
+    app_url: str
+    app_cache_enable: bool
+    job_type: str
+    command: str
+    job_class: str
+    streaming_process: bool
+    environment: _containers.ScalarMap[str, str]
+    resources: Resources
+    execution_type: str
+    cron: str
+    time_zone: str
+    def __init__(self, task_id: str | None = ..., job_name: str | None = ..., firing_id: str | None = ..., sharding_item: int | None = ..., sharding_total_count: int | None = ..., sharding_parameter: str | None = ..., job_parameter: str | None = ..., app_name: str | None = ..., app_url: str | None = ..., app_cache_enable: bool | None = ..., job_type: str | None = ..., command: str | None = ..., job_class: str | None = ..., streaming_process: bool | None = ..., environment: _Mapping[str, str] | None = ..., resources: Resources | _Mapping | None = ..., execution_type: str | None = ..., cron: str | None = ..., time_zone: str | None = ...) -> None: ...
+
+class Launch(_message.Message):
+    __slots__ = ("tasks",)
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    tasks: _containers.RepeatedCompositeFieldContainer[TaskSpec]
+    def __init__(self, tasks: _Iterable[TaskSpec | _Mapping] | None = ...) -> None: ...
+
+class Kill(_message.Message):
+    __slots__ = ("task_id", "reason")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    reason: str
+    def __init__(self, task_id: str | None = ..., reason: str | None = ...) -> None: ...
+
+class Registered(_message.Message):
+    __slots__ = ("leader",)
+    LEADER_FIELD_NUMBER: _ClassVar[int]
+    leader: str
+    def __init__(self, leader: str | None = ...) -> None: ...
+
+class Acknowledge(_message.Message):
+    __slots__ = ("task_ids",)
+    TASK_IDS_FIELD_NUMBER: _ClassVar[int]
+    task_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, task_ids: _Iterable[str] | None = ...) -> None: ...
+
+class ReadLog(_message.Message):
+    __slots__ = ("request_id", "task_id", "stream", "offset", "length")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    task_id: str
+    stream: str
+    offset: int
+    length: int
+    def __init__(self, request_id: str | None = ..., task_id: str | None = ..., stream: str | None = ..., offset: int | None = ..., length: int | None = ...) -> None: ...
+
+class MasterMessage(_message.Message):
+    __slots__ = ("registered", "launch", "kill", "ack", "read_log")
+    REGISTERED_FIELD_NUMBER: _ClassVar[int]
+    LAUNCH_FIELD_NUMBER: _ClassVar[int]
+    KILL_FIELD_NUMBER: _ClassVar[int]
+    ACK_FIELD_NUMBER: _ClassVar[int]
+    READ_LOG_FIELD_NUMBER: _ClassVar[int]
+    registered: Registered
+    launch: Launch
+    kill: Kill
+    ack: Acknowledge
+    read_log: ReadLog
+    def __init__(self, registered: Registered | _Mapping | None = ..., launch: Launch | _Mapping | None = ..., kill: Kill | _Mapping | None = ..., ack: Acknowledge | _Mapping | None = ..., read_log: ReadLog | _Mapping | None = ...) -> None: ...

@@ -1,0 +1,112 @@
+"""Conversions between protobuf messages and plain Python values used by master and agent."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from elasticjob.model import TaskState
+from elasticjob.protocol import agent_pb2 as pb
+
+_STATE_TO_PB = {
+    TaskState.STAGING: pb.STAGING,
+    TaskState.RUNNING: pb.RUNNING,
+    TaskState.FINISHED: pb.FINISHED,
+    TaskState.FAILED: pb.FAILED,
+    TaskState.KILLED: pb.KILLED,
+    TaskState.LOST: pb.LOST,
+}
+_PB_TO_STATE = {v: k for k, v in _STATE_TO_PB.items()}
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """A task status as plain values (what the agent reports, what the master records)."""
+
+    task_id: str
+    state: TaskState
+    exit_code: int | None = None
+    message: str = ""
+    reason: str = ""
+    timestamp_ms: int = 0
+    started_ms: int = 0
+
+    def to_proto(self) -> pb.TaskStatus:
+        return pb.TaskStatus(
+            task_id=self.task_id,
+            state=_STATE_TO_PB[self.state],
+            exit_code=self.exit_code or 0,
+            has_exit_code=self.exit_code is not None,
+            message=self.message,
+            reason=self.reason,
+            timestamp_ms=self.timestamp_ms or now_ms(),
+            started_ms=self.started_ms,
+        )
+
+    @classmethod
+    def from_proto(cls, message: pb.TaskStatus) -> StatusUpdate:
+        if message.state not in _PB_TO_STATE:
+            raise ValueError(f"task {message.task_id}: unknown state {message.state}")
+        return cls(
+            task_id=message.task_id,
+            state=_PB_TO_STATE[message.state],
+            exit_code=message.exit_code if message.has_exit_code else None,
+            message=message.message,
+            reason=message.reason,
+            timestamp_ms=message.timestamp_ms,
+            started_ms=message.started_ms,
+        )
+
+
+def spec_to_proto(spec: dict[str, Any]) -> pb.TaskSpec:
+    return pb.TaskSpec(
+        task_id=spec["task_id"],
+        job_name=spec["job_name"],
+        firing_id=spec["firing_id"],
+        sharding_item=spec["sharding_item"],
+        sharding_total_count=spec["sharding_total_count"],
+        sharding_parameter=spec["sharding_parameter"],
+        job_parameter=spec["job_parameter"],
+        app_name=spec["app_name"],
+        app_url=spec["app_url"],
+        app_cache_enable=spec["app_cache_enable"],
+        job_type=spec["job_type"],
+        command=spec["command"],
+        job_class=spec["job_class"],
+        streaming_process=spec["streaming_process"],
+        environment=spec["environment"],
+        resources=pb.Resources(cpus=spec["cpus"], mem_mb=spec["mem_mb"]),
+        execution_type=spec["execution_type"],
+        cron=spec.get("cron", ""),
+        time_zone=spec.get("time_zone", "UTC"),
+    )
+
+
+def spec_from_proto(message: pb.TaskSpec) -> dict[str, Any]:
+    return {
+        "task_id": message.task_id,
+        "job_name": message.job_name,
+        "firing_id": message.firing_id,
+        "sharding_item": message.sharding_item,
+        "sharding_total_count": message.sharding_total_count,
+        "sharding_parameter": message.sharding_parameter,
+        "job_parameter": message.job_parameter,
+        "app_name": message.app_name,
+        "app_url": message.app_url,
+        "app_cache_enable": message.app_cache_enable,
+        "job_type": message.job_type,
+        "command": message.command,
+        "job_class": message.job_class,
+        "streaming_process": message.streaming_process,
+        "environment": dict(message.environment),
+        "cpus": message.resources.cpus,
+        "mem_mb": message.resources.mem_mb,
+        "execution_type": message.execution_type,
+        "cron": message.cron,
+        "time_zone": message.time_zone or "UTC",
+    }

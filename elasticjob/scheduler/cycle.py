@@ -1,0 +1,298 @@
+"""One scheduling cycle, decided purely: cron -> ready queues -> offers -> placement -> a plan to apply.
+
+``plan_cycle`` reads a ``Snapshot`` and the time, and returns a ``CyclePlan``; it does no I/O. The loop
+commits the plan's ZooKeeper writes in one fenced multi-transaction and only then sends the launches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from elasticjob import placement
+from elasticjob.cron import Schedule
+from elasticjob.model import App, Job, JobExecutionType, JobType, TaskId, TaskKind, TaskState
+from elasticjob.scheduler.firings import DEFAULT_MAX_PENDING_FIRINGS, coalesce_pending, due_firings
+from elasticjob.scheduler.queue import Firing, FiringCause, ReadyQueue
+from elasticjob.scheduler.snapshot import RunningTask, Snapshot
+
+WAITING_FOR_PREVIOUS = "previous firing still running"
+DAEMON_FIRING = "daemon"
+
+
+@dataclass(frozen=True)
+class QueueWrite:
+    job_name: str
+    queue: ReadyQueue
+    version: int | None  # None: the znode does not exist yet
+    job_version: int | None = None  # the job's config version the write was decided on (checked on commit)
+
+
+@dataclass(frozen=True)
+class TaskLaunch:
+    task: RunningTask
+    spec: dict[str, Any]  # what the agent needs to run it (see protocol.convert.spec_to_proto)
+
+
+@dataclass(frozen=True)
+class TaskKill:
+    agent_id: str
+    task_id: str
+    reason: str
+
+
+@dataclass
+class CyclePlan:
+    queue_writes: list[QueueWrite] = field(default_factory=list)
+    launches: list[TaskLaunch] = field(default_factory=list)
+    kills: list[TaskKill] = field(default_factory=list)
+    next_wake: dt.datetime | None = None
+    collapsed: dict[str, int] = field(default_factory=dict)  # job -> firings merged away this cycle
+    catching_up: bool = False  # some job's cron cursor is still behind: plan again at once
+
+    @property
+    def empty(self) -> bool:
+        return not (self.queue_writes or self.launches or self.kills)
+
+
+def plan_cycle(
+    snapshot: Snapshot,
+    now: dt.datetime,
+    schedule_of: Callable[[Job], Schedule],
+    scorer: placement.Scorer = placement.SPREAD,
+    max_pending: int = DEFAULT_MAX_PENDING_FIRINGS,
+) -> CyclePlan:
+    result = CyclePlan()
+    queues: dict[str, ReadyQueue] = {}
+    for name, job in sorted(snapshot.jobs.items()):
+        queue, _ = snapshot.queues.get(name, (ReadyQueue(cursor=now), -1))
+        if job.jobExecutionType is JobExecutionType.DAEMON:
+            queues[name] = queue
+            continue
+        queue = _advance_cron(job, queue, now, schedule_of(job), snapshot, result, max_pending)
+        nxt = schedule_of(job).next_fire(queue.cursor or now)
+        if nxt is not None and (result.next_wake is None or nxt < result.next_wake):
+            result.next_wake = nxt
+        queues[name] = queue
+
+    groups, heads = _task_groups(snapshot, queues, result, max_pending)
+    decided = placement.plan(groups, _offers(snapshot), scorer) if groups else placement.LaunchPlan((), ())
+    placed_by_group: dict[str, list[placement.Placement]] = defaultdict(list)
+    for placed in decided.placements:
+        placed_by_group[_group_of(placed.task.task_key)].append(placed)
+    reasons: dict[str, str] = {}
+    for unplaced in decided.unplaced:
+        reasons.setdefault(_group_of(unplaced.task.task_key), unplaced.reason)
+
+    for job_name, head in heads.items():
+        job = snapshot.jobs[job_name]
+        app = snapshot.apps[job.effective_app_name]
+        placements = placed_by_group.get(job_name, [])
+        if placements and job_name not in reasons:
+            for placed in sorted(placements, key=lambda p: p.task.sharding_item):
+                result.launches.append(_launch(job, app, placed, head, now))
+            if head is not None:
+                queue = queues[job_name]
+                queues[job_name] = replace(queue, firings=queue.firings[1:], reason="", last_fire_time=now)
+        else:
+            queues[job_name] = replace(
+                queues[job_name], reason=reasons.get(job_name, "waiting for resources")
+            )
+
+    for name, queue in queues.items():
+        stored = snapshot.queues.get(name)
+        if stored is None or stored[0].to_json() != queue.to_json():
+            result.queue_writes.append(
+                QueueWrite(
+                    name, queue, None if stored is None else stored[1], snapshot.job_versions.get(name)
+                )
+            )
+
+    for job_name, tasks in snapshot.running.items():
+        for task in tasks:
+            reason = _obsolete(snapshot, job_name, task)
+            if reason:
+                result.kills.append(TaskKill(task.agent_id, task.task_id, reason))
+    return result
+
+
+def _obsolete(snapshot: Snapshot, job_name: str, task: RunningTask) -> str | None:
+    """Why a running task no longer belongs to its job's configuration, if it does not."""
+    job = snapshot.jobs.get(job_name)
+    if job is None:
+        return f"job '{job_name}' was removed"
+    if task.sharding_item >= job.shardingTotalCount:
+        return f"job '{job_name}' has {job.shardingTotalCount} shard(s) now"
+    if task.firing_id == DAEMON_FIRING:
+        # A daemon shard never ends by itself: it stops when its job stops being an enabled DAEMON job.
+        if job.jobExecutionType is not JobExecutionType.DAEMON:
+            return f"job '{job_name}' is no longer a DAEMON job"
+        if not snapshot.job_enabled(job):
+            return f"job '{job_name}' is disabled"
+    return None
+
+
+def _advance_cron(
+    job: Job,
+    queue: ReadyQueue,
+    now: dt.datetime,
+    schedule: Schedule,
+    snapshot: Snapshot,
+    result: CyclePlan,
+    max_pending: int,
+) -> ReadyQueue:
+    cursor = queue.cursor or now
+    if not snapshot.job_enabled(job):
+        # A disabled job does not pile up firings: its cursor skips the instants that pass while it is
+        # disabled (written only when one has passed, not on every cycle).
+        upcoming = schedule.next_fire(cursor)
+        return replace(queue, cursor=now) if upcoming is not None and upcoming <= now else queue
+    due = due_firings(schedule, cursor, now, job.misfire, max_pending)
+    if not due.complete:
+        result.catching_up = True
+    firings = (*queue.firings, *due.firings)
+    waiting = bool(snapshot.running.get(job.jobName))
+    collapsed = due.collapsed
+    if waiting or len(firings) > 1:
+        firings, dropped = coalesce_pending(firings, job.misfire, max_pending)
+        collapsed += dropped
+    if collapsed:
+        result.collapsed[job.jobName] = collapsed
+    return replace(queue, cursor=due.cursor, firings=firings)
+
+
+def _task_groups(
+    snapshot: Snapshot,
+    queues: Mapping[str, ReadyQueue],
+    result: CyclePlan,
+    max_pending: int,
+) -> tuple[list[placement.TaskGroup], dict[str, Firing | None]]:
+    groups: list[placement.TaskGroup] = []
+    heads: dict[str, Firing | None] = {}
+    for name, job in sorted(snapshot.jobs.items()):
+        app = snapshot.apps.get(job.effective_app_name)
+        if not snapshot.job_enabled(job):
+            continue
+        if app is None:
+            if queues[name].firings:
+                missing = f"app '{job.effective_app_name}' is not registered"
+                queues[name] = replace(queues[name], reason=missing)  # type: ignore[index]
+            continue
+        running = snapshot.running.get(name, ())
+        if job.jobExecutionType is JobExecutionType.DAEMON:
+            items = sorted(set(range(job.shardingTotalCount)) - {t.sharding_item for t in running})
+            if items:
+                heads[name] = None
+                groups.append(_group(job, app, items, DAEMON_FIRING))
+            continue
+        queue = queues[name]
+        if not queue.firings:
+            continue
+        if running:
+            queues[name] = replace(queue, reason=WAITING_FOR_PREVIOUS)  # type: ignore[index]
+            continue
+        head = queue.firings[0]
+        heads[name] = head
+        groups.append(_group(job, app, list(range(job.shardingTotalCount)), head.firing_id))
+    return groups, heads
+
+
+def _group(job: Job, app: App, items: list[int], firing_id: str) -> placement.TaskGroup:
+    per_shard = placement.Resources(job.cpuCount, job.memoryMB)
+    executor = placement.Resources(app.cpuCount, app.memoryMB)
+    tasks = tuple(
+        placement.TaskRequest(
+            task_key=f"{job.jobName}#{item}",
+            job_name=job.jobName,
+            sharding_item=item,
+            app_name=app.appName,
+            resources=per_shard,
+            app_resources=executor,
+        )
+        for item in items
+    )
+    return placement.TaskGroup(group_key=job.jobName, tasks=tasks, all_or_nothing=True)
+
+
+def _group_of(task_key: str) -> str:
+    return task_key.rsplit("#", 1)[0]
+
+
+def _offers(snapshot: Snapshot) -> list[placement.Offer]:
+    offers = []
+    for agent in sorted(snapshot.agents.values(), key=lambda a: a.agent_id):
+        used_cpus = used_mem = 0.0
+        apps: dict[str, tuple[float, float]] = {}
+        for task in snapshot.tasks_on(agent.agent_id):
+            used_cpus += task.cpus
+            used_mem += task.mem_mb
+            apps[task.app_name] = (task.app_cpus, task.app_mem_mb)
+        for app_cpus, app_mem in apps.values():  # each app's executor is charged once per agent
+            used_cpus += app_cpus
+            used_mem += app_mem
+        free = placement.Resources(max(agent.cpus - used_cpus, 0.0), max(agent.mem_mb - used_mem, 0.0))
+        offers.append(
+            placement.Offer(agent.agent_id, agent.hostname, free, dict(agent.attributes), frozenset(apps))
+        )
+    return offers
+
+
+def _launch(
+    job: Job, app: App, placed: placement.Placement, head: Firing | None, now: dt.datetime
+) -> TaskLaunch:
+    item = placed.task.sharding_item
+    task_id = str(TaskId.new(job.jobName, item, TaskKind.READY, placed.agent_id))
+    firing_id = head.firing_id if head is not None else DAEMON_FIRING
+    task = RunningTask(
+        task_id=task_id,
+        job_name=job.jobName,
+        sharding_item=item,
+        firing_id=firing_id,
+        agent_id=placed.agent_id,
+        hostname=placed.hostname,
+        app_name=app.appName,
+        cpus=job.cpuCount,
+        mem_mb=job.memoryMB,
+        app_cpus=app.cpuCount,
+        app_mem_mb=app.memoryMB,
+        kind=TaskKind.READY,
+        state=TaskState.STAGING,
+        launched_at=now,
+    )
+    return TaskLaunch(task, task_spec(job, app, task))
+
+
+def task_spec(job: Job, app: App, task: RunningTask) -> dict[str, Any]:
+    """Everything an agent needs to run one shard."""
+    command = ""
+    if job.jobType is JobType.SCRIPT:
+        command = job.scriptCommandLine or app.bootstrapScript
+    return {
+        "task_id": task.task_id,
+        "job_name": job.jobName,
+        "firing_id": task.firing_id,
+        "sharding_item": task.sharding_item,
+        "sharding_total_count": job.shardingTotalCount,
+        "sharding_parameter": job.sharding_parameters.get(task.sharding_item, ""),
+        "job_parameter": job.jobParameter,
+        "app_name": app.appName,
+        "app_url": app.appURL,
+        "app_cache_enable": app.appCacheEnable,
+        "job_type": job.jobType.value,
+        "command": command,
+        "job_class": job.jobClass or "",
+        "streaming_process": job.streamingProcess,
+        "environment": dict(job.environment),
+        "cpus": job.cpuCount,
+        "mem_mb": job.memoryMB,
+        "execution_type": job.jobExecutionType.value,
+        "cron": job.cron,
+        "time_zone": job.timeZone,
+    }
+
+
+def trigger_firing(firing_id: str, at: dt.datetime) -> Firing:
+    return Firing(firing_id, at, FiringCause.TRIGGER)

@@ -1,0 +1,90 @@
+"""The per-job ready queue stored at ``/state/ready/{jobName}``: pending firings plus the cron cursor.
+
+Pure value objects and JSON (de)serialisation. The cursor is the last scheduled instant already turned
+into a firing, so a new leader continues exactly where the previous one stopped and never fires the same
+instant twice (firing ids are derived from the instant).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+class FiringCause(enum.StrEnum):
+    CRON = "CRON"
+    TRIGGER = "TRIGGER"
+
+
+def iso(instant: dt.datetime) -> str:
+    return instant.astimezone(dt.UTC).isoformat(timespec="milliseconds")
+
+
+def parse_iso(text: str) -> dt.datetime:
+    value = dt.datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def cron_firing_id(instant: dt.datetime) -> str:
+    """Deterministic: the same scheduled instant always yields the same id."""
+    return "cron-" + instant.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S.%f")[:-3] + "Z"
+
+
+@dataclass(frozen=True)
+class Firing:
+    firing_id: str
+    scheduled_at: dt.datetime
+    cause: FiringCause
+
+    def to_json(self) -> dict[str, Any]:
+        return {"firingId": self.firing_id, "scheduledAt": iso(self.scheduled_at), "cause": self.cause.value}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Firing:
+        return cls(
+            value["firingId"], parse_iso(value["scheduledAt"]), FiringCause(value.get("cause", "CRON"))
+        )
+
+    @classmethod
+    def cron(cls, instant: dt.datetime) -> Firing:
+        return cls(cron_firing_id(instant), instant.astimezone(dt.UTC), FiringCause.CRON)
+
+
+@dataclass(frozen=True)
+class ReadyQueue:
+    """``cursor``: last cron instant already queued (or when the job was registered).
+    ``reason``: why the head firing is waiting, shown by ``GET /job/tasks/ready``."""
+
+    cursor: dt.datetime | None = None
+    firings: tuple[Firing, ...] = ()
+    reason: str = ""
+    last_fire_time: dt.datetime | None = None  # when the last firing was launched
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        value: dict[str, Any] = dict(self.extra)
+        value["cursor"] = iso(self.cursor) if self.cursor else None
+        value["firings"] = [f.to_json() for f in self.firings]
+        value["reason"] = self.reason
+        value["lastFireTime"] = iso(self.last_fire_time) if self.last_fire_time else None
+        return value
+
+    @classmethod
+    def from_json(cls, value: Any) -> ReadyQueue:
+        if isinstance(value, list):  # a bare list of firings
+            return cls(firings=tuple(Firing.from_json(f) for f in value))
+        if not isinstance(value, dict):
+            return cls()
+        known = {"cursor", "firings", "reason", "lastFireTime"}
+        return cls(
+            cursor=parse_iso(value["cursor"]) if value.get("cursor") else None,
+            firings=tuple(Firing.from_json(f) for f in value.get("firings") or ()),
+            reason=value.get("reason") or "",
+            last_fire_time=parse_iso(value["lastFireTime"]) if value.get("lastFireTime") else None,
+            extra={k: v for k, v in value.items() if k not in known},
+        )
+
+    def with_trigger(self, firing: Firing) -> ReadyQueue:
+        return replace(self, firings=(*self.firings, firing))

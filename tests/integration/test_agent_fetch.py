@@ -1,0 +1,322 @@
+"""``AppCache`` against a real HTTP server on 127.0.0.1: ETag/Last-Modified and 304, errors, slow and huge
+bodies, ``file://`` and refused schemes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from elasticjob.agent.fetch import AppCache, FetchError
+
+MIB = 1024 * 1024
+
+
+@dataclass
+class Resource:
+    body: bytes
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass
+class Seen:
+    path: str
+    if_none_match: str | None
+    if_modified_since: str | None
+    status: int
+    body_bytes: int  # for answers with a fixed body
+
+
+@dataclass
+class ArtifactServer:
+    """What the handler serves, and a record of every request it answered."""
+
+    resources: dict[str, Resource] = field(default_factory=dict)
+    seen: list[Seen] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    url: str = ""
+
+    def requests_for(self, path: str) -> list[Seen]:
+        with self.lock:
+            return [s for s in self.seen if s.path == path]
+
+
+def make_handler(state: ArtifactServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+            inm = self.headers.get("If-None-Match")
+            ims = self.headers.get("If-Modified-Since")
+            status, body, headers = self.answer(inm, ims)
+            # Recorded before answering: once the client has its answer, the test may look at the record.
+            with state.lock:
+                state.seen.append(Seen(self.path, inm, ims, status, len(body)))
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            try:
+                if self.path == "/drip":
+                    for _ in range(20):
+                        self.wfile.write(b"x" * 100)
+                        self.wfile.flush()
+                        time.sleep(0.1)
+                elif self.path == "/endless":
+                    for _ in range(800):  # 50 MiB
+                        self.wfile.write(b"y" * 65536)
+                else:
+                    self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up, as it should for oversized bodies
+
+        def answer(self, inm: str | None, ims: str | None) -> tuple[int, bytes, dict[str, str]]:
+            if self.path == "/slow":
+                time.sleep(1.5)
+            if self.path == "/error":
+                return 500, b"boom", {"Content-Length": "4"}
+            if self.path == "/huge":
+                return 200, b"", {"Content-Length": str(100 * MIB)}
+            if self.path in ("/drip", "/endless"):
+                return 200, b"", {}  # no Content-Length: HTTP/1.0, the body ends when the connection does
+            with state.lock:
+                resource = state.resources.get(self.path)
+            if resource is None:
+                return 404, b"not found", {"Content-Length": "9"}
+            validators = {}
+            if resource.etag:
+                validators["ETag"] = resource.etag
+            if resource.last_modified:
+                validators["Last-Modified"] = resource.last_modified
+            if (inm is not None and inm == resource.etag) or \
+                    (inm is None and ims is not None and ims == resource.last_modified):
+                return 304, b"", validators
+            return 200, resource.body, {**validators, "Content-Length": str(len(resource.body))}
+
+    return Handler
+
+
+@pytest.fixture
+def server() -> Iterator[ArtifactServer]:
+    state = ArtifactServer()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state))
+    httpd.daemon_threads = True
+    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield state
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> AppCache:
+    return AppCache(tmp_path / "cache", timeout=5, max_download_bytes=MIB)
+
+
+def statuses(server: ArtifactServer, path: str) -> list[int]:
+    return [s.status for s in server.requests_for(path)]
+
+
+# --- http ----------------------------------------------------------------------------------------------
+
+
+def test_downloads_and_records_metadata(server: ArtifactServer, cache: AppCache) -> None:
+    server.resources["/app.tgz"] = Resource(b"archive v1", etag='"v1"')
+
+    path = cache.fetch(f"{server.url}/app.tgz")
+
+    assert path.read_bytes() == b"archive v1"
+    meta = json.loads((path.parent / "meta.json").read_text())
+    assert meta["etag"] == '"v1"' and meta["size"] == 10 and meta["url"] == f"{server.url}/app.tgz"
+    assert statuses(server, "/app.tgz") == [200]
+
+
+def test_cached_copy_is_revalidated_with_etag_and_reused_on_304(server: ArtifactServer,
+                                                                cache: AppCache) -> None:
+    server.resources["/app.tgz"] = Resource(b"archive v1", etag='"v1"')
+    first = cache.fetch(f"{server.url}/app.tgz")
+
+    second = cache.fetch(f"{server.url}/app.tgz")
+
+    assert second == first and second.read_bytes() == b"archive v1"
+    conditional = server.requests_for("/app.tgz")[1]
+    assert (conditional.if_none_match, conditional.status, conditional.body_bytes) == ('"v1"', 304, 0)
+
+
+def test_cached_copy_is_revalidated_with_last_modified(server: ArtifactServer, cache: AppCache) -> None:
+    stamp = "Wed, 01 May 2024 10:00:00 GMT"
+    server.resources["/lm.tgz"] = Resource(b"dated", last_modified=stamp)
+    cache.fetch(f"{server.url}/lm.tgz")
+
+    assert cache.fetch(f"{server.url}/lm.tgz").read_bytes() == b"dated"
+    conditional = server.requests_for("/lm.tgz")[1]
+    assert conditional.if_modified_since == stamp
+    assert (conditional.if_none_match, conditional.status) == (None, 304)
+
+
+def test_changed_etag_replaces_the_cached_copy(server: ArtifactServer, cache: AppCache) -> None:
+    server.resources["/app.tgz"] = Resource(b"archive v1", etag='"v1"')
+    cache.fetch(f"{server.url}/app.tgz")
+    server.resources["/app.tgz"] = Resource(b"archive version 2", etag='"v2"')
+
+    path = cache.fetch(f"{server.url}/app.tgz")
+
+    assert path.read_bytes() == b"archive version 2"
+    assert statuses(server, "/app.tgz") == [200, 200]
+    assert server.requests_for("/app.tgz")[1].if_none_match == '"v1"'
+    assert json.loads((path.parent / "meta.json").read_text())["etag"] == '"v2"'
+    assert cache.fetch(f"{server.url}/app.tgz").read_bytes() == b"archive version 2"
+    assert statuses(server, "/app.tgz") == [200, 200, 304]
+
+
+def test_without_cache_every_fetch_downloads_to_its_own_path(server: ArtifactServer, cache: AppCache) -> None:
+    server.resources["/app.tgz"] = Resource(b"archive v1", etag='"v1"')
+    cached = cache.fetch(f"{server.url}/app.tgz")
+
+    one = cache.fetch(f"{server.url}/app.tgz", use_cache=False)
+    two = cache.fetch(f"{server.url}/app.tgz", use_cache=False)
+
+    assert len({one, two, cached}) == 3
+    assert one.read_bytes() == two.read_bytes() == b"archive v1"
+    assert statuses(server, "/app.tgz") == [200, 200, 200]
+    assert all(s.if_none_match is None for s in server.requests_for("/app.tgz"))
+    one.unlink()  # the caller's to delete; the others are untouched
+    assert two.exists() and cached.exists()
+
+
+@pytest.mark.parametrize(("path", "status"), [("/missing.tgz", "404"), ("/error", "500")])
+def test_http_error_status_is_a_fetch_error(server: ArtifactServer, cache: AppCache, path: str,
+                                            status: str) -> None:
+    with pytest.raises(FetchError, match=f"HTTP {status}"):
+        cache.fetch(f"{server.url}{path}")
+
+
+def test_http_error_on_revalidation_does_not_fall_back_to_the_cache(server: ArtifactServer,
+                                                                    cache: AppCache) -> None:
+    server.resources["/app.tgz"] = Resource(b"archive v1", etag='"v1"')
+    cache.fetch(f"{server.url}/app.tgz")
+    del server.resources["/app.tgz"]
+
+    with pytest.raises(FetchError, match="HTTP 404"):
+        cache.fetch(f"{server.url}/app.tgz")
+
+
+def test_unreachable_server_on_revalidation_uses_the_stale_copy_with_a_warning(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    state = ArtifactServer(resources={"/app.tgz": Resource(b"archive v1", etag='"v1"')})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state))
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/app.tgz"
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    cache = AppCache(tmp_path / "cache", timeout=2)
+    cached = cache.fetch(url)
+    httpd.shutdown()
+    httpd.server_close()  # the port now refuses connections
+
+    with caplog.at_level(logging.WARNING, logger="elasticjob.agent.fetch"):
+        assert cache.fetch(url) == cached
+    assert cached.read_bytes() == b"archive v1"
+    assert "app_fetch_stale" in caplog.text
+    with pytest.raises(FetchError, match="ConnectError"):
+        cache.fetch(url, use_cache=False)  # no cached copy to fall back on
+
+
+def test_password_in_the_url_is_masked_in_errors(server: ArtifactServer, cache: AppCache) -> None:
+    url = server.url.replace("http://", "http://deployer:s3cret@") + "/missing.tgz"
+    with pytest.raises(FetchError, match="HTTP 404") as raised:
+        cache.fetch(url)
+    assert "s3cret" not in str(raised.value) and "deployer:***@127.0.0.1" in str(raised.value)
+
+
+def test_timeout_is_a_fetch_error(server: ArtifactServer, tmp_path: Path) -> None:
+    cache = AppCache(tmp_path / "cache", timeout=0.3)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="timed out"):
+        cache.fetch(f"{server.url}/slow")
+    assert time.monotonic() - started < 1.4
+
+
+def test_total_timeout_bounds_a_trickling_download(server: ArtifactServer, tmp_path: Path) -> None:
+    cache = AppCache(tmp_path / "cache", timeout=1, total_timeout=0.5)
+    with pytest.raises(FetchError, match="longer than 0.5 s"):
+        cache.fetch(f"{server.url}/drip")
+
+
+def test_oversized_content_length_is_refused_before_the_body(server: ArtifactServer, cache: AppCache) -> None:
+    with pytest.raises(FetchError, match="too large: Content-Length 104857600"):
+        cache.fetch(f"{server.url}/huge")
+
+
+def test_oversized_body_without_content_length_is_refused_while_streaming(server: ArtifactServer,
+                                                                         cache: AppCache) -> None:
+    with pytest.raises(FetchError, match=f"too large: more than {MIB} bytes"):
+        cache.fetch(f"{server.url}/endless")
+    leftovers = [p.name for p in cache.root.rglob("*") if p.is_file()]
+    assert leftovers == [], "a refused download must not leave partial files"
+
+
+def test_concurrent_fetches_of_one_url_download_once(server: ArtifactServer, cache: AppCache) -> None:
+    server.resources["/app.tgz"] = Resource(b"shared archive", etag='"s"')
+    results: list[Path] = []
+    barrier = threading.Barrier(8)
+
+    def fetch() -> None:
+        barrier.wait()
+        results.append(cache.fetch(f"{server.url}/app.tgz"))
+
+    threads = [threading.Thread(target=fetch) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+
+    assert len(results) == 8 and len(set(results)) == 1
+    assert sorted(statuses(server, "/app.tgz")) == [200] + [304] * 7
+
+
+# --- file:// and schemes -------------------------------------------------------------------------------
+
+
+def test_file_url_is_copied_and_recopied_when_the_file_changes(tmp_path: Path, cache: AppCache) -> None:
+    source = tmp_path / "app.tar.gz"
+    source.write_bytes(b"local v1")
+
+    first = cache.fetch(source.as_uri())
+    assert first != source and first.read_bytes() == b"local v1"
+    assert cache.fetch(source.as_uri()) == first
+
+    source.write_bytes(b"local version 2")
+    assert cache.fetch(source.as_uri()).read_bytes() == b"local version 2"
+    fresh = cache.fetch(source.as_uri(), use_cache=False)
+    assert fresh.read_bytes() == b"local version 2" and fresh != first
+    fresh.unlink()
+    assert source.exists()
+
+
+def test_file_url_errors(tmp_path: Path, cache: AppCache) -> None:
+    with pytest.raises(FetchError, match="no such file"):
+        cache.fetch((tmp_path / "absent.tgz").as_uri())
+    big = tmp_path / "big.tgz"
+    big.write_bytes(b"z" * (MIB + 1))
+    with pytest.raises(FetchError, match="too large"):
+        cache.fetch(big.as_uri())
+    with pytest.raises(FetchError, match="not a regular file"):
+        cache.fetch(tmp_path.as_uri())
+    with pytest.raises(FetchError, match="host 'elsewhere'"):
+        cache.fetch("file://elsewhere/app.tgz")
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/app.tgz", "s3://bucket/app.tgz", "app.tgz"])
+def test_unsupported_scheme_is_refused(cache: AppCache, url: str) -> None:
+    with pytest.raises(FetchError, match="unsupported URL scheme"):
+        cache.fetch(url)

@@ -1,0 +1,183 @@
+"""plan_statuses: agents' status reports turned into znode updates, deletes, events, acks and kills."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import pytest
+
+from elasticjob.model import TaskKind, TaskState
+from elasticjob.protocol.convert import StatusUpdate
+from elasticjob.scheduler.snapshot import RunningTask
+from elasticjob.scheduler.statuses import Recorded, StatusPlan, plan_statuses
+
+UTC = dt.UTC
+NOW = dt.datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)
+LAUNCHED = NOW - dt.timedelta(seconds=30)
+STARTED_MS = int((NOW - dt.timedelta(seconds=20)).timestamp() * 1000)
+REPORTED_MS = int((NOW - dt.timedelta(seconds=5)).timestamp() * 1000)
+UNKNOWN_REASON = "the master does not know this task"
+TERMINAL = [TaskState.FINISHED, TaskState.FAILED, TaskState.KILLED, TaskState.LOST]
+
+
+def at_ms(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def task(task_id: str = "t1", agent_id: str = "a1", state: TaskState = TaskState.STAGING,
+         started_at: dt.datetime | None = None) -> RunningTask:
+    return RunningTask(
+        task_id=task_id, job_name="job", sharding_item=0, firing_id="cron-20240301T115930.000Z",
+        agent_id=agent_id, hostname=agent_id + ".host", app_name="app", cpus=0.5, mem_mb=64,
+        app_cpus=0.1, app_mem_mb=32, kind=TaskKind.READY, state=state, launched_at=LAUNCHED,
+        started_at=started_at,
+    )
+
+
+def running(*tasks_with_versions: tuple[RunningTask, int]) -> dict[str, tuple[RunningTask, int]]:
+    return {t.task_id: (t, v) for t, v in tasks_with_versions}
+
+
+def test_no_reports_plan_nothing() -> None:
+    assert plan_statuses([], running((task(), 0)), NOW) == StatusPlan()
+
+
+def test_running_of_a_known_staging_task_updates_it_with_started_at() -> None:
+    known = task()
+    report = StatusUpdate("t1", TaskState.RUNNING, timestamp_ms=REPORTED_MS, started_ms=STARTED_MS)
+    plan = plan_statuses([("a1", report)], running((known, 3)), NOW)
+    updated = replace(known, state=TaskState.RUNNING, started_at=at_ms(STARTED_MS))
+    assert plan.updates == [(updated, 3)]
+    assert plan.events == [
+        Recorded(updated, TaskState.RUNNING, None, "", at_ms(REPORTED_MS), at_ms(STARTED_MS), None)
+    ]
+    assert (plan.deletes, plan.kills, plan.acks) == ([], [], {})
+
+
+def test_a_report_without_timestamp_is_recorded_at_now() -> None:
+    report = StatusUpdate("t1", TaskState.RUNNING, started_ms=STARTED_MS)
+    plan = plan_statuses([("a1", report)], running((task(), 0)), NOW)
+    assert plan.events[0].at == NOW
+
+
+def test_a_started_at_already_known_is_kept_when_the_report_has_none() -> None:
+    known = task(state=TaskState.RUNNING, started_at=LAUNCHED)
+    report = StatusUpdate("t1", TaskState.FINISHED, exit_code=0, timestamp_ms=REPORTED_MS)
+    plan = plan_statuses([("a1", report)], running((known, 1)), NOW)
+    assert plan.events[0].started_at == LAUNCHED
+
+
+@pytest.mark.parametrize("state", [TaskState.STAGING, TaskState.RUNNING])
+def test_the_same_state_repeated_changes_nothing(state: TaskState) -> None:
+    known = task(state=state, started_at=at_ms(STARTED_MS) if state is TaskState.RUNNING else None)
+    report = StatusUpdate("t1", state, message="still here", timestamp_ms=REPORTED_MS, started_ms=STARTED_MS)
+    assert plan_statuses([("a1", report), ("a1", report)], running((known, 2)), NOW) == StatusPlan()
+
+
+@pytest.mark.parametrize("state", TERMINAL)
+@pytest.mark.parametrize("exit_code", [0, 3, None])
+def test_terminal_of_a_known_task_deletes_acks_and_records(state: TaskState, exit_code: int | None) -> None:
+    known = task(state=TaskState.RUNNING, started_at=at_ms(STARTED_MS))
+    report = StatusUpdate("t1", state, exit_code=exit_code, message="done", timestamp_ms=REPORTED_MS,
+                          started_ms=STARTED_MS)
+    plan = plan_statuses([("a1", report)], running((known, 4)), NOW)
+    assert plan.deletes == [(known, 4)]
+    assert plan.acks == {"a1": ["t1"]}
+    assert plan.events == [
+        Recorded(known, state, exit_code, "done", at_ms(REPORTED_MS), at_ms(STARTED_MS), at_ms(REPORTED_MS))
+    ]
+    assert (plan.updates, plan.kills) == ([], [])
+
+
+def test_terminal_of_a_staging_task_that_never_started() -> None:
+    known = task()
+    report = StatusUpdate("t1", TaskState.FAILED, message="cannot fetch", timestamp_ms=REPORTED_MS)
+    plan = plan_statuses([("a1", report)], running((known, 0)), NOW)
+    assert plan.deletes == [(known, 0)]
+    assert plan.events[0].started_at is None
+    assert plan.events[0].finished_at == at_ms(REPORTED_MS)
+    assert plan.events[0].exit_code is None
+
+
+@pytest.mark.parametrize("state", TERMINAL)
+def test_terminal_of_an_unknown_task_is_only_acknowledged(state: TaskState) -> None:
+    plan = plan_statuses([("a1", StatusUpdate("ghost", state, exit_code=1))], running((task(), 0)), NOW)
+    assert plan == StatusPlan(acks={"a1": ["ghost"]})
+
+
+@pytest.mark.parametrize("state", [TaskState.STAGING, TaskState.RUNNING])
+def test_non_terminal_of_an_unknown_task_is_killed(state: TaskState) -> None:
+    plan = plan_statuses([("a2", StatusUpdate("ghost", state))], {}, NOW)
+    assert plan == StatusPlan(kills=[("a2", "ghost", UNKNOWN_REASON)])
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        (TaskState.RUNNING, StatusPlan(kills=[("a2", "t1", UNKNOWN_REASON)])),
+        (TaskState.STAGING, StatusPlan(kills=[("a2", "t1", UNKNOWN_REASON)])),
+        (TaskState.FINISHED, StatusPlan(acks={"a2": ["t1"]})),
+        (TaskState.LOST, StatusPlan(acks={"a2": ["t1"]})),
+    ],
+)
+def test_a_report_from_another_agent_is_treated_as_unknown(state: TaskState, expected: StatusPlan) -> None:
+    # t1 was launched on a1; a2 reporting it must neither update nor delete a1's task.
+    report = StatusUpdate("t1", state, exit_code=0)
+    assert plan_statuses([("a2", report)], running((task(agent_id="a1"), 5)), NOW) == expected
+
+
+def test_staging_running_finished_in_one_batch_chain_the_versions() -> None:
+    known = task()
+    reports = [
+        ("a1", StatusUpdate("t1", TaskState.STAGING, timestamp_ms=REPORTED_MS - 2000)),
+        ("a1", StatusUpdate("t1", TaskState.RUNNING, timestamp_ms=REPORTED_MS - 1000, started_ms=STARTED_MS)),
+        ("a1", StatusUpdate("t1", TaskState.FINISHED, exit_code=0, timestamp_ms=REPORTED_MS,
+                            started_ms=STARTED_MS)),
+    ]
+    plan = plan_statuses(reports, running((known, 7)), NOW)
+    updated = replace(known, state=TaskState.RUNNING, started_at=at_ms(STARTED_MS))
+    assert plan.updates == [(updated, 7)]
+    assert plan.deletes == [(updated, 8)]
+    assert plan.acks == {"a1": ["t1"]}
+    assert [(e.state, e.exit_code, e.at) for e in plan.events] == [
+        (TaskState.RUNNING, None, at_ms(REPORTED_MS - 1000)),
+        (TaskState.FINISHED, 0, at_ms(REPORTED_MS)),
+    ]
+    assert plan.kills == []
+
+
+def test_a_report_after_the_terminal_one_in_the_same_batch_sees_the_task_gone() -> None:
+    reports = [
+        ("a1", StatusUpdate("t1", TaskState.FINISHED, exit_code=0)),
+        ("a1", StatusUpdate("t1", TaskState.RUNNING)),
+    ]
+    plan = plan_statuses(reports, running((task(state=TaskState.RUNNING), 2)), NOW)
+    assert len(plan.deletes) == 1
+    assert plan.kills == [("a1", "t1", UNKNOWN_REASON)]
+
+
+def test_reports_of_several_tasks_and_agents() -> None:
+    t1, t2, t3 = task("t1", "a1"), task("t2", "a2", TaskState.RUNNING), task("t3", "a1", TaskState.RUNNING)
+    reports = [
+        ("a1", StatusUpdate("t1", TaskState.RUNNING, started_ms=STARTED_MS)),
+        ("a2", StatusUpdate("t2", TaskState.FAILED, exit_code=2)),
+        ("a1", StatusUpdate("t3", TaskState.KILLED)),
+        ("a1", StatusUpdate("gone", TaskState.FINISHED, exit_code=0)),
+        ("a2", StatusUpdate("stale", TaskState.RUNNING)),
+    ]
+    plan = plan_statuses(reports, running((t1, 1), (t2, 2), (t3, 3)), NOW)
+    assert [(t.task_id, v) for t, v in plan.updates] == [("t1", 1)]
+    assert [(t.task_id, v) for t, v in plan.deletes] == [("t2", 2), ("t3", 3)]
+    assert plan.acks == {"a2": ["t2"], "a1": ["t3", "gone"]}
+    assert plan.kills == [("a2", "stale", UNKNOWN_REASON)]
+    assert [(e.task.task_id, e.state) for e in plan.events] == [
+        ("t1", TaskState.RUNNING), ("t2", TaskState.FAILED), ("t3", TaskState.KILLED),
+    ]
+
+
+def test_the_input_mapping_is_not_changed() -> None:
+    state = running((task(), 0))
+    before = dict(state)
+    plan_statuses([("a1", StatusUpdate("t1", TaskState.FINISHED, exit_code=0))], state, NOW)
+    assert state == before
