@@ -7,6 +7,7 @@ sent while no master was reachable is reported again on the next registration. T
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import sys
@@ -16,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from elasticjob import cron
 from elasticjob.agent.fetch import AppCache, FetchError
-from elasticjob.agent.process import ProcessSpec, TaskProcess, start_task
+from elasticjob.agent.process import ExitInfo, ProcessSpec, TaskProcess, start_task
 from elasticjob.agent.tasklogs import LogChunk, read_log
 from elasticjob.agent.unpack import ArchiveError, UnsafeArchive, unpack
 from elasticjob.model import TaskState
@@ -40,6 +42,7 @@ class TaskRun:
     process: TaskProcess | None = None
     kill_requested: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: threading.Event = field(default_factory=threading.Event)  # set with kill_requested
 
 
 class TaskManager:
@@ -91,6 +94,7 @@ class TaskManager:
             if run.status.state.terminal:
                 return
             run.kill_requested = reason
+            run.stop.set()
             process = run.process
         log.info("killing task %s: %s", task_id, reason)
         if process is not None:
@@ -166,6 +170,9 @@ class TaskManager:
         except OSError as exc:
             self._set(run, TaskState.FAILED, message=f"cannot prepare the sandbox: {exc}", reason="sandbox")
             return
+        if spec["execution_type"] == "DAEMON":
+            self._daemon(run, app_dir)
+            return
         start_error: OSError | None = None
         with run.lock:  # a kill arriving now either sees the process or stops it from starting
             killed = run.kill_requested
@@ -207,6 +214,54 @@ class TaskManager:
             self._set(run, TaskState.FINISHED, exit_code=0)
         else:
             self._set(run, TaskState.FAILED, exit_code=info.exit_code, reason="exit", message=info.message)
+
+    def _daemon(self, run: TaskRun, app_dir: Path) -> None:
+        """A DAEMON shard: RUNNING until killed, running its command at each of the job's own fire times
+        and reporting every run (each becomes an execution of its own on the master)."""
+        spec = run.spec
+        schedule = cron.parse(spec["cron"], cron.Dialect.QUARTZ, spec["time_zone"])
+        with run.lock:
+            run.started_ms = now_ms()
+        self._set(run, TaskState.RUNNING, message="daemon: waiting for the next fire time")
+        number = 0
+        while True:
+            upcoming = schedule.next_fire(dt.datetime.now(dt.UTC))
+            if upcoming is None:
+                self._set(run, TaskState.FINISHED, exit_code=0, message="the schedule has no further firing")
+                return
+            if run.stop.wait(max(0.0, (upcoming - dt.datetime.now(dt.UTC)).total_seconds())):
+                break
+            number += 1
+            info = ExitInfo(None, None, None, "not started")
+            with run.lock:
+                if run.kill_requested:
+                    break
+                try:
+                    run.process = start_task(self._process_spec(run, app_dir))
+                except OSError as exc:
+                    run.process = None
+                    info = ExitInfo(None, None, None, f"cannot start: {exc}")
+            if run.process is not None:
+                info = run.process.wait() or info
+            if run.kill_requested:
+                break
+            self._report_run(run, number, info)
+        self._set(run, TaskState.KILLED, message=f"killed: {run.kill_requested}", reason="killed")
+
+    def _report_run(self, run: TaskRun, number: int, info: ExitInfo) -> None:
+        state = TaskState.FINISHED if info.exit_code == 0 and info.reason is None else TaskState.FAILED
+        self.report(
+            StatusUpdate(
+                run.spec["task_id"],
+                state,
+                info.exit_code,
+                "" if state is TaskState.FINISHED else info.message,
+                info.reason or "",
+                now_ms(),
+                run.started_ms,
+                run=number,
+            )
+        )
 
     def _process_spec(self, run: TaskRun, app_dir: Path) -> ProcessSpec:
         spec = run.spec

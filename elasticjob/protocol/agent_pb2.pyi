@@ -1,11 +1,9 @@
-from collections.abc import Iterable as _Iterable
-from collections.abc import Mapping as _Mapping
-from typing import ClassVar as _ClassVar
-
-from google.protobuf import descriptor as _descriptor
-from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -32,10 +30,10 @@ class Resources(_message.Message):
     MEM_MB_FIELD_NUMBER: _ClassVar[int]
     cpus: float
     mem_mb: float
-    def __init__(self, cpus: float | None = ..., mem_mb: float | None = ...) -> None: ...
+    def __init__(self, cpus: _Optional[float] = ..., mem_mb: _Optional[float] = ...) -> None: ...
 
 class TaskStatus(_message.Message):
-    __slots__ = ("task_id", "state", "exit_code", "has_exit_code", "message", "reason", "timestamp_ms", "started_ms")
+    __slots__ = ("task_id", "state", "exit_code", "has_exit_code", "message", "reason", "timestamp_ms", "started_ms", "run")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +42,7 @@ class TaskStatus(_message.Message):
     REASON_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_MS_FIELD_NUMBER: _ClassVar[int]
     STARTED_MS_FIELD_NUMBER: _ClassVar[int]
+    RUN_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     state: TaskState
     exit_code: int
@@ -52,7 +51,8 @@ class TaskStatus(_message.Message):
     reason: str
     timestamp_ms: int
     started_ms: int
-    def __init__(self, task_id: str | None = ..., state: TaskState | str | None = ..., exit_code: int | None = ..., has_exit_code: bool | None = ..., message: str | None = ..., reason: str | None = ..., timestamp_ms: int | None = ..., started_ms: int | None = ...) -> None: ...
+    run: int
+    def __init__(self, task_id: _Optional[str] = ..., state: _Optional[_Union[TaskState, str]] = ..., exit_code: _Optional[int] = ..., has_exit_code: _Optional[bool] = ..., message: _Optional[str] = ..., reason: _Optional[str] = ..., timestamp_ms: _Optional[int] = ..., started_ms: _Optional[int] = ..., run: _Optional[int] = ...) -> None: ...
 
 class Register(_message.Message):
     __slots__ = ("agent_id", "hostname", "total", "attributes", "tasks", "version")
@@ -62,7 +62,7 @@ class Register(_message.Message):
         VALUE_FIELD_NUMBER: _ClassVar[int]
         key: str
         value: str
-        def __init__(self, key: str | None = ..., value: str | None = ...) -> None: ...
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     HOSTNAME_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
@@ -75,13 +75,13 @@ class Register(_message.Message):
     attributes: _containers.ScalarMap[str, str]
     tasks: _containers.RepeatedCompositeFieldContainer[TaskStatus]
     version: str
-    def __init__(self, agent_id: str | None = ..., hostname: str | None = ..., total: Resources | _Mapping | None = ..., attributes: _Mapping[str, str] | None = ..., tasks: _Iterable[TaskStatus | _Mapping] | None = ..., version: str | None = ...) -> None: ...
+    def __init__(self, agent_id: _Optional[str] = ..., hostname: _Optional[str] = ..., total: _Optional[_Union[Resources, _Mapping]] = ..., attributes: _Optional[_Mapping[str, str]] = ..., tasks: _Optional[_Iterable[_Union[TaskStatus, _Mapping]]] = ..., version: _Optional[str] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
     __slots__ = ("running_task_ids",)
     RUNNING_TASK_IDS_FIELD_NUMBER: _ClassVar[int]
     running_task_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, running_task_ids: _Iterable[str] | None = ...) -> None: ...
+    def __init__(self, running_task_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class LogChunk(_message.Message):
     __slots__ = ("request_id", "data", "offset", "next_offset", "size", "eof", "error")
@@ -99,7 +99,7 @@ class LogChunk(_message.Message):
     size: int
     eof: bool
     error: str
-    def __init__(self, request_id: str | None = ..., data: bytes | None = ..., offset: int | None = ..., next_offset: int | None = ..., size: int | None = ..., eof: bool | None = ..., error: str | None = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., data: _Optional[bytes] = ..., offset: _Optional[int] = ..., next_offset: _Optional[int] = ..., size: _Optional[int] = ..., eof: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
 
 class AgentMessage(_message.Message):
     __slots__ = ("register", "heartbeat", "status", "log_chunk")
@@ -111,7 +111,7 @@ class AgentMessage(_message.Message):
     heartbeat: Heartbeat
     status: TaskStatus
     log_chunk: LogChunk
-    def __init__(self, register: Register | _Mapping | None = ..., heartbeat: Heartbeat | _Mapping | None = ..., status: TaskStatus | _Mapping | None = ..., log_chunk: LogChunk | _Mapping | None = ...) -> None: ...
+    def __init__(self, register: _Optional[_Union[Register, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., status: _Optional[_Union[TaskStatus, _Mapping]] = ..., log_chunk: _Optional[_Union[LogChunk, _Mapping]] = ...) -> None: ...
 
 class TaskSpec(_message.Message):
     __slots__ = ("task_id", "job_name", "firing_id", "sharding_item", "sharding_total_count", "sharding_parameter", "job_parameter", "app_name", "app_url", "app_cache_enable", "job_type", "command", "job_class", "streaming_process", "environment", "resources", "execution_type", "cron", "time_zone")
@@ -121,7 +121,7 @@ class TaskSpec(_message.Message):
         VALUE_FIELD_NUMBER: _ClassVar[int]
         key: str
         value: str
-        def __init__(self, key: str | None = ..., value: str | None = ...) -> None: ...
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     JOB_NAME_FIELD_NUMBER: _ClassVar[int]
     FIRING_ID_FIELD_NUMBER: _ClassVar[int]
@@ -160,13 +160,13 @@ class TaskSpec(_message.Message):
     execution_type: str
     cron: str
     time_zone: str
-    def __init__(self, task_id: str | None = ..., job_name: str | None = ..., firing_id: str | None = ..., sharding_item: int | None = ..., sharding_total_count: int | None = ..., sharding_parameter: str | None = ..., job_parameter: str | None = ..., app_name: str | None = ..., app_url: str | None = ..., app_cache_enable: bool | None = ..., job_type: str | None = ..., command: str | None = ..., job_class: str | None = ..., streaming_process: bool | None = ..., environment: _Mapping[str, str] | None = ..., resources: Resources | _Mapping | None = ..., execution_type: str | None = ..., cron: str | None = ..., time_zone: str | None = ...) -> None: ...
+    def __init__(self, task_id: _Optional[str] = ..., job_name: _Optional[str] = ..., firing_id: _Optional[str] = ..., sharding_item: _Optional[int] = ..., sharding_total_count: _Optional[int] = ..., sharding_parameter: _Optional[str] = ..., job_parameter: _Optional[str] = ..., app_name: _Optional[str] = ..., app_url: _Optional[str] = ..., app_cache_enable: _Optional[bool] = ..., job_type: _Optional[str] = ..., command: _Optional[str] = ..., job_class: _Optional[str] = ..., streaming_process: _Optional[bool] = ..., environment: _Optional[_Mapping[str, str]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., execution_type: _Optional[str] = ..., cron: _Optional[str] = ..., time_zone: _Optional[str] = ...) -> None: ...
 
 class Launch(_message.Message):
     __slots__ = ("tasks",)
     TASKS_FIELD_NUMBER: _ClassVar[int]
     tasks: _containers.RepeatedCompositeFieldContainer[TaskSpec]
-    def __init__(self, tasks: _Iterable[TaskSpec | _Mapping] | None = ...) -> None: ...
+    def __init__(self, tasks: _Optional[_Iterable[_Union[TaskSpec, _Mapping]]] = ...) -> None: ...
 
 class Kill(_message.Message):
     __slots__ = ("task_id", "reason")
@@ -174,19 +174,19 @@ class Kill(_message.Message):
     REASON_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     reason: str
-    def __init__(self, task_id: str | None = ..., reason: str | None = ...) -> None: ...
+    def __init__(self, task_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class Registered(_message.Message):
     __slots__ = ("leader",)
     LEADER_FIELD_NUMBER: _ClassVar[int]
     leader: str
-    def __init__(self, leader: str | None = ...) -> None: ...
+    def __init__(self, leader: _Optional[str] = ...) -> None: ...
 
 class Acknowledge(_message.Message):
     __slots__ = ("task_ids",)
     TASK_IDS_FIELD_NUMBER: _ClassVar[int]
     task_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, task_ids: _Iterable[str] | None = ...) -> None: ...
+    def __init__(self, task_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ReadLog(_message.Message):
     __slots__ = ("request_id", "task_id", "stream", "offset", "length")
@@ -200,7 +200,7 @@ class ReadLog(_message.Message):
     stream: str
     offset: int
     length: int
-    def __init__(self, request_id: str | None = ..., task_id: str | None = ..., stream: str | None = ..., offset: int | None = ..., length: int | None = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., task_id: _Optional[str] = ..., stream: _Optional[str] = ..., offset: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
 
 class MasterMessage(_message.Message):
     __slots__ = ("registered", "launch", "kill", "ack", "read_log")
@@ -214,4 +214,4 @@ class MasterMessage(_message.Message):
     kill: Kill
     ack: Acknowledge
     read_log: ReadLog
-    def __init__(self, registered: Registered | _Mapping | None = ..., launch: Launch | _Mapping | None = ..., kill: Kill | _Mapping | None = ..., ack: Acknowledge | _Mapping | None = ..., read_log: ReadLog | _Mapping | None = ...) -> None: ...
+    def __init__(self, registered: _Optional[_Union[Registered, _Mapping]] = ..., launch: _Optional[_Union[Launch, _Mapping]] = ..., kill: _Optional[_Union[Kill, _Mapping]] = ..., ack: _Optional[_Union[Acknowledge, _Mapping]] = ..., read_log: _Optional[_Union[ReadLog, _Mapping]] = ...) -> None: ...

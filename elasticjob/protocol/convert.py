@@ -35,6 +35,11 @@ class StatusUpdate:
     reason: str = ""
     timestamp_ms: int = 0
     started_ms: int = 0
+    run: int = 0  # > 0: one finished run of a DAEMON task, which keeps running
+
+    @property
+    def daemon_run(self) -> bool:
+        return self.run > 0
 
     def to_proto(self) -> pb.TaskStatus:
         return pb.TaskStatus(
@@ -46,6 +51,7 @@ class StatusUpdate:
             reason=self.reason,
             timestamp_ms=self.timestamp_ms or now_ms(),
             started_ms=self.started_ms,
+            run=self.run,
         )
 
     @classmethod
@@ -60,6 +66,7 @@ class StatusUpdate:
             reason=message.reason,
             timestamp_ms=message.timestamp_ms,
             started_ms=message.started_ms,
+            run=message.run,
         )
 
 

@@ -28,7 +28,6 @@ class QueueWrite:
     job_name: str
     queue: ReadyQueue
     version: int | None  # None: the znode does not exist yet
-    job_version: int | None = None  # the job's config version the write was decided on (checked on commit)
 
 
 @dataclass(frozen=True)
@@ -52,6 +51,7 @@ class CyclePlan:
     next_wake: dt.datetime | None = None
     collapsed: dict[str, int] = field(default_factory=dict)  # job -> firings merged away this cycle
     catching_up: bool = False  # some job's cron cursor is still behind: plan again at once
+    job_versions: dict[str, int] = field(default_factory=dict)  # config versions the plan was decided on
 
     @property
     def empty(self) -> bool:
@@ -65,7 +65,7 @@ def plan_cycle(
     scorer: placement.Scorer = placement.SPREAD,
     max_pending: int = DEFAULT_MAX_PENDING_FIRINGS,
 ) -> CyclePlan:
-    result = CyclePlan()
+    result = CyclePlan(job_versions=dict(snapshot.job_versions))
     queues: dict[str, ReadyQueue] = {}
     for name, job in sorted(snapshot.jobs.items()):
         queue, _ = snapshot.queues.get(name, (ReadyQueue(cursor=now), -1))
@@ -105,11 +105,7 @@ def plan_cycle(
     for name, queue in queues.items():
         stored = snapshot.queues.get(name)
         if stored is None or stored[0].to_json() != queue.to_json():
-            result.queue_writes.append(
-                QueueWrite(
-                    name, queue, None if stored is None else stored[1], snapshot.job_versions.get(name)
-                )
-            )
+            result.queue_writes.append(QueueWrite(name, queue, None if stored is None else stored[1]))
 
     for job_name, tasks in snapshot.running.items():
         for task in tasks:

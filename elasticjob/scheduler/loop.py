@@ -261,28 +261,29 @@ class Scheduler:
             if job_name not in self._running_parents:
                 self.store.client.ensure_path(self.layout.running(job_name))
                 self._running_parents.add(job_name)
+        writes = {write.job_name: write for write in plan.queue_writes}
         txn = self._fenced(fence)
         pending: list[TaskLaunch] = []
         complete = True
-        for write in plan.queue_writes:
-            ops = 2 + len(launches_by_job.get(write.job_name, ()))
-            if len(txn) + ops > MAX_OPS_PER_TRANSACTION and len(txn) > 1:
+        for job_name in sorted(writes.keys() | launches_by_job.keys()):
+            write, launches = writes.get(job_name), launches_by_job.get(job_name, [])
+            if len(txn) + 2 + len(launches) > MAX_OPS_PER_TRANSACTION and len(txn) > 1:
                 if not self._try_commit(txn, pending):
                     complete = False
                     break
                 txn, pending = self._fenced(fence), []
-            path = self.layout.ready(write.job_name)
-            if write.job_version is not None:
-                # Decided on this configuration: a job removed or changed meanwhile voids the write.
-                txn.check(self.layout.job(write.job_name), write.job_version)
-            if write.version is None:
-                txn.create(path, write.queue.to_json())
-            else:
-                txn.set(path, write.queue.to_json(), version=write.version)
-            for launch in launches_by_job.get(write.job_name, ()):
-                txn.create(
-                    self.layout.running_task(launch.task.job_name, launch.task.task_id), launch.task.to_json()
-                )
+            job_version = plan.job_versions.get(job_name)
+            if job_version is not None:
+                # Decided on this configuration: a job removed or changed meanwhile voids the writes.
+                txn.check(self.layout.job(job_name), job_version)
+            if write is not None:
+                path = self.layout.ready(job_name)
+                if write.version is None:
+                    txn.create(path, write.queue.to_json())
+                else:
+                    txn.set(path, write.queue.to_json(), version=write.version)
+            for launch in launches:
+                txn.create(self.layout.running_task(job_name, launch.task.task_id), launch.task.to_json())
                 pending.append(launch)
         if complete and len(txn) > 1 and not self._try_commit(txn, pending):
             complete = False

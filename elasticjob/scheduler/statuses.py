@@ -32,6 +32,11 @@ class StatusPlan:
     acks: dict[str, list[str]] = field(default_factory=dict)  # agent -> terminal task ids recorded
 
 
+def daemon_run_id(task_id: str, run: int) -> str:
+    """The execution id of run ``run`` of a DAEMON task."""
+    return f"{task_id}#{run}"
+
+
 _RANK = {TaskState.STAGING: 0, TaskState.RUNNING: 1}
 
 
@@ -49,7 +54,8 @@ def plan_statuses(
     - a task the state knows, reported by the agent it was launched on: non-terminal states update the
       znode (when they change it), terminal states delete it; either way the event is recorded;
     - a terminal report of an unknown task is acknowledged (it was recorded before, or never existed);
-    - a non-terminal report of an unknown task is a stale copy: the agent is told to kill it.
+    - a non-terminal report of an unknown task is a stale copy: the agent is told to kill it;
+    - a DAEMON task's report of one finished run is recorded as an execution of its own.
     """
     result = StatusPlan()
     current = dict(running)
@@ -64,6 +70,13 @@ def plan_statuses(
         task, version = known
         started = _ms(status.started_ms) or task.started_at
         at = _ms(status.timestamp_ms) or now
+        if status.daemon_run:
+            # One run of a DAEMON shard ended; the shard keeps running. Each run is its own execution.
+            run = replace(task, task_id=daemon_run_id(task.task_id, status.run))
+            result.events.append(
+                Recorded(run, status.state, status.exit_code, status.message, at, started, at)
+            )
+            continue
         if status.state.terminal:
             result.deletes.append((task, version))
             result.acks.setdefault(agent_id, []).append(status.task_id)

@@ -181,3 +181,14 @@ def test_the_input_mapping_is_not_changed() -> None:
     before = dict(state)
     plan_statuses([("a1", StatusUpdate("t1", TaskState.FINISHED, exit_code=0))], state, NOW)
     assert state == before
+
+
+def test_a_daemon_run_is_recorded_as_its_own_execution_and_leaves_the_task_running() -> None:
+    daemon = task(state=TaskState.RUNNING)
+    report = StatusUpdate("t1", TaskState.FAILED, exit_code=3, message="boom", timestamp_ms=5_000, run=2)
+    plan = plan_statuses([("a1", report)], running((daemon, 4)), NOW)
+    assert plan.updates == [] and plan.deletes == [] and plan.acks == {} and plan.kills == []
+    [event] = plan.events
+    assert event.task.task_id == "t1#2"
+    assert (event.state, event.exit_code, event.message) == (TaskState.FAILED, 3, "boom")
+    assert event.finished_at == at_ms(5_000)
