@@ -119,6 +119,7 @@ class AppCache:
         with self._lock_for(key):
             entry = self.root / key
             entry.mkdir(parents=True, exist_ok=True)
+            os.utime(entry)  # "last used": the agent's cache GC removes entries idle for a long time
             cached = _load_meta(entry, url)
             if scheme == "file":
                 return self._fetch_local_cached(url, entry, cached)

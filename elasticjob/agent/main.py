@@ -81,8 +81,15 @@ def run_agent(config: AgentConfig) -> None:
             max_total_bytes=config.sandbox_max_bytes,
             keep=set(tasks.running_ids()),
         )
+        # Cached app archives not used for a week go too (a later fetch simply downloads again).
+        removed += collect(
+            cache.root,
+            max_age_seconds=7 * 24 * 3600,
+            max_total_bytes=config.sandbox_max_bytes,
+            keep={".fresh"},
+        )
         if removed:
-            log.info("removed %d old sandbox(es)", len(removed))
+            log.info("removed %d old sandbox(es) and cache entries", len(removed))
     tasks.kill_all("the agent is stopping")
     deadline = config.kill_grace_seconds + 5
     waited = 0.0

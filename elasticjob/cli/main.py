@@ -110,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long an agent may be disconnected before its tasks count as LOST (default 15)",
     )
+    master.add_argument(
+        "--placement",
+        choices=["spread", "binpack"],
+        default="spread",
+        help="where shards go: spread over agents (default) or bin-packed onto as few as possible",
+    )
     master.set_defaults(handler=_master)
 
     agent = sub.add_parser(
@@ -236,6 +242,7 @@ def _master(args: argparse.Namespace) -> int:
             max_body_bytes=args.max_body_bytes,
             history_url=args.history_url,
             agent_grace=args.agent_grace,
+            placement=args.placement,
         )
     except ValueError as exc:
         return _fail(str(exc))

@@ -21,3 +21,4 @@ class MasterConfig:
     history_url: str | None = None  # default: SQLite file history.db in data_dir
     scheduler_tick: float = 5.0  # safety tick of the event-driven scheduling loop
     agent_grace: float = 15.0  # how long an agent may be gone before its tasks count as LOST
+    placement: str = "spread"  # spread | binpack

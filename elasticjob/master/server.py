@@ -17,6 +17,7 @@ from typing import Any
 
 import uvicorn
 
+from elasticjob import placement
 from elasticjob.api.app import create_app
 from elasticjob.api.metrics import MasterMetrics
 from elasticjob.api.runtime import LeaderState, runtime_router
@@ -104,6 +105,7 @@ def run_master(config: MasterConfig) -> None:
         lambda: election_box[0].fence(),
         tick=config.scheduler_tick,
         agent_grace=config.agent_grace,
+        scorer=placement.BinPack() if config.placement == "binpack" else placement.SPREAD,
     )
     hub.on_change = scheduler.wake
 

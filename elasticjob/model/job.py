@@ -71,6 +71,13 @@ def _check_environment(env: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def _check_constraints(constraints: dict[str, str]) -> dict[str, str]:
+    for key in constraints:
+        if not key or "=" in key or "," in key:
+            raise ValueError(f"{key!r} is not a valid attribute name")
+    return constraints
+
+
 def _check_time_zone(name: str) -> str:
     try:
         zoneinfo.ZoneInfo(name)
@@ -110,6 +117,8 @@ class Job(BaseModel):
     scriptCommandLine: str | None = Field(default=None, min_length=1)
     environment: Annotated[dict[str, str], AfterValidator(_check_environment)] = Field(default_factory=dict)
     timeZone: Annotated[str, AfterValidator(_check_time_zone)] = "UTC"
+    # Agent attributes every shard's agent must have, e.g. {"rack": "a"} (agents: --attributes rack=a).
+    constraints: Annotated[dict[str, str], AfterValidator(_check_constraints)] = Field(default_factory=dict)
     # Elastic-Job-Cloud 2.x fields, accepted so its clients work unchanged; stored, not interpreted.
     jobProperties: dict[str, str] | None = None
     beanName: str | None = None

@@ -210,7 +210,9 @@ def _group(job: Job, app: App, items: list[int], firing_id: str) -> placement.Ta
         )
         for item in items
     )
-    return placement.TaskGroup(group_key=job.jobName, tasks=tasks, all_or_nothing=True)
+    return placement.TaskGroup(
+        group_key=job.jobName, tasks=tasks, all_or_nothing=True, constraints=dict(job.constraints)
+    )
 
 
 def _group_of(task_key: str) -> str:

@@ -249,3 +249,67 @@ def test_malicious_tarballs_are_refused_and_nothing_escapes_the_sandbox(
     assert not list(agent.work_dir.rglob("escaped.txt"))
     assert not any(p.is_symlink() for p in sandboxes.rglob("*"))
     assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_constraints_choose_agents_and_explain_when_nothing_matches(cluster: Cluster, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    tarball = build_tarball({"bin/run.sh": SHARD_SCRIPT}, tmp_path / "c.tar.gz", executable=("bin/run.sh",))
+    cluster.start_master()
+    cluster.start_agent(cpus=1, mem=512, attributes="rack=a")
+    cluster.start_agent(cpus=1, mem=512, attributes="rack=b")
+    cluster.wait_agents(2)
+    with cluster.api as client:
+        _app(client, "c", tarball.as_uri())
+        base = {"appName": "c", "cron": "0 0 0 1 1 ? 2099", "shardingTotalCount": 3, "cpuCount": 0.1,
+                "memoryMB": 32, "environment": {"OUT": str(out)}}
+        assert client.post("/job/register", json={**base, "jobName": "on_b", "constraints": {"rack": "b"}}).status_code == 204
+        assert client.post("/job/register", json={**base, "jobName": "on_z", "constraints": {"rack": "z"}}).status_code == 204
+        for name in ("on_b", "on_z"):
+            assert client.post("/job/trigger", content=name.encode(), headers={"Content-Type": "text/plain"}).status_code == 204
+
+        def finished_on_b() -> list[dict[str, Any]] | None:
+            rows = _executions(client, jobName="on_b", state="FINISHED")
+            return rows if len(rows) == 3 else None
+
+        rows = wait_until(finished_on_b, 30, message="the three shards of on_b finished")
+        agents = {r["agentId"] for r in rows}
+        assert len(agents) == 1
+        rack_b = next(a for a in cluster.agents if a.attributes == "rack=b")
+        assert agents == {(rack_b.work_dir / "agent-id").read_text().strip()}
+
+        def reason() -> str | None:
+            rows = [r for r in client.get("/job/tasks/ready").json() if r["jobName"] == "on_z"]
+            return rows[0].get("reason") if rows else None
+
+        assert "constraint rack=z matched no agent" in wait_until(reason, 15)
+        assert _executions(client, jobName="on_z") == []
+
+
+def test_cli_prints_and_follows_a_tasks_log(cluster: Cluster, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = "#!/bin/sh\nfor i in 1 2 3 4; do echo line $i; sleep 0.7; done\necho oops >&2\n"
+    tarball = build_tarball({"bin/run.sh": script}, tmp_path / "log.tar.gz", executable=("bin/run.sh",))
+    master = cluster.start_master()
+    cluster.start_agent(cpus=1, mem=512)
+    cluster.wait_agents(1)
+    with cluster.api as client:
+        _app(client, "talker", tarball.as_uri())
+        job = {"jobName": "talker", "appName": "talker", "cron": "0 0 0 1 1 ? 2099", "shardingTotalCount": 1,
+               "cpuCount": 0.1, "memoryMB": 32}
+        assert client.post("/job/register", json=job).status_code == 204
+        assert client.post("/job/trigger", content=b"talker", headers={"Content-Type": "text/plain"}).status_code == 204
+        running = wait_until(lambda: [t for t in client.get("/job/tasks/running").json()
+                                      if t["metaInfo"]["jobName"] == "talker"], 20, interval=0.05)
+    task_id = running[0]["id"]
+    cli = [sys.executable, "-m", "elasticjob", "job", "log", task_id, "--url", master.url]
+    followed = subprocess.run([*cli, "--follow"], capture_output=True, text=True, timeout=60)
+    assert followed.returncode == 0, followed.stderr
+    assert followed.stdout.splitlines() == ["line 1", "line 2", "line 3", "line 4"]
+    stderr = subprocess.run([*cli, "--stream", "stderr"], capture_output=True, text=True, timeout=30)
+    assert stderr.stdout.strip() == "oops"
+    unknown = subprocess.run([sys.executable, "-m", "elasticjob", "job", "log", "nope", "--url", master.url],
+                             capture_output=True, text=True, timeout=30)
+    assert unknown.returncode == 1 and "does not exist" in unknown.stderr and "Traceback" not in unknown.stderr
