@@ -17,3 +17,6 @@ def setup_logging(level: str = "INFO", process: str | None = None) -> None:
     # kazoo logs every reconnect attempt at WARNING with a traceback; keep its lines short.
     logging.getLogger("kazoo.client").setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # One line per HTTP request made by the CLI or dev supervisor is noise on a user's terminal.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
