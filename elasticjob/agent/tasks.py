@@ -71,7 +71,8 @@ class TaskManager:
             if task_id in self._tasks:
                 log.info("task %s already known; ignoring a repeated launch", task_id)
                 return
-            run = TaskRun(spec, self.sandboxes / task_id, StatusUpdate(task_id, TaskState.STAGING))
+            staging = StatusUpdate(task_id, TaskState.STAGING, firing_id=spec["firing_id"])
+            run = TaskRun(spec, self.sandboxes / task_id, staging)
             self._tasks[task_id] = run
         threading.Thread(target=self._execute, args=(run,), name=f"task-{task_id[-8:]}", daemon=True).start()
 
@@ -140,7 +141,8 @@ class TaskManager:
         reason: str = "",
     ) -> None:
         status = StatusUpdate(
-            run.spec["task_id"], state, exit_code, message, reason, now_ms(), run.started_ms
+            run.spec["task_id"], state, exit_code, message, reason, now_ms(), run.started_ms,
+            firing_id=run.spec["firing_id"],
         )
         with run.lock:
             run.status = status
@@ -260,6 +262,7 @@ class TaskManager:
                 now_ms(),
                 run.started_ms,
                 run=number,
+                firing_id=run.spec["firing_id"],
             )
         )
 

@@ -35,6 +35,36 @@ class MasterMetrics:
             "elasticjob_leader_changes", "Times this master gained or lost leadership", registry=self.registry
         )
 
+        self._scheduler = {
+            "failovers": Counter(
+                "elasticjob_failovers",
+                "Shards queued to run again (cause LOST: failover; RETRY: the job's own failure retried)",
+                ["cause"],
+                registry=self.registry,
+            ),
+            "lost_tasks": Counter(
+                "elasticjob_lost_tasks",
+                "Tasks declared LOST (agent gone or forgot them)",
+                registry=self.registry,
+            ),
+            "missed_firings": Counter(
+                "elasticjob_missed_firings",
+                "Firings that never ran (misfire policy, maxPendingFirings, startingDeadlineSeconds)",
+                registry=self.registry,
+            ),
+            "reconciliations": Counter(
+                "elasticjob_reconciliations",
+                "Tasks agents ran that the state lacked: adopted or killed",
+                ["action"],
+                registry=self.registry,
+            ),
+        }
+
+    def count(self, event: str, amount: int = 1, **labels: str) -> None:
+        """The scheduler's counters (``SchedulerMetrics``)."""
+        counter = self._scheduler[event]
+        (counter.labels(**labels) if labels else counter).inc(amount)
+
     def leadership(self, leader: bool) -> None:
         self.is_leader.set(1 if leader else 0)
         self.leader_changes.inc()

@@ -26,6 +26,7 @@ from elasticjob.registry import (
     VersionConflict,
 )
 from elasticjob.registry.store import encode
+from elasticjob.scheduler.failover import FailoverEntry
 from elasticjob.scheduler.queue import Firing, FiringCause, ReadyQueue
 from elasticjob.scheduler.snapshot import RunningTask
 
@@ -107,7 +108,8 @@ class JobService:
 
     def job_view(self, name: str, now: dt.datetime | None = None) -> dict[str, Any]:
         """The job's configuration plus ``nextFireTime`` and ``lastFireTime`` (ISO 8601 in the job's time
-        zone, with its UTC offset; omitted when there is none, as null fields are everywhere)."""
+        zone, with its UTC offset; omitted when there is none, as null fields are everywhere) and the misfire
+        accounting: ``pendingFirings`` (queued, not started) and ``missedFirings`` (never ran)."""
         job = self._job(name).model
         stored = self.store.get(self.layout.ready(name))
         queue = ReadyQueue.from_json(stored.value) if stored is not None else ReadyQueue()
@@ -117,6 +119,8 @@ class JobService:
         view = job.as_json()
         if upcoming is not None:
             view["nextFireTime"] = upcoming.astimezone(zone).isoformat()
+        view["pendingFirings"] = len(queue.firings)
+        view["missedFirings"] = queue.missed
         if queue.last_fire_time is not None:
             view["lastFireTime"] = queue.last_fire_time.astimezone(zone).isoformat(timespec="milliseconds")
         return view
@@ -186,7 +190,11 @@ class JobService:
         ]
 
     def failover_tasks(self) -> list[Any]:
-        return self._values_two_levels(self.layout.failover_root)
+        """Elastic-Job-Cloud's FailoverTaskInfo shape for every shard queued to run again."""
+        return [
+            FailoverEntry.from_json(v).native_view()
+            for v in self._values_two_levels(self.layout.failover_root)
+        ]
 
     # ---- apps -----------------------------------------------------------------------------------
     def register_app(self, app: App) -> App:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from elasticjob.model import missed_task_id
+
 STAGING = "STAGING"
 RUNNING = "RUNNING"
 FINISHED = "FINISHED"
@@ -40,11 +42,6 @@ def state_rank(state: str) -> int:
         return _RANK[state]
     except KeyError:
         raise ValueError(f"unknown task state {state!r}; expected one of {', '.join(TASK_STATES)}") from None
-
-
-def missed_task_id(job_name: str, firing_id: str) -> str:
-    """The task id recorded for a missed firing: ``missed@-@{jobName}@-@{firingId}``."""
-    return TASK_ID_DELIMITER.join(("missed", job_name, firing_id))
 
 
 def _check_aware(name: str, value: datetime | None) -> None:

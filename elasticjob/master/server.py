@@ -106,6 +106,7 @@ def run_master(config: MasterConfig) -> None:
         tick=config.scheduler_tick,
         agent_grace=config.agent_grace,
         scorer=placement.BinPack() if config.placement == "binpack" else placement.SPREAD,
+        metrics=metrics,
     )
     hub.on_change = scheduler.wake
 

@@ -109,6 +109,12 @@ class Job(BaseModel):
     memoryMB: float = Field(ge=1)
     failover: bool = False
     misfire: bool = False
+    # Misfire accounting: at most this many firings wait; older than startingDeadlineSeconds -> MISSED.
+    maxPendingFirings: int = Field(default=10, ge=1, le=1000)
+    startingDeadlineSeconds: int | None = Field(default=None, ge=1)
+    # Per-shard retry of the job's own failures (non-zero exit, memory): like backoffLimitPerIndex.
+    shardRetryLimit: int = Field(default=0, ge=0, le=100)
+    shardRetryBackoffSeconds: float = Field(default=10.0, ge=0, le=3600)
     description: str = Field(default="", max_length=4096)
     dockerImageName: str | None = None  # accepted and stored; reserved, nothing uses it yet
     jobType: JobType = JobType.SCRIPT

@@ -66,3 +66,8 @@ class TaskId:
                 f"{text!r} is not a task id ({'@-@'.join(['job', 'item', 'kind', 'agent', 'uuid'])})"
             )
         return cls(parts[0], int(parts[1]), TaskKind(parts[2]), parts[3], parts[4])
+
+
+def missed_task_id(job_name: str, firing_id: str) -> str:
+    """The execution id recorded for a firing that never ran: ``missed@-@{jobName}@-@{firingId}``."""
+    return SEPARATOR.join(("missed", job_name, firing_id))

@@ -33,7 +33,7 @@ class Resources(_message.Message):
     def __init__(self, cpus: _Optional[float] = ..., mem_mb: _Optional[float] = ...) -> None: ...
 
 class TaskStatus(_message.Message):
-    __slots__ = ("task_id", "state", "exit_code", "has_exit_code", "message", "reason", "timestamp_ms", "started_ms", "run")
+    __slots__ = ("task_id", "state", "exit_code", "has_exit_code", "message", "reason", "timestamp_ms", "started_ms", "run", "firing_id")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +43,7 @@ class TaskStatus(_message.Message):
     TIMESTAMP_MS_FIELD_NUMBER: _ClassVar[int]
     STARTED_MS_FIELD_NUMBER: _ClassVar[int]
     RUN_FIELD_NUMBER: _ClassVar[int]
+    FIRING_ID_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     state: TaskState
     exit_code: int
@@ -52,7 +53,8 @@ class TaskStatus(_message.Message):
     timestamp_ms: int
     started_ms: int
     run: int
-    def __init__(self, task_id: _Optional[str] = ..., state: _Optional[_Union[TaskState, str]] = ..., exit_code: _Optional[int] = ..., has_exit_code: _Optional[bool] = ..., message: _Optional[str] = ..., reason: _Optional[str] = ..., timestamp_ms: _Optional[int] = ..., started_ms: _Optional[int] = ..., run: _Optional[int] = ...) -> None: ...
+    firing_id: str
+    def __init__(self, task_id: _Optional[str] = ..., state: _Optional[_Union[TaskState, str]] = ..., exit_code: _Optional[int] = ..., has_exit_code: _Optional[bool] = ..., message: _Optional[str] = ..., reason: _Optional[str] = ..., timestamp_ms: _Optional[int] = ..., started_ms: _Optional[int] = ..., run: _Optional[int] = ..., firing_id: _Optional[str] = ...) -> None: ...
 
 class Register(_message.Message):
     __slots__ = ("agent_id", "hostname", "total", "attributes", "tasks", "version")

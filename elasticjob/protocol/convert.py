@@ -36,6 +36,7 @@ class StatusUpdate:
     timestamp_ms: int = 0
     started_ms: int = 0
     run: int = 0  # > 0: one finished run of a DAEMON task, which keeps running
+    firing_id: str = ""
 
     @property
     def daemon_run(self) -> bool:
@@ -52,6 +53,7 @@ class StatusUpdate:
             timestamp_ms=self.timestamp_ms or now_ms(),
             started_ms=self.started_ms,
             run=self.run,
+            firing_id=self.firing_id,
         )
 
     @classmethod
@@ -67,6 +69,7 @@ class StatusUpdate:
             timestamp_ms=message.timestamp_ms,
             started_ms=message.started_ms,
             run=message.run,
+            firing_id=message.firing_id,
         )
 
 

@@ -73,6 +73,14 @@ class Layout:
         return f"{self.failover(job)}/{item}"
 
     @property
+    def lost_root(self) -> str:
+        """Tombstones ``/state/lost/{taskId}`` of tasks declared LOST, so a stale copy is recognised."""
+        return f"{self.root}/state/lost"
+
+    def lost(self, task_id: str) -> str:
+        return f"{self.lost_root}/{task_id}"
+
+    @property
     def disabled_apps(self) -> str:
         return f"{self.root}/state/disable/app"
 
@@ -115,6 +123,7 @@ class Layout:
             self.ready_root,
             self.running_root,
             self.failover_root,
+            self.lost_root,
             self.disabled_apps,
             self.disabled_jobs,
             self.agents,

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from elasticjob import placement
 from elasticjob.cron import Schedule
 from elasticjob.model import App, Job, JobExecutionType, JobType, TaskId, TaskKind, TaskState
-from elasticjob.scheduler.firings import DEFAULT_MAX_PENDING_FIRINGS, coalesce_pending, due_firings
+from elasticjob.scheduler.failover import FailoverEntry
+from elasticjob.scheduler.firings import coalesce_pending, due_firings
 from elasticjob.scheduler.queue import Firing, FiringCause, ReadyQueue
 from elasticjob.scheduler.snapshot import RunningTask, Snapshot
 
@@ -52,6 +53,9 @@ class CyclePlan:
     collapsed: dict[str, int] = field(default_factory=dict)  # job -> firings merged away this cycle
     catching_up: bool = False  # some job's cron cursor is still behind: plan again at once
     job_versions: dict[str, int] = field(default_factory=dict)  # config versions the plan was decided on
+    failover_deletes: list[tuple[str, int, int]] = field(default_factory=list)  # job, item, version: launched
+    failover_writes: list[tuple[FailoverEntry, int]] = field(default_factory=list)  # new reason, version
+    missed: list[tuple[str, Firing, str]] = field(default_factory=list)  # job, firing, why it never ran
 
     @property
     def empty(self) -> bool:
@@ -63,8 +67,9 @@ def plan_cycle(
     now: dt.datetime,
     schedule_of: Callable[[Job], Schedule],
     scorer: placement.Scorer = placement.SPREAD,
-    max_pending: int = DEFAULT_MAX_PENDING_FIRINGS,
+    max_pending: int | None = None,
 ) -> CyclePlan:
+    """Decide one cycle. ``max_pending`` overrides every job's ``maxPendingFirings`` (tests)."""
     result = CyclePlan(job_versions=dict(snapshot.job_versions))
     queues: dict[str, ReadyQueue] = {}
     for name, job in sorted(snapshot.jobs.items()):
@@ -78,7 +83,9 @@ def plan_cycle(
             result.next_wake = nxt
         queues[name] = queue
 
-    groups, heads = _task_groups(snapshot, queues, result, max_pending)
+    groups, heads = _task_groups(snapshot, queues, result)
+    failover_groups, entries = _failover_groups(snapshot, now, result)
+    groups = failover_groups + groups
     decided = placement.plan(groups, _offers(snapshot), scorer) if groups else placement.LaunchPlan((), ())
     placed_by_group: dict[str, list[placement.Placement]] = defaultdict(list)
     for placed in decided.placements:
@@ -87,6 +94,7 @@ def plan_cycle(
     for unplaced in decided.unplaced:
         reasons.setdefault(_group_of(unplaced.task.task_key), unplaced.reason)
 
+    _apply_failover(snapshot, entries, placed_by_group, reasons, now, result)
     for job_name, head in heads.items():
         job = snapshot.jobs[job_name]
         app = snapshot.apps[job.effective_app_name]
@@ -138,33 +146,48 @@ def _advance_cron(
     schedule: Schedule,
     snapshot: Snapshot,
     result: CyclePlan,
-    max_pending: int,
+    max_pending: int | None,
 ) -> ReadyQueue:
+    limit = max_pending if max_pending is not None else job.maxPendingFirings
     cursor = queue.cursor or now
     if not snapshot.job_enabled(job):
         # A disabled job does not pile up firings: its cursor skips the instants that pass while it is
         # disabled (written only when one has passed, not on every cycle).
         upcoming = schedule.next_fire(cursor)
         return replace(queue, cursor=now) if upcoming is not None and upcoming <= now else queue
-    due = due_firings(schedule, cursor, now, job.misfire, max_pending)
+    due = due_firings(schedule, cursor, now, job.misfire, limit)
     if not due.complete:
         result.catching_up = True
+    missed = [(f, _collapse_reason(job)) for f in due.dropped]
     firings = (*queue.firings, *due.firings)
-    waiting = bool(snapshot.running.get(job.jobName))
-    collapsed = due.collapsed
+    if job.startingDeadlineSeconds is not None:
+        deadline = now - dt.timedelta(seconds=job.startingDeadlineSeconds)
+        reason = f"could not start within startingDeadlineSeconds={job.startingDeadlineSeconds}"
+        missed += [(f, reason) for f in firings if f.scheduled_at < deadline]
+        firings = tuple(f for f in firings if f.scheduled_at >= deadline)
+    waiting = bool(snapshot.running.get(job.jobName)) or bool(snapshot.failover.get(job.jobName))
     if waiting or len(firings) > 1:
-        firings, dropped = coalesce_pending(firings, job.misfire, max_pending)
-        collapsed += dropped
-    if collapsed:
-        result.collapsed[job.jobName] = collapsed
-    return replace(queue, cursor=due.cursor, firings=firings)
+        kept, _ = coalesce_pending(firings, job.misfire, limit)
+        missed += [(f, _collapse_reason(job)) for f in firings if f not in kept]
+        firings = kept
+    missed.sort(key=lambda pair: pair[0].scheduled_at)
+    result.missed += [(job.jobName, firing, why) for firing, why in missed]
+    count = len(missed) + due.uncounted
+    if count:
+        result.collapsed[job.jobName] = count
+    return replace(queue, cursor=due.cursor, firings=firings, missed=queue.missed + count)
+
+
+def _collapse_reason(job: Job) -> str:
+    if job.misfire:
+        return f"more than maxPendingFirings={job.maxPendingFirings} firings were waiting"
+    return "missed while the previous firing ran or no room was free (misfire=false: collapsed into one)"
 
 
 def _task_groups(
     snapshot: Snapshot,
-    queues: Mapping[str, ReadyQueue],
+    queues: dict[str, ReadyQueue],
     result: CyclePlan,
-    max_pending: int,
 ) -> tuple[list[placement.TaskGroup], dict[str, Firing | None]]:
     groups: list[placement.TaskGroup] = []
     heads: dict[str, Firing | None] = {}
@@ -175,7 +198,7 @@ def _task_groups(
         if app is None:
             if queues[name].firings:
                 missing = f"app '{job.effective_app_name}' is not registered"
-                queues[name] = replace(queues[name], reason=missing)  # type: ignore[index]
+                queues[name] = replace(queues[name], reason=missing)
             continue
         running = snapshot.running.get(name, ())
         if job.jobExecutionType is JobExecutionType.DAEMON:
@@ -188,12 +211,87 @@ def _task_groups(
         if not queue.firings:
             continue
         if running:
-            queues[name] = replace(queue, reason=WAITING_FOR_PREVIOUS)  # type: ignore[index]
+            queues[name] = replace(queue, reason=WAITING_FOR_PREVIOUS)
+            continue
+        pending = snapshot.failover.get(name)
+        if pending:
+            shards = ", ".join(str(e.sharding_item) for e, _ in pending)
+            queues[name] = replace(queue, reason=f"previous firing's shard(s) {shards} waiting to be re-run")
             continue
         head = queue.firings[0]
         heads[name] = head
         groups.append(_group(job, app, list(range(job.shardingTotalCount)), head.firing_id))
     return groups, heads
+
+
+FAILOVER_GROUP = "!failover"
+
+
+def _failover_groups(
+    snapshot: Snapshot, now: dt.datetime, result: CyclePlan
+) -> tuple[list[placement.TaskGroup], dict[str, dict[int, tuple[FailoverEntry, int]]]]:
+    """One group per job with shards due for failover or retry: placed one by one, before any firing."""
+    groups: list[placement.TaskGroup] = []
+    due_entries: dict[str, dict[int, tuple[FailoverEntry, int]]] = {}
+    for job_name, entries in sorted(snapshot.failover.items()):
+        job = snapshot.jobs.get(job_name)
+        app = snapshot.apps.get(job.effective_app_name) if job is not None else None
+        running = {t.sharding_item for t in snapshot.running.get(job_name, ())}
+        due: dict[int, tuple[FailoverEntry, int]] = {}
+        for entry, version in entries:
+            if job is None or entry.sharding_item >= job.shardingTotalCount:
+                result.failover_deletes.append((job_name, entry.sharding_item, version))
+            elif entry.not_before > now:
+                if result.next_wake is None or entry.not_before < result.next_wake:
+                    result.next_wake = entry.not_before
+            elif entry.sharding_item not in running:
+                due[entry.sharding_item] = (entry, version)
+        if not due or job is None or app is None or not snapshot.job_enabled(job):
+            continue
+        due_entries[job_name] = due
+        group = _group(job, app, sorted(due), "")
+        tasks = tuple(
+            replace(t, task_key=f"{job_name}{FAILOVER_GROUP}#{t.sharding_item}") for t in group.tasks
+        )
+        groups.append(
+            replace(
+                group, group_key=f"{job_name}{FAILOVER_GROUP}", tasks=tasks, all_or_nothing=False, priority=10
+            )
+        )
+    return groups, due_entries
+
+
+def _apply_failover(
+    snapshot: Snapshot,
+    entries: dict[str, dict[int, tuple[FailoverEntry, int]]],
+    placed_by_group: dict[str, list[placement.Placement]],
+    reasons: dict[str, str],
+    now: dt.datetime,
+    result: CyclePlan,
+) -> None:
+    for job_name, due in entries.items():
+        job = snapshot.jobs[job_name]
+        app = snapshot.apps[job.effective_app_name]
+        placed_items = set()
+        for placed in placed_by_group.get(f"{job_name}{FAILOVER_GROUP}", []):
+            entry, version = due[placed.task.sharding_item]
+            placed_items.add(entry.sharding_item)
+            launch = _launch(
+                job,
+                app,
+                placed,
+                None,
+                now,
+                kind=TaskKind.FAILOVER,
+                firing_id=entry.firing_id,
+                attempt=entry.attempt,
+            )
+            result.launches.append(launch)
+            result.failover_deletes.append((job_name, entry.sharding_item, version))
+        reason = reasons.get(f"{job_name}{FAILOVER_GROUP}", "waiting for resources")
+        for item, (entry, version) in due.items():
+            if item not in placed_items and entry.reason != reason:
+                result.failover_writes.append((replace(entry, reason=reason), version))
 
 
 def _group(job: Job, app: App, items: list[int], firing_id: str) -> placement.TaskGroup:
@@ -239,11 +337,20 @@ def _offers(snapshot: Snapshot) -> list[placement.Offer]:
 
 
 def _launch(
-    job: Job, app: App, placed: placement.Placement, head: Firing | None, now: dt.datetime
+    job: Job,
+    app: App,
+    placed: placement.Placement,
+    head: Firing | None,
+    now: dt.datetime,
+    *,
+    kind: TaskKind = TaskKind.READY,
+    firing_id: str | None = None,
+    attempt: int = 0,
 ) -> TaskLaunch:
     item = placed.task.sharding_item
-    task_id = str(TaskId.new(job.jobName, item, TaskKind.READY, placed.agent_id))
-    firing_id = head.firing_id if head is not None else DAEMON_FIRING
+    task_id = str(TaskId.new(job.jobName, item, kind, placed.agent_id))
+    if firing_id is None:
+        firing_id = head.firing_id if head is not None else DAEMON_FIRING
     task = RunningTask(
         task_id=task_id,
         job_name=job.jobName,
@@ -256,9 +363,10 @@ def _launch(
         mem_mb=job.memoryMB,
         app_cpus=app.cpuCount,
         app_mem_mb=app.memoryMB,
-        kind=TaskKind.READY,
+        kind=kind,
         state=TaskState.STAGING,
         launched_at=now,
+        attempt=attempt,
     )
     return TaskLaunch(task, task_spec(job, app, task))
 

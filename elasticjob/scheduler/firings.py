@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from elasticjob.cron import Schedule
 from elasticjob.scheduler.queue import Firing, FiringCause
@@ -12,6 +12,7 @@ DEFAULT_MAX_PENDING_FIRINGS = 10
 # Instants examined per call: a cursor days behind a per-second cron is caught up over several cycles
 # instead of stalling one cycle for seconds.
 MAX_STEPS = 5_000
+MAX_RECORDED = 100  # collapsed firings listed individually (for MISSED events); the rest are only counted
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,14 @@ class DueFirings:
     cursor: dt.datetime  # the new cursor
     collapsed: int  # due instants merged away (misfire=false) or dropped over the bound
     complete: bool = True  # False: stopped after max_steps; call again to catch up further
+    # The newest of the ``collapsed`` firings (at most MAX_RECORDED), for MISSED events; a detail of
+    # ``collapsed``, so left out of equality.
+    dropped: tuple[Firing, ...] = field(default=(), compare=False)
+
+    @property
+    def uncounted(self) -> int:
+        """Collapsed firings not in ``dropped`` (a cursor far behind: only the newest are listed)."""
+        return self.collapsed - len(self.dropped)
 
 
 def due_firings(
@@ -38,6 +47,7 @@ def due_firings(
     continues from it (``DueFirings.complete`` is False).
     """
     instants: list[dt.datetime] = []
+    dropped: list[dt.datetime] = []
     skipped = 0
     at = cursor
     steps = 0
@@ -52,7 +62,8 @@ def due_firings(
             break
         instants.append(nxt)
         if len(instants) > max_pending:  # keep memory bounded when a cursor is far behind
-            instants.pop(0)
+            dropped.append(instants.pop(0))
+            del dropped[:-MAX_RECORDED]
             skipped += 1
         at = nxt
     if not instants:
@@ -60,8 +71,16 @@ def due_firings(
     new_cursor = instants[-1]
     if not misfire and len(instants) > 1:
         skipped += len(instants) - 1
+        dropped.extend(instants[:-1])
+        del dropped[:-MAX_RECORDED]
         instants = instants[-1:]
-    return DueFirings(tuple(Firing.cron(t) for t in instants), new_cursor, skipped, complete)
+    return DueFirings(
+        tuple(Firing.cron(t) for t in instants),
+        new_cursor,
+        skipped,
+        complete,
+        tuple(Firing.cron(t) for t in dropped),
+    )
 
 
 def coalesce_pending(

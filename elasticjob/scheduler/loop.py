@@ -23,19 +23,78 @@ from typing import Any
 from kazoo.exceptions import KazooException
 
 from elasticjob import cron, placement
-from elasticjob.model import Job, TaskState
+from elasticjob.model import Job, TaskState, missed_task_id
 from elasticjob.protocol import agent_pb2 as pb
 from elasticjob.protocol.convert import StatusUpdate, spec_to_proto
 from elasticjob.registry import Fence, JsonStore, Layout, StoreError, Transaction
 from elasticjob.scheduler.cycle import CyclePlan, TaskLaunch, plan_cycle
-from elasticjob.scheduler.ports import AgentPort, EventSink, TaskEvent
+from elasticjob.scheduler.failover import FailoverCause, FailoverEntry, after_end
+from elasticjob.scheduler.ports import AgentPort, EventSink, NoMetrics, SchedulerMetrics, TaskEvent
+from elasticjob.scheduler.queue import ReadyQueue, iso, parse_iso
 from elasticjob.scheduler.reader import read_running, read_snapshot
 from elasticjob.scheduler.snapshot import RunningTask, Snapshot
-from elasticjob.scheduler.statuses import Recorded, StatusPlan, plan_statuses
+from elasticjob.scheduler.statuses import Context, Recorded, plan_statuses
 
 log = logging.getLogger(__name__)
 
 MAX_OPS_PER_TRANSACTION = 500
+TOMBSTONE_TTL = dt.timedelta(days=1)
+TOMBSTONE_SWEEP_EVERY = 500  # cycles
+
+Op = Callable[[Transaction], object]
+
+
+def _context(snapshot: Snapshot) -> Context:
+    return Context(
+        jobs=snapshot.jobs,
+        apps=snapshot.apps,
+        failover=snapshot.failover,
+        lost=snapshot.lost,
+        running_items=frozenset(
+            (t.job_name, t.sharding_item) for ts in snapshot.running.values() for t in ts
+        ),
+    )
+
+
+def _check_job(layout: Layout, job_name: str, version: int) -> Op:
+    return lambda txn: txn.check(layout.job(job_name), version)
+
+
+def _write_queue(layout: Layout, job_name: str, queue: ReadyQueue, version: int | None) -> Op:
+    if version is None:
+        return lambda txn: txn.create(layout.ready(job_name), queue.to_json())
+    return lambda txn: txn.set(layout.ready(job_name), queue.to_json(), version=version)
+
+
+def _create_running(layout: Layout, task: RunningTask) -> Op:
+    return lambda txn: txn.create(layout.running_task(task.job_name, task.task_id), task.to_json())
+
+
+def _set_running(layout: Layout, task: RunningTask, version: int) -> Op:
+    return lambda txn: txn.set(
+        layout.running_task(task.job_name, task.task_id), task.to_json(), version=version
+    )
+
+
+def _delete_running(layout: Layout, task: RunningTask, version: int) -> Op:
+    return lambda txn: txn.delete(layout.running_task(task.job_name, task.task_id), version=version)
+
+
+def _set_failover(layout: Layout, entry: FailoverEntry, version: int) -> Op:
+    path = layout.failover_item(entry.job_name, entry.sharding_item)
+    return lambda txn: txn.set(path, entry.to_json(), version=version)
+
+
+def _delete_failover(layout: Layout, job_name: str, item: int, version: int) -> Op:
+    return lambda txn: txn.delete(layout.failover_item(job_name, item), version=version)
+
+
+def _create_tombstone(layout: Layout, task_id: str, now: dt.datetime) -> Op:
+    return lambda txn: txn.create(layout.lost(task_id), {"lostAt": iso(now)})
+
+
+def _delete_tombstone(layout: Layout, task_id: str) -> Op:
+    return lambda txn: txn.delete(layout.lost(task_id))
 
 
 def utcnow() -> dt.datetime:
@@ -55,6 +114,7 @@ class Scheduler:
         tick: float = 5.0,
         agent_grace: float = 15.0,
         scorer: placement.Scorer = placement.SPREAD,
+        metrics: SchedulerMetrics | None = None,
     ) -> None:
         self.store = store
         self.layout = layout
@@ -65,6 +125,7 @@ class Scheduler:
         self.tick = tick
         self.agent_grace = agent_grace
         self.scorer = scorer
+        self.metrics = metrics or NoMetrics()
         self._wake = threading.Event()
         self._stopped = threading.Event()
         self._reports: queue.Queue[tuple[str, StatusUpdate]] = queue.Queue()
@@ -72,7 +133,7 @@ class Scheduler:
         self._gone_since: dict[str, float] = {}
         self._leader_since: float | None = None
         self._schedules: dict[tuple[str, str], cron.Schedule] = {}
-        self._running_parents: set[str] = set()
+        self._parents: set[str] = set()
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
         self.cycles = 0
 
@@ -132,18 +193,21 @@ class Scheduler:
             return self.tick
         self.cycles += 1
         now = self.clock()
-        self._apply_statuses(fence, now)
         snapshot = read_snapshot(self.store, self.layout, self.agents.agents())
-        self._expire_lost(fence, snapshot, now)
-        snapshot = read_snapshot(self.store, self.layout, self.agents.agents()) if self._expired else snapshot
+        changed = self._apply_statuses(fence, snapshot, now)
+        if changed:
+            snapshot = read_snapshot(self.store, self.layout, self.agents.agents())
+        if self._expire_lost(fence, snapshot, now):
+            snapshot = read_snapshot(self.store, self.layout, self.agents.agents())
         plan = plan_cycle(snapshot, now, self._schedule, self.scorer)
-        for job_name, count in plan.collapsed.items():
-            log.info("job %s: %d missed firing(s) collapsed (misfire policy)", job_name, count)
-        complete = self._commit(fence, plan, now)
+        complete = self._commit(fence, plan)
+        self._record_missed(plan)
         for kill in plan.kills:
             self.agents.send(
                 kill.agent_id, pb.MasterMessage(kill=pb.Kill(task_id=kill.task_id, reason=kill.reason))
             )
+        if self.cycles % TOMBSTONE_SWEEP_EVERY == 0:
+            self._sweep_tombstones(fence, now)
         if not complete or plan.catching_up:
             return 0.0  # something changed under us, or cron catch-up continues: plan again at once
         wait = self.tick
@@ -158,7 +222,8 @@ class Scheduler:
         return self._schedules[key]
 
     # ---- statuses --------------------------------------------------------------------------------
-    def _apply_statuses(self, fence: Fence, now: dt.datetime) -> None:
+    def _apply_statuses(self, fence: Fence, snapshot: Snapshot, now: dt.datetime) -> bool:
+        """Apply queued status reports; True if ZooKeeper changed."""
         reports: list[tuple[str, StatusUpdate]] = []
         while True:
             try:
@@ -166,73 +231,137 @@ class Scheduler:
             except queue.Empty:
                 break
         if not reports:
-            return
+            return False
         running = read_running(self.store, self.layout, [s.task_id for _, s in reports])
-        plan = plan_statuses(reports, running, now)
+        plan = plan_statuses(reports, running, now, _context(snapshot))
+        groups: list[list[Op]] = []
+        for task, version in plan.updates:
+            groups.append([_set_running(self.layout, task, version)])
+        ends = {entry.original_task_id: entry for entry in plan.failover_creates}
+        for task, version in plan.deletes:
+            # The end of a run and its failover entry commit together: the shard is never forgotten.
+            group = [_delete_running(self.layout, task, version)]
+            if task.task_id in ends:
+                group.append(self._create_failover(ends[task.task_id]))
+            groups.append(group)
+        for task in plan.creates:
+            self._ensure_parent(self.layout.running(task.job_name))
+            groups.append([_create_running(self.layout, task)])
+        for job_name, item, version in plan.failover_deletes:
+            groups.append([_delete_failover(self.layout, job_name, item, version)])
+        for task_id in plan.tombstone_deletes:
+            groups.append([_delete_tombstone(self.layout, task_id)])
         try:
-            self._commit_statuses(fence, plan)
+            self._commit_groups(fence, groups)
         except StoreError:
             for report in reports:  # the znodes changed under us: decide again next cycle
                 self._reports.put(report)
             raise
         self._record(plan.events)
+        self._count_failovers(plan.failover_creates)
+        if plan.creates:
+            self.metrics.count("reconciliations", len(plan.creates), action="adopt")
+            for task in plan.creates:
+                log.warning(
+                    "adopted task %s of job %s shard %d reported by agent %s",
+                    task.task_id,
+                    task.job_name,
+                    task.sharding_item,
+                    task.agent_id,
+                )
         for agent_id, task_ids in plan.acks.items():
             self.agents.send(agent_id, pb.MasterMessage(ack=pb.Acknowledge(task_ids=task_ids)))
         for agent_id, task_id, reason in plan.kills:
-            log.warning("agent %s runs unknown task %s: killing it", agent_id, task_id)
+            log.warning("killing task %s on agent %s: %s", task_id, agent_id, reason)
+            self.metrics.count("reconciliations", 1, action="kill")
             self.agents.send(agent_id, pb.MasterMessage(kill=pb.Kill(task_id=task_id, reason=reason)))
+        return bool(groups)
 
-    def _commit_statuses(self, fence: Fence, plan: StatusPlan) -> None:
+    def _commit_groups(self, fence: Fence, groups: list[list[Op]]) -> None:
+        """Commit operation groups in fenced multi-transactions; a group is never split."""
         txn = self._fenced(fence)
-        for task, version in plan.updates:
-            txn.set(self.layout.running_task(task.job_name, task.task_id), task.to_json(), version=version)
-            if len(txn) >= MAX_OPS_PER_TRANSACTION:
+        for group in groups:
+            if len(txn) > 1 and len(txn) + len(group) > MAX_OPS_PER_TRANSACTION:
                 txn.commit()
                 txn = self._fenced(fence)
-        for task, version in plan.deletes:
-            txn.delete(self.layout.running_task(task.job_name, task.task_id), version=version)
-            if len(txn) >= MAX_OPS_PER_TRANSACTION:
-                txn.commit()
-                txn = self._fenced(fence)
+            for op in group:
+                op(txn)
         if len(txn) > 1:
             txn.commit()
 
-    # ---- lost tasks --------------------------------------------------------------------------------
-    _expired = False
+    def _create_failover(self, entry: FailoverEntry) -> Op:
+        self._ensure_parent(self.layout.failover(entry.job_name))
+        path = self.layout.failover_item(entry.job_name, entry.sharding_item)
+        return lambda txn: txn.create(path, entry.to_json())
 
-    def _expire_lost(self, fence: Fence, snapshot: Snapshot, now: dt.datetime) -> None:
-        """Tasks whose agent is gone past the grace period, or that a re-registered agent did not report."""
-        self._expired = False
+    def _ensure_parent(self, path: str) -> None:
+        if path not in self._parents:
+            self.store.client.ensure_path(path)
+            self._parents.add(path)
+
+    def _count_failovers(self, entries: list[FailoverEntry]) -> None:
+        for entry in entries:
+            kind = "failover" if entry.cause is FailoverCause.LOST else "retry"
+            self.metrics.count("failovers", 1, cause=entry.cause.value)
+            log.warning(
+                "job %s shard %d queued for %s (attempt %d, firing %s, after task %s)",
+                entry.job_name,
+                entry.sharding_item,
+                kind,
+                entry.attempt,
+                entry.firing_id,
+                entry.original_task_id,
+            )
+
+    # ---- lost tasks --------------------------------------------------------------------------------
+    def _expire_lost(self, fence: Fence, snapshot: Snapshot, now: dt.datetime) -> bool:
+        """Tasks whose agent is gone past the grace period, or that a re-registered agent did not report,
+        become LOST: recorded, tombstoned (a stale copy that turns up is killed) and, per the job's
+        policy, queued for failover — all in one transaction per task. True if any was."""
         connected = set(snapshot.agents)
-        lost: list[tuple[RunningTask, str]] = []
-        registrations = []
+        lost: dict[str, tuple[RunningTask, str]] = {}
         while True:
             try:
-                registrations.append(self._registrations.get_nowait())
+                agent_id, registered_at, reported = self._registrations.get_nowait()
             except queue.Empty:
                 break
-        for agent_id, registered_at, reported in registrations:
             for task in snapshot.tasks_on(agent_id):
                 if task.task_id not in reported and task.launched_at.timestamp() < registered_at:
-                    lost.append((task, f"agent {agent_id} reconnected without this task"))
+                    lost[task.task_id] = (task, f"agent {agent_id} reconnected without this task")
         reference = self._leader_since or time.monotonic()
         for tasks in snapshot.running.values():
             for task in tasks:
-                if task.agent_id in connected:
+                if task.agent_id in connected or task.task_id in lost:
                     continue
                 gone_for = time.monotonic() - self._gone_since.get(task.agent_id, reference)
                 if gone_for >= self.agent_grace:
-                    lost.append((task, f"agent {task.agent_id} gone for {gone_for:.0f}s"))
+                    lost[task.task_id] = (task, f"agent {task.agent_id} gone for {gone_for:.0f}s")
         if not lost:
-            return
-        seen: set[str] = set()
-        txn = self._fenced(fence)
-        events = []
-        for task, reason in lost:
-            if task.task_id in seen:
-                continue
-            seen.add(task.task_id)
-            txn.delete(self.layout.running_task(task.job_name, task.task_id))
+            return False
+        groups: list[list[Op]] = []
+        events: list[Recorded] = []
+        entries: list[FailoverEntry] = []
+        for task, reason in lost.values():
+            group = [
+                _delete_running(self.layout, task, -1),
+                _create_tombstone(self.layout, task.task_id, now),
+            ]
+            entry = after_end(
+                snapshot.jobs.get(task.job_name),
+                task_id=task.task_id,
+                sharding_item=task.sharding_item,
+                firing_id=task.firing_id,
+                attempt=task.attempt,
+                state=TaskState.LOST,
+                reason="",
+                now=now,
+            )
+            if entry is not None and not any(
+                e.sharding_item == entry.sharding_item for e, _ in snapshot.failover.get(task.job_name, ())
+            ):
+                group.append(self._create_failover(entry))
+                entries.append(entry)
+            groups.append(group)
             events.append(Recorded(task, TaskState.LOST, None, reason, now, task.started_at, now))
             log.warning(
                 "task %s of job %s shard %d is LOST: %s",
@@ -241,53 +370,97 @@ class Scheduler:
                 task.sharding_item,
                 reason,
             )
-        txn.commit()
+        self._commit_groups(fence, groups)
         self._record(events)
-        self._expired = True
+        self.metrics.count("lost_tasks", len(events))
+        self._count_failovers(entries)
+        return True
+
+    def _sweep_tombstones(self, fence: Fence, now: dt.datetime) -> None:
+        """Forget tombstones after a day: a stale copy that reports later than that is adopted or killed
+        by the other rules (its job gone, its shard running elsewhere)."""
+        old = [
+            name
+            for name, stored in self.store.get_all(self.layout.lost_root).items()
+            if not isinstance(stored.value, dict)
+            or parse_iso(stored.value.get("lostAt", "1970-01-01T00:00:00+00:00")) < now - TOMBSTONE_TTL
+        ]
+        self._commit_groups(fence, [[_delete_tombstone(self.layout, name)] for name in old])
 
     # ---- applying a plan -------------------------------------------------------------------------
     def _fenced(self, fence: Fence) -> Transaction:
         return self.store.transaction().check(fence.path, fence.version)
 
-    def _commit(self, fence: Fence, plan: CyclePlan, now: dt.datetime) -> bool:
-        """Commit queue writes and running znodes job by job (batched); then send those launches.
+    def _commit(self, fence: Fence, plan: CyclePlan) -> bool:
+        """Commit the plan job by job (a job's writes never split across transactions), then send the
+        launches of each committed transaction.
 
         Returns False if a transaction failed (a concurrent change): what committed before is launched.
         """
+        ops: dict[str, list[Op]] = defaultdict(list)
         launches_by_job: dict[str, list[TaskLaunch]] = defaultdict(list)
+        for write in plan.queue_writes:
+            ops[write.job_name].append(_write_queue(self.layout, write.job_name, write.queue, write.version))
+        for job_name, item, version in plan.failover_deletes:
+            ops[job_name].append(_delete_failover(self.layout, job_name, item, version))
+        for entry, version in plan.failover_writes:
+            ops[entry.job_name].append(_set_failover(self.layout, entry, version))
         for launch in plan.launches:
+            self._ensure_parent(self.layout.running(launch.task.job_name))
+            ops[launch.task.job_name].append(_create_running(self.layout, launch.task))
             launches_by_job[launch.task.job_name].append(launch)
-        for job_name in launches_by_job:
-            if job_name not in self._running_parents:
-                self.store.client.ensure_path(self.layout.running(job_name))
-                self._running_parents.add(job_name)
-        writes = {write.job_name: write for write in plan.queue_writes}
         txn = self._fenced(fence)
         pending: list[TaskLaunch] = []
-        complete = True
-        for job_name in sorted(writes.keys() | launches_by_job.keys()):
-            write, launches = writes.get(job_name), launches_by_job.get(job_name, [])
-            if len(txn) + 2 + len(launches) > MAX_OPS_PER_TRANSACTION and len(txn) > 1:
-                if not self._try_commit(txn, pending):
-                    complete = False
-                    break
-                txn, pending = self._fenced(fence), []
+        for job_name in sorted(ops):
+            group = ops[job_name]
             job_version = plan.job_versions.get(job_name)
             if job_version is not None:
                 # Decided on this configuration: a job removed or changed meanwhile voids the writes.
-                txn.check(self.layout.job(job_name), job_version)
-            if write is not None:
-                path = self.layout.ready(job_name)
-                if write.version is None:
-                    txn.create(path, write.queue.to_json())
-                else:
-                    txn.set(path, write.queue.to_json(), version=write.version)
-            for launch in launches:
-                txn.create(self.layout.running_task(job_name, launch.task.task_id), launch.task.to_json())
-                pending.append(launch)
-        if complete and len(txn) > 1 and not self._try_commit(txn, pending):
-            complete = False
-        return complete
+                group.insert(0, _check_job(self.layout, job_name, job_version))
+            if len(txn) > 1 and len(txn) + len(group) > MAX_OPS_PER_TRANSACTION:
+                if not self._try_commit(txn, pending):
+                    return False
+                txn, pending = self._fenced(fence), []
+            for op in group:
+                op(txn)
+            pending.extend(launches_by_job.get(job_name, ()))
+        return len(txn) <= 1 or self._try_commit(txn, pending)
+
+    def _record_missed(self, plan: CyclePlan) -> None:
+        if not plan.missed:
+            return
+        now = self.clock()
+        self.metrics.count("missed_firings", len(plan.missed))
+        for job_name, firing, reason in plan.missed:
+            log.info(
+                "job %s firing %s (scheduled %s) MISSED: %s",
+                job_name,
+                firing.firing_id,
+                firing.scheduled_at.isoformat(),
+                reason,
+            )
+        try:
+            self.events.record(
+                [
+                    TaskEvent(
+                        task_id=missed_task_id(job_name, firing.firing_id),
+                        job_name=job_name,
+                        sharding_item=None,
+                        firing_id=firing.firing_id,
+                        state="MISSED",
+                        agent_id="",
+                        hostname="",
+                        exit_code=None,
+                        message=reason,
+                        started_at=None,
+                        finished_at=None,
+                        at=now,
+                    )
+                    for job_name, firing, reason in plan.missed
+                ]
+            )
+        except Exception:  # noqa: BLE001 - history is best effort; ZooKeeper state is the truth
+            log.exception("could not record %d missed firing(s)", len(plan.missed))
 
     def _try_commit(self, txn: Transaction, launches: list[TaskLaunch]) -> bool:
         try:

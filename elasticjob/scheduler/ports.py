@@ -34,3 +34,14 @@ class TaskEvent:
 
 class EventSink(Protocol):
     def record(self, events: Sequence[TaskEvent]) -> None: ...
+
+
+class SchedulerMetrics(Protocol):
+    """Counters of what the scheduler did (failovers, lost tasks, missed firings, reconciliations)."""
+
+    def count(self, event: str, amount: int = 1, **labels: str) -> None: ...
+
+
+class NoMetrics:
+    def count(self, event: str, amount: int = 1, **labels: str) -> None:
+        pass

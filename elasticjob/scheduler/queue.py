@@ -61,6 +61,7 @@ class ReadyQueue:
     firings: tuple[Firing, ...] = ()
     reason: str = ""
     last_fire_time: dt.datetime | None = None  # when the last firing was launched
+    missed: int = 0  # firings that never ran (collapsed, over maxPendingFirings, past their deadline)
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -69,6 +70,7 @@ class ReadyQueue:
         value["firings"] = [f.to_json() for f in self.firings]
         value["reason"] = self.reason
         value["lastFireTime"] = iso(self.last_fire_time) if self.last_fire_time else None
+        value["missed"] = self.missed
         return value
 
     @classmethod
@@ -77,12 +79,13 @@ class ReadyQueue:
             return cls(firings=tuple(Firing.from_json(f) for f in value))
         if not isinstance(value, dict):
             return cls()
-        known = {"cursor", "firings", "reason", "lastFireTime"}
+        known = {"cursor", "firings", "reason", "lastFireTime", "missed"}
         return cls(
             cursor=parse_iso(value["cursor"]) if value.get("cursor") else None,
             firings=tuple(Firing.from_json(f) for f in value.get("firings") or ()),
             reason=value.get("reason") or "",
             last_fire_time=parse_iso(value["lastFireTime"]) if value.get("lastFireTime") else None,
+            missed=int(value.get("missed") or 0),
             extra={k: v for k, v in value.items() if k not in known},
         )
 

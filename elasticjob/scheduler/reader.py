@@ -9,6 +9,7 @@ from kazoo.exceptions import NoNodeError
 from elasticjob.model import TaskId
 from elasticjob.registry import ConfigReader, JsonStore, Layout
 from elasticjob.registry.store import decode
+from elasticjob.scheduler.failover import FailoverEntry
 from elasticjob.scheduler.queue import ReadyQueue
 from elasticjob.scheduler.snapshot import AgentView, RunningTask, Snapshot
 
@@ -25,6 +26,12 @@ def read_snapshot(store: JsonStore, layout: Layout, agents: Mapping[str, AgentVi
     for job_name in store.children(layout.running_root):
         tasks = store.get_all(layout.running(job_name))
         running[job_name] = tuple(RunningTask.from_json(v.value) for _, v in sorted(tasks.items()))
+    failover: dict[str, tuple[tuple[FailoverEntry, int], ...]] = {}
+    for job_name in store.children(layout.failover_root):
+        entries = store.get_all(layout.failover(job_name))
+        failover[job_name] = tuple(
+            (FailoverEntry.from_json(v.value), v.version) for _, v in sorted(entries.items(), key=_by_item)
+        )
     return Snapshot(
         jobs=jobs,
         apps=apps,
@@ -34,7 +41,13 @@ def read_snapshot(store: JsonStore, layout: Layout, agents: Mapping[str, AgentVi
         running=running,
         agents=dict(agents),
         job_versions={n: v.version for n, v in stored_jobs.items()},
+        failover={job: entries for job, entries in failover.items() if entries},
+        lost=frozenset(store.children(layout.lost_root)),
     )
+
+
+def _by_item(pair: tuple[str, object]) -> int:
+    return int(pair[0]) if pair[0].isdigit() else -1
 
 
 def read_running(store: JsonStore, layout: Layout, task_ids: list[str]) -> dict[str, tuple[RunningTask, int]]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from elasticjob.model import App, Job, TaskKind, TaskState
+from elasticjob.scheduler.failover import FailoverEntry
 from elasticjob.scheduler.queue import ReadyQueue, iso, parse_iso
 
 
@@ -41,6 +42,7 @@ class RunningTask:
     state: TaskState
     launched_at: dt.datetime
     started_at: dt.datetime | None = None
+    attempt: int = 0  # 0 for a firing's first run; failover/retry runs count up
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +61,7 @@ class RunningTask:
             "state": self.state.value,
             "launchedAt": iso(self.launched_at),
             "startedAt": iso(self.started_at) if self.started_at else None,
+            "attempt": self.attempt,
         }
 
     @classmethod
@@ -79,6 +82,7 @@ class RunningTask:
             state=TaskState(value.get("state", "STAGING")),
             launched_at=parse_iso(value["launchedAt"]),
             started_at=parse_iso(value["startedAt"]) if value.get("startedAt") else None,
+            attempt=int(value.get("attempt", 0)),
         )
 
     def native_view(self) -> dict[str, Any]:
@@ -102,6 +106,10 @@ class Snapshot:
     running: Mapping[str, tuple[RunningTask, ...]]  # job -> its launched, unfinished tasks
     agents: Mapping[str, AgentView]  # connected agents
     job_versions: Mapping[str, int] = field(default_factory=dict)  # job -> config znode version
+    failover: Mapping[str, tuple[tuple[FailoverEntry, int], ...]] = field(
+        default_factory=dict
+    )  # with versions
+    lost: frozenset[str] = frozenset()  # tombstones: task ids declared LOST (kill their stale copies)
 
     def job_enabled(self, job: Job) -> bool:
         return job.jobName not in self.disabled_jobs and job.effective_app_name not in self.disabled_apps

@@ -1,12 +1,19 @@
-"""Turning agents' task status reports into state changes: pure decisions, applied by the loop."""
+"""Turning agents' task status reports into state changes: pure decisions, applied by the loop.
+
+Also where a new leader reconciles: a report of a task the state lacks is either adopted (the shard
+still runs there and nothing replaced it) or killed as a stale copy (its shard was declared lost and
+re-run or given up, or another run of the shard exists).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from elasticjob.model import TaskState
+from elasticjob.model import App, Job, TaskId, TaskState
 from elasticjob.protocol.convert import StatusUpdate
+from elasticjob.scheduler.failover import FailoverEntry, after_end
 from elasticjob.scheduler.snapshot import RunningTask
 
 
@@ -23,10 +30,25 @@ class Recorded:
     finished_at: dt.datetime | None
 
 
+@dataclass(frozen=True)
+class Context:
+    """What the decisions need beyond the running znodes (from the cycle's snapshot)."""
+
+    jobs: Mapping[str, Job] = field(default_factory=dict)
+    apps: Mapping[str, App] = field(default_factory=dict)
+    failover: Mapping[str, tuple[tuple[FailoverEntry, int], ...]] = field(default_factory=dict)
+    running_items: frozenset[tuple[str, int]] = frozenset()  # (job, item) of every running task
+    lost: frozenset[str] = frozenset()  # tombstones of tasks declared LOST
+
+
 @dataclass
 class StatusPlan:
     updates: list[tuple[RunningTask, int]] = field(default_factory=list)  # new value, expected version
     deletes: list[tuple[RunningTask, int]] = field(default_factory=list)
+    creates: list[RunningTask] = field(default_factory=list)  # adopted tasks
+    failover_creates: list[FailoverEntry] = field(default_factory=list)
+    failover_deletes: list[tuple[str, int, int]] = field(default_factory=list)  # job, item, version
+    tombstone_deletes: list[str] = field(default_factory=list)
     events: list[Recorded] = field(default_factory=list)
     kills: list[tuple[str, str, str]] = field(default_factory=list)  # agent, task id, reason
     acks: dict[str, list[str]] = field(default_factory=dict)  # agent -> terminal task ids recorded
@@ -48,15 +70,18 @@ def plan_statuses(
     reports: list[tuple[str, StatusUpdate]],
     running: dict[str, tuple[RunningTask, int]],
     now: dt.datetime,
+    context: Context | None = None,
 ) -> StatusPlan:
     """Decide what each report changes.
 
     - a task the state knows, reported by the agent it was launched on: non-terminal states update the
-      znode (when they change it), terminal states delete it; either way the event is recorded;
+      znode (when they change it), terminal states delete it and may queue a failover or retry (see
+      ``failover.after_end``); either way the event is recorded;
     - a terminal report of an unknown task is acknowledged (it was recorded before, or never existed);
-    - a non-terminal report of an unknown task is a stale copy: the agent is told to kill it;
+    - a non-terminal report of an unknown task is reconciled (``_reconcile``);
     - a DAEMON task's report of one finished run is recorded as an execution of its own.
     """
+    context = context or Context()
     result = StatusPlan()
     current = dict(running)
     for agent_id, status in reports:
@@ -64,8 +89,12 @@ def plan_statuses(
         if known is None or known[0].agent_id != agent_id:
             if status.state.terminal:
                 result.acks.setdefault(agent_id, []).append(status.task_id)
+                if status.task_id in context.lost:
+                    result.tombstone_deletes.append(status.task_id)  # the stale copy is gone for good
             else:
-                result.kills.append((agent_id, status.task_id, "the master does not know this task"))
+                adopted = _reconcile(agent_id, status, context, result, now)
+                if adopted is not None:
+                    current[status.task_id] = (adopted, 0)
             continue
         task, version = known
         started = _ms(status.started_ms) or task.started_at
@@ -83,6 +112,18 @@ def plan_statuses(
             result.events.append(
                 Recorded(task, status.state, status.exit_code, status.message, at, started, at)
             )
+            entry = after_end(
+                context.jobs.get(task.job_name),
+                task_id=task.task_id,
+                sharding_item=task.sharding_item,
+                firing_id=task.firing_id,
+                attempt=task.attempt,
+                state=status.state,
+                reason=status.reason,
+                now=now,
+            )
+            if entry is not None:
+                result.failover_creates.append(entry)
             del current[status.task_id]
             continue
         if _RANK[status.state] <= _RANK[task.state]:
@@ -92,3 +133,64 @@ def plan_statuses(
         result.events.append(Recorded(updated, status.state, None, status.message, at, started, None))
         current[status.task_id] = (updated, version + 1)
     return result
+
+
+def _reconcile(
+    agent_id: str, status: StatusUpdate, context: Context, result: StatusPlan, now: dt.datetime
+) -> RunningTask | None:
+    """A task an agent runs but the state lacks: adopt it, or kill it. Returns the adopted task."""
+    try:
+        task_id = TaskId.parse(status.task_id)
+    except ValueError:
+        result.kills.append((agent_id, status.task_id, "not a task id of this cluster"))
+        return None
+    job = context.jobs.get(task_id.job_name)
+    app = context.apps.get(job.effective_app_name) if job is not None else None
+    if job is None or app is None or task_id.sharding_item >= job.shardingTotalCount:
+        result.kills.append((agent_id, status.task_id, "its job or shard no longer exists"))
+        return None
+    key = (task_id.job_name, task_id.sharding_item)
+    if key in context.running_items:
+        result.kills.append((agent_id, status.task_id, "another run of this shard is running"))
+        return None
+    pending = [
+        (entry, version)
+        for entry, version in context.failover.get(task_id.job_name, ())
+        if entry.sharding_item == task_id.sharding_item and entry.original_task_id == status.task_id
+    ]
+    if status.task_id in context.lost and not pending:
+        result.kills.append(
+            (agent_id, status.task_id, "it was declared lost and its shard re-run or given up")
+        )
+        return None
+    # Adopt: the shard still runs here and nothing replaced it (a pending failover of it is cancelled).
+    attempt = 0
+    for entry, version in pending:
+        result.failover_deletes.append((entry.job_name, entry.sharding_item, version))
+        attempt = entry.attempt - 1
+    if status.task_id in context.lost:
+        result.tombstone_deletes.append(status.task_id)
+    started = _ms(status.started_ms)
+    adopted = RunningTask(
+        task_id=status.task_id,
+        job_name=job.jobName,
+        sharding_item=task_id.sharding_item,
+        firing_id=status.firing_id or (pending[0][0].firing_id if pending else "adopted"),
+        agent_id=agent_id,
+        hostname="",
+        app_name=app.appName,
+        cpus=job.cpuCount,
+        mem_mb=job.memoryMB,
+        app_cpus=app.cpuCount,
+        app_mem_mb=app.memoryMB,
+        kind=task_id.kind,
+        state=status.state,
+        launched_at=started or now,
+        started_at=started,
+        attempt=attempt,
+    )
+    result.creates.append(adopted)
+    result.events.append(
+        Recorded(adopted, status.state, None, "adopted: reported by its agent", now, started, None)
+    )
+    return adopted

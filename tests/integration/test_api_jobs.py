@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from typing import Any
@@ -10,6 +11,7 @@ import httpx
 import pytest
 from kazoo.client import KazooClient
 
+from elasticjob.scheduler.failover import FailoverCause, FailoverEntry
 from tests.integration.api_helpers import app_body, zk_state
 
 pytestmark = pytest.mark.zk
@@ -23,7 +25,7 @@ SEED_UNREGISTER_BODY = b"foo_job"
 # Never fires while the tests run, so a scheduling leader queues no cron firings: ready counts only triggers.
 NEVER = "0 0 0 1 1 ? 2099"
 # Read-only fields the detail route computes from the schedule; everything else is the stored configuration.
-COMPUTED_FIELDS = {"nextFireTime", "lastFireTime"}
+COMPUTED_FIELDS = {"nextFireTime", "lastFireTime", "pendingFirings", "missedFirings"}
 
 
 
@@ -557,18 +559,26 @@ def test_running_tasks_are_read_from_zookeeper(api: httpx.Client, zk: KazooClien
 
 def test_failover_tasks_are_read_from_zookeeper(api: httpx.Client, zk: KazooClient, root: str) -> None:
     job = unique()
-    entries = {str(item): {"jobName": job, "shardingItem": item} for item in (0, 2)}
+    register(api, job_body(job))  # a registered job: the scheduler keeps its entries (no agent can take them)
+    entries = {
+        str(item): FailoverEntry(job, item, "cron-X", f"{job}@-@{item}@-@READY@-@a1@-@u{item}", 1,
+                                 FailoverCause.LOST, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+        for item in (0, 2)
+    }
+    views = {item: {"taskInfo": {"jobName": job, "shardingItems": [int(item)]},
+                    "originalTaskId": f"{job}@-@{item}@-@READY@-@a1@-@u{item}"} for item in entries}
     parent = f"{root}/state/failover/{job}"
     try:
-        for item, value in entries.items():
-            zk.create(f"{parent}/{item}", json.dumps(value).encode(), makepath=True)
+        for item, entry in entries.items():
+            zk.create(f"{parent}/{item}", json.dumps(entry.to_json()).encode(), makepath=True)
         listed = api.get("/job/tasks/failover").json()
-        assert sorted(listed, key=lambda t: t["shardingItem"]) == list(entries.values())
+        assert sorted(listed, key=lambda t: t["taskInfo"]["shardingItems"]) == [views["0"], views["2"]]
 
         zk.delete(f"{parent}/0")
-        assert api.get("/job/tasks/failover").json() == [entries["2"]]
+        assert api.get("/job/tasks/failover").json() == [views["2"]]
     finally:
         zk.delete(parent, recursive=True)
+        text_delete(api, "/job/unregister", job)
     assert api.get("/job/tasks/failover").json() == []
 
 

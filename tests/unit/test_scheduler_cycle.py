@@ -313,9 +313,11 @@ def test_without_misfire_pending_firings_collapse_to_the_newest() -> None:
                     running=[running_task("job", 0, "a1")])
     plan = cycle(snap, now=s(20))  # 9 more instants: 4, 6, ..., 20
     assert plan.launches == []
-    collapsed = ReadyQueue(cursor=s(20), firings=(Firing.cron(s(20)),), reason=WAITING_FOR_PREVIOUS)
+    collapsed = ReadyQueue(cursor=s(20), firings=(Firing.cron(s(20)),), reason=WAITING_FOR_PREVIOUS, missed=9)
     assert write_of(plan).queue == collapsed
     assert plan.collapsed == {"job": 9}
+    # every firing that will never run is reported as MISSED, oldest first
+    assert [f.scheduled_at for _, f, _ in plan.missed] == [s(x) for x in range(2, 20, 2)]
 
 
 def test_without_misfire_a_pending_trigger_is_kept() -> None:

@@ -248,3 +248,12 @@ def test_coalesce_pending_invariants(causes: list[FiringCause], misfire: bool, m
             f for f in firings if f.cause is FiringCause.TRIGGER
         ]
         assert [f for f in kept if f.cause is FiringCause.CRON] == crons[-1:]
+
+
+def test_collapsed_firings_are_listed_for_missed_events() -> None:
+    due = due_firings(EVERY_2S, s(0), s(10), misfire=False)
+    assert [f.scheduled_at for f in due.dropped] == [s(2), s(4), s(6), s(8)]
+    assert due.uncounted == 0
+    far = due_firings(EVERY_2S, s(0), s(3600), misfire=False)
+    assert len(far.dropped) == 100 and far.dropped[-1].scheduled_at == s(3598)
+    assert far.uncounted == far.collapsed - 100

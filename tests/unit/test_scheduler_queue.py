@@ -142,6 +142,7 @@ def test_ready_queue_json_shape() -> None:
                      "cause": "CRON"}],
         "reason": "",
         "lastFireTime": None,
+        "missed": 0,
     }
 
 

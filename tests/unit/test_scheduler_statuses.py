@@ -17,7 +17,7 @@ NOW = dt.datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)
 LAUNCHED = NOW - dt.timedelta(seconds=30)
 STARTED_MS = int((NOW - dt.timedelta(seconds=20)).timestamp() * 1000)
 REPORTED_MS = int((NOW - dt.timedelta(seconds=5)).timestamp() * 1000)
-UNKNOWN_REASON = "the master does not know this task"
+UNKNOWN_REASON = "not a task id of this cluster"  # "t1", "ghost": unknown, and not even task ids
 TERMINAL = [TaskState.FINISHED, TaskState.FAILED, TaskState.KILLED, TaskState.LOST]
 
 
@@ -192,3 +192,110 @@ def test_a_daemon_run_is_recorded_as_its_own_execution_and_leaves_the_task_runni
     assert event.task.task_id == "t1#2"
     assert (event.state, event.exit_code, event.message) == (TaskState.FAILED, 3, "boom")
     assert event.finished_at == at_ms(5_000)
+
+
+# ---- failover decisions and reconciliation ------------------------------------------------------------
+
+from elasticjob.model import App, Job, TaskId  # noqa: E402
+from elasticjob.scheduler.failover import FailoverCause, FailoverEntry  # noqa: E402
+from elasticjob.scheduler.statuses import Context  # noqa: E402
+
+JOB_KW = {"jobName": "j", "appName": "app", "cron": "0 0 0 1 1 ? 2099", "shardingTotalCount": 3,
+          "cpuCount": 0.5, "memoryMB": 64}
+APP = App.model_validate({"appName": "app", "appURL": "file:///a.tgz", "bootstrapScript": "run"}, strict=False)
+
+
+def job(**overrides: object) -> Job:
+    return Job.model_validate({**JOB_KW, **overrides}, strict=False)
+
+
+def real_task(item: int = 1, agent: str = "a1", attempt: int = 0) -> RunningTask:
+    return replace(task(str(TaskId.new("j", item, TaskKind.READY, agent)), agent_id=agent,
+                        state=TaskState.RUNNING), job_name="j", sharding_item=item, firing_id="cron-X",
+                   attempt=attempt)
+
+
+@pytest.mark.parametrize(
+    ("state", "reason", "failover", "retries", "expected"),
+    [
+        (TaskState.LOST, "", True, 0, FailoverCause.LOST),
+        (TaskState.FAILED, "fetch", True, 0, FailoverCause.LOST),  # infrastructure: failover
+        (TaskState.LOST, "", False, 0, None),  # no failover: recorded, next firing runs normally
+        (TaskState.FAILED, "exit", True, 0, None),  # the job's own failure is not failover
+        (TaskState.FAILED, "exit", False, 2, FailoverCause.RETRY),  # ...it follows the retry policy
+        (TaskState.FAILED, "memory", False, 1, FailoverCause.RETRY),
+        (TaskState.FINISHED, "", True, 3, None),
+        (TaskState.KILLED, "killed", True, 3, None),
+    ],
+)
+def test_a_terminal_report_queues_failover_or_retry_per_policy(
+    state: TaskState, reason: str, failover: bool, retries: int, expected: FailoverCause | None,
+) -> None:
+    t = real_task()
+    context = Context(jobs={"j": job(failover=failover, shardRetryLimit=retries, shardRetryBackoffSeconds=5)})
+    report = StatusUpdate(t.task_id, state, exit_code=1, reason=reason)
+    plan = plan_statuses([("a1", report)], running((t, 3)), NOW, context)
+    assert plan.deletes == [(t, 3)]
+    if expected is None:
+        assert plan.failover_creates == []
+        return
+    [entry] = plan.failover_creates
+    assert (entry.job_name, entry.sharding_item, entry.firing_id, entry.original_task_id) == ("j", 1, "cron-X", t.task_id)
+    assert entry.cause is expected and entry.attempt == 1
+    assert entry.not_before == (NOW if expected is FailoverCause.LOST else NOW + dt.timedelta(seconds=5))
+
+
+def test_retries_back_off_exponentially_and_stop_at_the_shards_limit() -> None:
+    context = Context(jobs={"j": job(shardRetryLimit=2, shardRetryBackoffSeconds=5)})
+    second = real_task(attempt=1)
+    plan = plan_statuses([("a1", StatusUpdate(second.task_id, TaskState.FAILED, exit_code=1, reason="exit"))],
+                         running((second, 0)), NOW, context)
+    assert plan.failover_creates[0].attempt == 2
+    assert plan.failover_creates[0].not_before == NOW + dt.timedelta(seconds=10)
+    last = real_task(attempt=2)
+    plan = plan_statuses([("a1", StatusUpdate(last.task_id, TaskState.FAILED, exit_code=1, reason="exit"))],
+                         running((last, 0)), NOW, context)
+    assert plan.failover_creates == []
+
+
+def test_an_unknown_running_task_nothing_replaced_is_adopted() -> None:
+    tid = str(TaskId.new("j", 2, TaskKind.READY, "a1"))
+    context = Context(jobs={"j": job()}, apps={"app": APP})
+    report = StatusUpdate(tid, TaskState.RUNNING, started_ms=1_000, firing_id="cron-Y")
+    plan = plan_statuses([("a1", report)], {}, NOW, context)
+    assert plan.kills == []
+    [adopted] = plan.creates
+    assert (adopted.task_id, adopted.agent_id, adopted.sharding_item, adopted.firing_id) == (tid, "a1", 2, "cron-Y")
+    assert (adopted.cpus, adopted.mem_mb, adopted.app_name, adopted.state) == (0.5, 64, "app", TaskState.RUNNING)
+    assert "adopted" in plan.events[0].message
+
+
+def test_an_adopted_task_cancels_its_pending_failover() -> None:
+    tid = str(TaskId.new("j", 1, TaskKind.READY, "a1"))
+    entry = FailoverEntry("j", 1, "cron-X", tid, 1, FailoverCause.LOST, NOW)
+    context = Context(jobs={"j": job(failover=True)}, apps={"app": APP}, failover={"j": ((entry, 7),)},
+                      lost=frozenset({tid}))
+    plan = plan_statuses([("a1", StatusUpdate(tid, TaskState.RUNNING, firing_id="cron-X"))], {}, NOW, context)
+    assert plan.kills == []
+    assert [t.task_id for t in plan.creates] == [tid]
+    assert plan.failover_deletes == [("j", 1, 7)]
+    assert plan.tombstone_deletes == [tid]
+
+
+@pytest.mark.parametrize(
+    ("context_kw", "why"),
+    [
+        ({"lost": frozenset({"TID"})}, "declared lost"),  # given up (failover=false) or already re-run
+        ({"running_items": frozenset({("j", 1)})}, "another run of this shard"),  # the failed-over copy runs
+        ({"jobs": {}}, "no longer exists"),
+    ],
+)
+def test_a_stale_copy_is_killed(context_kw: dict[str, object], why: str) -> None:
+    tid = str(TaskId.new("j", 1, TaskKind.READY, "a1"))
+    kw = {"jobs": {"j": job()}, "apps": {"app": APP}, **context_kw}
+    if "lost" in kw:
+        kw["lost"] = frozenset({tid})
+    plan = plan_statuses([("a1", StatusUpdate(tid, TaskState.RUNNING))], {}, NOW, Context(**kw))  # type: ignore[arg-type]
+    assert plan.creates == []
+    [(agent, task_id, reason)] = plan.kills
+    assert (agent, task_id) == ("a1", tid) and why in reason
