@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import threading
+from collections.abc import Callable
 
 from kazoo.client import KazooState
 from kazoo.exceptions import KazooException, NodeExistsError
@@ -45,6 +46,13 @@ def run_agent(config: AgentConfig) -> None:
         kill_grace=config.kill_grace_seconds,
         max_unpacked_bytes=config.max_unpacked_bytes,
     )
+
+    def session_lost() -> None:
+        # While this agent could not reach ZooKeeper long enough for its session to expire, the master may
+        # have declared its tasks lost and re-run them elsewhere: running on would duplicate them.
+        log.warning("ZooKeeper session expired: abandoning %d running task(s)", len(tasks.running_ids()))
+        tasks.kill_all("the agent's ZooKeeper session expired", abandon=True)
+
     membership = _Membership(
         client,
         layout.agent(agent_id),
@@ -56,6 +64,7 @@ def run_agent(config: AgentConfig) -> None:
             "memMB": config.mem_mb,
             "attributes": config.attributes,
         },
+        on_session_lost=session_lost,
     )
     membership.start()
     link.start(tasks)
@@ -105,12 +114,17 @@ def run_agent(config: AgentConfig) -> None:
 
 
 class _Membership:
-    """The ephemeral ``/agents/{id}`` znode, re-created after a session loss."""
+    """The ephemeral ``/agents/{id}`` znode, re-created after a session loss; ``on_session_lost`` runs
+    (on this object's thread, never kazoo's) each time the session expired."""
 
-    def __init__(self, client, path: str, info: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
+    def __init__(  # type: ignore[no-untyped-def]
+        self, client, path: str, info: dict[str, object], on_session_lost: Callable[[], None] = lambda: None
+    ) -> None:
         self.client = client
         self.path = path
         self.data = json.dumps(info).encode()
+        self.on_session_lost = on_session_lost
+        self._lost = threading.Event()
         self._wake = threading.Event()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="membership", daemon=True)
@@ -126,12 +140,16 @@ class _Membership:
             self.client.delete(self.path)
 
     def _on_state(self, state: str) -> None:
-        if state == KazooState.CONNECTED:
-            self._wake.set()
+        if state == KazooState.LOST:
+            self._lost.set()
+        self._wake.set()
 
     def _run(self) -> None:
         while not self._stopped.is_set():
             self._wake.clear()
+            if self._lost.is_set():
+                self._lost.clear()
+                self.on_session_lost()
             try:
                 if self.client.exists(self.path) is None:
                     self.client.create(self.path, self.data, ephemeral=True)

@@ -43,6 +43,7 @@ class TaskRun:
     kill_requested: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)  # set with kill_requested
+    abandoned: bool = False  # killed because the agent gave it up (reported FAILED, so it fails over)
 
 
 class TaskManager:
@@ -76,7 +77,9 @@ class TaskManager:
             self._tasks[task_id] = run
         threading.Thread(target=self._execute, args=(run,), name=f"task-{task_id[-8:]}", daemon=True).start()
 
-    def kill(self, task_id: str, reason: str) -> None:
+    def kill(self, task_id: str, reason: str, *, abandon: bool = False) -> None:
+        """Kill a task (SIGTERM, SIGKILL after the grace period). ``abandon``: the agent gives it up, so
+        it ends FAILED with reason ``agent`` (and fails over) instead of KILLED."""
         with self._lock:
             run = self._tasks.get(task_id)
         if run is None:
@@ -95,6 +98,7 @@ class TaskManager:
             if run.status.state.terminal:
                 return
             run.kill_requested = reason
+            run.abandoned = abandon
             run.stop.set()
             process = run.process
         log.info("killing task %s: %s", task_id, reason)
@@ -126,9 +130,15 @@ class TaskManager:
         with self._lock:
             return [t for t, run in self._tasks.items() if not run.status.state.terminal]
 
-    def kill_all(self, reason: str) -> None:
+    def kill_all(self, reason: str, *, abandon: bool = False) -> None:
         for task_id in self.running_ids():
-            self.kill(task_id, reason)
+            self.kill(task_id, reason, abandon=abandon)
+
+    def _killed(self, run: TaskRun, message: str, exit_code: int | None = None) -> None:
+        if run.abandoned:
+            self._set(run, TaskState.FAILED, exit_code=exit_code, message=message, reason="agent")
+        else:
+            self._set(run, TaskState.KILLED, exit_code=exit_code, message=message, reason="killed")
 
     # ---- execution -------------------------------------------------------------------------------
     def _set(
@@ -141,7 +151,13 @@ class TaskManager:
         reason: str = "",
     ) -> None:
         status = StatusUpdate(
-            run.spec["task_id"], state, exit_code, message, reason, now_ms(), run.started_ms,
+            run.spec["task_id"],
+            state,
+            exit_code,
+            message,
+            reason,
+            now_ms(),
+            run.started_ms,
             firing_id=run.spec["firing_id"],
         )
         with run.lock:
@@ -185,7 +201,7 @@ class TaskManager:
                 except OSError as exc:
                     start_error = exc
         if killed:
-            self._set(run, TaskState.KILLED, message=f"killed before it started: {killed}", reason="killed")
+            self._killed(run, f"killed before it started: {killed}")
             return
         if run.process is None:
             self._set(run, TaskState.FAILED, message=f"cannot start: {start_error}", reason="start")
@@ -194,13 +210,7 @@ class TaskManager:
         info = run.process.wait()
         assert info is not None
         if run.kill_requested or info.reason == "killed":
-            self._set(
-                run,
-                TaskState.KILLED,
-                exit_code=info.exit_code,
-                message=f"killed: {run.kill_requested or info.message}",
-                reason="killed",
-            )
+            self._killed(run, f"killed: {run.kill_requested or info.message}", info.exit_code)
         elif info.reason == "memory" or (
             spec["job_type"] != "SCRIPT" and info.exit_code == RUNNER_MEMORY_ERROR
         ):
@@ -248,7 +258,7 @@ class TaskManager:
             if run.kill_requested:
                 break
             self._report_run(run, number, info)
-        self._set(run, TaskState.KILLED, message=f"killed: {run.kill_requested}", reason="killed")
+        self._killed(run, f"killed: {run.kill_requested}")
 
     def _report_run(self, run: TaskRun, number: int, info: ExitInfo) -> None:
         state = TaskState.FINISHED if info.exit_code == 0 and info.reason is None else TaskState.FAILED

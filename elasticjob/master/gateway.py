@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
 
@@ -27,6 +29,8 @@ class AgentEvents:
 
 
 class Gateway(pb_grpc.AgentGatewayServicer):
+    silence_timeout = 8.0  # seconds without any message from an agent before its stream is closed
+
     def __init__(
         self,
         hub: AgentHub,
@@ -93,7 +97,17 @@ class Gateway(pb_grpc.AgentGatewayServicer):
         try:
             yield pb.MasterMessage(registered=pb.Registered(leader=self.leader_address()))
             while context.is_active():
-                message = connection.outbound.get()
+                try:
+                    message = connection.outbound.get(timeout=1.0)
+                except queue.Empty:
+                    silent = time.monotonic() - connection.last_seen
+                    if silent > self.silence_timeout:
+                        # Agents send a heartbeat every few seconds: a silent one is frozen or cut off.
+                        log.warning(
+                            "agent %s silent for %.0fs; closing its stream", connection.agent_id, silent
+                        )
+                        break
+                    continue
                 if message is None or connection.closed.is_set():
                     break
                 yield message
@@ -103,8 +117,6 @@ class Gateway(pb_grpc.AgentGatewayServicer):
                 self.events.agent_disconnected(connection)
 
     def _read(self, request_iterator: Iterator[pb.AgentMessage], connection: AgentConnection) -> None:
-        import time
-
         try:
             for message in request_iterator:
                 connection.last_seen = time.monotonic()
@@ -127,10 +139,12 @@ def start_grpc_server(gateway: Gateway, host: str, port: int, max_agents: int = 
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_agents, thread_name_prefix="grpc"),
         options=[
-            ("grpc.keepalive_time_ms", 10_000),
-            ("grpc.keepalive_timeout_ms", 5_000),
+            ("grpc.keepalive_time_ms", 5_000),
+            ("grpc.keepalive_timeout_ms", 3_000),
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.http2.max_pings_without_data", 0),
+            # Accept the agents' keepalive pings (the default minimum interval would answer GOAWAY).
+            ("grpc.http2.min_recv_ping_interval_without_data_ms", 4_000),
         ],
     )
     pb_grpc.add_AgentGatewayServicer_to_server(gateway, server)

@@ -22,7 +22,8 @@ from elasticjob.scheduler.queue import iso, parse_iso
 # A shard whose runs keep getting lost (it may be what kills its agents) is failed over this many times.
 MAX_FAILOVERS_PER_SHARD = 10
 MAX_BACKOFF = dt.timedelta(minutes=10)
-INFRASTRUCTURE_REASONS = frozenset({"fetch", "sandbox", "start"})
+# Failures outside the job's code; "agent": the agent gave the task up (e.g. its ZooKeeper session expired).
+INFRASTRUCTURE_REASONS = frozenset({"fetch", "sandbox", "start", "agent"})
 
 
 class FailoverCause(enum.StrEnum):
