@@ -83,7 +83,13 @@ class MasterLink:
     def _run(self) -> None:
         backoff = 0.2
         while not self._stopped.is_set():
-            address = self._leader_grpc()
+            try:
+                address = self._leader_grpc()
+            except Exception as exc:  # noqa: BLE001 - ZooKeeper unreachable (no quorum, network): retry
+                log.info("cannot look the leader up (%s); retrying", type(exc).__name__)
+                self._leader_changed.wait(2.0)
+                self._leader_changed.clear()
+                continue
             if address is None:
                 log.info("no leader elected yet; waiting")
                 self._leader_changed.wait(min(backoff, 2.0))

@@ -72,12 +72,15 @@ def install_error_handlers(app: FastAPI) -> None:
             response.headers.update(exc.headers)
         return response
 
+    async def _zookeeper_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("%s %s: ZooKeeper unavailable (%s)", request.method, request.url.path, type(exc).__name__)
+        return error_response(503, "ZooKeeper is unavailable; try again shortly")
+
+    # Registered per class (not inside the catch-all below, which Starlette re-raises and logs as a crash).
+    for unavailable in (ConnectionLoss, SessionExpiredError, OperationTimeoutError, KazooTimeoutError):
+        app.add_exception_handler(unavailable, _zookeeper_unavailable)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, ConnectionLoss | SessionExpiredError | OperationTimeoutError | KazooTimeoutError):
-            log.warning(
-                "%s %s: ZooKeeper unavailable (%s)", request.method, request.url.path, type(exc).__name__
-            )
-            return error_response(503, "ZooKeeper is unavailable; try again shortly")
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal error (this is a bug; the master log has the details)")

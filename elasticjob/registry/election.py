@@ -47,15 +47,21 @@ def _sequence(name: str) -> int:
     return int(name.rsplit("_", 1)[-1])
 
 
-def read_leader(client: KazooClient, layout: Layout) -> tuple[str, dict[str, Any]] | None:
-    """The current leader's election znode name and data, or ``None`` when no master is running."""
+def read_leader(
+    client: KazooClient, layout: Layout, timeout: float = 5.0
+) -> tuple[str, dict[str, Any]] | None:
+    """The current leader's election znode name and data, or ``None`` when no master is running.
+
+    Raises kazoo's ``KazooTimeoutError`` when ZooKeeper does not answer within ``timeout`` (e.g. it has
+    no quorum): callers answering an HTTP request must not hang for as long as the outage lasts.
+    """
     try:
-        names = client.get_children(layout.election)
+        names = client.get_children_async(layout.election).get(timeout=timeout)
     except NoNodeError:
         return None
     for name in sorted((n for n in names if n.startswith(_PREFIX)), key=_sequence):
         try:
-            data, _ = client.get(f"{layout.election}/{name}")
+            data, _ = client.get_async(f"{layout.election}/{name}").get(timeout=timeout)
         except NoNodeError:
             continue  # vanished between the listing and the read: the next one is the leader
         return name, decode(data) or {}

@@ -59,8 +59,8 @@ def setup_job(cluster: Cluster, tmp_path: Path, script: str, job: dict[str, Any]
     client = httpx.Client(base_url=cluster.masters[0].url, timeout=15)
     assert client.post("/app", json={"appName": "chaos", "appURL": tarball.as_uri(), "bootstrapScript": "bin/run.sh",
                                      "cpuCount": 0.1, "memoryMB": 16}).status_code == 204
-    body = {"appName": "chaos", "cpuCount": 0.1, "memoryMB": 32, "failover": True,
-            "environment": {"OUT": str(out)}, **job}
+    body = {"appName": "chaos", "cpuCount": 0.1, "memoryMB": 32, "failover": True, **job,
+            "environment": {**job.get("environment", {}), "OUT": str(out)}}
     assert client.post("/job/register", json=body).status_code == 204
     return client, out
 
