@@ -213,6 +213,9 @@ class Scheduler:
         wait = self.tick
         if plan.next_wake is not None:
             wait = min(wait, (plan.next_wake - self.clock()).total_seconds())
+        gone = list(self._gone_since.values())  # copied: gRPC threads change it
+        if gone:  # wake when an absent agent's grace period runs out
+            wait = min(wait, max(min(gone) + self.agent_grace - time.monotonic(), 0.05))
         return wait
 
     def _schedule(self, job: Job) -> cron.Schedule:
@@ -328,14 +331,19 @@ class Scheduler:
             for task in snapshot.tasks_on(agent_id):
                 if task.task_id not in reported and task.launched_at.timestamp() < registered_at:
                     lost[task.task_id] = (task, f"agent {agent_id} reconnected without this task")
-        reference = self._leader_since or time.monotonic()
+        now_mono = time.monotonic()
+        reference = self._leader_since or now_mono
         for tasks in snapshot.running.values():
             for task in tasks:
                 if task.agent_id in connected or task.task_id in lost:
                     continue
-                gone_for = time.monotonic() - self._gone_since.get(task.agent_id, reference)
+                gone_for = now_mono - self._gone_since.get(task.agent_id, reference)
                 if gone_for >= self.agent_grace:
                     lost[task.task_id] = (task, f"agent {task.agent_id} gone for {gone_for:.0f}s")
+        # Absent agents past their grace period have been dealt with: stop waking up for them.
+        for agent_id, since in list(self._gone_since.items()):
+            if agent_id in connected or now_mono - since >= self.agent_grace:
+                self._gone_since.pop(agent_id, None)
         if not lost:
             return False
         groups: list[list[Op]] = []

@@ -1,0 +1,191 @@
+"""Recovery times on loopback with real processes.
+
+- agent_sigkill: a shard runs on an agent that is SIGKILLed; time until the failed-over shard's process
+  runs again on the other agent (its RUNNING start time).
+- leader_sigkill: a job fires every second; the leader is SIGKILLed; time until the first shard launched
+  by the new leader starts running.
+
+Each is measured with the defaults (ZooKeeper session 10 s, agent grace 15 s) and with a fast setting
+(session 4 s, grace 3 s). Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from elasticjob.common.net import free_port  # noqa: E402
+from elasticjob.dev.zookeeper import LocalZooKeeper  # noqa: E402
+from tests.support import AgentProcess, MasterProcess, build_tarball, wait_until  # noqa: E402
+
+LONG = "#!/bin/sh\nsleep 60\n"
+QUICK = "#!/bin/sh\nsleep 0.2\n"
+
+
+def started(client: httpx.Client, job: str) -> list[dict]:  # type: ignore[type-arg]
+    rows = client.get("/job/events/executions", params={"jobName": job, "per_page": 1000}).json()["rows"]
+    return [r for r in rows if r["startTime"]]
+
+
+def agent_sigkill(root: Path, zk: str, session: float, grace: float) -> float:
+    master = MasterProcess(
+        zk, f"a{int(session)}", root / "m", "--agent-grace", str(grace), session_timeout=session
+    ).start()
+    agents = [
+        AgentProcess(
+            zk,
+            master.namespace,
+            root / f"agent-{i}",
+            cpus=1,
+            mem=512,
+            agent_id=f"ag{i}",
+            session_timeout=session,
+        ).start()
+        for i in range(2)
+    ]
+    try:
+        tarball = build_tarball({"run.sh": LONG}, root / "long.tar.gz", executable=("run.sh",))
+        with httpx.Client(base_url=master.url, timeout=10) as client:
+            wait_until(lambda: "elasticjob_registered_agents 2.0" in client.get("/metrics").text, 30)
+            client.post(
+                "/app",
+                json={
+                    "appName": "long",
+                    "appURL": tarball.as_uri(),
+                    "bootstrapScript": "./run.sh",
+                    "cpuCount": 0.1,
+                    "memoryMB": 16,
+                },
+            )
+            client.post(
+                "/job/register",
+                json={
+                    "jobName": "long",
+                    "appName": "long",
+                    "cron": "0 0 0 1 1 ? 2099",
+                    "shardingTotalCount": 1,
+                    "cpuCount": 0.1,
+                    "memoryMB": 16,
+                    "failover": True,
+                },
+            )
+            client.post("/job/trigger", content=b"long", headers={"Content-Type": "text/plain"})
+            first = wait_until(lambda: [r for r in started(client, "long") if r["state"] == "RUNNING"], 30)[0]
+            victim = next(a for a in agents if a.agent_id == first["agentId"])
+            killed = time.time()
+            victim.kill()
+            again = wait_until(
+                lambda: [
+                    r
+                    for r in started(client, "long")
+                    if r["taskId"] != first["taskId"] and r["state"] == "RUNNING"
+                ],
+                120,
+                interval=0.1,
+            )[0]
+            return dt.datetime.fromisoformat(again["startTime"]).timestamp() - killed
+    finally:
+        for agent in agents:
+            agent.stop()
+        master.stop()
+
+
+def leader_sigkill(root: Path, zk: str, session: float) -> float:
+    masters = [
+        MasterProcess(zk, f"l{int(session)}", root / f"m{i}", session_timeout=session).start()
+        for i in range(2)
+    ]
+    agent = AgentProcess(
+        zk, masters[0].namespace, root / "agent", cpus=1, mem=512, session_timeout=session
+    ).start()
+    try:
+        tarball = build_tarball({"run.sh": QUICK}, root / "quick.tar.gz", executable=("run.sh",))
+        with httpx.Client(base_url=masters[0].url, timeout=10) as client:
+            wait_until(lambda: client.get("/leader").json().get("self"), 30)
+            wait_until(lambda: "elasticjob_registered_agents 1.0" in client.get("/metrics").text, 30)
+            client.post(
+                "/app",
+                json={
+                    "appName": "quick",
+                    "appURL": tarball.as_uri(),
+                    "bootstrapScript": "./run.sh",
+                    "cpuCount": 0.1,
+                    "memoryMB": 16,
+                },
+            )
+            client.post(
+                "/job/register",
+                json={
+                    "jobName": "tick",
+                    "appName": "quick",
+                    "cron": "* * * * * ?",
+                    "shardingTotalCount": 1,
+                    "cpuCount": 0.1,
+                    "memoryMB": 16,
+                },
+            )
+            wait_until(lambda: len(started(client, "tick")) >= 3, 30)
+        killed = time.time()
+        masters[0].kill()
+        with httpx.Client(base_url=masters[1].url, timeout=10) as client:
+            wait_until(lambda: client.get("/leader").json().get("self"), 60, interval=0.1)
+            after = wait_until(
+                lambda: [
+                    r
+                    for r in started(client, "tick")
+                    if dt.datetime.fromisoformat(r["startTime"]).timestamp() > killed
+                ],
+                60,
+                interval=0.1,
+            )
+            return min(dt.datetime.fromisoformat(r["startTime"]).timestamp() for r in after) - killed
+    finally:
+        agent.stop()
+        for master in masters:
+            master.stop()
+
+
+def main() -> None:
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="ej-bench-") as tmp:
+        root = Path(tmp)
+        zk = LocalZooKeeper(root / "zk", free_port()).start()
+        try:
+            for name, session, grace in (("defaults", 10.0, 15.0), ("fast", 4.0, 3.0)):
+                results[f"agent_sigkill_to_failover_running_s_{name}"] = round(
+                    agent_sigkill(root / f"a-{name}", zk.hosts, session, grace), 2
+                )
+                results[f"leader_sigkill_to_next_firing_running_s_{name}"] = round(
+                    leader_sigkill(root / f"l-{name}", zk.hosts, session), 2
+                )
+        finally:
+            zk.stop()
+    print(
+        json.dumps(
+            {
+                "benchmark": "recovery",
+                **results,
+                "settings": {
+                    "defaults": {"zk_session_timeout_s": 10, "agent_grace_s": 15},
+                    "fast": {"zk_session_timeout_s": 4, "agent_grace_s": 3},
+                },
+                "python": platform.python_version(),
+                "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
