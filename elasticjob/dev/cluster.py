@@ -107,6 +107,9 @@ class DevCluster:
                     f"127.0.0.1:{grpc_port}",
                     "--data-dir",
                     str(self.options.data_dir / f"master-{index + 1}"),
+                    # One history for all masters, so it stays whole across leader changes.
+                    "--history-url",
+                    str(self.options.data_dir / "history.db"),
                     *self.options.extra_master_args,
                 ],
             )

@@ -14,10 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from elasticjob.model import Job, TaskState
 from elasticjob.scheduler.queue import iso, parse_iso
+
+if TYPE_CHECKING:  # snapshot imports this module
+    from elasticjob.scheduler.snapshot import RunningTask
 
 # A shard whose runs keep getting lost (it may be what kills its agents) is failed over this many times.
 MAX_FAILOVERS_PER_SHARD = 10
@@ -78,33 +81,22 @@ class FailoverEntry:
 
 
 def after_end(
-    job: Job | None,
-    *,
-    task_id: str,
-    sharding_item: int,
-    firing_id: str,
-    attempt: int,
-    state: TaskState,
-    reason: str,
-    now: dt.datetime,
+    job: Job | None, task: RunningTask, state: TaskState, reason: str, now: dt.datetime
 ) -> FailoverEntry | None:
-    """The entry to queue for a run that ended in ``state`` (with the agent's ``reason``), or None."""
-    if (
-        job is None
-        or sharding_item >= job.shardingTotalCount
-        or state in (TaskState.FINISHED, TaskState.KILLED)
-    ):
+    """What to queue after ``task``'s run ended in ``state`` (with the agent's ``reason``), or None."""
+    if job is None or task.sharding_item >= job.shardingTotalCount:
         return None
+    if state in (TaskState.FINISHED, TaskState.KILLED):
+        return None
+    item, firing, attempt = task.sharding_item, task.firing_id, task.attempt
     lost = state is TaskState.LOST or (state is TaskState.FAILED and reason in INFRASTRUCTURE_REASONS)
     if lost:
         if not job.failover or attempt >= MAX_FAILOVERS_PER_SHARD:
             return None
-        return FailoverEntry(
-            job.jobName, sharding_item, firing_id, task_id, attempt + 1, FailoverCause.LOST, now
-        )
+        return FailoverEntry(job.jobName, item, firing, task.task_id, attempt + 1, FailoverCause.LOST, now)
     if attempt >= job.shardRetryLimit:
         return None
     backoff = min(dt.timedelta(seconds=job.shardRetryBackoffSeconds * 2**attempt), MAX_BACKOFF)
     return FailoverEntry(
-        job.jobName, sharding_item, firing_id, task_id, attempt + 1, FailoverCause.RETRY, now + backoff
+        job.jobName, item, firing, task.task_id, attempt + 1, FailoverCause.RETRY, now + backoff
     )

@@ -354,16 +354,7 @@ class Scheduler:
                 _delete_running(self.layout, task, -1),
                 _create_tombstone(self.layout, task.task_id, now),
             ]
-            entry = after_end(
-                snapshot.jobs.get(task.job_name),
-                task_id=task.task_id,
-                sharding_item=task.sharding_item,
-                firing_id=task.firing_id,
-                attempt=task.attempt,
-                state=TaskState.LOST,
-                reason="",
-                now=now,
-            )
+            entry = after_end(snapshot.jobs.get(task.job_name), task, TaskState.LOST, "", now)
             if entry is not None and not any(
                 e.sharding_item == entry.sharding_item for e, _ in snapshot.failover.get(task.job_name, ())
             ):

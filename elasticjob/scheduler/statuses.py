@@ -112,16 +112,7 @@ def plan_statuses(
             result.events.append(
                 Recorded(task, status.state, status.exit_code, status.message, at, started, at)
             )
-            entry = after_end(
-                context.jobs.get(task.job_name),
-                task_id=task.task_id,
-                sharding_item=task.sharding_item,
-                firing_id=task.firing_id,
-                attempt=task.attempt,
-                state=status.state,
-                reason=status.reason,
-                now=now,
-            )
+            entry = after_end(context.jobs.get(task.job_name), task, status.state, status.reason, now)
             if entry is not None:
                 result.failover_creates.append(entry)
             del current[status.task_id]
