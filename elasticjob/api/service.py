@@ -79,6 +79,9 @@ class JobService:
         _check_size("job", job.jobName, job.as_json())
         txn = self.store.transaction()
         self._add_app_ops(txn, job, previous=stored.model)
+        if stored.model.effective_app_name != job.effective_app_name:
+            # The job moves to another app: an implied app it leaves without jobs goes with it.
+            self._add_orphaned_app_ops(txn, stored.model)
         txn.set(self.layout.job(job.jobName), job.as_json(), version=stored.version)
         self._touch(txn)
         try:
@@ -92,13 +95,7 @@ class JobService:
             stored = self._job(name)
             txn = self.store.transaction()
             self._add_job_removal_ops(txn, stored.model, stored.version)
-            app = self.config.app(stored.model.effective_app_name)
-            if app is not None and app.implied:
-                others = [j for j in self.config.jobs_of_app(app.model.appName) if j.jobName != name]
-                if not others:
-                    txn.delete(self.layout.app(app.model.appName), version=app.version)
-                    if self.config.app_disabled(app.model.appName):
-                        txn.delete(self.layout.disabled_app(app.model.appName))
+            self._add_orphaned_app_ops(txn, stored.model)
             return self._touch(txn)
 
         self._commit_rereading(removal, f"job '{name}'")
@@ -315,6 +312,17 @@ class JobService:
             f"app '{name}' exists with appURL {stored.model.appURL}; change it with PUT /app or omit appURL",
             [],
         )
+
+    def _add_orphaned_app_ops(self, txn: Transaction, job: Job) -> None:
+        """Delete the implied app of ``job`` if no other job uses it (``job`` is leaving it)."""
+        app = self.config.app(job.effective_app_name)
+        if app is None or not app.implied:
+            return
+        if any(j.jobName != job.jobName for j in self.config.jobs_of_app(app.model.appName)):
+            return
+        txn.delete(self.layout.app(app.model.appName), version=app.version)
+        if self.config.app_disabled(app.model.appName):
+            txn.delete(self.layout.disabled_app(app.model.appName))
 
     def _add_job_removal_ops(self, txn: Transaction, job: Job, version: int) -> None:
         """Delete a job's config and queued state. Running tasks stay until the scheduler kills them."""

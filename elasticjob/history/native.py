@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from elasticjob.history.events import FINISHED, TASK_STATES
+from elasticjob.history.events import FINISHED, TASK_STATES, TERMINAL_STATES
 from elasticjob.history.store import DEFAULT_PER_PAGE, MAX_PER_PAGE, Execution, ExecutionPage, ExecutionQuery
 from elasticjob.model import FieldError, ValidationFailed
 
@@ -103,7 +103,8 @@ def parse_query(params: Mapping[str, str]) -> ExecutionQuery:
     ignored): ``page`` (>= 1, default 1), ``per_page`` (>= 1, default 20; values above 1000 are capped at
     1000), ``jobName``, ``state`` (comma-separated, case-insensitive), ``startTime``/``since`` and
     ``endTime``/``until`` (ISO 8601, inclusive; without an offset they mean UTC), ``shardingItem``
-    (>= 0), ``taskId``, ``firingId``, ``order`` (``asc`` or ``desc``, default ``desc``: newest first).
+    (>= 0), ``taskId``, ``firingId``, ``order`` (``asc`` or ``desc``, default ``desc``: newest first),
+    and Elastic-Job-Cloud's ``isSuccess`` (``true``: FINISHED; ``false``: ended in any other way).
 
     Raises :class:`QueryError` naming the offending parameter.
     """
@@ -116,9 +117,18 @@ def parse_query(params: Mapping[str, str]) -> ExecutionQuery:
     order = (_param(params, "order") or "desc").lower()
     if order not in ("asc", "desc"):
         raise QueryError("order", f"must be 'asc' or 'desc', got {order!r}")
+    states = _states(_param(params, "state"))
+    success = _param(params, "isSuccess")
+    if success is not None:
+        if success.lower() not in ("true", "false"):
+            raise QueryError("isSuccess", f"must be true or false, got {success!r}")
+        outcome = {FINISHED} if success.lower() == "true" else set(TERMINAL_STATES) - {FINISHED}
+        states = frozenset(states & outcome if states else outcome)
+        if not states:
+            raise QueryError("isSuccess", "contradicts the state filter")
     return ExecutionQuery(
         job_name=_param(params, "jobName"),
-        states=_states(_param(params, "state")),
+        states=states,
         since=since,
         until=until,
         sharding_item=_int(params, "shardingItem", minimum=0, maximum=_MAX_SHARDING_ITEM),

@@ -615,3 +615,17 @@ def test_every_job_route_also_works_under_the_api_prefix(
     register(api, job_body(other), prefix="/api")
     assert text_delete(api, "/api/job/deregister", other).status_code == 204
     assert zk.exists(f"{root}/config/job/{other}") is None
+
+
+def test_update_to_a_registered_app_removes_the_implied_app_it_leaves(api: httpx.Client) -> None:
+    name, shared = unique(), unique("app")
+    register(api, job_body(name))  # single-step: implies an app named like the job
+    assert api.get(f"/app/{name}").status_code == 200
+    assert api.post("/app", json=app_body(shared)).status_code == 204
+    moved = job_body(name, appURL=None, appName=shared)
+    assert api.put("/job/update", json=moved).status_code == 204
+    assert api.get(f"/job/jobs/{name}").json()["appName"] == shared
+    assert api.get(f"/app/{name}").status_code == 404  # the implied app went with its only job
+    assert api.get(f"/app/{shared}").status_code == 200  # an app registered with POST /app stays
+    assert text_delete(api, "/job/unregister", name).status_code == 204
+    assert api.get(f"/app/{shared}").status_code == 200

@@ -215,3 +215,15 @@ def test_native_page_is_json_serialisable() -> None:
     assert body["total"] == 7
     assert [r["taskId"] for r in body["rows"]] == ["daily@-@2@-@READY@-@agent-1@-@abc", "other"]  # type: ignore[attr-defined]
     json.dumps(body)
+
+
+def test_is_success_filters_like_elastic_job_cloud() -> None:
+    assert parse_query({"isSuccess": "true"}).states == frozenset({"FINISHED"})
+    assert parse_query({"isSuccess": "FALSE"}).states == frozenset({"FAILED", "KILLED", "LOST", "MISSED"})
+    assert parse_query({"isSuccess": "false", "state": "LOST,FINISHED"}).states == frozenset({"LOST"})
+    with pytest.raises(QueryError) as bad:
+        parse_query({"isSuccess": "maybe"})
+    assert bad.value.path == "isSuccess"
+    with pytest.raises(QueryError) as contradiction:
+        parse_query({"isSuccess": "true", "state": "FAILED"})
+    assert contradiction.value.path == "isSuccess"
