@@ -16,6 +16,7 @@ from kazoo.handlers.threading import KazooTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from elasticjob.model import Conflict, DomainError, FieldError, NotFound, Unavailable, ValidationFailed
+from elasticjob.registry import CorruptConfig
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ _DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (NotFound, 404),
     (Conflict, 409),
     (Unavailable, 503),
+    (CorruptConfig, 500),
 )
 
 
@@ -54,6 +56,8 @@ def install_error_handlers(app: FastAPI) -> None:
             if isinstance(exc, kind):
                 status = exc.status if isinstance(exc, ApiError) else code
                 break
+        if status >= 500:
+            log.error("%s", exc.message)
         return error_response(status, exc.message, exc.details)
 
     @app.exception_handler(RequestValidationError)

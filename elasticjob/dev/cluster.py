@@ -50,6 +50,16 @@ class DevOptions:
     extra_master_args: list[str] = field(default_factory=list)
 
 
+def _sigterm_when_parent_dies() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+
+
 class DevCluster:
     def __init__(self, options: DevOptions) -> None:
         self.options = options
@@ -177,7 +187,12 @@ class DevCluster:
         raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
 
     def handle_signals(self) -> None:
-        """From now on Ctrl-C/SIGTERM ask for a stop (checked between start-up steps and while waiting)."""
+        """From now on Ctrl-C/SIGTERM ask for a stop (checked between start-up steps and while waiting).
+
+        Also asks the kernel for a SIGTERM when our parent dies (Linux), so a ``make run`` that is killed
+        without a terminal's Ctrl-C does not leave the cluster running.
+        """
+        _sigterm_when_parent_dies()
 
         def request_stop(_signum: int, _frame: object) -> None:
             self.stop_requested.set()

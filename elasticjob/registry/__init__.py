@@ -1,7 +1,7 @@
 """ZooKeeper storage: layout, JSON (de)serialisation, versioned updates, leader election."""
 
 from elasticjob.registry.client import ZkConfig, ZooKeeperUnavailable, connect, make_client
-from elasticjob.registry.config import IMPLIED_BY, ConfigReader, Stored
+from elasticjob.registry.config import IMPLIED_BY, ConfigReader, CorruptConfig, Stored
 from elasticjob.registry.election import Fence, LeaderElection, read_leader
 from elasticjob.registry.layout import Layout, check_namespace
 from elasticjob.registry.store import (
@@ -17,6 +17,7 @@ from elasticjob.registry.store import (
 __all__ = [
     "IMPLIED_BY",
     "ConfigReader",
+    "CorruptConfig",
     "Fence",
     "JsonStore",
     "Layout",

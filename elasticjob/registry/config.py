@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 
 from pydantic import ValidationError
 
-from elasticjob.model import App, Job
+from elasticjob.model import App, DomainError, Job
 from elasticjob.registry.layout import Layout
 from elasticjob.registry.store import JsonStore, Versioned
 
@@ -78,8 +78,9 @@ class ConfigReader:
         return self.store.exists(self.layout.disabled_app(name))
 
 
-class CorruptConfig(ValueError):
-    """A configuration znode holds something that is not a valid app or job."""
+class CorruptConfig(DomainError):
+    """A configuration znode holds something that is not a valid app or job (written by hand, or by
+    another tool). Not the client's fault: the API answers 500 with this message."""
 
 
 def _stored(model: type[M], name: str, found: Versioned) -> Stored[M]:

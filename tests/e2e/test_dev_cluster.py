@@ -166,3 +166,32 @@ def test_dev_cluster_runs_seed_curls_refuses_twice_and_stops_everything(tmp_path
         again.send_signal(signal.SIGINT)
         again.communicate(timeout=60)
     assert again.returncode == 0
+
+
+def test_dev_cluster_stops_when_the_process_that_started_it_dies(tmp_path: Path) -> None:
+    """Like `make run` killed without a terminal's Ctrl-C: the cluster must not be left running."""
+    port = free_port()
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys; subprocess.Popen(sys.argv[1:]).wait()",
+         sys.executable, "-m", "elasticjob", "dev", "--http-port", str(port), "--grpc-port", str(free_port()),
+         "--apps-port", str(free_port()), "--no-examples", "--agents", "0", "--data-dir", str(tmp_path / "dev")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={k: v for k, v in os.environ.items() if k != "ELASTICJOB_ZK"},
+    )
+    dev_pid = None
+    try:
+        wait_until(lambda: port_in_use("127.0.0.1", port), 60, message="dev master listening")
+        [dev_pid] = _children_of(parent.pid)
+        grandchildren = _children_of(dev_pid)
+        assert len(grandchildren) == 2  # ZooKeeper and the master
+        parent.kill()  # SIGKILL: no chance to pass anything on
+        parent.wait(timeout=10)
+        wait_until(lambda: not Path(f"/proc/{dev_pid}").exists(), 30, message="dev stopped with its parent")
+        for pid in grandchildren:
+            wait_until(lambda p=pid: not Path(f"/proc/{p}").exists(), 30, message=f"child {pid} stopped")
+        assert not port_in_use("127.0.0.1", port)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        if dev_pid is not None and Path(f"/proc/{dev_pid}").exists():
+            os.kill(dev_pid, signal.SIGINT)  # a failed run must not leave the cluster behind

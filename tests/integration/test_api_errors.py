@@ -558,3 +558,20 @@ def test_metrics_are_prometheus_text(api: httpx.Client, leader_elected: None) ->
         _metric(after, "elasticjob_http_requests_total", '{method="POST",route="/job/register",status="204"}')
         is not None
     )
+
+
+def test_a_corrupt_job_znode_is_reported_clearly_and_skipped_in_lists(
+    api: httpx.Client, zk: KazooClient, root: str
+) -> None:
+    name = f"corrupt_{uuid.uuid4().hex[:8]}"
+    zk.create(f"{root}/config/job/{name}", b'{"jobName": "x", "shardingTotalCount": "lots"}')
+    try:
+        detail = api.get(f"/job/jobs/{name}")
+        assert detail.status_code == 500
+        body = detail.json()
+        assert name in body["message"] and "not valid" in body["message"] and "Traceback" not in detail.text
+        listed = api.get("/job/jobs")
+        assert listed.status_code == 200
+        assert name not in [j["jobName"] for j in listed.json()]
+    finally:
+        zk.delete(f"{root}/config/job/{name}")
