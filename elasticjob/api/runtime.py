@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from elasticjob.history import HistoryStore, native_page, parse_query
+from elasticjob.history import HistoryStore, native_page, native_trace_page, parse_query
 from elasticjob.model import NotFound, TaskId, Unavailable, ValidationFailed
 from elasticjob.protocol import agent_pb2 as pb
 
@@ -66,6 +66,17 @@ def runtime_router(leader: LeaderState, history: HistoryStore, agents: LogReader
         query = parse_query(dict(request.query_params))
         page = await run_in_threadpool(history.executions, query)
         return native_page(page)
+
+    @router.get("/events/statusTraces")
+    async def status_traces(request: Request) -> Any:
+        """Every recorded task state change, newest first: ``{"total", "rows"}`` (Elastic-Job-Cloud's
+        JobStatusTraceEvent). Query as for executions (``jobName``, ``taskId``, ``state``, times, paging)."""
+        forwarded = await forward(request)
+        if forwarded is not None:
+            return forwarded
+        query = parse_query(dict(request.query_params))
+        page = await run_in_threadpool(history.status_traces, query)
+        return native_trace_page(page)
 
     @router.get("/tasks/{taskId}/logs")
     async def logs(

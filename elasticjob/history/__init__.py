@@ -20,7 +20,14 @@ from elasticjob.history.events import (
     ExecutionEvent,
     missed_task_id,
 )
-from elasticjob.history.native import QueryError, native_page, native_row, parse_query
+from elasticjob.history.native import (
+    QueryError,
+    native_page,
+    native_row,
+    native_trace_page,
+    native_trace_row,
+    parse_query,
+)
 from elasticjob.history.sql import (
     DEFAULT_HISTORY_URL,
     HistoryConfigError,
@@ -35,6 +42,7 @@ from elasticjob.history.store import (
     ExecutionQuery,
     HistoryError,
     HistoryStore,
+    TracePage,
 )
 
 __all__ = [
@@ -58,10 +66,13 @@ __all__ = [
     "HistoryStore",
     "QueryError",
     "SqlHistoryStore",
+    "TracePage",
     "history_url",
     "missed_task_id",
     "native_page",
     "native_row",
+    "native_trace_page",
+    "native_trace_row",
     "open_history",
     "parse_query",
 ]

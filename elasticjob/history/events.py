@@ -93,5 +93,6 @@ class ExecutionEvent:
     @classmethod
     def missed(cls, job_name: str, firing_id: str, *, at: datetime, message: str = "") -> ExecutionEvent:
         """The event for a firing that was dropped without running: no task, no agent, no shard."""
-        return cls(missed_task_id(job_name, firing_id), job_name, None, firing_id, MISSED,
-                   message=message, at=at)
+        return cls(
+            missed_task_id(job_name, firing_id), job_name, None, firing_id, MISSED, message=message, at=at
+        )

@@ -59,10 +59,19 @@ def apply_event(current: Execution | None, event: ExecutionEvent) -> Execution:
     at, started, finished = _event_times(event)
     if current is None:
         return Execution(
-            task_id=event.task_id, job_name=event.job_name, sharding_item=event.sharding_item,
-            firing_id=event.firing_id, state=event.state, agent_id=event.agent_id,
-            hostname=event.hostname, exit_code=event.exit_code, message=event.message,
-            started_at=started, finished_at=finished, created_at=at, updated_at=at,
+            task_id=event.task_id,
+            job_name=event.job_name,
+            sharding_item=event.sharding_item,
+            firing_id=event.firing_id,
+            state=event.state,
+            agent_id=event.agent_id,
+            hostname=event.hostname,
+            exit_code=event.exit_code,
+            message=event.message,
+            started_at=started,
+            finished_at=finished,
+            created_at=at,
+            updated_at=at,
         )
     created = min(current.created_at, at)
     if supersedes(event, current):

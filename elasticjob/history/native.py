@@ -12,8 +12,23 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from elasticjob.history.events import FINISHED, TASK_STATES, TERMINAL_STATES
-from elasticjob.history.store import DEFAULT_PER_PAGE, MAX_PER_PAGE, Execution, ExecutionPage, ExecutionQuery
+from elasticjob.history.events import (
+    FINISHED,
+    LOST,
+    MISSED,
+    STAGING,
+    TASK_STATES,
+    TERMINAL_STATES,
+    ExecutionEvent,
+)
+from elasticjob.history.store import (
+    DEFAULT_PER_PAGE,
+    MAX_PER_PAGE,
+    Execution,
+    ExecutionPage,
+    ExecutionQuery,
+    TracePage,
+)
 from elasticjob.model import FieldError, ValidationFailed
 
 EXECUTION_SOURCE = "CLOUD_EXECUTOR"
@@ -88,7 +103,8 @@ def _time(params: Mapping[str, str], name: str, alias: str) -> tuple[str, dateti
 def _states(text: str | None) -> frozenset[str]:
     if text is None:
         return frozenset()
-    states = {part.strip().upper() for part in text.split(",") if part.strip()}
+    # Mesos-style names as the status traces show them (TASK_RUNNING) are accepted too.
+    states = {part.strip().upper().removeprefix("TASK_") for part in text.split(",") if part.strip()}
     unknown = sorted(states - set(TASK_STATES))
     if unknown:
         known = ", ".join(TASK_STATES)
@@ -176,6 +192,32 @@ def native_row(execution: Execution) -> dict[str, object]:
         "agentId": execution.agent_id,
         "firingId": execution.firing_id,
     }
+
+
+def native_trace_row(trace_id: int, event: ExecutionEvent) -> dict[str, object]:
+    """Elastic-Job-Cloud's JobStatusTraceEvent JSON for ``GET /job/events/statusTraces``.
+
+    States use its Mesos-style names (``TASK_RUNNING``); ``source`` says who recorded the change: the
+    scheduler (launch, loss, missed firing) or the executor (what the agent reported).
+    """
+    by_scheduler = event.state in (STAGING, LOST, MISSED)
+    return {
+        "id": str(trace_id),
+        "jobName": event.job_name,
+        "originalTaskId": "",
+        "taskId": event.task_id,
+        "slaveId": event.agent_id,
+        "source": "CLOUD_SCHEDULER" if by_scheduler else "CLOUD_EXECUTOR",
+        "executionType": "FAILOVER" if "@-@FAILOVER@-@" in event.task_id else "READY",
+        "shardingItems": "" if event.sharding_item is None else str(event.sharding_item),
+        "state": f"TASK_{event.state}",
+        "message": event.message,
+        "creationTime": _iso(event.at),
+    }
+
+
+def native_trace_page(page: TracePage) -> dict[str, object]:
+    return {"total": page.total, "rows": [native_trace_row(trace_id, e) for trace_id, e in page.rows]}
 
 
 def native_page(page: ExecutionPage) -> dict[str, object]:

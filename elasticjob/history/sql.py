@@ -23,7 +23,7 @@ from sqlalchemy.pool import StaticPool
 from elasticjob.history.events import ExecutionEvent
 from elasticjob.history.merge import apply_event, execution_time
 from elasticjob.history.schema import job_execution_log, job_status_trace_log, metadata
-from elasticjob.history.store import Execution, ExecutionPage, ExecutionQuery, HistoryError
+from elasticjob.history.store import Execution, ExecutionPage, ExecutionQuery, HistoryError, TracePage
 
 DEFAULT_HISTORY_URL = "sqlite:////var/lib/elasticjob/history.db"
 
@@ -95,29 +95,54 @@ def _execution_values(execution: Execution) -> dict[str, Any]:
 def _execution_from_row(row: Row[Any]) -> Execution:
     m = row._mapping
     return Execution(
-        task_id=m["task_id"], job_name=m["job_name"], sharding_item=m["sharding_item"],
-        firing_id=m["firing_id"], state=m["state"], agent_id=m["agent_id"], hostname=m["hostname"],
-        exit_code=m["exit_code"], message=m["message"], started_at=_aware(m["started_at"]),
-        finished_at=_aware(m["finished_at"]), created_at=_required(m["created_at"]),
+        task_id=m["task_id"],
+        job_name=m["job_name"],
+        sharding_item=m["sharding_item"],
+        firing_id=m["firing_id"],
+        state=m["state"],
+        agent_id=m["agent_id"],
+        hostname=m["hostname"],
+        exit_code=m["exit_code"],
+        message=m["message"],
+        started_at=_aware(m["started_at"]),
+        finished_at=_aware(m["finished_at"]),
+        created_at=_required(m["created_at"]),
         updated_at=_required(m["updated_at"]),
     )
 
 
 def _trace_values(e: ExecutionEvent) -> dict[str, Any]:
     return {
-        "task_id": e.task_id, "job_name": e.job_name, "sharding_item": e.sharding_item,
-        "firing_id": e.firing_id, "state": e.state, "agent_id": e.agent_id, "hostname": e.hostname,
-        "exit_code": e.exit_code, "message": e.message, "started_at": _naive_utc(e.started_at),
-        "finished_at": _naive_utc(e.finished_at), "at": _naive_utc(e.at),
+        "task_id": e.task_id,
+        "job_name": e.job_name,
+        "sharding_item": e.sharding_item,
+        "firing_id": e.firing_id,
+        "state": e.state,
+        "agent_id": e.agent_id,
+        "hostname": e.hostname,
+        "exit_code": e.exit_code,
+        "message": e.message,
+        "started_at": _naive_utc(e.started_at),
+        "finished_at": _naive_utc(e.finished_at),
+        "at": _naive_utc(e.at),
     }
 
 
 def _event_from_row(row: Row[Any]) -> ExecutionEvent:
     m = row._mapping
     return ExecutionEvent(
-        m["task_id"], m["job_name"], m["sharding_item"], m["firing_id"], m["state"],
-        agent_id=m["agent_id"], hostname=m["hostname"], exit_code=m["exit_code"], message=m["message"],
-        started_at=_aware(m["started_at"]), finished_at=_aware(m["finished_at"]), at=_required(m["at"]),
+        m["task_id"],
+        m["job_name"],
+        m["sharding_item"],
+        m["firing_id"],
+        m["state"],
+        agent_id=m["agent_id"],
+        hostname=m["hostname"],
+        exit_code=m["exit_code"],
+        message=m["message"],
+        started_at=_aware(m["started_at"]),
+        finished_at=_aware(m["finished_at"]),
+        at=_required(m["at"]),
     )
 
 
@@ -264,6 +289,37 @@ class SqlHistoryStore:
             rows = [_execution_from_row(row) for row in conn.execute(page)]
         return ExecutionPage(total=total, rows=rows)
 
+    def status_traces(self, query: ExecutionQuery) -> TracePage:
+        """See :meth:`HistoryStore.status_traces`."""
+        self._check_open()
+        t = job_status_trace_log
+        conditions: list[Any] = []
+        for column, value in (
+            (t.c.job_name, query.job_name),
+            (t.c.task_id, query.task_id),
+            (t.c.firing_id, query.firing_id),
+            (t.c.sharding_item, query.sharding_item),
+        ):
+            if value is not None:
+                conditions.append(column == value)
+        if query.states:
+            conditions.append(t.c.state.in_(sorted(query.states)))
+        if query.since is not None:
+            conditions.append(t.c.at >= _naive_utc(query.since))
+        if query.until is not None:
+            conditions.append(t.c.at <= _naive_utc(query.until))
+        order = (t.c.at.desc(), t.c.id.desc()) if query.newest_first else (t.c.at.asc(), t.c.id.asc())
+        page = select(t).where(*conditions).order_by(*order).limit(query.per_page).offset(query.offset)
+        with (
+            self._reading(),
+            self._failures("querying status traces"),
+            self._engine.connect() as conn,
+            conn.begin(),
+        ):
+            total = conn.scalar(select(func.count()).select_from(t).where(*conditions)) or 0
+            rows = [(int(row._mapping["id"]), _event_from_row(row)) for row in conn.execute(page)]
+        return TracePage(total=total, rows=rows)
+
     def status_trace(self, task_id: str) -> list[ExecutionEvent]:
         """See :meth:`HistoryStore.status_trace`."""
         self._check_open()
@@ -284,8 +340,9 @@ class SqlHistoryStore:
     def __enter__(self) -> SqlHistoryStore:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def __repr__(self) -> str:
@@ -298,7 +355,7 @@ class SqlHistoryStore:
         task_ids = sorted({e.task_id for e in batch})
         current: dict[str, Execution] = {}
         for start in range(0, len(task_ids), _CHUNK):
-            chunk = task_ids[start:start + _CHUNK]
+            chunk = task_ids[start : start + _CHUNK]
             # Lock in task-id order so that two writers on a server database cannot deadlock.
             stmt = select(t).where(t.c.task_id.in_(chunk)).order_by(t.c.task_id).with_for_update()
             current.update((row.task_id, _execution_from_row(row)) for row in conn.execute(stmt))
@@ -333,5 +390,6 @@ class SqlHistoryStore:
             yield
         except SQLAlchemyError as exc:
             cause = getattr(exc, "orig", None) or exc
-            raise HistoryError(f"history store {self.url}: {doing} failed: {type(cause).__name__}: "
-                               f"{cause}") from exc
+            raise HistoryError(
+                f"history store {self.url}: {doing} failed: {type(cause).__name__}: {cause}"
+            ) from exc

@@ -102,6 +102,14 @@ class ExecutionPage:
     rows: list[Execution]
 
 
+@dataclass(frozen=True)
+class TracePage:
+    """One page of status-trace events (with their trace ids) and ``total`` matching on all pages."""
+
+    total: int
+    rows: list[tuple[int, ExecutionEvent]]
+
+
 @runtime_checkable
 class HistoryStore(Protocol):
     """Durable record of execution events.
@@ -123,6 +131,11 @@ class HistoryStore(Protocol):
 
     def executions(self, query: ExecutionQuery) -> ExecutionPage:
         """The page of executions (one per task) matching ``query``, and the total number of matches."""
+        ...
+
+    def status_traces(self, query: ExecutionQuery) -> TracePage:
+        """Every recorded state change matching ``query`` (``since``/``until`` bound the event time), newest
+        first unless ``query.newest_first`` is False."""
         ...
 
     def status_trace(self, task_id: str) -> list[ExecutionEvent]:

@@ -75,6 +75,10 @@ def test_sharded_job_runs_every_shard_once_per_firing_spread_over_agents(
         wait_until(lambda: client.get("/job/tasks/running").json() == [], 20, message="running tasks drained")
         view = client.get("/job/jobs/five").json()
         rows = _executions(client, jobName="five")
+        first_task = rows[-1]["taskId"]
+        traces = client.get("/api/job/events/statusTraces", params={"taskId": first_task, "order": "asc"}).json()
+        assert [(t["state"], t["source"]) for t in traces["rows"]] == [
+            ("TASK_STAGING", "CLOUD_SCHEDULER"), ("TASK_RUNNING", "CLOUD_EXECUTOR"), ("TASK_FINISHED", "CLOUD_EXECUTOR")]
 
     assert view["lastFireTime"] is not None and view["nextFireTime"] is not None
     by_firing: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)

@@ -445,3 +445,34 @@ def test_closed_store(store: SqlHistoryStore) -> None:
         store.executions(ExecutionQuery())
     with pytest.raises(HistoryError, match="closed"):
         store.status_trace("t1")
+
+
+def test_status_traces_page_through_every_event_with_filters(tmp_path: Path) -> None:
+    from elasticjob.history import ExecutionEvent, ExecutionQuery, SqlHistoryStore, native_trace_page
+
+    store = SqlHistoryStore(f"sqlite:///{tmp_path / 'traces.db'}")
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    tid = "j@-@0@-@FAILOVER@-@a1@-@u"
+    events = [
+        ExecutionEvent(tid, "j", 0, "cron-1", "STAGING", agent_id="a1", at=t0),
+        ExecutionEvent(tid, "j", 0, "cron-1", "RUNNING", agent_id="a1", at=t0 + timedelta(seconds=1)),
+        ExecutionEvent(tid, "j", 0, "cron-1", "FINISHED", agent_id="a1", exit_code=0, at=t0 + timedelta(seconds=2)),
+        ExecutionEvent("k@-@1@-@READY@-@a2@-@v", "k", 1, "cron-1", "RUNNING", agent_id="a2", at=t0),
+    ]
+    store.record(events)
+    page = store.status_traces(ExecutionQuery(job_name="j"))
+    assert page.total == 3
+    assert [e.state for _, e in page.rows] == ["FINISHED", "RUNNING", "STAGING"]  # newest first
+    oldest_first = store.status_traces(ExecutionQuery(job_name="j", newest_first=False, per_page=2))
+    assert oldest_first.total == 3 and [e.state for _, e in oldest_first.rows] == ["STAGING", "RUNNING"]
+    running = store.status_traces(ExecutionQuery(states=frozenset({"RUNNING"})))
+    assert {e.job_name for _, e in running.rows} == {"j", "k"}
+    body = native_trace_page(store.status_traces(ExecutionQuery(task_id=tid, per_page=1)))
+    assert body["total"] == 3
+    [row] = body["rows"]
+    assert row == {
+        "id": row["id"], "jobName": "j", "originalTaskId": "", "taskId": tid, "slaveId": "a1",
+        "source": "CLOUD_EXECUTOR", "executionType": "FAILOVER", "shardingItems": "0", "state": "TASK_FINISHED",
+        "message": "", "creationTime": "2026-01-01T00:00:02+00:00",
+    }
+    store.close()
