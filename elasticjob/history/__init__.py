@@ -7,19 +7,6 @@
 - ``native``  — Elastic-Job-Cloud ``/job/events/executions`` rows and query-parameter parsing.
 """
 
-from elasticjob.history.events import (
-    FAILED,
-    FINISHED,
-    KILLED,
-    LOST,
-    MISSED,
-    RUNNING,
-    STAGING,
-    TASK_STATES,
-    TERMINAL_STATES,
-    ExecutionEvent,
-    missed_task_id,
-)
 from elasticjob.history.native import (
     QueryError,
     native_page,
@@ -43,6 +30,19 @@ from elasticjob.history.store import (
     HistoryError,
     HistoryStore,
     TracePage,
+)
+from elasticjob.model.execution import (
+    FAILED,
+    FINISHED,
+    KILLED,
+    LOST,
+    MISSED,
+    RUNNING,
+    STAGING,
+    TASK_STATES,
+    TERMINAL_STATES,
+    ExecutionEvent,
+    missed_task_id,
 )
 
 __all__ = [

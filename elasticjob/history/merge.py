@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from elasticjob.history.events import MISSED, RUNNING, TERMINAL_STATES, ExecutionEvent, state_rank
 from elasticjob.history.store import Execution
+from elasticjob.model.execution import MISSED, RUNNING, TERMINAL_STATES, ExecutionEvent, state_rank
 
 
 def as_utc(value: datetime) -> datetime:

@@ -12,15 +12,6 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from elasticjob.history.events import (
-    FINISHED,
-    LOST,
-    MISSED,
-    STAGING,
-    TASK_STATES,
-    TERMINAL_STATES,
-    ExecutionEvent,
-)
 from elasticjob.history.store import (
     DEFAULT_PER_PAGE,
     MAX_PER_PAGE,
@@ -30,6 +21,15 @@ from elasticjob.history.store import (
     TracePage,
 )
 from elasticjob.model import FieldError, ValidationFailed
+from elasticjob.model.execution import (
+    FINISHED,
+    LOST,
+    MISSED,
+    STAGING,
+    TASK_STATES,
+    TERMINAL_STATES,
+    ExecutionEvent,
+)
 
 EXECUTION_SOURCE = "CLOUD_EXECUTOR"
 MAX_PAGE = 10_000_000

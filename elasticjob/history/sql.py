@@ -20,10 +20,10 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from elasticjob.history.events import ExecutionEvent
 from elasticjob.history.merge import apply_event, execution_time
 from elasticjob.history.schema import job_execution_log, job_status_trace_log, metadata
 from elasticjob.history.store import Execution, ExecutionPage, ExecutionQuery, HistoryError, TracePage
+from elasticjob.model.execution import ExecutionEvent
 
 DEFAULT_HISTORY_URL = "sqlite:////var/lib/elasticjob/history.db"
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from elasticjob.history.events import TASK_STATES, ExecutionEvent
+from elasticjob.model.execution import TASK_STATES, ExecutionEvent
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 1000

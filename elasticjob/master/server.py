@@ -12,7 +12,6 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Sequence
 from typing import Any
 
 import uvicorn
@@ -23,44 +22,15 @@ from elasticjob.api.metrics import MasterMetrics
 from elasticjob.api.runtime import LeaderState, runtime_router
 from elasticjob.api.service import JobService
 from elasticjob.common.net import advertised_host
-from elasticjob.history import ExecutionEvent, HistoryStore, open_history
+from elasticjob.history import open_history
 from elasticjob.master.config import MasterConfig
 from elasticjob.master.gateway import AgentEvents, Gateway, start_grpc_server
 from elasticjob.master.hub import AgentConnection, AgentHub
 from elasticjob.protocol.convert import StatusUpdate
 from elasticjob.registry import JsonStore, Layout, LeaderElection, connect, read_leader
 from elasticjob.scheduler.loop import Scheduler
-from elasticjob.scheduler.ports import TaskEvent
 
 log = logging.getLogger(__name__)
-
-
-class _HistorySink:
-    """The scheduler's event sink, backed by the history store."""
-
-    def __init__(self, history: HistoryStore) -> None:
-        self.history = history
-
-    def record(self, events: Sequence[TaskEvent]) -> None:
-        self.history.record(
-            [
-                ExecutionEvent(
-                    e.task_id,
-                    e.job_name,
-                    e.sharding_item,
-                    e.firing_id,
-                    e.state,
-                    e.agent_id,
-                    e.hostname,
-                    e.exit_code,
-                    e.message,
-                    e.started_at,
-                    e.finished_at,
-                    at=e.at,
-                )
-                for e in events
-            ]
-        )
 
 
 class _GatewayEvents(AgentEvents):
@@ -101,7 +71,7 @@ def run_master(config: MasterConfig) -> None:
         store,
         layout,
         hub,
-        _HistorySink(history),
+        history,
         lambda: election_box[0].fence(),
         tick=config.scheduler_tick,
         agent_grace=config.agent_grace,

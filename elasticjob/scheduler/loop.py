@@ -23,13 +23,14 @@ from typing import Any
 from kazoo.exceptions import KazooException
 
 from elasticjob import cron, placement
-from elasticjob.model import Job, TaskState, missed_task_id
+from elasticjob.model import Job, TaskState
+from elasticjob.model.execution import ExecutionEvent
 from elasticjob.protocol import agent_pb2 as pb
 from elasticjob.protocol.convert import StatusUpdate, spec_to_proto
 from elasticjob.registry import Fence, JsonStore, Layout, StoreError, Transaction
 from elasticjob.scheduler.cycle import CyclePlan, TaskLaunch, plan_cycle
 from elasticjob.scheduler.failover import FailoverCause, FailoverEntry, after_end
-from elasticjob.scheduler.ports import AgentPort, EventSink, NoMetrics, SchedulerMetrics, TaskEvent
+from elasticjob.scheduler.ports import AgentPort, EventSink, NoMetrics, SchedulerMetrics
 from elasticjob.scheduler.queue import ReadyQueue, iso, parse_iso
 from elasticjob.scheduler.reader import read_running, read_snapshot
 from elasticjob.scheduler.snapshot import RunningTask, Snapshot
@@ -441,20 +442,7 @@ class Scheduler:
         try:
             self.events.record(
                 [
-                    TaskEvent(
-                        task_id=missed_task_id(job_name, firing.firing_id),
-                        job_name=job_name,
-                        sharding_item=None,
-                        firing_id=firing.firing_id,
-                        state="MISSED",
-                        agent_id="",
-                        hostname="",
-                        exit_code=None,
-                        message=reason,
-                        started_at=None,
-                        finished_at=None,
-                        at=now,
-                    )
+                    ExecutionEvent.missed(job_name, firing.firing_id, at=now, message=reason)
                     for job_name, firing, reason in plan.missed
                 ]
             )
@@ -506,12 +494,12 @@ class Scheduler:
         try:
             self.events.record(
                 [
-                    TaskEvent(
-                        task_id=r.task.task_id,
-                        job_name=r.task.job_name,
-                        sharding_item=r.task.sharding_item,
-                        firing_id=r.task.firing_id,
-                        state=r.state.value,
+                    ExecutionEvent(
+                        r.task.task_id,
+                        r.task.job_name,
+                        r.task.sharding_item,
+                        r.task.firing_id,
+                        r.state.value,
                         agent_id=r.task.agent_id,
                         hostname=r.task.hostname,
                         exit_code=r.exit_code,

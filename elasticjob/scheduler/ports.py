@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
+from elasticjob.model.execution import ExecutionEvent
 from elasticjob.protocol import agent_pb2 as pb
 from elasticjob.scheduler.snapshot import AgentView
 
@@ -16,24 +15,10 @@ class AgentPort(Protocol):
     def send(self, agent_id: str, message: pb.MasterMessage) -> bool: ...
 
 
-@dataclass(frozen=True)
-class TaskEvent:
-    task_id: str
-    job_name: str
-    sharding_item: int | None
-    firing_id: str
-    state: str
-    agent_id: str
-    hostname: str
-    exit_code: int | None
-    message: str
-    started_at: dt.datetime | None
-    finished_at: dt.datetime | None
-    at: dt.datetime
-
-
 class EventSink(Protocol):
-    def record(self, events: Sequence[TaskEvent]) -> None: ...
+    """Where execution events go (the history store)."""
+
+    def record(self, events: Sequence[ExecutionEvent]) -> None: ...
 
 
 class SchedulerMetrics(Protocol):

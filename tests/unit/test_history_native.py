@@ -95,7 +95,7 @@ def test_per_page_is_capped() -> None:
         ({"per_page": "0"}, "per_page", "between 1"),
         ({"per_page": "x"}, "per_page", "integer"),
         ({"state": "FINISHED,DONE"}, "state", "DONE"),
-        ({"state": "TASK_RUNNING"}, "state", "TASK_RUNNING"),
+        ({"state": "TASK_RUNNNING"}, "state", "RUNNNING"),  # misspelt, with or without the TASK_ prefix
         ({"startTime": "yesterday"}, "startTime", "ISO 8601"),
         ({"since": "2026-13-01"}, "since", "ISO 8601"),
         ({"endTime": "2026-03-01T25:00"}, "endTime", "ISO 8601"),
@@ -227,3 +227,7 @@ def test_is_success_filters_like_elastic_job_cloud() -> None:
     with pytest.raises(QueryError) as contradiction:
         parse_query({"isSuccess": "true", "state": "FAILED"})
     assert contradiction.value.path == "isSuccess"
+
+
+def test_mesos_style_state_names_are_accepted() -> None:
+    assert parse_query({"state": "TASK_RUNNING,task_finished"}).states == frozenset({"RUNNING", "FINISHED"})

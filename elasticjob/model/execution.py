@@ -1,8 +1,9 @@
 """Execution events: what the leader master records each time a task changes state.
 
-Task states are plain strings (not an enum of another package) so that ``history`` stays independent of
-the scheduler. The lifecycle of one task is ``STAGING -> RUNNING -> one terminal state``; ``MISSED`` is the
-terminal state of a firing that was dropped without running (no task, no agent).
+Shared by the scheduler (which produces them) and ``history`` (which stores them). Task states are plain
+strings here (``MISSED`` is not a task state of ``model.task``). The lifecycle of one task is
+``STAGING -> RUNNING -> one terminal state``; ``MISSED`` is the terminal state of a firing that was
+dropped without running (no task, no agent).
 
 Everything here is an immutable value: safe to share between threads.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from elasticjob.model import missed_task_id
+from elasticjob.model.task import missed_task_id
 
 STAGING = "STAGING"
 RUNNING = "RUNNING"
@@ -27,8 +28,6 @@ TASK_STATES: tuple[str, ...] = (STAGING, RUNNING, FINISHED, FAILED, KILLED, LOST
 
 TERMINAL_STATES: frozenset[str] = frozenset({FINISHED, FAILED, KILLED, LOST, MISSED})
 """States after which a task never runs again. A terminal execution never moves back to a live state."""
-
-TASK_ID_DELIMITER = "@-@"
 
 _RANK: dict[str, int] = {STAGING: 0, RUNNING: 1, **{state: 2 for state in TERMINAL_STATES}}
 
