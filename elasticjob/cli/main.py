@@ -315,7 +315,8 @@ def _dev(args: argparse.Namespace) -> int:
     url = f"http://localhost:{args.http_port}/"
     jobs = ", ".join(cluster.example_jobs) or "none (register your own with `elasticjob job add FILE`)"
     print(
-        f"\nElasticJob is running.\n  API and console: {url}\n  OpenAPI:         {url}openapi.json\n"
+        f"\nElasticJob is running.\n  API:             {url} (interactive docs: {url}docs)\n"
+        f"  OpenAPI:         {url}openapi.json\n"
         f"  example jobs:    {jobs}\n  executions:      {url}job/events/executions\n"
         f"  logs:            {args.data_dir}/\nPress Ctrl-C to stop.\n",
         flush=True,

@@ -81,7 +81,7 @@ class DevCluster:
                 raise AlreadyRunning(
                     f"an ElasticJob dev cluster is already running (pid {pid}, "
                     f"data in {self.options.data_dir}); "
-                    f"its API and console are at http://localhost:{self.options.http_port}/ — stop it with "
+                    f"its API is at http://localhost:{self.options.http_port}/ — stop it with "
                     "Ctrl-C in its terminal first"
                 )
         if port_in_use("127.0.0.1", self.options.http_port):

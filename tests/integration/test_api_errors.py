@@ -575,3 +575,9 @@ def test_a_corrupt_job_znode_is_reported_clearly_and_skipped_in_lists(
         assert name not in [j["jobName"] for j in listed.json()]
     finally:
         zk.delete(f"{root}/config/job/{name}")
+
+
+def test_the_root_leads_to_the_interactive_api_docs(api: httpx.Client) -> None:
+    response = api.get("/", follow_redirects=False)
+    assert response.status_code == 307 and response.headers["location"] == "/docs"
+    assert api.get("/docs").status_code == 200
