@@ -222,6 +222,11 @@ class TaskManager:
                 reason="memory",
                 message=info.message if info.reason == "memory" else f"memory limit of {limit:g} MB exceeded",
             )
+        elif spec["job_type"] != "SCRIPT" and info.exit_code == RUNNER_BAD_CONFIGURATION:
+            message = f"jobClass {spec['job_class']} could not be loaded (see the task's stderr)"
+            self._set(
+                run, TaskState.FAILED, exit_code=info.exit_code, reason="configuration", message=message
+            )
         elif info.exit_code == 0:
             self._set(run, TaskState.FINISHED, exit_code=0)
         else:

@@ -8,7 +8,6 @@ several masters can serve the API at once without a lock (followers write throug
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -27,7 +26,7 @@ from elasticjob.registry import (
 )
 from elasticjob.registry.store import encode
 from elasticjob.scheduler.failover import FailoverEntry
-from elasticjob.scheduler.queue import Firing, FiringCause, ReadyQueue
+from elasticjob.scheduler.queue import Firing, ReadyQueue
 from elasticjob.scheduler.snapshot import RunningTask
 
 DEFAULT_BOOTSTRAP_SCRIPT = "bin/start.sh"
@@ -141,7 +140,7 @@ class JobService:
         if self.config.job_disabled(name) or self.config.app_disabled(job.effective_app_name):
             raise Conflict(f"job '{name}' is disabled; enable it before triggering it")
         instant = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-        firing = Firing(f"trigger-{uuid.uuid4().hex}", instant, FiringCause.TRIGGER)
+        firing = Firing.trigger(instant)
         path = self.layout.ready(name)
         for _ in range(10):
             current = self.store.get(path)

@@ -17,7 +17,7 @@ from elasticjob.cron import Schedule
 from elasticjob.model import App, Job, JobExecutionType, JobType, TaskId, TaskKind, TaskState
 from elasticjob.scheduler.failover import FailoverEntry
 from elasticjob.scheduler.firings import coalesce_pending, due_firings
-from elasticjob.scheduler.queue import Firing, FiringCause, ReadyQueue
+from elasticjob.scheduler.queue import Firing, ReadyQueue
 from elasticjob.scheduler.snapshot import RunningTask, Snapshot
 
 WAITING_FOR_PREVIOUS = "previous firing still running"
@@ -398,7 +398,3 @@ def task_spec(job: Job, app: App, task: RunningTask) -> dict[str, Any]:
         "cron": job.cron,
         "time_zone": job.timeZone,
     }
-
-
-def trigger_firing(firing_id: str, at: dt.datetime) -> Firing:
-    return Firing(firing_id, at, FiringCause.TRIGGER)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -46,6 +47,11 @@ class Firing:
         return cls(
             value["firingId"], parse_iso(value["scheduledAt"]), FiringCause(value.get("cause", "CRON"))
         )
+
+    @classmethod
+    def trigger(cls, at: dt.datetime, firing_id: str | None = None) -> Firing:
+        """A manual firing (``POST /job/trigger``); its id is random: every trigger is a firing of its own."""
+        return cls(firing_id or f"trigger-{uuid.uuid4().hex}", at.astimezone(dt.UTC), FiringCause.TRIGGER)
 
     @classmethod
     def cron(cls, instant: dt.datetime) -> Firing:

@@ -202,6 +202,15 @@ def test_shard_that_allocates_past_its_memory_is_killed_and_reported(
         stdout = client.get(f"/job/tasks/{row['taskId']}/logs", params={"stream": "stdout"}).json()
         assert "allocated 400 MB" not in stdout["data"]
 
+        # A jobClass that cannot be loaded fails with a message saying so (the runner's exit code 2).
+        broken = {**job, "jobName": "broken", "jobClass": "no_such_module:run"}
+        assert client.post("/job/register", json=broken).status_code == 204
+        assert client.post("/job/trigger", content=b"broken", headers={"Content-Type": "text/plain"}).status_code == 204
+        failed = wait_until(lambda: _executions(client, jobName="broken", state="FAILED"), 30)
+        assert "no_such_module:run could not be loaded" in failed[0]["failureCause"]
+        stderr = client.get(f"/job/tasks/{failed[0]['taskId']}/logs", params={"stream": "stderr"}).json()
+        assert "no_such_module" in stderr["data"]
+
 
 def test_malicious_tarballs_are_refused_and_nothing_escapes_the_sandbox(
     cluster: Cluster, tmp_path: Path

@@ -23,7 +23,6 @@ from elasticjob.scheduler.cycle import (
     TaskKill,
     TaskLaunch,
     plan_cycle,
-    trigger_firing,
 )
 from elasticjob.scheduler.firings import DEFAULT_MAX_PENDING_FIRINGS
 from elasticjob.scheduler.queue import Firing, FiringCause, ReadyQueue
@@ -244,7 +243,7 @@ def test_nothing_due_plans_nothing() -> None:
 
 
 def test_only_one_firing_per_job_per_cycle() -> None:
-    trigger = trigger_firing("manual-1", s(1))
+    trigger = Firing.trigger(s(1), "manual-1")
     queues = {"job": (ReadyQueue(cursor=T0, firings=(trigger,)), 3)}
     plan = cycle(snapshot([make_job(misfire=True)], agents=TWO_AGENTS, queues=queues))
     assert {launch.task.firing_id for launch in plan.launches} == {"manual-1"}
@@ -321,11 +320,11 @@ def test_without_misfire_pending_firings_collapse_to_the_newest() -> None:
 
 
 def test_without_misfire_a_pending_trigger_is_kept() -> None:
-    pending = ReadyQueue(cursor=s(2), firings=(Firing.cron(s(2)), trigger_firing("manual-1", s(3))))
+    pending = ReadyQueue(cursor=s(2), firings=(Firing.cron(s(2)), Firing.trigger(s(3), "manual-1")))
     snap = snapshot([make_job(misfire=False)], agents=TWO_AGENTS, queues={"job": (pending, 5)},
                     running=[running_task("job", 0, "a1")])
     plan = cycle(snap, now=s(6))
-    assert write_of(plan).queue.firings == (trigger_firing("manual-1", s(3)), Firing.cron(s(6)))
+    assert write_of(plan).queue.firings == (Firing.trigger(s(3), "manual-1"), Firing.cron(s(6)))
     assert plan.collapsed == {"job": 2}
 
 
@@ -559,7 +558,7 @@ def _busy_snapshot(reverse: bool = False) -> Snapshot:
     apps = [make_app(), make_app("other", cpus=0.25, mem=64)]
     queues = {
         "alpha": (ReadyQueue(cursor=T0), 1),
-        "beta": (ReadyQueue(cursor=T0, firings=(trigger_firing("manual-b", s(1)),)), 2),
+        "beta": (ReadyQueue(cursor=T0, firings=(Firing.trigger(s(1), "manual-b"),)), 2),
         "gamma": (ReadyQueue(cursor=T0), 3),
         "blocked": (ReadyQueue(cursor=T0), 4),
     }
@@ -672,7 +671,7 @@ def test_a_disabled_daemon_job_launches_nothing() -> None:
 
 
 def test_a_trigger_firing_is_launched_like_a_cron_one() -> None:
-    trigger = trigger_firing("manual-42", s(1.5))
+    trigger = Firing.trigger(s(1.5), "manual-42")
     assert (trigger.cause, trigger.scheduled_at) == (FiringCause.TRIGGER, s(1.5))
     queues = {"job": (ReadyQueue(cursor=T0, firings=(trigger,)), 3)}
     plan = cycle(snapshot([make_job(cron="0 0 0 1 1 ?")], agents=TWO_AGENTS, queues=queues), now=s(1.75))
@@ -683,7 +682,7 @@ def test_a_trigger_firing_is_launched_like_a_cron_one() -> None:
 
 
 def test_a_trigger_waits_for_room_like_a_cron_firing() -> None:
-    trigger = trigger_firing("manual-42", s(1.5))
+    trigger = Firing.trigger(s(1.5), "manual-42")
     queues = {"job": (ReadyQueue(cursor=T0, firings=(trigger,)), 3)}
     snap = snapshot([make_job(cron="0 0 0 1 1 ?")], agents=[agent("a1", cpus=1)], queues=queues)
     plan = cycle(snap, now=s(1.75))
@@ -693,7 +692,7 @@ def test_a_trigger_waits_for_room_like_a_cron_firing() -> None:
 
 
 def test_a_trigger_of_a_job_whose_previous_firing_runs_waits() -> None:
-    trigger = trigger_firing("manual-42", s(1.5))
+    trigger = Firing.trigger(s(1.5), "manual-42")
     queues = {"job": (ReadyQueue(cursor=T0, firings=(trigger,)), 3)}
     snap = snapshot([make_job(cron="0 0 0 1 1 ?")], agents=TWO_AGENTS, queues=queues,
                     running=[running_task("job", 2, "a1")])
@@ -719,7 +718,7 @@ def test_two_jobs_of_one_app_share_a_new_executor_within_one_cycle() -> None:
 
 
 def test_without_misfire_a_trigger_and_a_due_cron_firing_are_both_kept() -> None:
-    trigger = trigger_firing("manual-1", s(1))
+    trigger = Firing.trigger(s(1), "manual-1")
     queues = {"job": (ReadyQueue(cursor=T0, firings=(trigger,)), 3)}
     plan = cycle(snapshot([make_job(misfire=False)], agents=TWO_AGENTS, queues=queues))
     assert {launch.task.firing_id for launch in plan.launches} == {"manual-1"}
