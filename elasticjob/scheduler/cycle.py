@@ -152,7 +152,12 @@ def _advance_cron(
     cursor = queue.cursor or now
     if not snapshot.job_enabled(job):
         # A disabled job does not pile up firings: its cursor skips the instants that pass while it is
-        # disabled (written only when one has passed, not on every cycle).
+        # disabled (written only when one has passed, not on every cycle), and firings that were waiting
+        # when it was disabled never run (recorded as MISSED) rather than all at once on enabling.
+        for firing in queue.firings:
+            result.missed.append((job.jobName, firing, "the job (or its app) was disabled before it started"))
+        if queue.firings:
+            queue = replace(queue, firings=(), reason="", missed=queue.missed + len(queue.firings))
         upcoming = schedule.next_fire(cursor)
         return replace(queue, cursor=now) if upcoming is not None and upcoming <= now else queue
     due = due_firings(schedule, cursor, now, job.misfire, limit)

@@ -378,7 +378,7 @@ def test_a_disabled_job_gets_no_firings_and_its_cursor_moves_to_now(
 
 
 @pytest.mark.parametrize(("disabled_jobs", "disabled_apps"), [({"job"}, set()), (set(), {"app"})])
-def test_a_disabled_job_does_not_launch_what_was_already_queued(
+def test_a_disabled_job_drops_what_was_already_queued_as_missed(
     disabled_jobs: set[str], disabled_apps: set[str]
 ) -> None:
     queued = ReadyQueue(cursor=s(2), firings=(Firing.cron(s(2)),))
@@ -386,8 +386,11 @@ def test_a_disabled_job_does_not_launch_what_was_already_queued(
                     disabled_apps=disabled_apps)
     plan = cycle(snap, now=s(9))
     assert plan.launches == []
-    assert write_of(plan).queue.firings == (Firing.cron(s(2)),)  # nothing added
+    # nothing added, and the waiting firing will not burst out when the job is enabled again
+    assert write_of(plan).queue.firings == ()
+    assert write_of(plan).queue.missed == 1
     assert write_of(plan).queue.cursor == s(9)
+    assert [(job, f.firing_id) for job, f, _ in plan.missed] == [("job", Firing.cron(s(2)).firing_id)]
 
 
 def test_disabling_another_app_or_job_changes_nothing_here() -> None:
