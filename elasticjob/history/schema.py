@@ -7,6 +7,8 @@ else first event time) so that time filters and ordering use a plain index.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
@@ -14,20 +16,28 @@ metadata = MetaData()
 _ID = 512  # task ids embed job name (<= 128), agent id and a UUID
 _NAME = 255
 
+
+def _event_columns() -> list[Column[Any]]:
+    """The columns both tables share (new objects each call: a Column belongs to one table)."""
+    return [
+        Column("job_name", String(_NAME), nullable=False),
+        Column("sharding_item", Integer, nullable=True),
+        Column("firing_id", String(_ID), nullable=False, default=""),
+        Column("state", String(16), nullable=False),
+        Column("agent_id", String(_ID), nullable=False, default=""),
+        Column("hostname", String(_NAME), nullable=False, default=""),
+        Column("exit_code", Integer, nullable=True),
+        Column("message", Text, nullable=False, default=""),
+        Column("started_at", DateTime(timezone=False), nullable=True),
+        Column("finished_at", DateTime(timezone=False), nullable=True),
+    ]
+
+
 job_execution_log = Table(
     "job_execution_log",
     metadata,
     Column("task_id", String(_ID), primary_key=True),
-    Column("job_name", String(_NAME), nullable=False),
-    Column("sharding_item", Integer, nullable=True),
-    Column("firing_id", String(_ID), nullable=False, default=""),
-    Column("state", String(16), nullable=False),
-    Column("agent_id", String(_ID), nullable=False, default=""),
-    Column("hostname", String(_NAME), nullable=False, default=""),
-    Column("exit_code", Integer, nullable=True),
-    Column("message", Text, nullable=False, default=""),
-    Column("started_at", DateTime(timezone=False), nullable=True),
-    Column("finished_at", DateTime(timezone=False), nullable=True),
+    *_event_columns(),
     Column("created_at", DateTime(timezone=False), nullable=False),
     Column("updated_at", DateTime(timezone=False), nullable=False),
     Column("execution_time", DateTime(timezone=False), nullable=False),
@@ -44,16 +54,7 @@ job_status_trace_log = Table(
     # BIGINT on servers; SQLite only auto-increments an INTEGER PRIMARY KEY.
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("task_id", String(_ID), nullable=False),
-    Column("job_name", String(_NAME), nullable=False),
-    Column("sharding_item", Integer, nullable=True),
-    Column("firing_id", String(_ID), nullable=False, default=""),
-    Column("state", String(16), nullable=False),
-    Column("agent_id", String(_ID), nullable=False, default=""),
-    Column("hostname", String(_NAME), nullable=False, default=""),
-    Column("exit_code", Integer, nullable=True),
-    Column("message", Text, nullable=False, default=""),
-    Column("started_at", DateTime(timezone=False), nullable=True),
-    Column("finished_at", DateTime(timezone=False), nullable=True),
+    *_event_columns(),
     Column("at", DateTime(timezone=False), nullable=False),
     Index("ix_job_status_trace_log_task", "task_id", "at"),
     Index("ix_job_status_trace_log_job_at", "job_name", "at"),
