@@ -25,9 +25,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import register_script_job  # noqa: E402
 from elasticjob.common.net import free_port  # noqa: E402
 from elasticjob.dev.zookeeper import LocalZooKeeper  # noqa: E402
-from tests.support import AgentProcess, MasterProcess, build_tarball, wait_until  # noqa: E402
+from tests.support import AgentProcess, MasterProcess, wait_until  # noqa: E402
 
 LONG = "#!/bin/sh\nsleep 60\n"
 QUICK = "#!/bin/sh\nsleep 0.2\n"
@@ -55,31 +56,9 @@ def agent_sigkill(root: Path, zk: str, session: float, grace: float) -> float:
         for i in range(2)
     ]
     try:
-        tarball = build_tarball({"run.sh": LONG}, root / "long.tar.gz", executable=("run.sh",))
         with httpx.Client(base_url=master.url, timeout=10) as client:
             wait_until(lambda: "elasticjob_registered_agents 2.0" in client.get("/metrics").text, 30)
-            client.post(
-                "/app",
-                json={
-                    "appName": "long",
-                    "appURL": tarball.as_uri(),
-                    "bootstrapScript": "./run.sh",
-                    "cpuCount": 0.1,
-                    "memoryMB": 16,
-                },
-            )
-            client.post(
-                "/job/register",
-                json={
-                    "jobName": "long",
-                    "appName": "long",
-                    "cron": "0 0 0 1 1 ? 2099",
-                    "shardingTotalCount": 1,
-                    "cpuCount": 0.1,
-                    "memoryMB": 16,
-                    "failover": True,
-                },
-            )
+            register_script_job(client, root, "long", LONG, cron="0 0 0 1 1 ? 2099", failover=True)
             client.post("/job/trigger", content=b"long", headers={"Content-Type": "text/plain"})
             first = wait_until(lambda: [r for r in started(client, "long") if r["state"] == "RUNNING"], 30)[0]
             victim = next(a for a in agents if a.agent_id == first["agentId"])
@@ -110,31 +89,10 @@ def leader_sigkill(root: Path, zk: str, session: float) -> float:
         zk, masters[0].namespace, root / "agent", cpus=1, mem=512, session_timeout=session
     ).start()
     try:
-        tarball = build_tarball({"run.sh": QUICK}, root / "quick.tar.gz", executable=("run.sh",))
         with httpx.Client(base_url=masters[0].url, timeout=10) as client:
             wait_until(lambda: client.get("/leader").json().get("self"), 30)
             wait_until(lambda: "elasticjob_registered_agents 1.0" in client.get("/metrics").text, 30)
-            client.post(
-                "/app",
-                json={
-                    "appName": "quick",
-                    "appURL": tarball.as_uri(),
-                    "bootstrapScript": "./run.sh",
-                    "cpuCount": 0.1,
-                    "memoryMB": 16,
-                },
-            )
-            client.post(
-                "/job/register",
-                json={
-                    "jobName": "tick",
-                    "appName": "quick",
-                    "cron": "* * * * * ?",
-                    "shardingTotalCount": 1,
-                    "cpuCount": 0.1,
-                    "memoryMB": 16,
-                },
-            )
+            register_script_job(client, root, "tick", QUICK, cron="* * * * * ?")
             wait_until(lambda: len(started(client, "tick")) >= 3, 30)
         killed = time.time()
         masters[0].kill()

@@ -23,9 +23,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import register_script_job  # noqa: E402
 from elasticjob.common.net import free_port  # noqa: E402
 from elasticjob.dev.zookeeper import LocalZooKeeper  # noqa: E402
-from tests.support import AgentProcess, MasterProcess, build_tarball, wait_until  # noqa: E402
+from tests.support import AgentProcess, MasterProcess, wait_until  # noqa: E402
 
 SCRIPT = "#!/bin/sh\necho shard $ELASTICJOB_SHARDING_ITEM\n"
 
@@ -52,29 +53,10 @@ def main() -> None:
             AgentProcess(zk.hosts, "bench", root / f"agent-{i}", cpus=1, mem=1024).start() for i in range(2)
         ]
         try:
-            tarball = build_tarball({"bin/run.sh": SCRIPT}, root / "app.tar.gz", executable=("bin/run.sh",))
             with httpx.Client(base_url=master.url, timeout=10) as client:
                 wait_until(lambda: "elasticjob_registered_agents 2.0" in client.get("/metrics").text, 30)
-                client.post(
-                    "/app",
-                    json={
-                        "appName": "bench",
-                        "appURL": tarball.as_uri(),
-                        "bootstrapScript": "bin/run.sh",
-                        "cpuCount": 0.1,
-                        "memoryMB": 32,
-                    },
-                )
-                client.post(
-                    "/job/register",
-                    json={
-                        "jobName": "latency",
-                        "appName": "bench",
-                        "cron": "* * * * * ?",
-                        "shardingTotalCount": args.shards,
-                        "cpuCount": 0.1,
-                        "memoryMB": 32,
-                    },
+                register_script_job(
+                    client, root, "latency", SCRIPT, cron="* * * * * ?", shardingTotalCount=args.shards
                 )
 
                 def rows() -> list[dict]:  # type: ignore[type-arg]

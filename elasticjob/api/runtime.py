@@ -56,27 +56,25 @@ def runtime_router(leader: LeaderState, history: HistoryStore, agents: LogReader
             media_type=upstream.headers.get("content-type"),
         )
 
-    @router.get("/events/executions")
-    async def executions(request: Request) -> Any:
-        """Execution history, newest first: ``{"total", "rows"}``. Query: ``page``, ``per_page``, ``jobName``,
-        ``state`` (comma-separated), ``startTime``/``endTime`` (ISO 8601), ``shardingItem``, ``taskId``."""
+    async def from_history(request: Request, read: Callable[[Any], Any], render: Callable[[Any], Any]) -> Any:
+        """Answer a history query here when leading, else from the leader."""
         forwarded = await forward(request)
         if forwarded is not None:
             return forwarded
         query = parse_query(dict(request.query_params))
-        page = await run_in_threadpool(history.executions, query)
-        return native_page(page)
+        return render(await run_in_threadpool(read, query))
+
+    @router.get("/events/executions")
+    async def executions(request: Request) -> Any:
+        """Execution history, newest first: ``{"total", "rows"}``. Query: ``page``, ``per_page``, ``jobName``,
+        ``state`` (comma-separated), ``startTime``/``endTime`` (ISO 8601), ``shardingItem``, ``taskId``."""
+        return await from_history(request, history.executions, native_page)
 
     @router.get("/events/statusTraces")
     async def status_traces(request: Request) -> Any:
         """Every recorded task state change, newest first: ``{"total", "rows"}`` (Elastic-Job-Cloud's
         JobStatusTraceEvent). Query as for executions (``jobName``, ``taskId``, ``state``, times, paging)."""
-        forwarded = await forward(request)
-        if forwarded is not None:
-            return forwarded
-        query = parse_query(dict(request.query_params))
-        page = await run_in_threadpool(history.status_traces, query)
-        return native_trace_page(page)
+        return await from_history(request, history.status_traces, native_trace_page)
 
     @router.get("/tasks/{taskId}/logs")
     async def logs(

@@ -13,15 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from elasticjob.model.task import missed_task_id
+from elasticjob.model.task import TaskState, missed_task_id
 
-STAGING = "STAGING"
-RUNNING = "RUNNING"
-FINISHED = "FINISHED"
-FAILED = "FAILED"
-KILLED = "KILLED"
-LOST = "LOST"
-MISSED = "MISSED"
+STAGING = TaskState.STAGING.value
+RUNNING = TaskState.RUNNING.value
+FINISHED = TaskState.FINISHED.value
+FAILED = TaskState.FAILED.value
+KILLED = TaskState.KILLED.value
+LOST = TaskState.LOST.value
+MISSED = "MISSED"  # a firing, not a task: it never became one
 
 TASK_STATES: tuple[str, ...] = (STAGING, RUNNING, FINISHED, FAILED, KILLED, LOST, MISSED)
 """Every known state, in lifecycle order (the order used in error messages)."""
