@@ -2,6 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: run test lint bench clean proto
 
@@ -18,9 +19,11 @@ lint:
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/mypy elasticjob
 
+# Every benchmark of bench/ (JSON in bench/results.json, a table on stdout); then the README's table.
 bench:
 	@bash scripts/setup.sh test
-	@$(PY) bench/run_all.py
+	@$(PY) -m bench --all $(BENCH_ARGS)
+	@$(PY) -m bench --readme
 
 clean:
 	rm -rf .run build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import build_tarball
+from elasticjob.dev.processes import build_tarball
 
 
 def register_script_job(client: httpx.Client, workdir: Path, name: str, script: str, **job: Any) -> None:

@@ -75,10 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_zk_flags(master)
     master.add_argument(
-        "--http", default="127.0.0.1:8899", help="HTTP listen address (default 127.0.0.1:8899)"
+        "--http",
+        default="127.0.0.1:8899",
+        help="HTTP listen address (default 127.0.0.1:8899; port 0: any free port, written to "
+        "DATA_DIR/master.json)",
     )
     master.add_argument(
-        "--grpc", default="127.0.0.1:8898", help="gRPC listen address for agents (default 127.0.0.1:8898)"
+        "--grpc",
+        default="127.0.0.1:8898",
+        help="gRPC listen address for agents (default 127.0.0.1:8898; port 0: any free port)",
     )
     master.add_argument(
         "--advertise-host",
@@ -248,7 +253,7 @@ def _master(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     try:
         run_master(config)
-    except ZooKeeperUnavailable as exc:
+    except (ZooKeeperUnavailable, OSError) as exc:
         return _fail(str(exc))
     return 0
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import socket
+import threading
 from dataclasses import dataclass
+
+_handed_out: set[tuple[str, int]] = set()
+_handed_out_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -31,9 +35,21 @@ def advertised_host(bind_host: str) -> str:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on now, never the same one twice in this process.
+
+    The kernel may hand a just-released port out again at once, so two picks in a row can collide; this
+    function remembers what it returned. Another process can still take the port before it is used:
+    servers of our own bind port 0 and report the port they got instead (see ``elasticjob master``).
+    """
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+        with _handed_out_lock:
+            if (host, port) not in _handed_out:
+                _handed_out.add((host, port))
+                return port
+    raise OSError(f"no free port on {host} that was not handed out already")
 
 
 def port_in_use(host: str, port: int) -> bool:

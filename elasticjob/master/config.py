@@ -22,3 +22,15 @@ class MasterConfig:
     scheduler_tick: float = 5.0  # safety tick of the event-driven scheduling loop
     agent_grace: float = 15.0  # how long an agent may be gone before its tasks count as LOST
     placement: str = "spread"  # spread | binpack
+
+    def __post_init__(self) -> None:
+        if self.http.port != 0 and self.http.port == self.grpc.port and (
+            self.http.host == self.grpc.host or _WILDCARD & {self.http.host, self.grpc.host}
+        ):
+            raise ValueError(
+                f"--http {self.http} and --grpc {self.grpc} are the same address: give them different ports "
+                "(or port 0 for any free one)"
+            )
+
+
+_WILDCARD = {"0.0.0.0", "::", ""}

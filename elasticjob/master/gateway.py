@@ -134,8 +134,11 @@ class Gateway(pb_grpc.AgentGatewayServicer):
             connection.close()
 
 
-def start_grpc_server(gateway: Gateway, host: str, port: int, max_agents: int = 512) -> grpc.Server:
-    """A threaded gRPC server: each connected agent holds one worker thread for its stream."""
+def start_grpc_server(
+    gateway: Gateway, host: str, port: int, max_agents: int = 512
+) -> tuple[grpc.Server, int]:
+    """A threaded gRPC server: each connected agent holds one worker thread for its stream. Returns the
+    server and the port it bound (``port`` 0: any free one)."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_agents, thread_name_prefix="grpc"),
         options=[
@@ -150,6 +153,6 @@ def start_grpc_server(gateway: Gateway, host: str, port: int, max_agents: int = 
     pb_grpc.add_AgentGatewayServicer_to_server(gateway, server)
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
-        raise OSError(f"cannot listen for agents on {host}:{port} (port in use?)")
+        raise OSError(f"cannot listen for agents on {host}:{port} (--grpc): port in use?")
     server.start()
-    return server
+    return server, bound

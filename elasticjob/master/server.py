@@ -8,10 +8,12 @@ leader. Scheduling and the agents' streams belong to the leader alone.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
 import socket
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -50,20 +52,17 @@ class _GatewayEvents(AgentEvents):
 def run_master(config: MasterConfig) -> None:
     """Run until SIGINT/SIGTERM. Raises ``ZooKeeperUnavailable`` if ZooKeeper cannot be reached."""
     layout = Layout(config.namespace)
+    # Both listeners are bound before anything is announced: a port of 0 means "any free one", and what
+    # is announced (election info, master.json) is the port actually bound.
+    http_socket = bind_tcp(config.http.host, config.http.port, "--http")
+    http_port = http_socket.getsockname()[1]
     config.data_dir.mkdir(parents=True, exist_ok=True)
     history = open_history(config.history_url or str(config.data_dir / "history.db"))
     client = connect(config.zk)
     store = JsonStore(client)
     store.ensure_paths(layout.base_paths())
-
     host = config.advertise_host or advertised_host(config.http.host)
     grpc_host = config.advertise_host or advertised_host(config.grpc.host)
-    info = {
-        "http": f"{host}:{config.http.port}",
-        "grpc": f"{grpc_host}:{config.grpc.port}",
-        "hostname": socket.gethostname(),
-        "pid": os.getpid(),
-    }
     metrics = MasterMetrics()
     hub = AgentHub()
     election_box: list[LeaderElection] = []
@@ -86,6 +85,14 @@ def run_master(config: MasterConfig) -> None:
         if not leader:
             hub.close_all()  # agents reconnect to whoever leads now
 
+    gateway = Gateway(hub, _GatewayEvents(scheduler), lambda: election.is_leader, lambda: str(info["http"]))
+    grpc_server, grpc_port = start_grpc_server(gateway, config.grpc.host, config.grpc.port)
+    info = {
+        "http": f"{host}:{http_port}",
+        "grpc": f"{grpc_host}:{grpc_port}",
+        "hostname": socket.gethostname(),
+        "pid": os.getpid(),
+    }
     election = LeaderElection(client, layout, info, on_change=on_leadership)
     election_box.append(election)
 
@@ -120,8 +127,6 @@ def run_master(config: MasterConfig) -> None:
             timeout_graceful_shutdown=5,
         )
     )
-    gateway = Gateway(hub, _GatewayEvents(scheduler), lambda: election.is_leader, lambda: str(info["http"]))
-    grpc_server = start_grpc_server(gateway, config.grpc.host, config.grpc.port)
     # uvicorn re-raises the signal that stopped it once it has restored the previous handlers; with the
     # default handlers that would kill us before the election node is deleted and the session closed,
     # making followers wait a whole session timeout. Previous handlers that merely note it avoid that.
@@ -129,11 +134,12 @@ def run_master(config: MasterConfig) -> None:
         signal.signal(signum, lambda received, _frame: log.info("signal %d: shutting down", received))
     scheduler.start()
     election.start()
+    write_addresses(config.data_dir, info)
     log.info(
         "master http=%s grpc=%s namespace=%s zk=%s", info["http"], info["grpc"], layout.root, config.zk.hosts
     )
     try:
-        server.run()
+        server.run(sockets=[http_socket])
     finally:
         election.stop()
         scheduler.stop()
@@ -142,4 +148,31 @@ def run_master(config: MasterConfig) -> None:
         client.stop()
         client.close()
         history.close()
+        (config.data_dir / ADDRESSES_FILE).unlink(missing_ok=True)
         log.info("master stopped")
+
+
+ADDRESSES_FILE = "master.json"
+
+
+def write_addresses(data_dir: Path, info: dict[str, Any]) -> None:
+    """Publish ``{"http", "grpc", "pid"}`` in ``data_dir/master.json`` (atomically) once both listeners are
+    bound, for tools that started the master with port 0 and need to know where it listens."""
+    part = data_dir / f".{ADDRESSES_FILE}.{os.getpid()}"
+    part.write_text(json.dumps({"http": info["http"], "grpc": info["grpc"], "pid": info["pid"]}))
+    os.replace(part, data_dir / ADDRESSES_FILE)
+
+
+def bind_tcp(host: str, port: int, flag: str) -> socket.socket:
+    """A listening socket on ``host:port`` (port 0: any free port); ``OSError`` naming ``flag`` if taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port} ({flag}): {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import subprocess
 import sys
 import time
@@ -128,3 +130,41 @@ def test_bad_flags_and_unreachable_zookeeper_exit_clearly(zk_hosts: str, tmp_pat
     )
     assert result.returncode == 2
     assert f"could not connect to ZooKeeper at {dead}" in result.stderr
+
+
+def test_identical_http_and_grpc_addresses_are_refused(zk_hosts: str, tmp_path: Path) -> None:
+    for http, grpc_address in (("127.0.0.1:47469", "127.0.0.1:47469"), ("0.0.0.0:47469", "127.0.0.1:47469")):
+        result = subprocess.run(
+            [sys.executable, "-m", "elasticjob", "master", "--zk", zk_hosts, "--http", http,
+             "--grpc", grpc_address, "--data-dir", str(tmp_path)],
+            capture_output=True, text=True, timeout=30,
+        )
+        assert result.returncode == 2
+        assert "are the same address" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_port_zero_binds_free_ports_and_reports_them(master_factory, namespace: str) -> None:  # type: ignore[no-untyped-def]
+    master = master_factory(namespace)  # started with --http 127.0.0.1:0 --grpc 127.0.0.1:0
+    assert master.http_port and master.grpc_port and master.http_port != master.grpc_port
+    reported = json.loads((master.data_dir / "master.json").read_text())
+    assert reported == {"http": master.address, "grpc": f"127.0.0.1:{master.grpc_port}", "pid": master.pid}
+    info = wait_until(lambda: _leader(master), 15)
+    assert info == {"leader": master.address, "grpc": f"127.0.0.1:{master.grpc_port}", "self": True}
+    master.stop()
+    assert not (master.data_dir / "master.json").exists()
+
+
+def test_a_taken_port_is_a_clear_error(zk_hosts: str, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "elasticjob", "master", "--zk", zk_hosts, "--http", f"127.0.0.1:{port}",
+             "--grpc", "127.0.0.1:0", "--data-dir", str(tmp_path)],
+            capture_output=True, text=True, timeout=30,
+        )
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port} (--http)" in result.stderr
+    assert "Traceback" not in result.stderr

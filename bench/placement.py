@@ -6,25 +6,18 @@ high-priority ones), then times ``plan()`` over a few repetitions. Prints ONE JS
 headline numbers are for the default ``Spread`` scorer, ``variants`` has ``BinPack`` and a saturated
 cluster (agents an eighth of the size, so most firings are rolled back and explained).
 
-Usage: ``python bench/placement_bench.py [--repeat N] [--seed S]``
+Usage: ``python -m bench placement [--quick]``; the headline figure is the slowest variant.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import random
 import statistics
-import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from elasticjob.placement import (  # noqa: E402  (the path above makes the checkout importable)
+from bench.harness import Figure, at_least
+from elasticjob.placement import (
     BinPack,
     Offer,
     Resources,
@@ -43,10 +36,10 @@ RACKS = 20
 ZONES = 3
 
 
-def build_offers(rng: random.Random, shrink: int = 1) -> list[Offer]:
-    """``AGENTS`` offers of 4-32 CPUs with 2-4 GB per CPU; each runs 0-3 of the apps already."""
+def build_offers(rng: random.Random, shrink: int = 1, count: int = AGENTS) -> list[Offer]:
+    """``count`` offers of 4-32 CPUs with 2-4 GB per CPU; each runs 0-3 of the apps already."""
     offers = []
-    for i in range(AGENTS):
+    for i in range(count):
         cpus = rng.choice((4, 8, 16, 32))
         mem = cpus * rng.choice((2048, 3072, 4096))
         offers.append(
@@ -61,10 +54,10 @@ def build_offers(rng: random.Random, shrink: int = 1) -> list[Offer]:
     return offers
 
 
-def build_groups(rng: random.Random) -> list[TaskGroup]:
-    """``FIRINGS`` all-or-nothing firings of ``SHARDS`` shards each."""
+def build_groups(rng: random.Random, count: int = FIRINGS) -> list[TaskGroup]:
+    """``count`` all-or-nothing firings of ``SHARDS`` shards each."""
     groups = []
-    for f in range(FIRINGS):
+    for f in range(count):
         app = f"app-{f % APPS}"
         size = Resources(rng.choice((0.1, 0.25, 0.5, 1, 2)), rng.choice((128, 256, 512, 1024, 2048)))
         roll = rng.random()
@@ -111,55 +104,34 @@ def time_plan(
     return statistics.median(seconds), placed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=20240601)
-    args = parser.parse_args()
-
-    rng = random.Random(args.seed)
-    offers = build_offers(rng)
-    small_offers = build_offers(random.Random(args.seed), shrink=8)
-    groups = build_groups(rng)
+def run(quick: bool) -> Figure:
+    """10,000 tasks (2,000 firings x 5 shards) over 1,000 agents, with each scorer and on a saturated
+    cluster; ``quick``: a tenth of the size, one repetition."""
+    seed, repeat = 20240601, 1 if quick else 5
+    agents, firings = (AGENTS // 10, FIRINGS // 10) if quick else (AGENTS, FIRINGS)
+    offers = build_offers(random.Random(seed), count=agents)
+    small_offers = build_offers(random.Random(seed), shrink=8, count=agents)
+    groups = build_groups(random.Random(seed + 1), count=firings)
     tasks = sum(len(group.tasks) for group in groups)
-
-    p50, placed = time_plan(groups, offers, Spread(), args.repeat)
-    variants = {}
+    target = at_least(20_000)
+    figures = []
     for name, variant_offers, scorer in (
+        ("spread", offers, Spread()),
         ("binpack", offers, BinPack()),
         ("saturated_spread", small_offers, Spread()),
         ("saturated_binpack", small_offers, BinPack()),
     ):
-        seconds, variant_placed = time_plan(groups, variant_offers, scorer, args.repeat)
-        variants[name] = {
-            "placed": variant_placed,
-            "seconds_p50": round(seconds, 4),
-            "tasks_per_second": round(tasks / seconds),
-        }
-
-    print(
-        json.dumps(
-            {
-                "benchmark": "placement",
-                "agents": len(offers),
-                "tasks": tasks,
-                "scorer": "spread",
-                "placed": placed,
-                "repeat": args.repeat,
-                "seed": args.seed,
-                "seconds_p50": round(p50, 4),
-                "tasks_per_second": round(tasks / p50),
-                "variants": variants,
-                "python": platform.python_version(),
-                "machine": {
-                    "cpus": os.cpu_count(),
-                    "platform": platform.platform(),
-                    "processor": platform.machine(),
-                },
-            }
+        seconds, placed = time_plan(groups, variant_offers, scorer, repeat)
+        figures.append(
+            Figure(f"placement.{name}", round(tasks / seconds), "tasks/s", target,
+                   {"placed": placed, "seconds_p50": round(seconds, 4)})
         )
+    headline = min(figures, key=lambda f: f.value or 0.0)
+    return Figure(
+        "placement",
+        headline.value,
+        "tasks/s",
+        target,
+        {"tasks": tasks, "agents": agents, "repeat": repeat, "seed": seed, "slowest": headline.name},
+        figures,
     )
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,197 @@
+"""Real ``elasticjob`` processes for tests and benchmarks: masters and agents as children of the caller.
+
+A master is started on port 0 for both listeners and reports the ports it bound in
+``DATA_DIR/master.json``, so two processes can never be handed the same port. Every child is ended only
+through its own pid.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+
+T = TypeVar("T")
+
+
+def wait_until(
+    predicate: Callable[[], T], timeout: float, interval: float = 0.1, message: str = "condition"
+) -> T:
+    """Poll ``predicate`` until it returns a truthy value; return it, or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"{message} not reached within {timeout}s (last value: {last!r})")
+
+
+class ChildProcess:
+    """A real ``elasticjob`` child process with its output in a log file; ended only by its pid."""
+
+    name = "process"
+
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def spawn(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "elasticjob", *args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            )
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:] if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye, its ZooKeeper session must expire on its own."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self, timeout: float = 20) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+class MasterProcess(ChildProcess):
+    """``elasticjob master`` on free ports of its own choosing (port 0), learnt from its ``master.json``."""
+
+    def __init__(
+        self, zk_hosts: str, namespace: str, work_dir: Path, *extra: str, session_timeout: float = 4.0
+    ) -> None:
+        super().__init__(work_dir / "master.log")
+        self.zk_hosts = zk_hosts
+        self.namespace = namespace
+        self.work_dir = work_dir
+        self.extra = list(extra)
+        self.session_timeout = session_timeout
+        self.http_port = 0
+        self.grpc_port = 0
+
+    @property
+    def data_dir(self) -> Path:
+        return self.work_dir / "data"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.http_port}"
+
+    def start(self, wait: float = 30.0) -> MasterProcess:
+        """Start and learn the bound ports; with ``wait`` also wait until it answers ``/ping``."""
+        (self.data_dir / "master.json").unlink(missing_ok=True)
+        self.spawn(
+            "master", "--zk", self.zk_hosts, "--namespace", self.namespace, "--http", "127.0.0.1:0",
+            "--grpc", "127.0.0.1:0", "--data-dir", str(self.data_dir),
+            "--zk-session-timeout", str(self.session_timeout), *self.extra,
+        )
+        self._learn_ports(max(wait, 30.0))
+        if wait:
+            self.wait_ready(wait)
+        return self
+
+    def _learn_ports(self, timeout: float) -> None:
+        path = self.data_dir / "master.json"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"master exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                found = json.loads(path.read_text())
+            except (OSError, ValueError):
+                found = None
+            if found and found.get("pid") == self.process.pid:
+                self.http_port = int(found["http"].rpartition(":")[2])
+                self.grpc_port = int(found["grpc"].rpartition(":")[2])
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"master did not report its addresses in {path}:\n{self.log()}")
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"master exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}/ping", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"master on {self.address} not ready:\n{self.log()}")
+
+
+class AgentProcess(ChildProcess):
+    """``elasticjob agent`` with its own work dir."""
+
+    def __init__(self, zk_hosts: str, namespace: str, work_dir: Path, *, cpus: float, mem: float,
+                 attributes: str = "", agent_id: str | None = None, session_timeout: float = 4.0,
+                 extra: tuple[str, ...] = ()) -> None:
+        super().__init__(work_dir.parent / f"{work_dir.name}.log")
+        self.zk_hosts = zk_hosts
+        self.namespace = namespace
+        self.work_dir = work_dir
+        self.cpus = cpus
+        self.mem = mem
+        self.attributes = attributes
+        self.agent_id = agent_id
+        self.session_timeout = session_timeout
+        self.extra = list(extra)
+
+    def start(self) -> AgentProcess:
+        args = ["agent", "--zk", self.zk_hosts, "--namespace", self.namespace,
+                "--work-dir", str(self.work_dir), "--cpus", str(self.cpus), "--mem", str(self.mem),
+                "--zk-session-timeout", str(self.session_timeout), "--kill-grace", "2", *self.extra]
+        if self.attributes:
+            args += ["--attributes", self.attributes]
+        if self.agent_id:
+            args += ["--id", self.agent_id]
+        self.spawn(*args)
+        return self
+
+
+def build_tarball(source: dict[str, str | bytes], target: Path, executable: tuple[str, ...] = ()) -> Path:
+    """Write a .tar.gz whose members are ``source`` (name -> content); ``executable`` members get mode 755."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(target, "w:gz") as archive:
+        for name, content in sorted(source.items()):
+            data = content.encode() if isinstance(content, str) else content
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o755 if name in executable else 0o644
+            archive.addfile(info, io.BytesIO(data))
+    return target
