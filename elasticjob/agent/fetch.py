@@ -1,21 +1,27 @@
 """The app archive cache: fetch an app's ``appURL`` (http, https, file) into a local file, revalidating.
 
 Layout under ``root``: one directory per URL, named by the SHA-256 of the URL, holding ``archive`` (the
-bytes as fetched) and ``meta.json`` (``url``, ``etag``, ``last_modified``, ``size``, ``fetched_at``).
-Downloads made with ``use_cache=False`` go to ``root/.fresh/`` under a name of their own.
+bytes as fetched) and ``meta.json`` (``url``, ``etag``, ``last_modified``, ``size``, ``fetched_at``,
+``sha256`` of the archive). Downloads made with ``use_cache=False`` go to ``root/.fresh/`` under a name of
+their own.
+
+A URL is revalidated at most once per ``revalidate_seconds`` (0: at every fetch) and whenever a fetch names
+an app version other than the one last seen for it; in between, a fetch is answered from memory without
+touching the disk or the network.
 """
 
 from __future__ import annotations
 
 import email.utils
 import hashlib
+import http.cookiejar
 import json
 import logging
 import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
@@ -23,7 +29,10 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-__all__ = ["AppCache", "CacheMeta", "FetchError"]
+from elasticjob.agent.flight import Flight, SingleFlight
+from elasticjob.agent.gc import collect
+
+__all__ = ["AppCache", "CacheMeta", "CachedArchive", "FetchError"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +62,27 @@ class CacheMeta:
     last_modified: str | None
     size: int
     fetched_at: float
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
+class CachedArchive:
+    """A fetched archive: where it is and the SHA-256 of its content (which names its unpacked copy)."""
+
+    path: Path
+    sha256: str
+
+
+@dataclass
+class _Validated:
+    """What the last revalidation of a URL found: valid from ``started`` (when it began, by the cache's
+    clock) for ``revalidate_seconds``, for app version ``version``. ``last_used``: when it last answered a
+    fetch (the garbage collector keeps entries in use)."""
+
+    archive: CachedArchive
+    started: float
+    version: str
+    last_used: float
 
 
 class AppCache:
@@ -61,26 +91,55 @@ class AppCache:
     ``timeout`` bounds connecting and each read (seconds); ``total_timeout``, if set, bounds a whole
     download. ``max_download_bytes`` caps every archive, checked against ``Content-Length`` before the
     body is read and again while it streams (for ``file://``: against the size, and while copying).
+    ``revalidate_seconds``: how long a revalidation answers later fetches of the same URL (0: every fetch
+    revalidates), by ``clock`` (seconds, default ``time.monotonic``).
 
-    Thread-safe: fetches of the same URL are serialised by a lock per URL, fetches of different URLs run
-    in parallel. A file is only ever published by an atomic rename, so a path returned earlier stays a
-    complete archive; a later fetch of the same URL may replace it with a newer one, so unpack it promptly
-    (an open file keeps its content). Not safe for two processes sharing one ``root``.
+    All requests go through one ``httpx.Client`` (connection pool, TLS context built once), which httpx
+    allows threads to share; it keeps no cookies. Thread-safe: concurrent fetches of one URL share one
+    revalidation or download (single flight), fetches of different URLs run in parallel. A file is only
+    ever published by an atomic rename, so a path returned earlier stays a complete archive; a later fetch
+    of the same URL may replace it with a newer one, so unpack it promptly (an open file keeps its
+    content). Not safe for two processes sharing one ``root``.
     """
 
     def __init__(self, root: Path, *, timeout: float = 30.0, max_download_bytes: int = 512 * MIB,
-                 total_timeout: float | None = None) -> None:
+                 total_timeout: float | None = None, revalidate_seconds: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if timeout <= 0 or max_download_bytes <= 0:
             raise ValueError("timeout and max_download_bytes must be positive")
+        if revalidate_seconds < 0:
+            raise ValueError("revalidate_seconds must not be negative")
         self.root = root
         self.timeout = timeout
         self.total_timeout = total_timeout
         self.max_download_bytes = max_download_bytes
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
+        self.revalidate_seconds = revalidate_seconds
+        self._clock = clock
+        self._flights: SingleFlight[str, CachedArchive] = SingleFlight(clock)
+        self._validated: dict[str, _Validated] = {}
+        self._guard = threading.Lock()
+        self._client: httpx.Client | None = None
+
+    def close(self) -> None:
+        """Close the HTTP client's connections (a later fetch opens new ones)."""
+        with self._guard:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     def fetch(self, url: str, use_cache: bool = True) -> Path:
-        """Return a local path holding the archive at ``url``.
+        """``fetch_app(url, use_cache).path``."""
+        return self.fetch_app(url, use_cache).path
+
+    def fetch_app(self, url: str, use_cache: bool = True, version: str = "") -> CachedArchive:
+        """Return a local copy of the archive at ``url`` and the SHA-256 of its content.
+
+        ``version`` is the app version the launch was made for (empty: unknown). A cached URL is
+        revalidated when its last revalidation began more than ``revalidate_seconds`` before this call
+        (with 0: when it began before this call), or when ``version`` is set and differs from the version
+        that revalidation was made for; otherwise the answer comes from memory. Callers arriving while a
+        revalidation is in the air wait for it and share its outcome — a failure included — if it is
+        recent enough for them by the same rule.
 
         ``use_cache=True`` (the app's ``appCacheEnable``): a cached copy is revalidated with
         ``If-None-Match``/``If-Modified-Since`` and reused on 304, replaced on 200 (a server that sends
@@ -112,22 +171,82 @@ class AppCache:
             fresh_dir.mkdir(parents=True, exist_ok=True)
             target = fresh_dir / f"{key[:16]}-{uuid.uuid4().hex}"
             if scheme == "file":
-                self._copy_local(url, _local_path(url), target)
+                meta = self._copy_local(url, _local_path(url), target)
             else:
-                self._download(url, target, None)
-            return target
-        with self._lock_for(key):
+                fetched = self._download(url, target, None)
+                assert fetched is not None
+                meta = fetched
+            return CachedArchive(target, meta.sha256)
+        arrival = self._clock()
+        while True:
+            with self._guard:
+                known = self._validated.get(key)
+                if known is not None and self._recent_enough(known.started, known.version, arrival, version):
+                    known.last_used = arrival
+                    return known.archive
+            flight, leading = self._flights.join_or_lead(key, version or (known.version if known else ""))
+            if leading:
+                return self._lead(url, key, flight)
+            try:
+                archive = flight.wait()
+            except Exception:
+                if self._recent_enough(flight.started, flight.tag, arrival, version):
+                    raise
+                continue
+            if self._recent_enough(flight.started, flight.tag, arrival, version):
+                return archive
+
+    def collect(self, *, max_age_seconds: float, max_total_bytes: int) -> list[str]:
+        """Garbage-collect cache entries (``gc.collect``), never one in use: being fetched, or used by a
+        fetch within ``max_age_seconds``. Returns the names removed; a later fetch of their URL downloads
+        again."""
+        now = self._clock()
+        with self._guard:
+            keep = {FRESH, *self._flights.keys()}
+            keep.update(k for k, v in self._validated.items() if now - v.last_used <= max_age_seconds)
+            removed = collect(self.root, max_age_seconds=max_age_seconds, max_total_bytes=max_total_bytes,
+                              keep=keep)
+            for name in removed:
+                self._validated.pop(name, None)
+        return removed
+
+    def _recent_enough(self, started: float, made_for: str, arrival: float, version: str) -> bool:
+        if version and version != made_for:
+            return False
+        return started >= arrival - self.revalidate_seconds
+
+    def _lead(self, url: str, key: str, flight: Flight[CachedArchive]) -> CachedArchive:
+        with self._guard:
+            pass  # a collection in progress ends before this flight touches its entry; later ones keep it
+        try:
             entry = self.root / key
             entry.mkdir(parents=True, exist_ok=True)
             os.utime(entry)  # "last used": the agent's cache GC removes entries idle for a long time
             cached = _load_meta(entry, url)
-            if scheme == "file":
-                return self._fetch_local_cached(url, entry, cached)
-            return self._fetch_http_cached(url, entry, cached)
+            if urlsplit(url).scheme.lower() == "file":
+                meta = self._fetch_local_cached(url, entry, cached)
+            else:
+                meta = self._fetch_http_cached(url, entry, cached)
+        except BaseException as exc:
+            self._flights.finish(key, flight, error=exc)
+            raise
+        archive = CachedArchive(entry / ARCHIVE, meta.sha256)
+        with self._guard:
+            self._validated[key] = _Validated(archive, flight.started, flight.tag, self._clock())
+        self._flights.finish(key, flight, archive)
+        return archive
+
+    def _http(self) -> httpx.Client:
+        with self._guard:
+            if self._client is None:
+                # One client for every request: building a TLS context per request cost milliseconds each.
+                no_cookies = http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+                self._client = httpx.Client(timeout=self.timeout, follow_redirects=True, cookies=no_cookies)
+            return self._client
 
     # --- http ------------------------------------------------------------------------------------------
 
-    def _fetch_http_cached(self, url: str, entry: Path, cached: CacheMeta | None) -> Path:
+    def _fetch_http_cached(self, url: str, entry: Path, cached: CacheMeta | None) -> CacheMeta:
         archive = entry / ARCHIVE
         part = entry / f".part-{uuid.uuid4().hex}"
         try:
@@ -137,16 +256,15 @@ class AppCache:
                 raise
             log.warning("event=app_fetch_stale url=%s fetched_at=%.0f error=%s: using the cached copy",
                         _shown(url), cached.fetched_at, exc)
-            return archive
+            return cached
         if meta is None:  # 304 Not Modified
             assert cached is not None
-            os.utime(entry)  # a revalidated entry counts as recently used for garbage collection
             log.info("event=app_fetch_not_modified url=%s", _shown(url))
-            return archive
+            return cached
         os.replace(part, archive)
         _store_meta(entry, meta)
         log.info("event=app_fetched url=%s size=%d", _shown(url), meta.size)
-        return archive
+        return meta
 
     def _download(self, url: str, target: Path, cached: CacheMeta | None) -> CacheMeta | None:
         """GET ``url`` into ``target`` (conditionally if ``cached``); None for 304. ``target`` is removed on
@@ -159,8 +277,7 @@ class AppCache:
                 headers["If-Modified-Since"] = cached.last_modified
         deadline = None if self.total_timeout is None else time.monotonic() + self.total_timeout
         try:
-            with httpx.Client(timeout=self.timeout, follow_redirects=True) as client, \
-                    client.stream("GET", url, headers=headers) as response:
+            with self._http().stream("GET", url, headers=headers) as response:
                 if response.status_code == 304 and headers:
                     return None
                 if response.status_code != 200:
@@ -171,9 +288,9 @@ class AppCache:
                     raise FetchError(f"GET {_shown(url)}: archive too large: Content-Length {declared} "
                                      f"bytes, limit {self.max_download_bytes} bytes")
                 with target.open("wb") as out:
-                    size = self._copy_limited(url, response.iter_bytes(), out, deadline)
+                    size, digest = self._copy_limited(url, response.iter_bytes(), out, deadline)
                 return CacheMeta(url, response.headers.get("etag"), response.headers.get("last-modified"),
-                                 size, time.time())
+                                 size, time.time(), digest)
         except BaseException as exc:
             target.unlink(missing_ok=True)
             if isinstance(exc, httpx.TimeoutException):
@@ -185,10 +302,14 @@ class AppCache:
                 raise FetchError(f"GET {_shown(url)}: {type(exc).__name__}: {exc}") from exc
             raise
 
-    def _copy_limited(self, url: str, chunks: Iterable[bytes], out: IO[bytes], deadline: float | None) -> int:
+    def _copy_limited(self, url: str, chunks: Iterable[bytes], out: IO[bytes],
+                      deadline: float | None) -> tuple[int, str]:
+        """Copy ``chunks`` to ``out`` within the size limit and ``deadline``; (size, SHA-256)."""
         size = 0
+        digest = hashlib.sha256()
         for chunk in chunks:
             size += len(chunk)
+            digest.update(chunk)
             if size > self.max_download_bytes:
                 raise FetchError(f"{_shown(url)}: archive too large: more than {self.max_download_bytes} "
                                  "bytes")
@@ -197,22 +318,20 @@ class AppCache:
             out.write(chunk)
         out.flush()
         os.fsync(out.fileno())
-        return size
+        return size, digest.hexdigest()
 
     # --- file:// ---------------------------------------------------------------------------------------
 
-    def _fetch_local_cached(self, url: str, entry: Path, cached: CacheMeta | None) -> Path:
+    def _fetch_local_cached(self, url: str, entry: Path, cached: CacheMeta | None) -> CacheMeta:
         source = _local_path(url)
         validator = _file_validator(url, source)
-        archive = entry / ARCHIVE
         if cached is not None and cached.etag == validator:
-            os.utime(entry)
-            return archive
+            return cached
         part = entry / f".part-{uuid.uuid4().hex}"
         meta = self._copy_local(url, source, part)
-        os.replace(part, archive)
+        os.replace(part, entry / ARCHIVE)
         _store_meta(entry, meta)
-        return archive
+        return meta
 
     def _copy_local(self, url: str, source: Path, target: Path) -> CacheMeta:
         validator = _file_validator(url, source)
@@ -222,18 +341,14 @@ class AppCache:
                              f"{self.max_download_bytes} bytes")
         try:
             with source.open("rb") as src, target.open("wb") as out:
-                size = self._copy_limited(url, iter(lambda: src.read(_CHUNK), b""), out, None)
+                size, digest = self._copy_limited(url, iter(lambda: src.read(_CHUNK), b""), out, None)
         except BaseException as exc:
             target.unlink(missing_ok=True)
             if isinstance(exc, OSError):
                 raise FetchError(f"{_shown(url)}: cannot read {source}: {exc.strerror or exc}") from exc
             raise
         modified = email.utils.formatdate(stat.st_mtime, usegmt=True)
-        return CacheMeta(url, validator, modified, size, time.time())
-
-    def _lock_for(self, key: str) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks.setdefault(key, threading.Lock())
+        return CacheMeta(url, validator, modified, size, time.time(), digest)
 
 
 def _shown(url: str) -> str:
@@ -268,13 +383,20 @@ def _file_validator(url: str, source: Path) -> str:
 
 
 def _load_meta(entry: Path, url: str) -> CacheMeta | None:
-    """The entry's metadata if it is complete and matches its archive, else None (treated as not cached)."""
+    """The entry's metadata if it is complete and matches its archive, else None (treated as not cached).
+    Metadata written before digests were recorded gets the archive's SHA-256 added."""
     try:
         raw = json.loads((entry / META).read_text())
         meta = CacheMeta(url=raw["url"], etag=raw.get("etag"), last_modified=raw.get("last_modified"),
-                         size=int(raw["size"]), fetched_at=float(raw["fetched_at"]))
+                         size=int(raw["size"]), fetched_at=float(raw["fetched_at"]),
+                         sha256=raw.get("sha256", ""))
         if meta.url != url or (entry / ARCHIVE).stat().st_size != meta.size:
             return None
+        if not meta.sha256:
+            with (entry / ARCHIVE).open("rb") as archive:
+                digest = hashlib.file_digest(archive, "sha256").hexdigest()
+            meta = CacheMeta(**{**asdict(meta), "sha256": digest})
+            _store_meta(entry, meta)
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return meta

@@ -1,20 +1,24 @@
 """``AppCache`` against a real HTTP server on 127.0.0.1: ETag/Last-Modified and 304, errors, slow and huge
-bodies, ``file://`` and refused schemes."""
+bodies, ``file://`` and refused schemes, revalidation periods, app versions, single flight and GC."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
-from elasticjob.agent.fetch import AppCache, FetchError
+from elasticjob.agent.fetch import AppCache, CachedArchive, FetchError
 
 MIB = 1024 * 1024
 
@@ -265,23 +269,169 @@ def test_oversized_body_without_content_length_is_refused_while_streaming(server
     assert leftovers == [], "a refused download must not leave partial files"
 
 
-def test_concurrent_fetches_of_one_url_download_once(server: ArtifactServer, cache: AppCache) -> None:
-    server.resources["/app.tgz"] = Resource(b"shared archive", etag='"s"')
-    results: list[Path] = []
-    barrier = threading.Barrier(8)
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def revalidating_cache(tmp_path: Path, seconds: float) -> tuple[AppCache, Clock]:
+    clock = Clock()
+    return AppCache(tmp_path / "cache", timeout=5, max_download_bytes=MIB, revalidate_seconds=seconds,
+                    clock=clock), clock
+
+
+def fetch_concurrently(cache: AppCache, url: str, count: int, version: str = "") -> list[CachedArchive]:
+    results: list[CachedArchive] = []
+    barrier = threading.Barrier(count)
 
     def fetch() -> None:
         barrier.wait()
-        results.append(cache.fetch(f"{server.url}/app.tgz"))
+        results.append(cache.fetch_app(url, version=version))
 
-    threads = [threading.Thread(target=fetch) for _ in range(8)]
+    threads = [threading.Thread(target=fetch) for _ in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(10)
+    return results
+
+
+def test_concurrent_fetches_of_one_url_share_one_download(server: ArtifactServer, tmp_path: Path) -> None:
+    server.resources["/app.tgz"] = Resource(b"shared archive", etag='"s"')
+    cache, _ = revalidating_cache(tmp_path, 60)
+
+    results = fetch_concurrently(cache, f"{server.url}/app.tgz", 8)
 
     assert len(results) == 8 and len(set(results)) == 1
-    assert sorted(statuses(server, "/app.tgz")) == [200] + [304] * 7
+    assert statuses(server, "/app.tgz") == [200]
+
+
+def test_concurrent_fetches_revalidating_every_time_never_repeat_a_download(server: ArtifactServer,
+                                                                           cache: AppCache) -> None:
+    server.resources["/app.tgz"] = Resource(b"shared archive", etag='"s"')
+
+    results = fetch_concurrently(cache, f"{server.url}/app.tgz", 8)
+
+    # Each caller gets a revalidation that began after it asked; callers that asked together share one.
+    assert len(results) == 8 and len(set(results)) == 1
+    seen = statuses(server, "/app.tgz")
+    assert seen[0] == 200 and set(seen[1:]) <= {304} and len(seen) <= 8
+
+
+def test_fetch_reports_the_sha256_of_the_archive(server: ArtifactServer, cache: AppCache, tmp_path: Path) -> None:
+    server.resources["/app.tgz"] = Resource(b"archive v1", etag='"v1"')
+    local = tmp_path / "local.tgz"
+    local.write_bytes(b"local archive")
+
+    fetched = cache.fetch_app(f"{server.url}/app.tgz")
+    again = cache.fetch_app(f"{server.url}/app.tgz")  # 304: the digest comes from the metadata
+    fresh = cache.fetch_app(f"{server.url}/app.tgz", use_cache=False)
+
+    assert fetched.sha256 == again.sha256 == fresh.sha256 == hashlib.sha256(b"archive v1").hexdigest()
+    assert cache.fetch_app(local.as_uri()).sha256 == hashlib.sha256(b"local archive").hexdigest()
+    assert statuses(server, "/app.tgz") == [200, 304, 200]
+
+
+def test_a_url_is_revalidated_at_most_once_per_period(server: ArtifactServer, tmp_path: Path) -> None:
+    server.resources["/app.tgz"] = Resource(b"archive v1", etag='"v1"')
+    cache, clock = revalidating_cache(tmp_path, 60)
+    url = f"{server.url}/app.tgz"
+    first = cache.fetch_app(url)
+
+    clock.now += 59
+    assert cache.fetch_app(url) == first
+    assert statuses(server, "/app.tgz") == [200]
+
+    clock.now += 2
+    server.resources["/app.tgz"] = Resource(b"archive version 2", etag='"v2"')
+    second = cache.fetch_app(url)
+    assert second.path.read_bytes() == b"archive version 2" and second.sha256 != first.sha256
+    assert statuses(server, "/app.tgz") == [200, 200]
+
+
+def test_a_new_app_version_forces_a_revalidation(server: ArtifactServer, tmp_path: Path) -> None:
+    server.resources["/app.tgz"] = Resource(b"archive v1", etag='"v1"')
+    cache, _ = revalidating_cache(tmp_path, 3600)
+    url = f"{server.url}/app.tgz"
+    cache.fetch_app(url, version="config-1")
+
+    assert cache.fetch_app(url, version="config-1").path.read_bytes() == b"archive v1"
+    assert cache.fetch_app(url).path.read_bytes() == b"archive v1"  # unknown version: no reason to ask
+    assert statuses(server, "/app.tgz") == [200]
+
+    server.resources["/app.tgz"] = Resource(b"archive version 2", etag='"v2"')
+    assert cache.fetch_app(url, version="config-2").path.read_bytes() == b"archive version 2"
+    assert cache.fetch_app(url, version="config-2").path.read_bytes() == b"archive version 2"
+    assert statuses(server, "/app.tgz") == [200, 200]
+    assert server.requests_for("/app.tgz")[1].if_none_match == '"v1"'
+
+
+def test_concurrent_launches_of_a_new_version_share_one_revalidation(server: ArtifactServer,
+                                                                    tmp_path: Path) -> None:
+    server.resources["/app.tgz"] = Resource(b"archive v1", etag='"v1"')
+    cache, _ = revalidating_cache(tmp_path, 3600)
+    url = f"{server.url}/app.tgz"
+    cache.fetch_app(url, version="config-1")
+
+    results = fetch_concurrently(cache, url, 8, version="config-2")
+
+    assert len(results) == 8 and len(set(results)) == 1
+    assert statuses(server, "/app.tgz") == [200, 304]
+
+
+def test_a_failed_revalidation_is_retried_by_the_next_fetch(server: ArtifactServer, tmp_path: Path) -> None:
+    cache, _ = revalidating_cache(tmp_path, 3600)
+    url = f"{server.url}/app.tgz"
+    with pytest.raises(FetchError, match="HTTP 404"):
+        cache.fetch_app(url)
+    server.resources["/app.tgz"] = Resource(b"archive v1", etag='"v1"')
+
+    assert cache.fetch_app(url).path.read_bytes() == b"archive v1"
+    assert statuses(server, "/app.tgz") == [404, 200]
+
+
+def test_one_http_client_serves_every_fetch(server: ArtifactServer, cache: AppCache,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    server.resources["/a.tgz"] = Resource(b"a", etag='"a"')
+    server.resources["/b.tgz"] = Resource(b"b", etag='"b"')
+    built: list[httpx.Client] = []
+    real_client = httpx.Client
+
+    def counting_client(*args: Any, **kwargs: Any) -> httpx.Client:
+        built.append(real_client(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(httpx, "Client", counting_client)
+    for _ in range(3):
+        cache.fetch(f"{server.url}/a.tgz")
+        cache.fetch(f"{server.url}/b.tgz", use_cache=False).unlink()
+
+    assert len(built) == 1
+    assert statuses(server, "/a.tgz") == [200, 304, 304] and statuses(server, "/b.tgz") == [200] * 3
+
+
+def test_collect_removes_idle_entries_and_forgets_them(server: ArtifactServer, tmp_path: Path) -> None:
+    server.resources["/old.tgz"] = Resource(b"old", etag='"o"')
+    server.resources["/new.tgz"] = Resource(b"new", etag='"n"')
+    cache, clock = revalidating_cache(tmp_path, 3600)
+    old = cache.fetch_app(f"{server.url}/old.tgz")
+    clock.now += 500
+    new = cache.fetch_app(f"{server.url}/new.tgz")
+    long_ago = time.time() - 1000
+    for path in (*old.path.parent.iterdir(), old.path.parent):
+        os.utime(path, (long_ago, long_ago))
+
+    removed = cache.collect(max_age_seconds=300, max_total_bytes=MIB)
+
+    assert removed == [old.path.parent.name]
+    assert not old.path.exists() and new.path.exists()
+    assert cache.fetch_app(f"{server.url}/old.tgz").path.read_bytes() == b"old"  # downloaded again
+    assert statuses(server, "/old.tgz") == [200, 200]
 
 
 # --- file:// and schemes -------------------------------------------------------------------------------
