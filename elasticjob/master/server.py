@@ -85,7 +85,13 @@ def run_master(config: MasterConfig) -> None:
         if not leader:
             hub.close_all()  # agents reconnect to whoever leads now
 
-    gateway = Gateway(hub, _GatewayEvents(scheduler), lambda: election.is_leader, lambda: str(info["http"]))
+    gateway = Gateway(
+        hub,
+        _GatewayEvents(scheduler),
+        lambda: election.is_leader,
+        lambda: str(info["http"]),
+        current_leader=lambda: leader_http(),
+    )
     grpc_server, grpc_port = start_grpc_server(gateway, config.grpc.host, config.grpc.port)
     info = {
         "http": f"{host}:{http_port}",
@@ -115,6 +121,7 @@ def run_master(config: MasterConfig) -> None:
         }
 
     metrics.add_sizes(sizes)
+    metrics.registry.register(hub.collector())  # elasticjob_connected_agents: streams held here
     runtime = runtime_router(LeaderState(lambda: election.is_leader, leader_http), history, hub)
     app = create_app(JobService(store, layout), leader, metrics, config.max_body_bytes, runtime)
     server = uvicorn.Server(
