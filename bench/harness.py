@@ -19,6 +19,7 @@ from typing import Any
 BENCHMARKS: dict[str, str] = {
     "placement": "bench.placement",
     "recovery": "bench.recovery",
+    "launch": "bench.launch",
 }
 
 
