@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
+
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 
@@ -13,7 +17,9 @@ from elasticjob.dev.processes import (
     wait_until,
 )
 
-__all__ = ["AgentProcess", "ChildProcess", "MasterProcess", "build_tarball", "wait_until", "zk_tree"]
+__all__ = [
+    "AgentProcess", "ChildProcess", "MasterProcess", "TcpProxy", "build_tarball", "wait_until", "zk_tree"
+]
 
 
 def zk_tree(client: KazooClient, root: str) -> dict[str, bytes]:
@@ -32,3 +38,72 @@ def zk_tree(client: KazooClient, root: str) -> dict[str, bytes]:
     return tree
 
 
+
+
+class TcpProxy:
+    """A loopback TCP forwarder to ``target`` (host, port) that a test can cut and restore, to drop one
+    client's ZooKeeper connection while others keep theirs."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._open = threading.Event()
+        self._open.set()
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def cut(self) -> None:
+        """Close every forwarded connection and refuse new ones until ``restore``."""
+        self._open.clear()
+        with self._lock:
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            self._sockets.clear()
+
+    def restore(self) -> None:
+        self._open.set()
+
+    def stop(self) -> None:
+        self._stopped = True
+        self.cut()
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._stopped:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if not self._open.is_set():
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets += [client, upstream]
+            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.close()

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from elasticjob.api.bodies import json_model, path_name
 from elasticjob.api.openapi import json_body
+from elasticjob.api.paging import json_list, parse_paging
 from elasticjob.api.service import JobService
 from elasticjob.model import App, NotFound
 
@@ -34,10 +35,12 @@ def app_router(service: JobService) -> APIRouter:
         await run_in_threadpool(service.update_app, app)
         return Response(status_code=204)
 
-    @router.get("/list")
-    async def list_apps() -> list[dict[str, Any]]:
-        """All registered apps."""
-        return [a.model_dump(mode="json") for a in await run_in_threadpool(service.apps)]
+    @router.get("/list", response_model=list[dict[str, Any]])
+    async def list_apps(request: Request) -> Response:
+        """Registered apps in name order: all (at most 10,000), or one page with ``?page=&per_page=``."""
+        paging = parse_paging(request.query_params)
+        items, total = service.apps_json(paging.start, paging.stop)
+        return json_list(items, total, paging, request.url.path)
 
     @router.get("/{appName}")
     async def detail(appName: str) -> dict[str, Any]:  # noqa: N803 - the original's path variable

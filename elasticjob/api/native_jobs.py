@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from elasticjob.api.bodies import json_model, name_body, path_name
 from elasticjob.api.openapi import json_body
+from elasticjob.api.paging import json_list, parse_paging
 from elasticjob.api.service import JobService
 from elasticjob.model import Job, NotFound
 
@@ -58,10 +59,13 @@ def job_router(service: JobService) -> APIRouter:
         operation_id="deregister_job_alias",
     )
 
-    @router.get("/jobs")
-    async def jobs() -> list[dict[str, Any]]:
-        """All registered jobs."""
-        return [job.as_json() for job in await run_in_threadpool(service.jobs)]
+    @router.get("/jobs", response_model=list[dict[str, Any]])
+    async def jobs(request: Request) -> Response:
+        """Registered jobs in name order: all of them (at most 10,000; ``X-Total-Count`` tells how many
+        exist and ``Link`` names the next page), or one page with ``?page=&per_page=`` (at most 1,000)."""
+        paging = parse_paging(request.query_params)
+        items, total = service.jobs_json(paging.start, paging.stop)
+        return json_list(items, total, paging, request.url.path)
 
     @router.get("/jobs/{jobName}")
     async def detail(jobName: str) -> dict[str, Any]:  # noqa: N803 - the original's path variable

@@ -1,21 +1,24 @@
 """The service facade: every operation of the native API as a method, with its business rules.
 
 No HTTP here: methods take models and names, return models and plain data, and raise the domain errors
-of ``elasticjob.model.errors``. Every read-modify-write is one versioned ZooKeeper multi-transaction, so
-several masters can serve the API at once without a lock (followers write through, see README).
+of ``elasticjob.model.errors``. Reads come from the master's in-memory ``ClusterState`` (no ZooKeeper round
+trip); every write is one versioned ZooKeeper multi-transaction decided on that state, so several masters
+can serve the API at once without a lock. A write that finds the state stale (a version conflict) waits
+for the state to catch up and decides again; a write returns once this master's state shows it, so a
+client that writes and then reads the same master sees its write.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
 from elasticjob import cron
-from elasticjob.model import App, Conflict, Job, JobExecutionType, NotFound, ValidationFailed
+from elasticjob.model import App, Conflict, Job, JobExecutionType, NotFound, Unavailable, ValidationFailed
+from elasticjob.model.queue import Firing, ReadyQueue
 from elasticjob.registry import (
-    IMPLIED_BY,
-    ConfigReader,
     JsonStore,
     Layout,
     NodeAlreadyExists,
@@ -24,10 +27,8 @@ from elasticjob.registry import (
     Transaction,
     VersionConflict,
 )
+from elasticjob.registry.state import IMPLIED_BY, ClusterState, CorruptConfig, Stored
 from elasticjob.registry.store import encode
-from elasticjob.scheduler.failover import FailoverEntry
-from elasticjob.scheduler.queue import Firing, ReadyQueue
-from elasticjob.scheduler.snapshot import RunningTask
 
 DEFAULT_BOOTSTRAP_SCRIPT = "bin/start.sh"
 # A job's ready queue lives in one znode; manual triggers beyond this many pending firings are refused.
@@ -35,58 +36,57 @@ MAX_PENDING_TRIGGERS = 100
 # A job and its implied app are written in one ZooKeeper request, which must stay under the server's
 # jute.maxbuffer (1 MiB by default): a larger one makes ZooKeeper drop the master's connection.
 MAX_CONFIG_BYTES = 256 * 1024
+# A write decided on a stale view is decided again (after the view caught up) at most this many times.
+ATTEMPTS = 10
+SYNC_WAIT = 10.0  # seconds a write waits for the state to be re-read after a reconnect, before 503
 
 
 class JobService:
     """Apps, jobs, disable markers, manual triggers and read-only task views."""
 
-    def __init__(self, store: JsonStore, layout: Layout) -> None:
+    def __init__(self, store: JsonStore, layout: Layout, state: ClusterState) -> None:
         self.store = store
         self.layout = layout
-        self.config = ConfigReader(store, layout)
+        self.state = state
+        self._schedules: dict[tuple[str, str], cron.Schedule] = {}
 
     # ---- jobs -----------------------------------------------------------------------------------
     def register_job(self, job: Job) -> Job:
         self._check_schedule(job)
         _check_size("job", job.jobName, job.as_json())
-        txn = self.store.transaction()
-        self._add_app_ops(txn, job, previous=None)
-        txn.create(self.layout.job(job.jobName), job.as_json())
-        # The cron cursor starts at registration: firings due while no leader runs are still caught up.
-        queue = ReadyQueue(cursor=dt.datetime.now(dt.UTC)).to_json()
-        stale = self.store.get(self.layout.ready(job.jobName))
-        if stale is None:
-            txn.create(self.layout.ready(job.jobName), queue)
-        else:
-            txn.set(self.layout.ready(job.jobName), queue, version=stale.version)
-        self._touch(txn)
-        try:
-            txn.commit()
-        except NodeAlreadyExists as exc:
-            if exc.path == self.layout.job(job.jobName):
-                raise Conflict(
-                    f"job '{job.jobName}' already exists; use PUT /job/update to change it"
-                ) from None
-            raise self._concurrent(exc) from None
-        except StoreError as exc:
-            raise self._concurrent(exc) from None
+
+        def registration() -> Transaction:
+            if self.state.job(job.jobName) is not None:
+                raise Conflict(f"job '{job.jobName}' already exists; use PUT /job/update to change it")
+            txn = self.store.transaction()
+            self._add_app_ops(txn, job, previous=None)
+            txn.create(self.layout.job(job.jobName), job.as_json())
+            # The cron cursor starts at registration: firings due while no leader runs are still caught up.
+            queue = ReadyQueue(cursor=dt.datetime.now(dt.UTC)).to_json()
+            stale = self.state.queue(job.jobName)
+            if stale is None:
+                txn.create(self.layout.ready(job.jobName), queue)
+            else:
+                txn.set(self.layout.ready(job.jobName), queue, version=stale[1])
+            return txn
+
+        self._commit_deciding_again(registration, f"job '{job.jobName}'")
         return job
 
     def update_job(self, job: Job) -> Job:
-        stored = self._job(job.jobName)
         self._check_schedule(job)
         _check_size("job", job.jobName, job.as_json())
-        txn = self.store.transaction()
-        self._add_app_ops(txn, job, previous=stored.model)
-        if stored.model.effective_app_name != job.effective_app_name:
-            # The job moves to another app: an implied app it leaves without jobs goes with it.
-            self._add_orphaned_app_ops(txn, stored.model)
-        txn.set(self.layout.job(job.jobName), job.as_json(), version=stored.version)
-        self._touch(txn)
-        try:
-            txn.commit()
-        except StoreError as exc:
-            raise self._concurrent(exc) from None
+
+        def update() -> Transaction:
+            stored = self._job(job.jobName)
+            txn = self.store.transaction()
+            self._add_app_ops(txn, job, previous=stored.model)
+            if stored.model.effective_app_name != job.effective_app_name:
+                # The job moves to another app: an implied app it leaves without jobs goes with it.
+                self._add_orphaned_app_ops(txn, stored.model)
+            return txn.set(self.layout.job(job.jobName), job.as_json(), version=stored.version)
+
+        self._commit_deciding_again(update, f"job '{job.jobName}'")
         return job
 
     def deregister_job(self, name: str) -> None:
@@ -95,9 +95,9 @@ class JobService:
             txn = self.store.transaction()
             self._add_job_removal_ops(txn, stored.model, stored.version)
             self._add_orphaned_app_ops(txn, stored.model)
-            return self._touch(txn)
+            return txn
 
-        self._commit_rereading(removal, f"job '{name}'")
+        self._commit_deciding_again(removal, f"job '{name}'")
 
     def job(self, name: str) -> Job:
         return self._job(name).model
@@ -107,11 +107,11 @@ class JobService:
         zone, with its UTC offset; omitted when there is none, as null fields are everywhere) and the misfire
         accounting: ``pendingFirings`` (queued, not started) and ``missedFirings`` (never ran)."""
         job = self._job(name).model
-        stored = self.store.get(self.layout.ready(name))
-        queue = ReadyQueue.from_json(stored.value) if stored is not None else ReadyQueue()
+        stored = self.state.queue(name)
+        queue = stored[0] if stored is not None else ReadyQueue()
         zone = cron.load_time_zone(job.timeZone)
         after = max(filter(None, (queue.cursor, now or dt.datetime.now(dt.UTC))))
-        upcoming = cron.parse(job.cron, cron.Dialect.QUARTZ, job.timeZone).next_fire(after)
+        upcoming = self._schedule(job).next_fire(after)
         view = job.as_json()
         if upcoming is not None:
             view["nextFireTime"] = upcoming.astimezone(zone).isoformat()
@@ -121,8 +121,18 @@ class JobService:
             view["lastFireTime"] = queue.last_fire_time.astimezone(zone).isoformat(timespec="milliseconds")
         return view
 
+    def jobs_json(self, start: int, stop: int) -> tuple[list[bytes], int]:
+        """The JSON of the jobs at positions ``[start:stop]`` in name order, and the number of jobs."""
+        return self.state.jobs_json(start, stop)
+
     def jobs(self) -> list[Job]:
-        return self.config.jobs()
+        models = []
+        for name in self.state.job_names():
+            with contextlib.suppress(CorruptConfig):
+                stored = self.state.job(name)
+                if stored is not None:
+                    models.append(stored.model)
+        return models
 
     def set_job_disabled(self, name: str, disabled: bool) -> None:
         self._job(name)
@@ -130,48 +140,44 @@ class JobService:
 
     def job_disabled(self, name: str) -> bool:
         self._job(name)
-        return self.config.job_disabled(name)
+        return self.state.job_disabled(name)
 
     def trigger(self, name: str, now: dt.datetime | None = None) -> dict[str, Any]:
         """Queue one firing of a TRANSIENT job now; returns the queued firing."""
-        job = self._job(name).model
-        if job.jobExecutionType is JobExecutionType.DAEMON:
-            raise Conflict(f"job '{name}' is a DAEMON job; it runs on its own cron and cannot be triggered")
-        if self.config.job_disabled(name) or self.config.app_disabled(job.effective_app_name):
-            raise Conflict(f"job '{name}' is disabled; enable it before triggering it")
         instant = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
         firing = Firing.trigger(instant)
         path = self.layout.ready(name)
-        for _ in range(10):
-            current = self.store.get(path)
-            txn = self.store.transaction().check(self.layout.job(name), self._job(name).version)
+
+        def trigger() -> Transaction:
+            stored = self._job(name)
+            job = stored.model
+            if job.jobExecutionType is JobExecutionType.DAEMON:
+                raise Conflict(
+                    f"job '{name}' is a DAEMON job; it runs on its own cron and cannot be triggered"
+                )
+            if self.state.job_disabled(name) or self.state.app_disabled(job.effective_app_name):
+                raise Conflict(f"job '{name}' is disabled; enable it before triggering it")
+            current = self.state.queue(name)
+            txn = self.store.transaction().check(self.layout.job(name), stored.version)
             if current is None:
-                txn.create(path, ReadyQueue(cursor=instant, firings=(firing,)).to_json())
-            else:
-                queue = ReadyQueue.from_json(current.value)
-                if len(queue.firings) >= MAX_PENDING_TRIGGERS:
-                    raise Conflict(
-                        f"job '{name}' already has {len(queue.firings)} pending firings; wait for "
-                        "them to run before triggering it again"
-                    )
-                txn.set(path, queue.with_trigger(firing).to_json(), version=current.version)
-            self._touch(txn)
-            try:
-                txn.commit()
-                return firing.to_json()
-            except (VersionConflict, NodeAlreadyExists):
-                continue
-            except NodeMissing:
-                raise NotFound(f"job '{name}' was removed concurrently") from None
-        raise Conflict(f"the ready queue of job '{name}' kept changing; try again")
+                return txn.create(path, ReadyQueue(cursor=instant, firings=(firing,)).to_json())
+            queue, version = current
+            if len(queue.firings) >= MAX_PENDING_TRIGGERS:
+                raise Conflict(
+                    f"job '{name}' already has {len(queue.firings)} pending firings; wait for "
+                    "them to run before triggering it again"
+                )
+            return txn.set(path, queue.with_trigger(firing).to_json(), version=version)
+
+        self._commit_deciding_again(trigger, f"the ready queue of job '{name}'")
+        return firing.to_json()
 
     # ---- task views -----------------------------------------------------------------------------
     def ready_tasks(self) -> list[dict[str, Any]]:
         """Elastic-Job-Cloud's ``tasks/ready`` shape ``[{"jobName": ..., "times": "<count>"}]``, plus
         ``reason`` when the scheduler says why the job waits."""
         result = []
-        for job_name, stored in self.store.get_all(self.layout.ready_root).items():
-            queue = ReadyQueue.from_json(stored.value)
+        for job_name, queue in sorted(self.state.queues()):
             if queue.firings:
                 row = {"jobName": job_name, "times": str(len(queue.firings))}
                 if queue.reason:
@@ -181,46 +187,47 @@ class JobService:
 
     def running_tasks(self) -> list[Any]:
         """Elastic-Job-Cloud's TaskContext shape for every launched, unfinished task."""
-        return [
-            RunningTask.from_json(v).native_view() for v in self._values_two_levels(self.layout.running_root)
-        ]
+        return [task.native_view() for task in self.state.running()]
 
     def failover_tasks(self) -> list[Any]:
         """Elastic-Job-Cloud's FailoverTaskInfo shape for every shard queued to run again."""
-        return [
-            FailoverEntry.from_json(v).native_view()
-            for v in self._values_two_levels(self.layout.failover_root)
-        ]
+        return [entry.native_view() for entry in self.state.failover()]
 
     # ---- apps -----------------------------------------------------------------------------------
     def register_app(self, app: App) -> App:
         _check_size("app", app.appName, app.model_dump(mode="json"))
+        self._require_sync()
         try:
             self.store.transaction().create(
                 self.layout.app(app.appName), app.model_dump(mode="json")
             ).commit()
         except NodeAlreadyExists:
             raise Conflict(f"app '{app.appName}' already exists; use PUT /app to change it") from None
+        self.state.barrier()
         return app
 
     def update_app(self, app: App) -> App:
-        stored = self._app(app.appName)
         _check_size("app", app.appName, app.model_dump(mode="json"))
-        try:
-            self._touch(
-                self.store.transaction().set(
-                    self.layout.app(app.appName), app.model_dump(mode="json"), version=stored.version
-                )
-            ).commit()
-        except StoreError as exc:
-            raise self._concurrent(exc) from None
+
+        def update() -> Transaction:
+            stored = self._app(app.appName)
+            return self.store.transaction().set(
+                self.layout.app(app.appName), app.model_dump(mode="json"), version=stored.version
+            )
+
+        self._commit_deciding_again(update, f"app '{app.appName}'")
         return app
 
     def app(self, name: str) -> App:
         return self._app(name).model
 
     def apps(self) -> list[App]:
-        return self.config.apps()
+        return [stored.model for stored in self.state.apps()]
+
+    def apps_json(self, start: int, stop: int) -> tuple[list[bytes], int]:
+        """The JSON of the apps at positions ``[start:stop]`` in name order, and the number of apps."""
+        apps = self.state.apps()
+        return [encode(a.model.model_dump(mode="json")) for a in apps[start:stop]], len(apps)
 
     def deregister_app(self, name: str, cascade: bool = False) -> list[str]:
         """Remove an app; with ``cascade`` also every job that uses it. Returns the removed job names."""
@@ -228,23 +235,23 @@ class JobService:
 
         def removal() -> Transaction:
             stored = self._app(name)
-            jobs = self.config.jobs_of_app(name)
-            if jobs and not cascade:
-                names = ", ".join(sorted(j.jobName for j in jobs))
+            names = self.state.jobs_of_app(name)
+            if names and not cascade:
                 raise Conflict(
-                    f"app '{name}' is used by job(s) {names}; remove them first or use ?cascade=true"
+                    f"app '{name}' is used by job(s) {', '.join(names)}; remove them first or use "
+                    "?cascade=true"
                 )
             txn = self.store.transaction()
-            for job in jobs:
-                version = self._job(job.jobName).version
-                self._add_job_removal_ops(txn, job, version)
+            for job_name in names:
+                job = self._job(job_name)
+                self._add_job_removal_ops(txn, job.model, job.version)
             txn.delete(self.layout.app(name), version=stored.version)
-            if self.config.app_disabled(name):
+            if self.state.app_disabled(name):
                 txn.delete(self.layout.disabled_app(name))
-            removed[:] = [j.jobName for j in jobs]
-            return self._touch(txn)
+            removed[:] = names
+            return txn
 
-        self._commit_rereading(removal, f"app '{name}'")
+        self._commit_deciding_again(removal, f"app '{name}'")
         return removed
 
     def set_app_disabled(self, name: str, disabled: bool) -> None:
@@ -253,32 +260,41 @@ class JobService:
 
     def app_disabled(self, name: str) -> bool:
         self._app(name)
-        return self.config.app_disabled(name)
+        return self.state.app_disabled(name)
 
     # ---- helpers --------------------------------------------------------------------------------
-    def _job(self, name: str):  # type: ignore[no-untyped-def]
-        stored = self.config.job(name)
+    def _job(self, name: str) -> Stored[Job]:
+        stored = self.state.job(name)
         if stored is None:
             raise NotFound(f"job '{name}' does not exist")
         return stored
 
-    def _app(self, name: str):  # type: ignore[no-untyped-def]
-        stored = self.config.app(name)
+    def _app(self, name: str) -> Stored[App]:
+        stored = self.state.app(name)
         if stored is None:
             raise NotFound(f"app '{name}' does not exist")
         return stored
 
-    @staticmethod
-    def _check_schedule(job: Job) -> None:
+    def _schedule(self, job: Job) -> cron.Schedule:
+        key = (job.cron, job.timeZone)
+        schedule = self._schedules.get(key)
+        if schedule is None:
+            schedule = cron.parse(job.cron, cron.Dialect.QUARTZ, job.timeZone)
+            if len(self._schedules) > 10_000:
+                self._schedules.clear()
+            self._schedules[key] = schedule
+        return schedule
+
+    def _check_schedule(self, job: Job) -> None:
         try:
-            cron.parse(job.cron, cron.Dialect.QUARTZ, job.timeZone)
+            self._schedule(job)
         except cron.CronError as exc:
             raise ValidationFailed.field("cron", exc.message) from None
 
     def _add_app_ops(self, txn: Transaction, job: Job, previous: Job | None) -> None:
         """Check the job's app exists (and stays so until commit) or create the single-step form's app."""
         name = job.effective_app_name
-        stored = self.config.app(name)
+        stored = self.state.app(name)
         if job.appURL is None:
             if stored is None:
                 raise ValidationFailed.field("appName", f"app '{name}' is not registered (POST /app first)")
@@ -299,7 +315,7 @@ class JobService:
             return
         # A single-step job may move its own implied app to a new URL; a shared app is changed via PUT /app.
         owner = previous is not None and previous.appURL is not None and previous.effective_app_name == name
-        if owner and stored.implied and all(j.jobName == job.jobName for j in self.config.jobs_of_app(name)):
+        if owner and stored.implied and all(j == job.jobName for j in self.state.jobs_of_app(name)):
             moved = stored.model.model_copy(update={"appURL": job.appURL})
             txn.set(
                 self.layout.app(name),
@@ -314,66 +330,68 @@ class JobService:
 
     def _add_orphaned_app_ops(self, txn: Transaction, job: Job) -> None:
         """Delete the implied app of ``job`` if no other job uses it (``job`` is leaving it)."""
-        app = self.config.app(job.effective_app_name)
+        app = self.state.app(job.effective_app_name)
         if app is None or not app.implied:
             return
-        if any(j.jobName != job.jobName for j in self.config.jobs_of_app(app.model.appName)):
+        if any(j != job.jobName for j in self.state.jobs_of_app(app.model.appName)):
             return
         txn.delete(self.layout.app(app.model.appName), version=app.version)
-        if self.config.app_disabled(app.model.appName):
+        if self.state.app_disabled(app.model.appName):
             txn.delete(self.layout.disabled_app(app.model.appName))
 
     def _add_job_removal_ops(self, txn: Transaction, job: Job, version: int) -> None:
         """Delete a job's config and queued state. Running tasks stay until the scheduler kills them."""
         name = job.jobName
         txn.delete(self.layout.job(name), version=version)
-        if self.config.job_disabled(name):
+        if self.state.job_disabled(name):
             txn.delete(self.layout.disabled_job(name))
-        ready = self.store.get(self.layout.ready(name))
+        ready = self.state.queue(name)
         if ready is not None:
-            txn.delete(self.layout.ready(name), version=ready.version)
-        failover = self.layout.failover(name)
-        if self.store.exists(failover):
-            for item in self.store.children(failover):
-                txn.delete(f"{failover}/{item}")
-            txn.delete(failover)
+            txn.delete(self.layout.ready(name), version=ready[1])
+        entries = self.state.failover_of(name)
+        if entries:
+            for entry, entry_version in entries:
+                txn.delete(self.layout.failover_item(name, entry.sharding_item), version=entry_version)
+            txn.delete(self.layout.failover(name))
 
     def _set_marker(self, path: str, present: bool) -> None:
+        # Not decided on the in-memory state: a stale view must not turn "enable" into a no-op.
+        self._require_sync()
         try:
-            if present and not self.store.exists(path):
-                self._touch(self.store.transaction().create(path)).commit()
-            elif not present and self.store.exists(path):
-                self._touch(self.store.transaction().delete(path)).commit()
+            if present:
+                self.store.transaction().create(path).commit()
+            else:
+                self.store.transaction().delete(path).commit()
         except (NodeAlreadyExists, NodeMissing):
-            pass  # a concurrent request reached the same state: the marker is as asked
+            pass  # already as asked (or a concurrent request made it so)
+        self.state.barrier()
 
-    def _values_two_levels(self, root: str) -> list[Any]:
-        values: list[Any] = []
-        for parent in self.store.children(root):
-            values.extend(v.value for _, v in sorted(self.store.get_all(f"{root}/{parent}").items()))
-        return values
+    def _commit_deciding_again(self, build: Callable[[], Transaction], what: str) -> None:
+        """Commit ``build()``'s transaction, then wait until this master's state shows it.
 
-    def _touch(self, txn: Transaction) -> Transaction:
-        """Wake the leader's scheduler: it watches this znode (unversioned, so writers never conflict)."""
-        txn.set(self.layout.changes, {"at": dt.datetime.now(dt.UTC).isoformat()})
-        return txn
-
-    def _commit_rereading(self, build: Callable[[], Transaction], what: str) -> None:
-        """Commit ``build()``'s transaction; rebuild it from fresh reads while a concurrent writer interferes.
-
-        The leader's scheduler rewrites ready queues at any time, so a removal that read a queue's version
-        a moment earlier must re-read rather than fail with 409. ``build`` raises NotFound/Conflict itself.
+        ``build`` decides on the in-memory state, which may lag ZooKeeper by a moment (another master's
+        write, the leader's queue updates): a transaction that fails on a version, a missing or an
+        existing znode waits for the state to catch up and is decided again — ``build`` then raises
+        NotFound/Conflict itself if the failure was real. Gives up with 409 after ``ATTEMPTS``.
         """
-        for _ in range(10):
+        self._require_sync()
+        for _ in range(ATTEMPTS):
             txn = build()
             try:
                 txn.commit()
-                return
             except (VersionConflict, NodeMissing, NodeAlreadyExists):
+                self.state.barrier()
                 continue
             except StoreError as exc:
                 raise self._concurrent(exc) from None
-        raise Conflict(f"{what} kept changing while it was being removed; try again")
+            self.state.barrier()
+            return
+        raise Conflict(f"{what} kept changing; read the current state and try again")
+
+    def _require_sync(self) -> None:
+        """Writes are decided on the in-memory state: not while it is being re-read after a reconnect."""
+        if not self.state.wait_synced(SYNC_WAIT):
+            raise Unavailable("this master is re-reading its state from ZooKeeper; try again shortly")
 
     @staticmethod
     def _concurrent(exc: StoreError) -> Conflict:

@@ -29,7 +29,7 @@ from elasticjob.master.config import MasterConfig
 from elasticjob.master.gateway import AgentEvents, Gateway, start_grpc_server
 from elasticjob.master.hub import AgentConnection, AgentHub
 from elasticjob.protocol.convert import StatusUpdate
-from elasticjob.registry import JsonStore, Layout, LeaderElection, connect, read_leader
+from elasticjob.registry import ClusterState, JsonStore, Layout, LeaderElection, connect, read_leader
 from elasticjob.scheduler.loop import Scheduler
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,12 @@ def run_master(config: MasterConfig) -> None:
     client = connect(config.zk)
     store = JsonStore(client)
     store.ensure_paths(layout.base_paths())
+    # Every master keeps the installation's state in memory, read once and then kept by watches: API
+    # reads and the leader's planning never re-read ZooKeeper.
+    state = ClusterState(client, layout)
+    state.start()
+    log.info("reading the installation's state from ZooKeeper")
+    state.wait_synced()
     host = config.advertise_host or advertised_host(config.http.host)
     grpc_host = config.advertise_host or advertised_host(config.grpc.host)
     metrics = MasterMetrics()
@@ -68,7 +74,7 @@ def run_master(config: MasterConfig) -> None:
     election_box: list[LeaderElection] = []
     scheduler = Scheduler(
         store,
-        layout,
+        state,
         hub,
         history,
         lambda: election_box[0].fence(),
@@ -114,16 +120,12 @@ def run_master(config: MasterConfig) -> None:
         return None if found is None else found["leader"]
 
     def sizes() -> dict[str, int]:
-        return {
-            "jobs": len(store.children(layout.jobs)),
-            "apps": len(store.children(layout.apps)),
-            "agents": len(store.children(layout.agents)),
-        }
+        return {"jobs": state.job_count(), "apps": state.app_count(), "agents": state.agent_count()}
 
     metrics.add_sizes(sizes)
     metrics.registry.register(hub.collector())  # elasticjob_connected_agents: streams held here
     runtime = runtime_router(LeaderState(lambda: election.is_leader, leader_http), history, hub)
-    app = create_app(JobService(store, layout), leader, metrics, config.max_body_bytes, runtime)
+    app = create_app(JobService(store, layout, state), leader, metrics, config.max_body_bytes, runtime)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -150,6 +152,7 @@ def run_master(config: MasterConfig) -> None:
     finally:
         election.stop()
         scheduler.stop()
+        state.stop()
         hub.close_all()
         grpc_server.stop(grace=2)
         client.stop()

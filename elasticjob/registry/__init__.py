@@ -1,9 +1,10 @@
-"""ZooKeeper storage: layout, JSON (de)serialisation, versioned updates, leader election."""
+"""ZooKeeper storage: layout, JSON (de)serialisation, versioned updates, leader election, and the
+watch-driven in-memory state every master reads from."""
 
 from elasticjob.registry.client import ZkConfig, ZooKeeperUnavailable, connect, make_client
-from elasticjob.registry.config import IMPLIED_BY, ConfigReader, CorruptConfig, Stored
 from elasticjob.registry.election import Fence, LeaderElection, read_leader
 from elasticjob.registry.layout import Layout, check_namespace
+from elasticjob.registry.state import IMPLIED_BY, ClusterState, CorruptConfig, Stored
 from elasticjob.registry.store import (
     JsonStore,
     NodeAlreadyExists,
@@ -16,7 +17,7 @@ from elasticjob.registry.store import (
 
 __all__ = [
     "IMPLIED_BY",
-    "ConfigReader",
+    "ClusterState",
     "CorruptConfig",
     "Fence",
     "JsonStore",

@@ -94,11 +94,6 @@ class Layout:
     def disabled_job(self, name: str) -> str:
         return f"{self.disabled_jobs}/{name}"
 
-    @property
-    def changes(self) -> str:
-        """Bumped by every API write that the scheduler must react to; the leader watches it."""
-        return f"{self.root}/state/changes"
-
     # membership
     @property
     def agents(self) -> str:
@@ -128,5 +123,4 @@ class Layout:
             self.disabled_jobs,
             self.agents,
             self.election,
-            self.changes,
         )

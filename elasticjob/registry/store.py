@@ -20,11 +20,13 @@ T = TypeVar("T")
 
 
 class StoreError(Exception):
-    """A multi-op or write failed for a reason the caller can act on; ``path`` says where."""
+    """A multi-op or write failed for a reason the caller can act on; ``path`` says where, and ``index``
+    which operation of a transaction it was (when known)."""
 
-    def __init__(self, message: str, path: str | None = None) -> None:
+    def __init__(self, message: str, path: str | None = None, index: int | None = None) -> None:
         super().__init__(message)
         self.path = path
+        self.index = index
 
 
 class VersionConflict(StoreError):
@@ -156,9 +158,11 @@ class Transaction:
         if not self._paths:
             return
         results = self._txn.commit()
-        for path, result in zip(self._paths, results, strict=True):
+        for index, (path, result) in enumerate(zip(self._paths, results, strict=True)):
             if isinstance(result, Exception) and not _is_rollback(result):
-                raise _translate(result, path)
+                error = _translate(result, path)
+                error.index = index
+                raise error
         failures = [r for r in results if isinstance(r, Exception)]
         if failures:  # only rollback markers: still a failure, say so
             raise StoreError("transaction rolled back", None)

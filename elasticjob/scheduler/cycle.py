@@ -15,10 +15,11 @@ from typing import Any
 from elasticjob import placement
 from elasticjob.cron import Schedule
 from elasticjob.model import App, Job, JobExecutionType, JobType, TaskId, TaskKind, TaskState
-from elasticjob.scheduler.failover import FailoverEntry
+from elasticjob.model.failover import FailoverEntry
+from elasticjob.model.queue import Firing, ReadyQueue
+from elasticjob.model.running import RunningTask
 from elasticjob.scheduler.firings import coalesce_pending, due_firings
-from elasticjob.scheduler.queue import Firing, ReadyQueue
-from elasticjob.scheduler.snapshot import RunningTask, Snapshot
+from elasticjob.scheduler.snapshot import AgentUsage, Snapshot
 
 WAITING_FOR_PREVIOUS = "previous firing still running"
 DAEMON_FIRING = "daemon"
@@ -51,7 +52,7 @@ class CyclePlan:
     kills: list[TaskKill] = field(default_factory=list)
     next_wake: dt.datetime | None = None
     collapsed: dict[str, int] = field(default_factory=dict)  # job -> firings merged away this cycle
-    catching_up: bool = False  # some job's cron cursor is still behind: plan again at once
+    catching_up: set[str] = field(default_factory=set)  # jobs whose cron cursor is still behind: plan again
     job_versions: dict[str, int] = field(default_factory=dict)  # config versions the plan was decided on
     failover_deletes: list[tuple[str, int, int]] = field(default_factory=list)  # job, item, version: launched
     failover_writes: list[tuple[FailoverEntry, int]] = field(default_factory=list)  # new reason, version
@@ -162,7 +163,7 @@ def _advance_cron(
         return replace(queue, cursor=now) if upcoming is not None and upcoming <= now else queue
     due = due_firings(schedule, cursor, now, job.misfire, limit)
     if not due.complete:
-        result.catching_up = True
+        result.catching_up.add(job.jobName)
     missed = [(f, _collapse_reason(job)) for f in due.dropped]
     firings = (*queue.firings, *due.firings)
     if job.startingDeadlineSeconds is not None:
@@ -324,20 +325,12 @@ def _group_of(task_key: str) -> str:
 
 def _offers(snapshot: Snapshot) -> list[placement.Offer]:
     offers = []
+    usage = snapshot.agent_usage()
     for agent in sorted(snapshot.agents.values(), key=lambda a: a.agent_id):
-        used_cpus = used_mem = 0.0
-        apps: dict[str, tuple[float, float]] = {}
-        for task in snapshot.tasks_on(agent.agent_id):
-            used_cpus += task.cpus
-            used_mem += task.mem_mb
-            apps[task.app_name] = (task.app_cpus, task.app_mem_mb)
-        for app_cpus, app_mem in apps.values():  # each app's executor is charged once per agent
-            used_cpus += app_cpus
-            used_mem += app_mem
-        free = placement.Resources(max(agent.cpus - used_cpus, 0.0), max(agent.mem_mb - used_mem, 0.0))
-        offers.append(
-            placement.Offer(agent.agent_id, agent.hostname, free, dict(agent.attributes), frozenset(apps))
-        )
+        used = usage.get(agent.agent_id, AgentUsage())
+        free = placement.Resources(max(agent.cpus - used.cpus, 0.0), max(agent.mem_mb - used.mem_mb, 0.0))
+        attributes = dict(agent.attributes)
+        offers.append(placement.Offer(agent.agent_id, agent.hostname, free, attributes, used.apps))
     return offers
 
 

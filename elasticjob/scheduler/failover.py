@@ -12,72 +12,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from elasticjob.model import Job, TaskState
-from elasticjob.scheduler.queue import iso, parse_iso
-
-if TYPE_CHECKING:  # snapshot imports this module
-    from elasticjob.scheduler.snapshot import RunningTask
+from elasticjob.model.failover import FailoverCause, FailoverEntry
+from elasticjob.model.running import RunningTask
 
 # A shard whose runs keep getting lost (it may be what kills its agents) is failed over this many times.
 MAX_FAILOVERS_PER_SHARD = 10
 MAX_BACKOFF = dt.timedelta(minutes=10)
 # Failures outside the job's code; "agent": the agent gave the task up (e.g. its ZooKeeper session expired).
 INFRASTRUCTURE_REASONS = frozenset({"fetch", "sandbox", "start", "agent"})
-
-
-class FailoverCause(enum.StrEnum):
-    LOST = "LOST"  # the run was lost or crashed outside the job's code: failover
-    RETRY = "RETRY"  # the job's own code failed: per-shard retry
-
-
-@dataclass(frozen=True)
-class FailoverEntry:
-    """The value of ``/state/failover/{job}/{item}``."""
-
-    job_name: str
-    sharding_item: int
-    firing_id: str
-    original_task_id: str
-    attempt: int  # the attempt the next run will be (the first run was attempt 0)
-    cause: FailoverCause
-    not_before: dt.datetime
-    reason: str = ""  # why it is waiting to be placed, shown by GET /job/tasks/failover
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "jobName": self.job_name,
-            "shardingItem": self.sharding_item,
-            "firingId": self.firing_id,
-            "originalTaskId": self.original_task_id,
-            "attempt": self.attempt,
-            "cause": self.cause.value,
-            "notBefore": iso(self.not_before),
-            "reason": self.reason,
-        }
-
-    @classmethod
-    def from_json(cls, value: dict[str, Any]) -> FailoverEntry:
-        return cls(
-            job_name=value["jobName"],
-            sharding_item=int(value["shardingItem"]),
-            firing_id=value["firingId"],
-            original_task_id=value.get("originalTaskId", ""),
-            attempt=int(value.get("attempt", 1)),
-            cause=FailoverCause(value.get("cause", "LOST")),
-            not_before=parse_iso(value["notBefore"]),
-            reason=value.get("reason", ""),
-        )
-
-    def native_view(self) -> dict[str, Any]:
-        """Elastic-Job-Cloud's FailoverTaskInfo shape."""
-        return {
-            "taskInfo": {"jobName": self.job_name, "shardingItems": [self.sharding_item]},
-            "originalTaskId": self.original_task_id,
-        }
 
 
 def after_end(

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from elasticjob.cron import Schedule
-from elasticjob.scheduler.queue import Firing, FiringCause
+from elasticjob.model.queue import Firing, FiringCause
 
 DEFAULT_MAX_PENDING_FIRINGS = 10
 # Instants examined per call: a cursor days behind a per-second cron is caught up over several cycles

@@ -1,12 +1,18 @@
-"""The leader's scheduling loop: event-driven, with a safety tick.
+"""The leader's scheduling loop: it plans what is due and what changed, from the master's in-memory state.
 
-It wakes when the API changes something (a watch on ``/state/changes``), when an agent connects,
-disconnects or reports a task status, when the next cron instant is due, and at least every ``tick``
-seconds. Each cycle: record task statuses, expire tasks of agents gone longer than the grace period,
-read a snapshot, ``plan_cycle`` it (pure), commit the plan in fenced multi-transactions, then send the
-launches. Nothing is sent to an agent before ZooKeeper holds the ``/state/running`` znode of the task.
+Inputs, and nothing else: a heap of every job's next instant (cron, a failover shard's backoff, a retry
+after a conflict), the set of jobs whose state changed (told by the ``ClusterState`` listener: a job
+registered, changed, disabled or removed through any master or directly in ZooKeeper, a manual trigger, a
+run that ended, a failover entry), the agents' status reports, and agents joining or leaving. A cycle
+records the statuses, expires tasks of agents gone past the grace period, then cuts a snapshot of just
+the jobs due or changed and plans it with the pure ``plan_cycle``. The ``Applier`` commits each job's
+writes in fenced multi-transactions before anything is launched; a job whose writes conflict is decided
+again on fresher state, with a short backoff, and the others go ahead.
 
-Runs on its own thread; the public methods are thread-safe and never block (they only enqueue and wake).
+The heap and the indexes are rebuilt from the state whenever the state was re-read (start, becoming
+leader, a reconnect or a session loss): nothing is planned from a state that is not in sync.
+
+Runs on its own thread; the public methods are thread-safe and never block (they only record and wake).
 """
 
 from __future__ import annotations
@@ -16,86 +22,47 @@ import logging
 import queue
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
 from kazoo.exceptions import KazooException
 
 from elasticjob import cron, placement
-from elasticjob.model import Job, TaskState
+from elasticjob.model import Job, JobExecutionType, TaskId, TaskState
 from elasticjob.model.execution import ExecutionEvent
+from elasticjob.model.failover import FailoverCause, FailoverEntry
+from elasticjob.model.queue import ReadyQueue
+from elasticjob.model.running import RunningTask
 from elasticjob.protocol import agent_pb2 as pb
-from elasticjob.protocol.convert import StatusUpdate, spec_to_proto
-from elasticjob.registry import Fence, JsonStore, Layout, StoreError, Transaction
-from elasticjob.scheduler.cycle import CyclePlan, TaskLaunch, plan_cycle
-from elasticjob.scheduler.failover import FailoverCause, FailoverEntry, after_end
+from elasticjob.protocol.convert import StatusUpdate
+from elasticjob.registry import Fence, JsonStore, StoreError
+from elasticjob.registry.mirror import Change
+from elasticjob.registry.state import (
+    APPS,
+    DISABLED_APPS,
+    DISABLED_JOBS,
+    FAILOVER,
+    JOBS,
+    READY,
+    RUNNING,
+    ClusterState,
+    CorruptConfig,
+)
+from elasticjob.scheduler.apply import Applier, FenceLost, Group
+from elasticjob.scheduler.cycle import WAITING_FOR_PREVIOUS, CyclePlan, plan_cycle
+from elasticjob.scheduler.failover import after_end
 from elasticjob.scheduler.ports import AgentPort, EventSink, NoMetrics, SchedulerMetrics
-from elasticjob.scheduler.queue import ReadyQueue, iso, parse_iso
-from elasticjob.scheduler.reader import read_running, read_snapshot
-from elasticjob.scheduler.snapshot import RunningTask, Snapshot
 from elasticjob.scheduler.statuses import Context, Recorded, plan_statuses
+from elasticjob.scheduler.timers import FireHeap
+from elasticjob.scheduler.view import snapshot_of
+from elasticjob.scheduler.writes import Writes
 
 log = logging.getLogger(__name__)
 
-MAX_OPS_PER_TRANSACTION = 500
 TOMBSTONE_TTL = dt.timedelta(days=1)
-TOMBSTONE_SWEEP_EVERY = 500  # cycles
-
-Op = Callable[[Transaction], object]
-
-
-def _context(snapshot: Snapshot) -> Context:
-    return Context(
-        jobs=snapshot.jobs,
-        apps=snapshot.apps,
-        failover=snapshot.failover,
-        lost=snapshot.lost,
-        running_items=frozenset(
-            (t.job_name, t.sharding_item) for ts in snapshot.running.values() for t in ts
-        ),
-    )
-
-
-def _check_job(layout: Layout, job_name: str, version: int) -> Op:
-    return lambda txn: txn.check(layout.job(job_name), version)
-
-
-def _write_queue(layout: Layout, job_name: str, queue: ReadyQueue, version: int | None) -> Op:
-    if version is None:
-        return lambda txn: txn.create(layout.ready(job_name), queue.to_json())
-    return lambda txn: txn.set(layout.ready(job_name), queue.to_json(), version=version)
-
-
-def _create_running(layout: Layout, task: RunningTask) -> Op:
-    return lambda txn: txn.create(layout.running_task(task.job_name, task.task_id), task.to_json())
-
-
-def _set_running(layout: Layout, task: RunningTask, version: int) -> Op:
-    return lambda txn: txn.set(
-        layout.running_task(task.job_name, task.task_id), task.to_json(), version=version
-    )
-
-
-def _delete_running(layout: Layout, task: RunningTask, version: int) -> Op:
-    return lambda txn: txn.delete(layout.running_task(task.job_name, task.task_id), version=version)
-
-
-def _set_failover(layout: Layout, entry: FailoverEntry, version: int) -> Op:
-    path = layout.failover_item(entry.job_name, entry.sharding_item)
-    return lambda txn: txn.set(path, entry.to_json(), version=version)
-
-
-def _delete_failover(layout: Layout, job_name: str, item: int, version: int) -> Op:
-    return lambda txn: txn.delete(layout.failover_item(job_name, item), version=version)
-
-
-def _create_tombstone(layout: Layout, task_id: str, now: dt.datetime) -> Op:
-    return lambda txn: txn.create(layout.lost(task_id), {"lostAt": iso(now)})
-
-
-def _delete_tombstone(layout: Layout, task_id: str) -> Op:
-    return lambda txn: txn.delete(layout.lost(task_id))
+HOUSEKEEPING_EVERY = 30.0  # seconds between removals of empty parents and old tombstones
+CONFLICT_BACKOFF = (0.05, 0.2, 0.5, 1.0, 2.0)  # a job whose writes keep conflicting waits longer each time
+MAX_JOBS_PER_CYCLE = 5_000  # a burst of due jobs is planned in slices, oldest instants first
 
 
 def utcnow() -> dt.datetime:
@@ -106,7 +73,7 @@ class Scheduler:
     def __init__(
         self,
         store: JsonStore,
-        layout: Layout,
+        state: ClusterState,
         agents: AgentPort,
         events: EventSink,
         fence: Callable[[], Fence | None],
@@ -118,15 +85,17 @@ class Scheduler:
         metrics: SchedulerMetrics | None = None,
     ) -> None:
         self.store = store
-        self.layout = layout
+        self.state = state
+        self.layout = state.layout
         self.agents = agents
-        self.events = events
         self.fence = fence
         self.clock = clock
         self.tick = tick
         self.agent_grace = agent_grace
         self.scorer = scorer
         self.metrics = metrics or NoMetrics()
+        self.applier = Applier(store, agents, events)
+        self.writes = Writes(self.layout, state)
         self._wake = threading.Event()
         self._stopped = threading.Event()
         self._reports: queue.Queue[tuple[str, StatusUpdate]] = queue.Queue()
@@ -134,9 +103,21 @@ class Scheduler:
         self._gone_since: dict[str, float] = {}
         self._leader_since: float | None = None
         self._schedules: dict[tuple[str, str], cron.Schedule] = {}
-        self._parents: set[str] = set()
+        # Fed by the state's listener (mirror thread) and the gateway (gRPC threads), taken by the loop.
+        self._lock = threading.Lock()
+        self._dirty: set[str] = set()
+        self._dirty_apps: set[str] = set()
+        self._capacity_changed = False
+        self._own_queue_versions: dict[str, int] = {}  # queue znode versions this loop wrote itself
+        # Owned by the loop's thread.
+        self._heap = FireHeap()
+        self._waiting: set[str] = set()  # jobs waiting for resources: planned again when capacity frees
+        self._conflicts: dict[str, int] = {}
+        self._generation = -1  # the state generation the heap was built from
+        self._housekept = 0.0
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
         self.cycles = 0
+        state.subscribe(self._on_changes)
 
     # ---- events (any thread, never block) --------------------------------------------------------
     def wake(self, *_: Any) -> None:
@@ -144,6 +125,7 @@ class Scheduler:
 
     def leadership(self, leader: bool) -> None:
         self._leader_since = time.monotonic() if leader else None
+        self._generation = -1  # rebuild the heap from the state before planning as leader
         self._wake.set()
 
     def task_status(self, agent_id: str, status: StatusUpdate) -> None:
@@ -155,15 +137,35 @@ class Scheduler:
         for status in tasks:
             self._reports.put((agent_id, status))
         self._registrations.put((agent_id, time.time(), {s.task_id for s in tasks}))
+        with self._lock:
+            self._capacity_changed = True
         self._wake.set()
 
     def agent_disconnected(self, agent_id: str) -> None:
         self._gone_since[agent_id] = time.monotonic()
         self._wake.set()
 
+    def _on_changes(self, changes: list[Change], resynced: bool) -> None:
+        """The state's listener (its thread): note which jobs need planning, then wake the loop."""
+        with self._lock:
+            for change in changes:
+                collection, key = change.collection, change.key
+                if collection in (JOBS, DISABLED_JOBS, FAILOVER):
+                    self._dirty.add(key[0] if isinstance(key, tuple) else key)
+                elif collection == READY:
+                    own = self._own_queue_versions.pop(key, None)
+                    if change.new is None or own != change.new.version:
+                        self._dirty.add(key)
+                elif collection == RUNNING and change.new is None:  # a run ended: room, next firing
+                    self._dirty.add(key[0])
+                    self._capacity_changed = True
+                elif collection in (APPS, DISABLED_APPS):
+                    self._dirty_apps.add(key)
+        if changes or resynced:
+            self._wake.set()
+
     # ---- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
-        self.store.client.DataWatch(self.layout.changes, lambda *_: self._wake.set())
         self._thread.start()
 
     def stop(self) -> None:
@@ -178,6 +180,9 @@ class Scheduler:
             if self._leader_since is not None:
                 try:
                     timeout = self.cycle()
+                except FenceLost as exc:
+                    log.warning("%s; stopping scheduling until leadership is settled", exc)
+                    timeout = 0.5
                 except (KazooException, StoreError) as exc:
                     log.warning("scheduling cycle failed (%s: %s); retrying", type(exc).__name__, exc)
                     timeout = 0.5
@@ -192,41 +197,224 @@ class Scheduler:
         fence = self.fence()
         if fence is None:
             return self.tick
+        if not self.state.synced:
+            return 0.2  # the state is being (re)read: nothing is decided on a partial view
+        if self.state.generation != self._generation:
+            self._rebuild()
         self.cycles += 1
         now = self.clock()
-        snapshot = read_snapshot(self.store, self.layout, self.agents.agents())
-        changed = self._apply_statuses(fence, snapshot, now)
+        self.writes.new_round()
+        changed = self._apply_statuses(fence, now)
+        changed = self._expire_lost(fence, now) or changed
         if changed:
-            snapshot = read_snapshot(self.store, self.layout, self.agents.agents())
-        if self._expire_lost(fence, snapshot, now):
-            snapshot = read_snapshot(self.store, self.layout, self.agents.agents())
-        plan = plan_cycle(snapshot, now, self._schedule, self.scorer)
-        complete = self._commit(fence, plan)
-        self._record_missed(plan)
-        for kill in plan.kills:
-            self.agents.send(
-                kill.agent_id, pb.MasterMessage(kill=pb.Kill(task_id=kill.task_id, reason=kill.reason))
-            )
-        if self.cycles % TOMBSTONE_SWEEP_EVERY == 0:
-            self._sweep_tombstones(fence, now)
-        if not complete or plan.catching_up:
-            return 0.0  # something changed under us, or cron catch-up continues: plan again at once
+            self.state.barrier()
+        again = False
+        jobs = self._take_work(now)
+        if jobs:
+            again = self._plan(fence, jobs, now)
+        if time.monotonic() - self._housekept > HOUSEKEEPING_EVERY:
+            self._housekeeping(fence, now)
+        if again:
+            return 0.0
+        return self._next_wait()
+
+    def _schedule(self, job: Job) -> cron.Schedule:
+        return self._schedule_of(job.cron, job.timeZone)
+
+    def _schedule_of(self, expression: str, zone: str) -> cron.Schedule:
+        key = (expression, zone)
+        schedule = self._schedules.get(key)
+        if schedule is None:
+            schedule = cron.parse(expression, cron.Dialect.QUARTZ, zone)
+            self._schedules[key] = schedule
+        return schedule
+
+    def _rebuild(self) -> None:
+        """Every job's next instant from its stored cron cursor; every job with something pending is dirty."""
+        started = time.monotonic()
+        generation = self.state.generation
+        now = self.clock()
+        self._heap.clear()
+        self._waiting.clear()
+        self._conflicts.clear()
+        dirty: set[str] = set()
+        for name in self.state.job_names():
+            record = self.state.job_record(name)
+            if record is None or record.error is not None:
+                continue
+            if record.daemon:
+                dirty.add(name)
+                continue
+            stored = self.state.queue(name)
+            if stored is not None and stored[0].firings:
+                dirty.add(name)
+            cursor = stored[0].cursor if stored is not None else None
+            try:
+                upcoming = self._schedule_of(record.cron, record.time_zone).next_fire(cursor or now)
+            except cron.CronError as exc:
+                log.error("job %s: %s", name, exc)
+                continue
+            if upcoming is not None and upcoming <= now:
+                dirty.add(name)
+            self._heap.set(name, upcoming)
+        dirty.update(self.state.mirror.parents(RUNNING))
+        dirty.update(self.state.failover_jobs())
+        with self._lock:
+            self._dirty |= dirty
+            self._capacity_changed = True
+        self._generation = generation
+        log.info(
+            "scheduler state rebuilt in %.2fs: %d job(s) timed, %d to plan now",
+            time.monotonic() - started,
+            len(self._heap),
+            len(dirty),
+        )
+
+    def _take_work(self, now: dt.datetime) -> list[str]:
+        with self._lock:
+            dirty, self._dirty = self._dirty, set()
+            apps, self._dirty_apps = self._dirty_apps, set()
+            capacity, self._capacity_changed = self._capacity_changed, False
+        for app in apps:
+            dirty.update(self.state.jobs_of_app(app))
+        if capacity:
+            dirty |= self._waiting
+        due = self._heap.pop_due(now)
+        jobs = due + sorted(dirty.difference(due))
+        if len(jobs) > MAX_JOBS_PER_CYCLE:
+            with self._lock:
+                self._dirty.update(jobs[MAX_JOBS_PER_CYCLE:])
+            jobs = jobs[:MAX_JOBS_PER_CYCLE]
+        return jobs
+
+    def _next_wait(self) -> float:
         wait = self.tick
-        if plan.next_wake is not None:
-            wait = min(wait, (plan.next_wake - self.clock()).total_seconds())
+        upcoming = self._heap.peek()
+        if upcoming is not None:
+            wait = min(wait, (upcoming - self.clock()).total_seconds())
         gone = list(self._gone_since.values())  # copied: gRPC threads change it
         if gone:  # wake when an absent agent's grace period runs out
             wait = min(wait, max(min(gone) + self.agent_grace - time.monotonic(), 0.05))
         return wait
 
-    def _schedule(self, job: Job) -> cron.Schedule:
-        key = (job.cron, job.timeZone)
-        if key not in self._schedules:
-            self._schedules[key] = cron.parse(job.cron, cron.Dialect.QUARTZ, job.timeZone)
-        return self._schedules[key]
+    # ---- planning ----------------------------------------------------------------------------------
+    def _plan(self, fence: Fence, jobs: list[str], now: dt.datetime) -> bool:
+        """Plan ``jobs`` and apply the plan; True if some of them must be planned again at once."""
+        snapshot = snapshot_of(self.state, jobs, self.agents.agents())
+        plan = plan_cycle(snapshot, now, self._schedule, self.scorer)
+        groups = self._groups(plan)
+        outcome = self.applier.commit(fence, list(groups.values()))
+        committed = set(outcome.committed)
+        if committed:
+            self.state.barrier()
+        self._record_missed(plan, committed)
+        for kill in plan.kills:
+            self.agents.send(
+                kill.agent_id, pb.MasterMessage(kill=pb.Kill(task_id=kill.task_id, reason=kill.reason))
+            )
+        new_queues = {w.job_name: w.queue for w in plan.queue_writes}
+        for name in jobs:
+            if name in outcome.failed:
+                self._conflict(name, now)
+                continue
+            self._conflicts.pop(name, None)
+            job = snapshot.jobs.get(name)
+            if job is None or job.jobExecutionType is JobExecutionType.DAEMON:
+                self._heap.discard(name)
+                self._waiting.discard(name)
+                continue
+            stored = snapshot.queues.get(name)
+            queue = new_queues.get(name) or (stored[0] if stored is not None else None)
+            entries = snapshot.failover.get(name, ())
+            self._time(job, queue, entries, now)
+            waiting = bool(queue and queue.firings and queue.reason not in ("", WAITING_FOR_PREVIOUS))
+            if waiting or any(e.reason and e.not_before <= now for e, _ in entries):
+                self._waiting.add(name)
+            else:
+                self._waiting.discard(name)
+        if plan.catching_up:
+            with self._lock:
+                self._dirty |= plan.catching_up - set(outcome.failed)
+        return bool(plan.catching_up)
+
+    def _groups(self, plan: CyclePlan) -> dict[str, Group]:
+        groups: dict[str, Group] = {}
+
+        def group(job: str) -> Group:
+            if job not in groups:
+                groups[job] = Group(job)
+                version = plan.job_versions.get(job)
+                if version is not None:
+                    # Decided on this configuration: a job removed or changed meanwhile voids its writes.
+                    groups[job].ops.append(self.writes.check_job(job, version))
+            return groups[job]
+
+        for write in plan.queue_writes:
+            op = self.writes.write_queue(write.job_name, write.queue, write.version)
+            group(write.job_name).ops.append(op)
+        for job_name, item, version in plan.failover_deletes:
+            group(job_name).ops.append(self.writes.delete_failover(job_name, item, version))
+        for entry, version in plan.failover_writes:
+            group(entry.job_name).ops.append(self.writes.set_failover(entry, version))
+        for launch in plan.launches:
+            target = group(launch.task.job_name)
+            target.ops.extend(self.writes.create_running(launch.task))
+            target.launches.append(launch)
+        with self._lock:  # the listener skips the change events of our own queue writes
+            for write in plan.queue_writes:
+                self._own_queue_versions[write.job_name] = 0 if write.version is None else write.version + 1
+        return groups
+
+    def _time(
+        self,
+        job: Job,
+        queue: ReadyQueue | None,
+        failover: tuple[tuple[FailoverEntry, int], ...],
+        now: dt.datetime,
+    ) -> None:
+        """Put the job's next instant on the heap: its next cron instant, or a failover shard's backoff."""
+        try:
+            upcoming = self._schedule(job).next_fire((queue.cursor if queue else None) or now)
+        except cron.CronError:
+            upcoming = None
+        for entry, _ in failover:
+            if entry.not_before > now and (upcoming is None or entry.not_before < upcoming):
+                upcoming = entry.not_before
+        self._heap.set(job.jobName, upcoming)
+
+    def _conflict(self, job: str, now: dt.datetime) -> None:
+        """Decide ``job`` again shortly; after repeated conflicts, wait for the next change instead."""
+        count = self._conflicts.get(job, 0)
+        if count >= len(CONFLICT_BACKOFF):
+            log.warning("job %s: writes kept conflicting; waiting for its next change", job)
+            self._conflicts.pop(job, None)
+            self._heap.discard(job)
+            return
+        self._conflicts[job] = count + 1
+        retry_at = now + dt.timedelta(seconds=CONFLICT_BACKOFF[count])
+        current = self._heap.when(job)
+        self._heap.set(job, retry_at if current is None else min(current, retry_at))
+
+    def _record_missed(self, plan: CyclePlan, committed: set[str]) -> None:
+        missed = [(job, firing, reason) for job, firing, reason in plan.missed if job in committed]
+        if not missed:
+            return
+        now = self.clock()
+        self.metrics.count("missed_firings", len(missed))
+        for job_name, firing, reason in missed:
+            log.info(
+                "job %s firing %s (scheduled %s) MISSED: %s",
+                job_name,
+                firing.firing_id,
+                firing.scheduled_at.isoformat(),
+                reason,
+            )
+        self.applier.record_events(
+            [ExecutionEvent.missed(job, f.firing_id, at=now, message=reason) for job, f, reason in missed]
+        )
 
     # ---- statuses --------------------------------------------------------------------------------
-    def _apply_statuses(self, fence: Fence, snapshot: Snapshot, now: dt.datetime) -> bool:
+    def _apply_statuses(self, fence: Fence, now: dt.datetime) -> bool:
         """Apply queued status reports; True if ZooKeeper changed."""
         reports: list[tuple[str, StatusUpdate]] = []
         while True:
@@ -236,36 +424,54 @@ class Scheduler:
                 break
         if not reports:
             return False
-        running = read_running(self.store, self.layout, [s.task_id for _, s in reports])
-        plan = plan_statuses(reports, running, now, _context(snapshot))
-        groups: list[list[Op]] = []
-        for task, version in plan.updates:
-            groups.append([_set_running(self.layout, task, version)])
+        running: dict[str, tuple[RunningTask, int]] = {}
+        job_names: set[str] = set()
+        for _, status in reports:
+            try:
+                job_name = TaskId.parse(status.task_id).job_name
+            except ValueError:
+                continue
+            job_names.add(job_name)
+            found = self.state.running_task(job_name, status.task_id)
+            if found is not None:
+                running[status.task_id] = found
+        plan = plan_statuses(reports, running, now, self._context(job_names))
+        # One group per task: its update or end (with the failover entry that replaces it), an adoption
+        # (with the failover entry it cancels), the removal of its tombstone.
+        groups: dict[str, Group] = {}
+
+        def group(key: str) -> Group:
+            return groups.setdefault(key, Group(key))
+
         ends = {entry.original_task_id: entry for entry in plan.failover_creates}
+        for task, version in plan.updates:
+            group(task.task_id).ops.append(self.writes.set_running(task, version))
         for task, version in plan.deletes:
-            # The end of a run and its failover entry commit together: the shard is never forgotten.
-            group = [_delete_running(self.layout, task, version)]
+            group(task.task_id).ops.append(self.writes.delete_running(task, version))
             if task.task_id in ends:
-                group.append(self._create_failover(ends[task.task_id]))
-            groups.append(group)
+                group(task.task_id).ops.extend(self.writes.create_failover(ends[task.task_id]))
         for task in plan.creates:
-            self._ensure_parent(self.layout.running(task.job_name))
-            groups.append([_create_running(self.layout, task)])
+            group(task.task_id).ops.extend(self.writes.create_running(task))
+        adopted_items = {(t.job_name, t.sharding_item): t.task_id for t in plan.creates}
         for job_name, item, version in plan.failover_deletes:
-            groups.append([_delete_failover(self.layout, job_name, item, version)])
+            key = adopted_items.get((job_name, item), f"{job_name}#{item}")
+            group(key).ops.append(self.writes.delete_failover(job_name, item, version))
         for task_id in plan.tombstone_deletes:
-            groups.append([_delete_tombstone(self.layout, task_id)])
-        try:
-            self._commit_groups(fence, groups)
-        except StoreError:
-            for report in reports:  # the znodes changed under us: decide again next cycle
-                self._reports.put(report)
-            raise
-        self._record(plan.events)
-        self._count_failovers(plan.failover_creates)
-        if plan.creates:
-            self.metrics.count("reconciliations", len(plan.creates), action="adopt")
-            for task in plan.creates:
+            group(task_id).ops.append(self.writes.delete_tombstone(task_id))
+        outcome = self.applier.commit(fence, list(groups.values()))
+        failed = set(outcome.failed)
+        if failed:
+            # Those records changed under us: decide their reports again next cycle, on fresher state.
+            for agent_id, status in reports:
+                if status.task_id in failed:
+                    self._reports.put((agent_id, status))
+            self._wake.set()
+        self.applier.record([r for r in plan.events if r.task.task_id not in failed])
+        self._count_failovers([e for e in plan.failover_creates if e.original_task_id not in failed])
+        adopted = [t for t in plan.creates if t.task_id not in failed]
+        if adopted:
+            self.metrics.count("reconciliations", len(adopted), action="adopt")
+            for task in adopted:
                 log.warning(
                     "adopted task %s of job %s shard %d reported by agent %s",
                     task.task_id,
@@ -274,34 +480,37 @@ class Scheduler:
                     task.agent_id,
                 )
         for agent_id, task_ids in plan.acks.items():
-            self.agents.send(agent_id, pb.MasterMessage(ack=pb.Acknowledge(task_ids=task_ids)))
+            acked = [t for t in task_ids if t not in failed]
+            if acked:
+                self.agents.send(agent_id, pb.MasterMessage(ack=pb.Acknowledge(task_ids=acked)))
         for agent_id, task_id, reason in plan.kills:
             log.warning("killing task %s on agent %s: %s", task_id, agent_id, reason)
             self.metrics.count("reconciliations", 1, action="kill")
             self.agents.send(agent_id, pb.MasterMessage(kill=pb.Kill(task_id=task_id, reason=reason)))
-        return bool(groups)
+        return bool(outcome.committed)
 
-    def _commit_groups(self, fence: Fence, groups: list[list[Op]]) -> None:
-        """Commit operation groups in fenced multi-transactions; a group is never split."""
-        txn = self._fenced(fence)
-        for group in groups:
-            if len(txn) > 1 and len(txn) + len(group) > MAX_OPS_PER_TRANSACTION:
-                txn.commit()
-                txn = self._fenced(fence)
-            for op in group:
-                op(txn)
-        if len(txn) > 1:
-            txn.commit()
-
-    def _create_failover(self, entry: FailoverEntry) -> Op:
-        self._ensure_parent(self.layout.failover(entry.job_name))
-        path = self.layout.failover_item(entry.job_name, entry.sharding_item)
-        return lambda txn: txn.create(path, entry.to_json())
-
-    def _ensure_parent(self, path: str) -> None:
-        if path not in self._parents:
-            self.store.client.ensure_path(path)
-            self._parents.add(path)
+    def _context(self, job_names: set[str]) -> Context:
+        jobs, apps, failover = {}, {}, {}
+        for name in job_names:
+            try:
+                stored = self.state.job(name)
+                app = self.state.app(stored.model.effective_app_name) if stored is not None else None
+            except CorruptConfig:
+                continue
+            if stored is not None:
+                jobs[name] = stored.model
+                if app is not None:
+                    apps[app.model.appName] = app.model
+            entries = self.state.failover_of(name)
+            if entries:
+                failover[name] = tuple(entries)
+        return Context(
+            jobs=jobs,
+            apps=apps,
+            failover=failover,
+            lost=frozenset(self.state.lost()),
+            running_items=frozenset((t.job_name, t.sharding_item) for t in self.state.running()),
+        )
 
     def _count_failovers(self, entries: list[FailoverEntry]) -> None:
         for entry in entries:
@@ -318,51 +527,63 @@ class Scheduler:
             )
 
     # ---- lost tasks --------------------------------------------------------------------------------
-    def _expire_lost(self, fence: Fence, snapshot: Snapshot, now: dt.datetime) -> bool:
+    def _expire_lost(self, fence: Fence, now: dt.datetime) -> bool:
         """Tasks whose agent is gone past the grace period, or that a re-registered agent did not report,
         become LOST: recorded, tombstoned (a stale copy that turns up is killed) and, per the job's
         policy, queued for failover — all in one transaction per task. True if any was."""
-        connected = set(snapshot.agents)
-        lost: dict[str, tuple[RunningTask, str]] = {}
+        registrations = []
         while True:
             try:
-                agent_id, registered_at, reported = self._registrations.get_nowait()
+                registrations.append(self._registrations.get_nowait())
             except queue.Empty:
                 break
-            for task in snapshot.tasks_on(agent_id):
-                if task.task_id not in reported and task.launched_at.timestamp() < registered_at:
+        connected = set(self.agents.agents())
+        tasks = self.state.running()
+        lost: dict[str, tuple[RunningTask, str]] = {}
+        for agent_id, registered_at, reported in registrations:
+            for task in tasks:
+                if (
+                    task.agent_id == agent_id
+                    and task.task_id not in reported
+                    and task.launched_at.timestamp() < registered_at
+                ):
                     lost[task.task_id] = (task, f"agent {agent_id} reconnected without this task")
         now_mono = time.monotonic()
         reference = self._leader_since or now_mono
-        for tasks in snapshot.running.values():
-            for task in tasks:
-                if task.agent_id in connected or task.task_id in lost:
-                    continue
-                gone_for = now_mono - self._gone_since.get(task.agent_id, reference)
-                if gone_for >= self.agent_grace:
-                    lost[task.task_id] = (task, f"agent {task.agent_id} gone for {gone_for:.0f}s")
+        for task in tasks:
+            if task.agent_id in connected or task.task_id in lost:
+                continue
+            gone_for = now_mono - self._gone_since.get(task.agent_id, reference)
+            if gone_for >= self.agent_grace:
+                lost[task.task_id] = (task, f"agent {task.agent_id} gone for {gone_for:.0f}s")
         # Absent agents past their grace period have been dealt with: stop waking up for them.
         for agent_id, since in list(self._gone_since.items()):
             if agent_id in connected or now_mono - since >= self.agent_grace:
                 self._gone_since.pop(agent_id, None)
         if not lost:
             return False
-        groups: list[list[Op]] = []
-        events: list[Recorded] = []
-        entries: list[FailoverEntry] = []
+        groups: list[Group] = []
+        records: dict[str, Recorded] = {}
+        entries: dict[str, FailoverEntry] = {}
         for task, reason in lost.values():
-            group = [
-                _delete_running(self.layout, task, -1),
-                _create_tombstone(self.layout, task.task_id, now),
-            ]
-            entry = after_end(snapshot.jobs.get(task.job_name), task, TaskState.LOST, "", now)
+            found = self.state.running_task(task.job_name, task.task_id)
+            version = found[1] if found is not None else -1
+            group = Group(
+                task.task_id,
+                [self.writes.delete_running(task, version), self.writes.create_tombstone(task.task_id, now)],
+            )
+            try:
+                stored = self.state.job(task.job_name)
+            except CorruptConfig:
+                stored = None
+            entry = after_end(stored.model if stored else None, task, TaskState.LOST, "", now)
             if entry is not None and not any(
-                e.sharding_item == entry.sharding_item for e, _ in snapshot.failover.get(task.job_name, ())
+                e.sharding_item == entry.sharding_item for e, _ in self.state.failover_of(task.job_name)
             ):
-                group.append(self._create_failover(entry))
-                entries.append(entry)
+                group.ops.extend(self.writes.create_failover(entry))
+                entries[task.task_id] = entry
             groups.append(group)
-            events.append(Recorded(task, TaskState.LOST, None, reason, now, task.started_at, now))
+            records[task.task_id] = Recorded(task, TaskState.LOST, None, reason, now, task.started_at, now)
             log.warning(
                 "task %s of job %s shard %d is LOST: %s",
                 task.task_id,
@@ -370,146 +591,21 @@ class Scheduler:
                 task.sharding_item,
                 reason,
             )
-        self._commit_groups(fence, groups)
-        self._record(events)
-        self.metrics.count("lost_tasks", len(events))
-        self._count_failovers(entries)
-        return True
+        outcome = self.applier.commit(fence, groups)
+        committed = set(outcome.committed)
+        self.applier.record([records[t] for t in committed])
+        self.metrics.count("lost_tasks", len(committed))
+        self._count_failovers([entries[t] for t in committed if t in entries])
+        return bool(committed)
 
-    def _sweep_tombstones(self, fence: Fence, now: dt.datetime) -> None:
-        """Forget tombstones after a day: a stale copy that reports later than that is adopted or killed
-        by the other rules (its job gone, its shard running elsewhere)."""
-        old = [
-            name
-            for name, stored in self.store.get_all(self.layout.lost_root).items()
-            if not isinstance(stored.value, dict)
-            or parse_iso(stored.value.get("lostAt", "1970-01-01T00:00:00+00:00")) < now - TOMBSTONE_TTL
-        ]
-        self._commit_groups(fence, [[_delete_tombstone(self.layout, name)] for name in old])
-
-    # ---- applying a plan -------------------------------------------------------------------------
-    def _fenced(self, fence: Fence) -> Transaction:
-        return self.store.transaction().check(fence.path, fence.version)
-
-    def _commit(self, fence: Fence, plan: CyclePlan) -> bool:
-        """Commit the plan job by job (a job's writes never split across transactions), then send the
-        launches of each committed transaction.
-
-        Returns False if a transaction failed (a concurrent change): what committed before is launched.
-        """
-        ops: dict[str, list[Op]] = defaultdict(list)
-        launches_by_job: dict[str, list[TaskLaunch]] = defaultdict(list)
-        for write in plan.queue_writes:
-            ops[write.job_name].append(_write_queue(self.layout, write.job_name, write.queue, write.version))
-        for job_name, item, version in plan.failover_deletes:
-            ops[job_name].append(_delete_failover(self.layout, job_name, item, version))
-        for entry, version in plan.failover_writes:
-            ops[entry.job_name].append(_set_failover(self.layout, entry, version))
-        for launch in plan.launches:
-            self._ensure_parent(self.layout.running(launch.task.job_name))
-            ops[launch.task.job_name].append(_create_running(self.layout, launch.task))
-            launches_by_job[launch.task.job_name].append(launch)
-        txn = self._fenced(fence)
-        pending: list[TaskLaunch] = []
-        for job_name in sorted(ops):
-            group = ops[job_name]
-            job_version = plan.job_versions.get(job_name)
-            if job_version is not None:
-                # Decided on this configuration: a job removed or changed meanwhile voids the writes.
-                group.insert(0, _check_job(self.layout, job_name, job_version))
-            if len(txn) > 1 and len(txn) + len(group) > MAX_OPS_PER_TRANSACTION:
-                if not self._try_commit(txn, pending):
-                    return False
-                txn, pending = self._fenced(fence), []
-            for op in group:
-                op(txn)
-            pending.extend(launches_by_job.get(job_name, ()))
-        return len(txn) <= 1 or self._try_commit(txn, pending)
-
-    def _record_missed(self, plan: CyclePlan) -> None:
-        if not plan.missed:
-            return
-        now = self.clock()
-        self.metrics.count("missed_firings", len(plan.missed))
-        for job_name, firing, reason in plan.missed:
-            log.info(
-                "job %s firing %s (scheduled %s) MISSED: %s",
-                job_name,
-                firing.firing_id,
-                firing.scheduled_at.isoformat(),
-                reason,
-            )
-        try:
-            self.events.record(
-                [
-                    ExecutionEvent.missed(job_name, firing.firing_id, at=now, message=reason)
-                    for job_name, firing, reason in plan.missed
-                ]
-            )
-        except Exception:  # noqa: BLE001 - history is best effort; ZooKeeper state is the truth
-            log.exception("could not record %d missed firing(s)", len(plan.missed))
-
-    def _try_commit(self, txn: Transaction, launches: list[TaskLaunch]) -> bool:
-        try:
-            txn.commit()
-        except StoreError as exc:
-            log.info("plan not applied (%s); re-planning", exc)
-            return False
-        self._launch(launches)
-        return True
-
-    def _launch(self, launches: list[TaskLaunch]) -> None:
-        by_agent: dict[str, list[TaskLaunch]] = defaultdict(list)
-        for launch in launches:
-            by_agent[launch.task.agent_id].append(launch)
-        for agent_id, batch in by_agent.items():
-            message = pb.MasterMessage(launch=pb.Launch(tasks=[spec_to_proto(b.spec) for b in batch]))
-            if not self.agents.send(agent_id, message):
-                log.warning(
-                    "agent %s disconnected before its launch was sent; its tasks will be LOST "
-                    "after the grace period",
-                    agent_id,
-                )
-        if launches:
-            first = launches[0]
-            log.info(
-                "launched %d task(s), e.g. %s shard %d on %s",
-                len(launches),
-                first.task.job_name,
-                first.task.sharding_item,
-                first.task.agent_id,
-            )
-            self._record(
-                [
-                    Recorded(
-                        launch.task, TaskState.STAGING, None, "launched", launch.task.launched_at, None, None
-                    )
-                    for launch in launches
-                ]
-            )
-
-    def _record(self, records: list[Recorded]) -> None:
-        if not records:
-            return
-        try:
-            self.events.record(
-                [
-                    ExecutionEvent(
-                        r.task.task_id,
-                        r.task.job_name,
-                        r.task.sharding_item,
-                        r.task.firing_id,
-                        r.state.value,
-                        agent_id=r.task.agent_id,
-                        hostname=r.task.hostname,
-                        exit_code=r.exit_code,
-                        message=r.message,
-                        started_at=r.started_at,
-                        finished_at=r.finished_at,
-                        at=r.at,
-                    )
-                    for r in records
-                ]
-            )
-        except Exception:  # noqa: BLE001 - history is best effort; ZooKeeper state is the truth
-            log.exception("could not record %d execution event(s)", len(records))
+    # ---- housekeeping --------------------------------------------------------------------------------
+    def _housekeeping(self, fence: Fence, now: dt.datetime) -> None:
+        """Remove parents left without children, and tombstones older than a day (a stale copy that
+        reports later than that is adopted or killed by the other rules: its job gone, its shard running
+        elsewhere)."""
+        self._housekept = time.monotonic()
+        groups = [Group(f"parent-{i}", [op]) for i, op in enumerate(self.writes.empty_parents())]
+        old = [task_id for task_id, at in self.state.lost().items() if at < now - TOMBSTONE_TTL]
+        groups += [Group(task_id, [self.writes.delete_tombstone(task_id)]) for task_id in old]
+        if groups:
+            self.applier.commit(fence, groups)

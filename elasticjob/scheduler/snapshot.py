@@ -1,15 +1,14 @@
-"""What the leader knows at the start of a scheduling cycle: an immutable view, read once per cycle."""
+"""What a scheduling cycle decides on: an immutable view of the jobs it plans and the cluster's agents."""
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-from elasticjob.model import App, Job, TaskKind, TaskState
-from elasticjob.scheduler.failover import FailoverEntry
-from elasticjob.scheduler.queue import ReadyQueue, iso, parse_iso
+from elasticjob.model import App, Job
+from elasticjob.model.failover import FailoverEntry
+from elasticjob.model.queue import ReadyQueue
+from elasticjob.model.running import RunningTask
 
 
 @dataclass(frozen=True)
@@ -24,76 +23,32 @@ class AgentView:
 
 
 @dataclass(frozen=True)
-class RunningTask:
-    """The value of ``/state/running/{job}/{taskId}``: written before the launch message is sent."""
+class AgentUsage:
+    """What an agent's launched tasks take: their shares plus each app's executor once per agent."""
 
-    task_id: str
-    job_name: str
-    sharding_item: int
-    firing_id: str
-    agent_id: str
-    hostname: str
-    app_name: str
-    cpus: float
-    mem_mb: float
-    app_cpus: float
-    app_mem_mb: float
-    kind: TaskKind
-    state: TaskState
-    launched_at: dt.datetime
-    started_at: dt.datetime | None = None
-    attempt: int = 0  # 0 for a firing's first run; failover/retry runs count up
+    cpus: float = 0.0
+    mem_mb: float = 0.0
+    apps: frozenset[str] = frozenset()
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "taskId": self.task_id,
-            "jobName": self.job_name,
-            "shardingItem": self.sharding_item,
-            "firingId": self.firing_id,
-            "agentId": self.agent_id,
-            "hostname": self.hostname,
-            "appName": self.app_name,
-            "cpus": self.cpus,
-            "memMB": self.mem_mb,
-            "appCpus": self.app_cpus,
-            "appMemMB": self.app_mem_mb,
-            "kind": self.kind.value,
-            "state": self.state.value,
-            "launchedAt": iso(self.launched_at),
-            "startedAt": iso(self.started_at) if self.started_at else None,
-            "attempt": self.attempt,
-        }
 
-    @classmethod
-    def from_json(cls, value: Mapping[str, Any]) -> RunningTask:
-        return cls(
-            task_id=value["taskId"],
-            job_name=value["jobName"],
-            sharding_item=int(value["shardingItem"]),
-            firing_id=value.get("firingId", ""),
-            agent_id=value["agentId"],
-            hostname=value.get("hostname", ""),
-            app_name=value.get("appName", ""),
-            cpus=float(value.get("cpus", 0)),
-            mem_mb=float(value.get("memMB", 0)),
-            app_cpus=float(value.get("appCpus", 0)),
-            app_mem_mb=float(value.get("appMemMB", 0)),
-            kind=TaskKind(value.get("kind", "READY")),
-            state=TaskState(value.get("state", "STAGING")),
-            launched_at=parse_iso(value["launchedAt"]),
-            started_at=parse_iso(value["startedAt"]) if value.get("startedAt") else None,
-            attempt=int(value.get("attempt", 0)),
+def usage_of(tasks: Iterable[RunningTask]) -> dict[str, AgentUsage]:
+    """Per agent: the resources its tasks use (each app's executor is charged once per agent)."""
+    sums: dict[str, list[float]] = {}
+    apps: dict[str, dict[str, tuple[float, float]]] = {}
+    for task in tasks:
+        total = sums.setdefault(task.agent_id, [0.0, 0.0])
+        total[0] += task.cpus
+        total[1] += task.mem_mb
+        apps.setdefault(task.agent_id, {})[task.app_name] = (task.app_cpus, task.app_mem_mb)
+    result = {}
+    for agent_id, (cpus, mem) in sums.items():
+        executors = apps[agent_id]
+        result[agent_id] = AgentUsage(
+            cpus + sum(c for c, _ in executors.values()),
+            mem + sum(m for _, m in executors.values()),
+            frozenset(executors),
         )
-
-    def native_view(self) -> dict[str, Any]:
-        """Elastic-Job-Cloud's TaskContext JSON shape for ``GET /job/tasks/running``."""
-        return {
-            "id": self.task_id,
-            "metaInfo": {"jobName": self.job_name, "shardingItems": [self.sharding_item]},
-            "type": self.kind.value,
-            "slaveId": self.agent_id,
-            "idle": False,
-        }
+    return result
 
 
 @dataclass(frozen=True)
@@ -110,6 +65,14 @@ class Snapshot:
         default_factory=dict
     )  # with versions
     lost: frozenset[str] = frozenset()  # tombstones: task ids declared LOST (kill their stale copies)
+    # Per agent, what all launched tasks use (not only those of ``running``, which may hold just the jobs
+    # being planned); None: computed from ``running``.
+    usage: Mapping[str, AgentUsage] | None = None
+
+    def agent_usage(self) -> Mapping[str, AgentUsage]:
+        if self.usage is not None:
+            return self.usage
+        return usage_of(t for tasks in self.running.values() for t in tasks)
 
     def job_enabled(self, job: Job) -> bool:
         return job.jobName not in self.disabled_jobs and job.effective_app_name not in self.disabled_apps

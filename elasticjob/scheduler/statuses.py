@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from elasticjob.model import App, Job, TaskId, TaskState
+from elasticjob.model.failover import FailoverEntry
+from elasticjob.model.running import RunningTask
 from elasticjob.protocol.convert import StatusUpdate
-from elasticjob.scheduler.failover import FailoverEntry, after_end
-from elasticjob.scheduler.snapshot import RunningTask
+from elasticjob.scheduler.failover import after_end
 
 
 @dataclass(frozen=True)

@@ -566,6 +566,8 @@ def test_a_corrupt_job_znode_is_reported_clearly_and_skipped_in_lists(
     name = f"corrupt_{uuid.uuid4().hex[:8]}"
     zk.create(f"{root}/config/job/{name}", b'{"jobName": "x", "shardingTotalCount": "lots"}')
     try:
+        # Written straight into ZooKeeper: the master's state sees it by its watch, a moment later.
+        wait_until(lambda: api.get(f"/job/jobs/{name}").status_code != 404, 5)
         detail = api.get(f"/job/jobs/{name}")
         assert detail.status_code == 500
         body = detail.json()

@@ -11,8 +11,9 @@ import httpx
 import pytest
 from kazoo.client import KazooClient
 
-from elasticjob.scheduler.failover import FailoverCause, FailoverEntry
+from elasticjob.model.failover import FailoverCause, FailoverEntry
 from tests.integration.api_helpers import app_body, zk_state
+from tests.support import wait_until
 
 pytestmark = pytest.mark.zk
 
@@ -518,8 +519,9 @@ def test_running_and_failover_tasks_are_empty_without_tasks(
         assert response.json() == []
 
 
-def test_running_tasks_are_read_from_zookeeper(api: httpx.Client, zk: KazooClient, root: str) -> None:
-    """A task znode written straight into ZooKeeper shows up, in Elastic-Job-Cloud's TaskContext shape."""
+def test_running_tasks_written_into_zookeeper_show_up(api: httpx.Client, zk: KazooClient, root: str) -> None:
+    """A task znode written straight into ZooKeeper shows up (the master's state follows ZooKeeper by
+    watches), in Elastic-Job-Cloud's TaskContext shape."""
     job = unique()
     task_ids = [f"{job}@-@{item}@-@READY@-@agent-{item}@-@{uuid.uuid4().hex}" for item in (0, 1)]
     parent = f"{root}/state/running/{job}"
@@ -535,7 +537,7 @@ def test_running_tasks_are_read_from_zookeeper(api: httpx.Client, zk: KazooClien
                 "launchedAt": "2024-01-01T00:00:00.000+00:00",
             }
             zk.create(f"{parent}/{task_id}", json.dumps(value).encode(), makepath=True)
-        listed = api.get("/job/tasks/running").json()
+        listed = wait_until(lambda: len(api.get("/job/tasks/running").json()) == 2 and api.get("/job/tasks/running").json(), 5)
         assert sorted(listed, key=lambda t: t["id"]) == sorted(
             (
                 {
@@ -551,13 +553,13 @@ def test_running_tasks_are_read_from_zookeeper(api: httpx.Client, zk: KazooClien
         )
 
         zk.delete(f"{parent}/{task_ids[0]}")
-        assert [t["id"] for t in api.get("/job/tasks/running").json()] == [task_ids[1]]
+        wait_until(lambda: [t["id"] for t in api.get("/job/tasks/running").json()] == [task_ids[1]], 5)
     finally:
         zk.delete(parent, recursive=True)
-    assert api.get("/job/tasks/running").json() == []
+    wait_until(lambda: api.get("/job/tasks/running").json() == [], 5)
 
 
-def test_failover_tasks_are_read_from_zookeeper(api: httpx.Client, zk: KazooClient, root: str) -> None:
+def test_failover_tasks_written_into_zookeeper_show_up(api: httpx.Client, zk: KazooClient, root: str) -> None:
     job = unique()
     register(api, job_body(job))  # a registered job: the scheduler keeps its entries (no agent can take them)
     entries = {
@@ -571,15 +573,15 @@ def test_failover_tasks_are_read_from_zookeeper(api: httpx.Client, zk: KazooClie
     try:
         for item, entry in entries.items():
             zk.create(f"{parent}/{item}", json.dumps(entry.to_json()).encode(), makepath=True)
-        listed = api.get("/job/tasks/failover").json()
+        listed = wait_until(lambda: len(api.get("/job/tasks/failover").json()) == 2 and api.get("/job/tasks/failover").json(), 5)
         assert sorted(listed, key=lambda t: t["taskInfo"]["shardingItems"]) == [views["0"], views["2"]]
 
         zk.delete(f"{parent}/0")
-        assert api.get("/job/tasks/failover").json() == [views["2"]]
+        wait_until(lambda: api.get("/job/tasks/failover").json() == [views["2"]], 5)
     finally:
         zk.delete(parent, recursive=True)
         text_delete(api, "/job/unregister", job)
-    assert api.get("/job/tasks/failover").json() == []
+    wait_until(lambda: api.get("/job/tasks/failover").json() == [], 5)
 
 
 # ---- the /api prefix ----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from elasticjob.scheduler.queue import Firing, FiringCause, ReadyQueue, cron_firing_id, iso, parse_iso
+from elasticjob.model.queue import Firing, FiringCause, ReadyQueue, cron_firing_id, iso, parse_iso
 
 UTC = dt.UTC
 T0 = dt.datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)

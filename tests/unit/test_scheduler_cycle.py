@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from elasticjob.cron import Dialect, Schedule, parse
 from elasticjob.model import App, Job, TaskId, TaskKind, TaskState
+from elasticjob.model.queue import Firing, FiringCause, ReadyQueue
+from elasticjob.model.running import RunningTask
 from elasticjob.placement import BinPack
 from elasticjob.scheduler.cycle import (
     DAEMON_FIRING,
@@ -25,8 +27,7 @@ from elasticjob.scheduler.cycle import (
     plan_cycle,
 )
 from elasticjob.scheduler.firings import DEFAULT_MAX_PENDING_FIRINGS
-from elasticjob.scheduler.queue import Firing, FiringCause, ReadyQueue
-from elasticjob.scheduler.snapshot import AgentView, RunningTask, Snapshot
+from elasticjob.scheduler.snapshot import AgentView, Snapshot
 
 UTC = dt.UTC
 T0 = dt.datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)  # an instant of "0/2 * * * * ?"

@@ -9,13 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from elasticjob.cron import Dialect, Schedule, fire_times, parse
+from elasticjob.model.queue import Firing, FiringCause
 from elasticjob.scheduler.firings import (
     DEFAULT_MAX_PENDING_FIRINGS,
     DueFirings,
     coalesce_pending,
     due_firings,
 )
-from elasticjob.scheduler.queue import Firing, FiringCause
 
 UTC = dt.UTC
 T0 = dt.datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)  # an instant of EVERY_2S

@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 
 from elasticjob.model import TaskKind, TaskState
+from elasticjob.model.running import RunningTask
 from elasticjob.protocol.convert import StatusUpdate
-from elasticjob.scheduler.snapshot import RunningTask
 from elasticjob.scheduler.statuses import Recorded, StatusPlan, plan_statuses
 
 UTC = dt.UTC
@@ -197,7 +197,7 @@ def test_a_daemon_run_is_recorded_as_its_own_execution_and_leaves_the_task_runni
 # ---- failover decisions and reconciliation ------------------------------------------------------------
 
 from elasticjob.model import App, Job, TaskId  # noqa: E402
-from elasticjob.scheduler.failover import FailoverCause, FailoverEntry  # noqa: E402
+from elasticjob.model.failover import FailoverCause, FailoverEntry  # noqa: E402
 from elasticjob.scheduler.statuses import Context  # noqa: E402
 
 JOB_KW = {"jobName": "j", "appName": "app", "cron": "0 0 0 1 1 ? 2099", "shardingTotalCount": 3,

@@ -1,0 +1,84 @@
+"""A launched, unfinished task as recorded in ``/state/running/{job}/{taskId}`` before its launch."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from elasticjob.model.queue import iso, parse_iso
+from elasticjob.model.task import TaskKind, TaskState
+
+
+@dataclass(frozen=True)
+class RunningTask:
+    """The value of ``/state/running/{job}/{taskId}``: written before the launch message is sent."""
+
+    task_id: str
+    job_name: str
+    sharding_item: int
+    firing_id: str
+    agent_id: str
+    hostname: str
+    app_name: str
+    cpus: float
+    mem_mb: float
+    app_cpus: float
+    app_mem_mb: float
+    kind: TaskKind
+    state: TaskState
+    launched_at: dt.datetime
+    started_at: dt.datetime | None = None
+    attempt: int = 0  # 0 for a firing's first run; failover/retry runs count up
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "taskId": self.task_id,
+            "jobName": self.job_name,
+            "shardingItem": self.sharding_item,
+            "firingId": self.firing_id,
+            "agentId": self.agent_id,
+            "hostname": self.hostname,
+            "appName": self.app_name,
+            "cpus": self.cpus,
+            "memMB": self.mem_mb,
+            "appCpus": self.app_cpus,
+            "appMemMB": self.app_mem_mb,
+            "kind": self.kind.value,
+            "state": self.state.value,
+            "launchedAt": iso(self.launched_at),
+            "startedAt": iso(self.started_at) if self.started_at else None,
+            "attempt": self.attempt,
+        }
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> RunningTask:
+        return cls(
+            task_id=value["taskId"],
+            job_name=value["jobName"],
+            sharding_item=int(value["shardingItem"]),
+            firing_id=value.get("firingId", ""),
+            agent_id=value["agentId"],
+            hostname=value.get("hostname", ""),
+            app_name=value.get("appName", ""),
+            cpus=float(value.get("cpus", 0)),
+            mem_mb=float(value.get("memMB", 0)),
+            app_cpus=float(value.get("appCpus", 0)),
+            app_mem_mb=float(value.get("appMemMB", 0)),
+            kind=TaskKind(value.get("kind", "READY")),
+            state=TaskState(value.get("state", "STAGING")),
+            launched_at=parse_iso(value["launchedAt"]),
+            started_at=parse_iso(value["startedAt"]) if value.get("startedAt") else None,
+            attempt=int(value.get("attempt", 0)),
+        )
+
+    def native_view(self) -> dict[str, Any]:
+        """Elastic-Job-Cloud's TaskContext JSON shape for ``GET /job/tasks/running``."""
+        return {
+            "id": self.task_id,
+            "metaInfo": {"jobName": self.job_name, "shardingItems": [self.sharding_item]},
+            "type": self.kind.value,
+            "slaveId": self.agent_id,
+            "idle": False,
+        }

@@ -1,0 +1,480 @@
+"""A watch-driven, in-memory copy of ZooKeeper collections: list once, then apply watch events.
+
+A ``Collection`` is a znode whose children (``depth=1``: ``path/{key}``) or grandchildren (``depth=2``:
+``path/{parent}/{child}``, keyed ``(parent, child)``) are mirrored. Children lists are watched; a child's
+data is watched too when ``watch_data`` (values that change), read once when it is not (values written once,
+such as tombstones), and not read at all without ``read_data`` (presence markers).
+
+Threads. kazoo calls the watch and state callbacks on its own threads; they only put the event on this
+mirror's queue and return. One thread of the mirror's own takes events in batches, reads what they name
+(asynchronously, pipelined), applies the results under a lock and then tells the listeners which keys
+changed. Reads of the mirror (``get``, ``items``, ...) are thread-safe and never touch ZooKeeper.
+
+Ordering. Reads are issued by one thread and applied in the order ZooKeeper answered them, and a read
+returns the state at the time it is served, so the mirror never goes back in time for a key.
+
+Read-your-writes. ZooKeeper sends a session the watch events a write triggers before the write's reply,
+and kazoo delivers watch callbacks in order on one thread. ``barrier()`` queues a marker behind the watch
+callbacks already received and waits until the mirror has applied everything before it: after a write of
+this client returns, ``barrier()`` makes the mirror show it (or something newer).
+
+Connection loss. kazoo drops every watch when the connection drops, even if the session survives. On
+SUSPENDED or LOST the mirror stops claiming to be in sync; once CONNECTED again it re-reads everything (a
+full resync: ``generation`` goes up, and keys that disappeared meanwhile are reported as removed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from bisect import bisect_left, insort
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kazoo.client import KazooClient, KazooState
+from kazoo.exceptions import KazooException, NoNodeError
+from kazoo.protocol.states import Callback, EventType, WatchedEvent
+
+log = logging.getLogger(__name__)
+
+Key = Any  # str for depth-1 collections, (parent, child) for depth 2
+_WINDOW = 2_000  # reads in flight at once
+_RESYNC = "resync"
+_STOP = "stop"
+
+
+def _raw(_key: Key, data: bytes) -> bytes:
+    return data
+
+
+@dataclass(frozen=True)
+class Collection:
+    """What to mirror. ``decode(key, data)`` turns a znode's bytes into the stored object, once, on the
+    mirror's thread; an exception leaves the key out (logged). ``sorted_keys`` keeps the keys in order for
+    paging (depth 1 only)."""
+
+    name: str
+    path: str
+    depth: int = 1
+    watch_data: bool = True
+    read_data: bool = True
+    decode: Callable[[Key, bytes], Any] = _raw
+    sorted_keys: bool = False
+
+    def __post_init__(self) -> None:
+        if self.depth not in (1, 2):
+            raise ValueError("depth must be 1 or 2")
+        if self.sorted_keys and self.depth != 1:
+            raise ValueError("sorted_keys needs depth 1")
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    value: Any  # the decoded object (None for presence markers)
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    collection: str
+    key: Key
+    old: Node | None
+    new: Node | None
+
+
+@dataclass
+class Stats:
+    resyncs: int = 0
+    last_resync_seconds: float = 0.0
+    batches: int = 0
+    reads: int = 0
+    lists: int = 0
+
+
+@dataclass
+class _Table:
+    spec: Collection
+    nodes: dict[Key, Node] = field(default_factory=dict)
+    parents: dict[str, set[str]] = field(default_factory=dict)  # depth 2: every parent -> its children
+    order: list[str] = field(default_factory=list)  # sorted keys, when spec.sorted_keys
+
+    def put(self, key: Key, node: Node) -> Node | None:
+        old = self.nodes.get(key)
+        self.nodes[key] = node
+        if old is None:
+            if self.spec.depth == 2:
+                self.parents.setdefault(key[0], set()).add(key[1])
+            if self.spec.sorted_keys:
+                insort(self.order, key)
+        return old
+
+    def remove(self, key: Key) -> Node | None:
+        old = self.nodes.pop(key, None)
+        if old is not None:
+            if self.spec.depth == 2:
+                children = self.parents.get(key[0])
+                if children is not None:
+                    children.discard(key[1])
+            if self.spec.sorted_keys:
+                index = bisect_left(self.order, key)
+                if index < len(self.order) and self.order[index] == key:
+                    del self.order[index]
+        return old
+
+
+Listener = Callable[[list[Change], bool], None]
+
+
+class Mirror:
+    """The mirror of ``collections`` over ``client``. ``start()`` begins the first full read; ``synced``
+    tells whether it completed and no connection loss happened since."""
+
+    def __init__(self, client: KazooClient, collections: Sequence[Collection]) -> None:
+        self._client = client
+        self._tables = {c.name: _Table(c) for c in collections}
+        self._by_path = sorted(((c.path, c) for c in collections), key=lambda pc: -len(pc[0]))
+        self._lock = threading.RLock()
+        self._events: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._synced = threading.Event()
+        self._listeners: list[Listener] = []
+        self._thread = threading.Thread(target=self._run, name="registry-mirror", daemon=True)
+        self._stopped = False
+        self.generation = 0
+        self.stats = Stats()
+        # One callable per kind, so kazoo keeps one watcher per path (its sets deduplicate by identity).
+        self._children_cb = self._on_children
+        self._data_cb = self._on_data
+
+    # ---- lifecycle -------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._client.add_listener(self._on_state)
+        self._thread.start()
+        self._events.put(_RESYNC)
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._client.remove_listener(self._on_state)
+        self._events.put(_STOP)
+        self._thread.join(timeout=10)
+
+    def subscribe(self, listener: Listener) -> None:
+        """``listener(changes, resynced)`` runs on the mirror's thread after each applied batch (``resynced``:
+        the batch was a full re-read). It must not block."""
+        self._listeners.append(listener)
+
+    @property
+    def synced(self) -> bool:
+        return self._synced.is_set()
+
+    def wait_synced(self, timeout: float | None = None) -> bool:
+        return self._synced.wait(timeout)
+
+    def barrier(self, timeout: float = 10.0) -> bool:
+        """Wait until every watch event this client has received so far is applied (see module doc).
+        False on timeout."""
+        done = threading.Event()
+        self._client.handler.dispatch_callback(Callback("watch", self._events.put, (("barrier", done),)))
+        return done.wait(timeout)
+
+    # ---- reads (any thread) ----------------------------------------------------------------------------
+    def get(self, collection: str, key: Key) -> Node | None:
+        return self._tables[collection].nodes.get(key)
+
+    def contains(self, collection: str, key: Key) -> bool:
+        return key in self._tables[collection].nodes
+
+    def count(self, collection: str) -> int:
+        return len(self._tables[collection].nodes)
+
+    def keys(self, collection: str) -> list[Key]:
+        with self._lock:
+            table = self._tables[collection]
+            return list(table.order) if table.spec.sorted_keys else list(table.nodes)
+
+    def key_range(self, collection: str, start: int, stop: int) -> tuple[list[str], int]:
+        """Sorted keys ``[start:stop]`` and the total count (collections with ``sorted_keys``)."""
+        with self._lock:
+            order = self._tables[collection].order
+            return order[start:stop], len(order)
+
+    def items(self, collection: str) -> list[tuple[Key, Node]]:
+        with self._lock:
+            return list(self._tables[collection].nodes.items())
+
+    def children(self, collection: str, parent: str) -> list[tuple[str, Node]]:
+        """The ``(child, node)`` pairs under ``parent`` of a depth-2 collection."""
+        with self._lock:
+            table = self._tables[collection]
+            return [(c, table.nodes[(parent, c)]) for c in sorted(table.parents.get(parent, ()))]
+
+    def has_parent(self, collection: str, parent: str) -> bool:
+        """Whether the parent znode of a depth-2 collection exists (with or without children)."""
+        return parent in self._tables[collection].parents
+
+    def parents(self, collection: str, *, empty: bool = False) -> list[str]:
+        """The parents of a depth-2 collection that have children (with ``empty``: only those without)."""
+        with self._lock:
+            return [p for p, children in self._tables[collection].parents.items() if bool(children) != empty]
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the mirror still while reading several collections consistently (keep it short)."""
+        with self._lock:
+            yield
+
+    # ---- kazoo callbacks: never block ------------------------------------------------------------------
+    def _on_state(self, state: str) -> None:
+        if state in (KazooState.SUSPENDED, KazooState.LOST):
+            self._synced.clear()
+        elif state == KazooState.CONNECTED and not self._stopped:
+            self._events.put(_RESYNC)
+
+    def _on_children(self, event: WatchedEvent) -> None:
+        if event.type != EventType.NONE and event.path:
+            self._events.put(("children", event.path))
+
+    def _on_data(self, event: WatchedEvent) -> None:
+        if event.type != EventType.NONE and event.path:
+            self._events.put(("data", event.path))
+
+    # ---- the mirror's thread ---------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            batch = [self._events.get()]
+            while True:
+                try:
+                    batch.append(self._events.get_nowait())
+                except queue.Empty:
+                    break
+            if _STOP in batch:
+                return
+            barriers = [item[1] for item in batch if isinstance(item, tuple) and item[0] == "barrier"]
+            try:
+                if _RESYNC in batch:
+                    self._resync()
+                else:
+                    self._apply_events([e for e in batch if isinstance(e, tuple) and e[0] != "barrier"])
+            except KazooException as exc:
+                # Disconnected mid-batch: the state listener schedules a full resync once connected. Any
+                # other failure (e.g. no permission on a znode) is retried by a resync after a pause.
+                log.warning("registry mirror: %s while reading; resyncing", type(exc).__name__)
+                self._synced.clear()
+                if self._client.state == KazooState.CONNECTED:
+                    self._resync_later(1.0)
+            except Exception:  # noqa: BLE001 - the mirror must survive a bug in one batch
+                log.exception("registry mirror batch failed; resyncing")
+                self._synced.clear()
+                self._resync_later(1.0)
+            for done in barriers:
+                done.set()
+
+    def _resync_later(self, delay: float) -> None:
+        timer = threading.Timer(delay, self._events.put, (_RESYNC,))
+        timer.daemon = True
+        timer.start()
+
+    def _locate(self, path: str) -> tuple[_Table, list[str]] | None:
+        """The table a path belongs to and the path's segments below the collection's path."""
+        for prefix, spec in self._by_path:
+            if path == prefix:
+                return self._tables[spec.name], []
+            if path.startswith(prefix + "/"):
+                return self._tables[spec.name], path[len(prefix) + 1 :].split("/")
+        return None
+
+    def _apply_events(self, events: list[tuple[str, str]]) -> None:
+        lists: dict[str, tuple[_Table, str | None]] = {}  # path -> (table, parent or None for the root)
+        reads: dict[str, tuple[_Table, Key]] = {}
+        for kind, path in events:
+            found = self._locate(path)
+            if found is None:
+                continue
+            table, parts = found
+            if kind == "children" and not parts:
+                lists[path] = (table, None)
+            elif kind == "children" and len(parts) == 1 and table.spec.depth == 2:
+                lists[path] = (table, parts[0])
+            elif kind == "data" and len(parts) == table.spec.depth:
+                reads[path] = (table, parts[0] if table.spec.depth == 1 else (parts[0], parts[1]))
+        changes: list[Change] = []
+        while lists or reads:
+            list_results = self._pipelined(
+                lists, lambda p, tp: self._client.get_children_async(p, watch=self._children_cb)
+            )
+            read_results = self._pipelined(reads, lambda p, tk: self._read_async(tk[0].spec, p))
+            lists, reads = {}, {}
+            with self._lock:
+                for path, (table, parent), result in list_results:
+                    self._apply_listing(path, table, parent, result, lists, reads, changes)
+                for _path, (table, key), result in read_results:
+                    self._apply_read(table, key, result, changes)
+        self.stats.batches += 1
+        self._notify(changes, False)
+
+    def _read_async(self, spec: Collection, path: str) -> Any:
+        return self._client.get_async(path, watch=self._data_cb if spec.watch_data else None)
+
+    def _pipelined(
+        self, requests: dict[str, Any], issue: Callable[[str, Any], Any]
+    ) -> list[tuple[str, Any, Any]]:
+        """Issue ``issue(path, info)`` for every request, at most ``_WINDOW`` in flight; return
+        ``(path, info, result or exception)`` in the order issued (= the order ZooKeeper served them)."""
+        results: list[tuple[str, Any, Any]] = []
+        pending: list[tuple[str, Any, Any]] = []
+        for path, info in requests.items():
+            pending.append((path, info, issue(path, info)))
+            if len(pending) >= _WINDOW:
+                results.extend(self._collect(pending))
+                pending = []
+        results.extend(self._collect(pending))
+        return results
+
+    @staticmethod
+    def _collect(pending: list[tuple[str, Any, Any]]) -> Iterator[tuple[str, Any, Any]]:
+        for path, info, async_result in pending:
+            try:
+                yield path, info, async_result.get()
+            except NoNodeError as exc:
+                yield path, info, exc
+
+    def _apply_listing(
+        self,
+        path: str,
+        table: _Table,
+        parent: str | None,
+        result: Any,
+        lists: dict[str, tuple[_Table, str | None]],
+        reads: dict[str, tuple[_Table, Key]],
+        changes: list[Change],
+    ) -> None:
+        self.stats.lists += 1
+        names = set() if isinstance(result, Exception) else set(result)
+        spec = table.spec
+        if spec.depth == 2 and parent is None:  # the root of a two-level collection: its parents
+            known = set(table.parents)
+            for gone in known - names:
+                for child in list(table.parents.get(gone, ())):
+                    self._removed(table, (gone, child), changes)
+                table.parents.pop(gone, None)
+            for name in names - known:
+                table.parents[name] = set()
+                lists[f"{path}/{name}"] = (table, name)
+            return
+        if parent is not None and isinstance(result, Exception):  # the parent itself is gone
+            for child in list(table.parents.get(parent, ())):
+                self._removed(table, (parent, child), changes)
+            table.parents.pop(parent, None)
+            return
+        known_children = (
+            set(table.parents.get(parent, ())) if parent is not None else set(table.nodes)
+        )
+        for gone in known_children - names:
+            self._removed(table, gone if parent is None else (parent, gone), changes)
+        for name in names - known_children:
+            key = name if parent is None else (parent, name)
+            if spec.read_data:
+                reads[f"{path}/{name}"] = (table, key)
+            else:
+                self._stored(table, key, Node(None, 0), changes)
+
+    def _apply_read(self, table: _Table, key: Key, result: Any, changes: list[Change]) -> None:
+        self.stats.reads += 1
+        if isinstance(result, Exception):
+            self._removed(table, key, changes)
+            return
+        data, stat = result
+        try:
+            value = table.spec.decode(key, data)
+        except Exception as exc:  # noqa: BLE001 - one bad znode must not stop the mirror
+            log.error("%s %s in ZooKeeper cannot be read (%s); left out", table.spec.name, key, exc)
+            self._removed(table, key, changes)
+            return
+        self._stored(table, key, Node(value, stat.version), changes)
+
+    @staticmethod
+    def _stored(table: _Table, key: Key, node: Node, changes: list[Change]) -> None:
+        old = table.put(key, node)
+        changes.append(Change(table.spec.name, key, old, node))
+
+    @staticmethod
+    def _removed(table: _Table, key: Key, changes: list[Change]) -> None:
+        old = table.remove(key)
+        if old is not None:
+            changes.append(Change(table.spec.name, key, old, None))
+
+    def _resync(self) -> None:
+        """Read everything again (watches re-armed), then replace the tables: removed keys are reported."""
+        self._synced.clear()
+        started = time.monotonic()
+        fresh = {name: _Table(table.spec) for name, table in self._tables.items()}
+        for table in fresh.values():
+            self._load(table)
+        changes: list[Change] = []
+        with self._lock:
+            for name, new in fresh.items():
+                old = self._tables[name]
+                for key, node in old.nodes.items():
+                    if key not in new.nodes:
+                        changes.append(Change(name, key, node, None))
+                for key, node in new.nodes.items():
+                    before = old.nodes.get(key)
+                    if before is None or before.version != node.version or before.value != node.value:
+                        changes.append(Change(name, key, before, node))
+                self._tables[name] = new
+            self.generation += 1
+        self.stats.resyncs += 1
+        self.stats.last_resync_seconds = time.monotonic() - started
+        log.info(
+            "registry mirror synced in %.1fs: %s",
+            self.stats.last_resync_seconds,
+            ", ".join(f"{n} {len(t.nodes)}" for n, t in fresh.items()),
+        )
+        self._synced.set()
+        self._notify(changes, True)
+
+    def _load(self, table: _Table) -> None:
+        spec = table.spec
+        try:
+            names = self._client.get_children(spec.path, watch=self._children_cb)
+        except NoNodeError:
+            return
+        changes: list[Change] = []
+        reads: dict[str, tuple[_Table, Key]] = {}
+        if spec.depth == 2:
+            lists = {f"{spec.path}/{name}": (table, name) for name in names}
+            for path, (_, parent), result in self._pipelined(
+                lists, lambda p, _tp: self._client.get_children_async(p, watch=self._children_cb)
+            ):
+                if not isinstance(result, Exception):
+                    table.parents.setdefault(parent, set())
+                    for child in result:
+                        if spec.read_data:
+                            reads[f"{path}/{child}"] = (table, (parent, child))
+                        else:
+                            self._stored(table, (parent, child), Node(None, 0), changes)
+        else:
+            for name in names:
+                if spec.read_data:
+                    reads[f"{spec.path}/{name}"] = (table, name)
+                else:
+                    self._stored(table, name, Node(None, 0), changes)
+        for _path, (_, key), result in self._pipelined(reads, lambda p, tk: self._read_async(spec, p)):
+            self._apply_read(table, key, result, changes)
+
+    def _notify(self, changes: list[Change], resynced: bool) -> None:
+        if not changes and not resynced:
+            return
+        for listener in self._listeners:
+            try:
+                listener(changes, resynced)
+            except Exception:  # noqa: BLE001 - a listener bug must not stop the mirror
+                log.exception("registry mirror listener failed")
+
+
+def keys_of(changes: Iterable[Change], collection: str) -> set[Key]:
+    """The keys of ``collection`` among ``changes``."""
+    return {c.key for c in changes if c.collection == collection}

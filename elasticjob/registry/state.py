@@ -1,0 +1,350 @@
+"""Every master's in-memory view of its installation, kept current by a ``Mirror`` of ZooKeeper.
+
+Jobs, apps, disable markers, ready queues, running tasks, failover entries, tombstones and agents are read
+once when the master starts (or reconnects) and then maintained from watch events. API reads and the
+leader's planning read from here only; nothing here reads ZooKeeper on a caller's thread.
+
+Memory: a job is kept as its normalised JSON (what the API shows) plus its app's name — about half a
+kilobyte — and parsed into a ``Job`` model on demand through a bounded cache, so 100,000 jobs fit a
+master comfortably. Runtime records (queues, running tasks, failover entries) are kept decoded.
+
+Thread-safety: every method may be called from any thread.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from kazoo.client import KazooClient
+from pydantic import ValidationError
+
+from elasticjob.model import App, DomainError, Job, JobExecutionType
+from elasticjob.model.failover import FailoverEntry
+from elasticjob.model.queue import ReadyQueue, parse_iso
+from elasticjob.model.running import RunningTask
+from elasticjob.registry.layout import Layout
+from elasticjob.registry.mirror import Change, Collection, Mirror
+from elasticjob.registry.store import encode
+
+JOBS = "jobs"
+APPS = "apps"
+DISABLED_JOBS = "disabled_jobs"
+DISABLED_APPS = "disabled_apps"
+READY = "ready"
+RUNNING = "running"
+FAILOVER = "failover"
+LOST = "lost"
+AGENTS = "agents"
+
+# Stored next to an implied app's fields (and never shown by the API): which job's registration created it.
+IMPLIED_BY = "impliedBy"
+MODEL_CACHE_SIZE = 20_000
+
+M = TypeVar("M", App, Job)
+
+
+class CorruptConfig(DomainError):
+    """A configuration znode holds something that is not a valid app or job (written by hand, or by
+    another tool). Not the client's fault: the API answers 500 with this message."""
+
+
+@dataclass(frozen=True)
+class Stored(Generic[M]):
+    """A model with the znode version it was read at."""
+
+    model: M
+    version: int
+    implied: bool = False  # an app created by a single-step job registration, not by POST /app
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A job as kept in memory: ``json`` is its normalised JSON (or, when ``error`` is set, the raw bytes of
+    a znode that is not a valid job), with the fields the scheduler's timer needs without parsing it."""
+
+    json: bytes
+    app_name: str
+    cron: str = ""
+    time_zone: str = ""
+    daemon: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AppRecord:
+    stored: Stored[App] | None
+    error: str | None = None
+
+
+def decode_job(name: str, data: bytes) -> JobRecord:
+    try:
+        job = _validate(Job, name, json.loads(data) if data else None)
+    except (CorruptConfig, ValueError) as exc:
+        return JobRecord(data, "", error=str(exc))
+    # Interned: thousands of jobs share a handful of apps, schedules and zones.
+    return JobRecord(
+        encode(job.as_json()),
+        sys.intern(job.effective_app_name),
+        sys.intern(job.cron),
+        sys.intern(job.timeZone),
+        job.jobExecutionType is JobExecutionType.DAEMON,
+    )
+
+
+def decode_app(name: str, data: bytes) -> AppRecord:
+    try:
+        value = json.loads(data) if data else None
+        implied = isinstance(value, dict) and IMPLIED_BY in value
+        if isinstance(value, dict) and implied:
+            value = {k: v for k, v in value.items() if k != IMPLIED_BY}
+        return AppRecord(Stored(_validate(App, name, value), 0, implied))
+    except (CorruptConfig, ValueError) as exc:
+        return AppRecord(None, str(exc))
+
+
+def _validate(model: type[M], name: str, value: Any) -> M:
+    # Stored values were validated strictly when written; reading them back is lax so that enum values
+    # stored as strings load without a JSON round trip.
+    try:
+        return model.model_validate(value, strict=False)
+    except ValidationError as exc:
+        raise CorruptConfig(
+            f"{model.__name__.lower()} '{name}' in ZooKeeper is not valid "
+            f"({exc.error_count()} error(s)); fix or remove its znode"
+        ) from None
+
+
+def _json(_key: Any, data: bytes) -> Any:
+    return json.loads(data) if data else None
+
+
+def _lost_at(_key: Any, data: bytes) -> dt.datetime:
+    value = json.loads(data) if data else None
+    text = value.get("lostAt") if isinstance(value, dict) else None
+    return parse_iso(text) if isinstance(text, str) else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def collections(layout: Layout) -> list[Collection]:
+    """What a master mirrors, and how each value is decoded."""
+    return [
+        Collection(JOBS, layout.jobs, decode=decode_job, sorted_keys=True),
+        Collection(APPS, layout.apps, decode=decode_app, sorted_keys=True),
+        Collection(DISABLED_JOBS, layout.disabled_jobs, read_data=False),
+        Collection(DISABLED_APPS, layout.disabled_apps, read_data=False),
+        Collection(READY, layout.ready_root, decode=lambda _k, d: ReadyQueue.from_json(_json(_k, d))),
+        Collection(RUNNING, layout.running_root, depth=2,
+                   decode=lambda _k, d: RunningTask.from_json(_json(_k, d))),
+        Collection(FAILOVER, layout.failover_root, depth=2,
+                   decode=lambda _k, d: FailoverEntry.from_json(_json(_k, d))),
+        Collection(LOST, layout.lost_root, watch_data=False, decode=_lost_at),
+        Collection(AGENTS, layout.agents, watch_data=False, decode=_json),
+    ]
+
+
+class ClusterState:
+    """The typed view over the mirror. ``start()`` begins the first load; callers that must not act on a
+    partial view wait for ``synced``."""
+
+    def __init__(self, client: KazooClient, layout: Layout) -> None:
+        self.layout = layout
+        self.mirror = Mirror(client, collections(layout))
+        self._index_lock = threading.Lock()
+        self._jobs_by_app: dict[str, set[str]] = {}
+        self._app_of_job: dict[str, str] = {}
+        self._models: OrderedDict[tuple[str, bytes], Job] = OrderedDict()
+        self._models_lock = threading.Lock()
+        self.mirror.subscribe(self._index)
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.mirror.start()
+
+    def stop(self) -> None:
+        self.mirror.stop()
+
+    @property
+    def synced(self) -> bool:
+        return self.mirror.synced
+
+    @property
+    def generation(self) -> int:
+        return self.mirror.generation
+
+    def wait_synced(self, timeout: float | None = None) -> bool:
+        return self.mirror.wait_synced(timeout)
+
+    def barrier(self, timeout: float = 10.0) -> bool:
+        """After a write of this master's ZooKeeper client: wait until this view shows it."""
+        return self.mirror.barrier(timeout)
+
+    def subscribe(self, listener: Callable[[list[Change], bool], None]) -> None:
+        self.mirror.subscribe(listener)
+
+    # ---- configuration -------------------------------------------------------------------------------
+    def job(self, name: str) -> Stored[Job] | None:
+        """The job and its znode version; ``CorruptConfig`` if its znode is not a valid job."""
+        node = self.mirror.get(JOBS, name)
+        if node is None:
+            return None
+        record: JobRecord = node.value
+        if record.error is not None:
+            raise CorruptConfig(record.error)
+        return Stored(self._model(name, record), node.version)
+
+    def job_record(self, name: str) -> JobRecord | None:
+        """The job as kept in memory (check ``error``), without parsing it."""
+        node = self.mirror.get(JOBS, name)
+        return None if node is None else node.value
+
+    def job_json(self, name: str) -> bytes | None:
+        """The job as the API shows it (``None`` if unknown; ``CorruptConfig`` if invalid)."""
+        node = self.mirror.get(JOBS, name)
+        if node is None:
+            return None
+        if node.value.error is not None:
+            raise CorruptConfig(node.value.error)
+        return bytes(node.value.json)
+
+    def job_count(self) -> int:
+        return self.mirror.count(JOBS)
+
+    def job_names(self) -> list[str]:
+        return list(self.mirror.keys(JOBS))
+
+    def jobs_json(self, start: int = 0, stop: int | None = None) -> tuple[list[bytes], int]:
+        """The JSON of the valid jobs among those at positions ``[start:stop]`` in name order, and the
+        number of jobs."""
+        names, total = self.mirror.key_range(JOBS, start, total_if_none(stop))
+        found = [self.mirror.get(JOBS, name) for name in names]
+        return [n.value.json for n in found if n is not None and n.value.error is None], total
+
+    def jobs_of_app(self, app_name: str) -> list[str]:
+        with self._index_lock:
+            return sorted(self._jobs_by_app.get(app_name, ()))
+
+    def app(self, name: str) -> Stored[App] | None:
+        node = self.mirror.get(APPS, name)
+        if node is None:
+            return None
+        record: AppRecord = node.value
+        if record.stored is None:
+            raise CorruptConfig(record.error or f"app '{name}' is not valid")
+        return Stored(record.stored.model, node.version, record.stored.implied)
+
+    def apps(self) -> list[Stored[App]]:
+        """Every valid app, by name."""
+        result = []
+        for name in self.mirror.keys(APPS):
+            node = self.mirror.get(APPS, name)
+            if node is not None and node.value.stored is not None:
+                result.append(Stored(node.value.stored.model, node.version, node.value.stored.implied))
+        return result
+
+    def job_disabled(self, name: str) -> bool:
+        return self.mirror.contains(DISABLED_JOBS, name)
+
+    def app_disabled(self, name: str) -> bool:
+        return self.mirror.contains(DISABLED_APPS, name)
+
+    def disabled_jobs(self) -> frozenset[str]:
+        return frozenset(self.mirror.keys(DISABLED_JOBS))
+
+    def disabled_apps(self) -> frozenset[str]:
+        return frozenset(self.mirror.keys(DISABLED_APPS))
+
+    # ---- runtime state -------------------------------------------------------------------------------
+    def queue(self, job: str) -> tuple[ReadyQueue, int] | None:
+        node = self.mirror.get(READY, job)
+        return None if node is None else (node.value, node.version)
+
+    def queues(self) -> list[tuple[str, ReadyQueue]]:
+        return [(name, node.value) for name, node in self.mirror.items(READY)]
+
+    def running_of(self, job: str) -> list[tuple[RunningTask, int]]:
+        return [(node.value, node.version) for _, node in self.mirror.children(RUNNING, job)]
+
+    def running_task(self, job: str, task_id: str) -> tuple[RunningTask, int] | None:
+        node = self.mirror.get(RUNNING, (job, task_id))
+        return None if node is None else (node.value, node.version)
+
+    def running(self) -> list[RunningTask]:
+        """Every launched, unfinished task."""
+        return [node.value for _, node in sorted(self.mirror.items(RUNNING), key=lambda kn: kn[0])]
+
+    def failover_of(self, job: str) -> list[tuple[FailoverEntry, int]]:
+        entries = [(node.value, node.version) for _, node in self.mirror.children(FAILOVER, job)]
+        return sorted(entries, key=lambda ev: ev[0].sharding_item)
+
+    def failover(self) -> list[FailoverEntry]:
+        return [node.value for _, node in sorted(self.mirror.items(FAILOVER), key=lambda kn: kn[0])]
+
+    def failover_jobs(self) -> list[str]:
+        return self.mirror.parents(FAILOVER)
+
+    def lost(self) -> dict[str, dt.datetime]:
+        """Tombstones: task id -> when it was declared LOST."""
+        return {name: node.value for name, node in self.mirror.items(LOST)}
+
+    def is_lost(self, task_id: str) -> bool:
+        return self.mirror.contains(LOST, task_id)
+
+    def agent_count(self) -> int:
+        return self.mirror.count(AGENTS)
+
+    def app_count(self) -> int:
+        return self.mirror.count(APPS)
+
+    # ---- internals -----------------------------------------------------------------------------------
+    def _model(self, name: str, record: JobRecord) -> Job:
+        key = (name, record.json)
+        with self._models_lock:
+            model = self._models.get(key)
+            if model is not None:
+                self._models.move_to_end(key)
+                return model
+        model = Job.model_validate(json.loads(record.json), strict=False)
+        with self._models_lock:
+            self._models[key] = model
+            if len(self._models) > MODEL_CACHE_SIZE:
+                self._models.popitem(last=False)
+        return model
+
+    def _index(self, changes: list[Change], _resynced: bool) -> None:
+        """Keep jobs-by-app current (runs on the mirror's thread, before any other listener)."""
+        with self._index_lock:
+            for change in changes:
+                if change.collection != JOBS:
+                    continue
+                name = change.key
+                before = self._app_of_job.pop(name, None)
+                if before is not None:
+                    jobs = self._jobs_by_app.get(before)
+                    if jobs is not None:
+                        jobs.discard(name)
+                        if not jobs:
+                            del self._jobs_by_app[before]
+                if change.new is not None and change.new.value.error is None:
+                    app = change.new.value.app_name
+                    self._app_of_job[name] = app
+                    self._jobs_by_app.setdefault(app, set()).add(name)
+
+
+def total_if_none(stop: int | None) -> int:
+    return 2**62 if stop is None else stop
+
+
+def job_names_of(changes: Iterable[Change], collections_: Iterable[str]) -> set[str]:
+    """The job names that ``changes`` of the given job-keyed collections touch (depth-2 keys: the parent)."""
+    wanted = set(collections_)
+    names = set()
+    for change in changes:
+        if change.collection in wanted:
+            names.add(change.key[0] if isinstance(change.key, tuple) else change.key)
+    return names

@@ -1,0 +1,169 @@
+"""Applying the scheduler's decisions: fenced ZooKeeper multi-transactions, then launches and history events.
+
+Writes come in ``Group``s — the writes that belong together (one job's queue, failover entries and new
+running tasks; the end of a run with its failover entry). A group is never split across transactions;
+groups are packed into transactions of at most ``MAX_OPS_PER_TRANSACTION`` operations, each fenced by a
+version check of the leader's election znode, so a master that lost its session cannot write.
+
+When a transaction fails, ZooKeeper names the operation that failed: its group is dropped (its key goes
+back to the caller, to be decided again on fresher state) and the rest is committed — one stale job never
+voids the others. A failed fence check stops everything: this master is no longer the leader.
+
+Nothing is sent to an agent before the transaction holding its task's running znode committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from elasticjob.model import TaskState
+from elasticjob.model.execution import ExecutionEvent
+from elasticjob.protocol import agent_pb2 as pb
+from elasticjob.protocol.convert import spec_to_proto
+from elasticjob.registry import Fence, JsonStore, StoreError, Transaction
+from elasticjob.scheduler.cycle import TaskLaunch
+from elasticjob.scheduler.ports import AgentPort, EventSink
+from elasticjob.scheduler.statuses import Recorded
+
+log = logging.getLogger(__name__)
+
+MAX_OPS_PER_TRANSACTION = 500
+
+Op = Callable[[Transaction], object]
+
+
+class FenceLost(StoreError):
+    """The leader's election znode changed or vanished: this master must stop writing."""
+
+
+@dataclass
+class Group:
+    """Writes that commit together or not at all; ``key`` names what to decide again if they fail."""
+
+    key: str
+    ops: list[Op] = field(default_factory=list)
+    launches: list[TaskLaunch] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    committed: list[str] = field(default_factory=list)  # group keys
+    failed: dict[str, str] = field(default_factory=dict)  # group key -> why
+
+
+class Applier:
+    def __init__(self, store: JsonStore, agents: AgentPort, events: EventSink) -> None:
+        self.store = store
+        self.agents = agents
+        self.events = events
+
+    def commit(self, fence: Fence, groups: Sequence[Group]) -> Outcome:
+        """Commit every group that can be (see module doc); send the launches of committed groups."""
+        outcome = Outcome()
+        batch: list[Group] = []
+        size = 0
+        for group in groups:
+            if batch and size + len(group.ops) > MAX_OPS_PER_TRANSACTION:
+                self._commit_batch(fence, batch, outcome)
+                batch, size = [], 0
+            batch.append(group)
+            size += len(group.ops)
+        if batch:
+            self._commit_batch(fence, batch, outcome)
+        return outcome
+
+    def _commit_batch(self, fence: Fence, batch: list[Group], outcome: Outcome) -> None:
+        while batch:
+            txn = self.store.transaction().check(fence.path, fence.version)
+            owner: list[Group | None] = [None]  # the group of each operation, by position in the transaction
+            for group in batch:
+                for op in group.ops:
+                    op(txn)
+                    owner.append(group)
+            try:
+                txn.commit()
+            except StoreError as exc:
+                failed = _failed_group(owner, exc)
+                if failed is None:
+                    raise FenceLost(f"not the leader any more ({exc})", exc.path) from None
+                log.info("writes of %s not applied (%s); deciding again", failed.key, exc)
+                outcome.failed[failed.key] = str(exc)
+                batch = [g for g in batch if g is not failed]
+                continue
+            outcome.committed.extend(g.key for g in batch)
+            self.launch([launch for g in batch for launch in g.launches])
+            return
+
+    def launch(self, launches: list[TaskLaunch]) -> None:
+        """Send launches, one message per agent, and record them as STAGING."""
+        if not launches:
+            return
+        by_agent: dict[str, list[TaskLaunch]] = defaultdict(list)
+        for launch in launches:
+            by_agent[launch.task.agent_id].append(launch)
+        for agent_id, batch in by_agent.items():
+            message = pb.MasterMessage(launch=pb.Launch(tasks=[spec_to_proto(b.spec) for b in batch]))
+            if not self.agents.send(agent_id, message):
+                log.warning(
+                    "agent %s disconnected before its launch was sent; its tasks will be LOST "
+                    "after the grace period",
+                    agent_id,
+                )
+        first = launches[0]
+        log.info(
+            "launched %d task(s), e.g. %s shard %d on %s",
+            len(launches),
+            first.task.job_name,
+            first.task.sharding_item,
+            first.task.agent_id,
+        )
+        self.record(
+            [
+                Recorded(task, TaskState.STAGING, None, "launched", task.launched_at, None, None)
+                for task in (launch.task for launch in launches)
+            ]
+        )
+
+    def record(self, records: list[Recorded]) -> None:
+        if not records:
+            return
+        try:
+            self.events.record(
+                [
+                    ExecutionEvent(
+                        r.task.task_id,
+                        r.task.job_name,
+                        r.task.sharding_item,
+                        r.task.firing_id,
+                        r.state.value,
+                        agent_id=r.task.agent_id,
+                        hostname=r.task.hostname,
+                        exit_code=r.exit_code,
+                        message=r.message,
+                        started_at=r.started_at,
+                        finished_at=r.finished_at,
+                        at=r.at,
+                    )
+                    for r in records
+                ]
+            )
+        except Exception:  # noqa: BLE001 - history is best effort; ZooKeeper state is the truth
+            log.exception("could not record %d execution event(s)", len(records))
+
+    def record_events(self, events: list[ExecutionEvent]) -> None:
+        if not events:
+            return
+        try:
+            self.events.record(events)
+        except Exception:  # noqa: BLE001 - history is best effort; ZooKeeper state is the truth
+            log.exception("could not record %d execution event(s)", len(events))
+
+
+def _failed_group(owner: list[Group | None], exc: StoreError) -> Group | None:
+    """The group whose operation failed (None: the fence check, or a failure ZooKeeper did not place)."""
+    if exc.index is None or not 0 <= exc.index < len(owner):
+        return None
+    return owner[exc.index]

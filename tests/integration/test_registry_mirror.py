@@ -1,0 +1,168 @@
+"""The watch-driven mirror against a real ZooKeeper: first load, live changes, barriers, connection loss."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+
+import pytest
+from kazoo.client import KazooClient
+
+from elasticjob.registry.mirror import Change, Collection, Mirror
+from tests.support import TcpProxy, wait_until
+
+
+def _json(_key: object, data: bytes) -> object:
+    return json.loads(data) if data else None
+
+
+@pytest.fixture
+def root(zk: KazooClient, namespace: str) -> str:
+    base = f"/{namespace}"
+    for path in ("jobs", "running", "markers"):
+        zk.ensure_path(f"{base}/{path}")
+    return base
+
+
+def _collections(root: str) -> list[Collection]:
+    return [
+        Collection("jobs", f"{root}/jobs", decode=_json, sorted_keys=True),
+        Collection("running", f"{root}/running", depth=2, decode=_json),
+        Collection("markers", f"{root}/markers", read_data=False),
+    ]
+
+
+@pytest.fixture
+def client(zk_hosts: str) -> Iterator[KazooClient]:
+    made = KazooClient(hosts=zk_hosts, timeout=10)
+    made.start(timeout=15)
+    yield made
+    made.stop()
+    made.close()
+
+
+@pytest.fixture
+def mirror(client: KazooClient, root: str) -> Iterator[Mirror]:
+    made = Mirror(client, _collections(root))
+    made.start()
+    assert made.wait_synced(15)
+    yield made
+    made.stop()
+
+
+def test_first_load_reads_every_collection_with_versions(zk: KazooClient, client: KazooClient, root: str) -> None:
+    zk.create(f"{root}/jobs/b", b'{"n": 2}')
+    zk.create(f"{root}/jobs/a", b'{"n": 1}')
+    zk.set(f"{root}/jobs/a", b'{"n": 11}')
+    zk.create(f"{root}/running/a/t1", b'{"s": "RUNNING"}', makepath=True)
+    zk.create(f"{root}/markers/b", b"")
+    mirror = Mirror(client, _collections(root))
+    mirror.start()
+    try:
+        assert mirror.wait_synced(15)
+        job_a = mirror.get("jobs", "a")
+        assert job_a is not None and job_a.value == {"n": 11} and job_a.version == 1
+        assert mirror.keys("jobs") == ["a", "b"]
+        assert mirror.key_range("jobs", 1, 10) == (["b"], 2)
+        assert [(c, n.value) for c, n in mirror.children("running", "a")] == [("t1", {"s": "RUNNING"})]
+        assert mirror.contains("markers", "b") and not mirror.contains("markers", "a")
+        assert mirror.generation == 1
+    finally:
+        mirror.stop()
+
+
+def test_own_writes_are_visible_after_a_barrier(client: KazooClient, mirror: Mirror, root: str) -> None:
+    for round_ in range(20):
+        txn = client.transaction()
+        txn.create(f"{root}/jobs/j{round_}", json.dumps({"round": round_}).encode())
+        txn.create(f"{root}/running/j{round_}", b"")
+        txn.create(f"{root}/running/j{round_}/task", b'{"s": "STAGING"}')
+        if round_:
+            txn.set_data(f"{root}/running/j{round_ - 1}/task", b'{"s": "RUNNING"}')
+            txn.create(f"{root}/markers/j{round_ - 1}", b"")
+        txn.commit()
+        assert mirror.barrier(5)
+        job = mirror.get("jobs", f"j{round_}")
+        assert job is not None and job.value == {"round": round_}
+        assert mirror.get("running", (f"j{round_}", "task")) is not None
+        if round_:
+            previous = mirror.get("running", (f"j{round_ - 1}", "task"))
+            assert previous is not None and previous.value == {"s": "RUNNING"} and previous.version == 1
+            assert mirror.contains("markers", f"j{round_ - 1}")
+    client.delete(f"{root}/running/j3", recursive=True)
+    client.delete(f"{root}/jobs/j4")
+    client.delete(f"{root}/markers/j5")
+    assert mirror.barrier(5)
+    assert mirror.get("running", ("j3", "task")) is None and "j3" not in mirror.parents("running")
+    assert mirror.get("jobs", "j4") is None and "j4" not in mirror.keys("jobs")
+    assert not mirror.contains("markers", "j5")
+
+
+def test_changes_by_another_client_arrive_and_listeners_get_keys(zk: KazooClient, mirror: Mirror, root: str) -> None:
+    seen: list[Change] = []
+    lock = threading.Lock()
+
+    def listener(changes: list[Change], resynced: bool) -> None:
+        with lock:
+            seen.extend(changes)
+
+    mirror.subscribe(listener)
+    zk.create(f"{root}/jobs/x", b'{"v": 1}')
+    zk.set(f"{root}/jobs/x", b'{"v": 2}')
+    zk.create(f"{root}/running/x/t", b'{"s": 1}', makepath=True)
+    wait_until(lambda: (mirror.get("jobs", "x") or None) and mirror.get("jobs", "x").value == {"v": 2}, 5)  # type: ignore[union-attr]
+    wait_until(lambda: mirror.get("running", ("x", "t")), 5)
+    zk.delete(f"{root}/jobs/x")
+    wait_until(lambda: mirror.get("jobs", "x") is None, 5)
+    with lock:
+        keys = [(c.collection, c.key, c.new.value if c.new else None) for c in seen]
+    assert ("jobs", "x", None) in keys  # the removal
+    assert ("running", ("x", "t"), {"s": 1}) in keys
+    assert ("jobs", "x", {"v": 2}) in keys
+
+
+def test_a_corrupt_znode_is_left_out_and_the_rest_keeps_flowing(zk: KazooClient, mirror: Mirror, root: str) -> None:
+    zk.create(f"{root}/jobs/bad", b"{not json")
+    zk.create(f"{root}/jobs/good", b'{"ok": true}')
+    wait_until(lambda: mirror.get("jobs", "good"), 5)
+    assert mirror.get("jobs", "bad") is None
+    zk.set(f"{root}/jobs/bad", b'{"fixed": true}')
+    wait_until(lambda: mirror.get("jobs", "bad"), 5)
+
+
+def test_a_dropped_connection_resyncs_and_repairs_what_changed_meanwhile(
+    zk: KazooClient, zk_hosts: str, root: str
+) -> None:
+    host, port = zk_hosts.split(",")[0].rsplit(":", 1)
+    proxy = TcpProxy((host, int(port)))
+    client = KazooClient(hosts=proxy.address, timeout=20)
+    client.start(timeout=15)
+    zk.create(f"{root}/jobs/stays", b'{"v": 1}')
+    zk.create(f"{root}/jobs/goes", b'{"v": 1}')
+    zk.create(f"{root}/running/r/t", b'{"v": 1}', makepath=True)
+    mirror = Mirror(client, _collections(root))
+    mirror.start()
+    try:
+        assert mirror.wait_synced(15)
+        proxy.cut()
+        wait_until(lambda: not mirror.synced, 10, message="the mirror notices the drop")
+        zk.set(f"{root}/jobs/stays", b'{"v": 2}')  # changes it cannot see as they happen
+        zk.delete(f"{root}/jobs/goes")
+        zk.delete(f"{root}/running/r", recursive=True)
+        zk.create(f"{root}/jobs/new", b'{"v": 1}')
+        assert mirror.get("jobs", "goes") is not None  # still the old view, marked unsynced
+        proxy.restore()
+        assert mirror.wait_synced(30)
+        assert mirror.generation == 2
+        stays = mirror.get("jobs", "stays")
+        assert stays is not None and stays.value == {"v": 2}
+        assert mirror.get("jobs", "goes") is None and mirror.get("jobs", "new") is not None
+        assert mirror.get("running", ("r", "t")) is None
+        zk.set(f"{root}/jobs/stays", b'{"v": 3}')  # watches work again after the resync
+        wait_until(lambda: mirror.get("jobs", "stays").value == {"v": 3}, 5)  # type: ignore[union-attr]
+    finally:
+        mirror.stop()
+        client.stop()
+        client.close()
+        proxy.stop()
