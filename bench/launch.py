@@ -14,6 +14,9 @@ shards. 2,000 jobs of 5 shards are registered through the native API (``POST /ap
   of the same size as a running-task znode (sampled from the run) in sequential multi-transactions of
   500 operations — what the leader's writes cost if they were all it did.
 - ``launch.ratio``: the headline over the ceiling.
+- ``launch.gateway_ceiling``: the master's agent gateway alone (``bench/launch_gateway.py``): tasks per
+  second it moves over the same agents — launch out, RUNNING and FINISHED back — with nothing else of
+  the master working; the part of the headline's cost that is the gateway's.
 
 Set ``ELASTICJOB_BENCH_PROFILE=DIR`` to record the master with py-spy from the instant to the last launch
 (``DIR/launch-master.folded``, with the master's and the simulator's logs beside it; ``python -m
@@ -41,6 +44,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 
 from bench.harness import Figure, at_least
+from bench.launch_gateway import gateway_ceiling
 from bench.profiling import py_spy
 from elasticjob.common.net import free_port
 from elasticjob.dev.processes import MasterProcess, build_tarball, wait_until
@@ -223,6 +227,7 @@ def run(quick: bool) -> Figure:
         zk = LocalZooKeeper(root / "zk", free_port()).start()
         try:
             burst = measure_burst(root, zk.hosts, agents, jobs, shards, timeout)
+            alone = gateway_ceiling(root, zk.hosts, agents, burst.tasks, timeout)
             size = burst.znode_bytes or 512
             ceiling = zk_ceiling(zk.hosts, burst.tasks, size)
         finally:
@@ -251,7 +256,11 @@ def run(quick: bool) -> Figure:
     if burst.znode_bytes is None:
         ceiling_params["note"] = "no running-task znode was caught during the burst: 512 bytes assumed"
     value = None if math.isnan(rate) else round(rate)
+    gateway_params = {"agents": burst.agents, "tasks": alone.tasks, "launch_messages": alone.launch_messages,
+                      "statuses_received": alone.statuses,
+                      "measures": "the master's gateway alone: launches out, RUNNING and FINISHED back"}
     figures = [
+        Figure("launch.gateway_ceiling", round(alone.tasks / alone.seconds), "tasks/s", None, gateway_params),
         Figure("launch.zk_ceiling", round(ceiling), "znodes/s", None, ceiling_params),
         Figure("launch.ratio", None if value is None else round(rate / ceiling, 3), "", None,
                {"of": "launch / launch.zk_ceiling"}),
