@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from elasticjob.placement.filter import Exclusion
@@ -35,10 +35,21 @@ class ConstraintFilter:
 
     name = "constraint"
 
-    __slots__ = ("constraints",)
+    __slots__ = ("constraints", "pairs")
 
     def __init__(self, constraints: Mapping[str, str]) -> None:
         self.constraints = constraints if isinstance(constraints, FrozenMap) else FrozenMap(constraints)
+        # The constraints as a tuple, in key order: equal for equal constraints, and cheap to hash.
+        self.pairs: tuple[tuple[str, str], ...] = tuple(self.constraints.items())
+
+    def admitted(self, agents: Sequence[AgentLedger]) -> list[bool]:
+        """For each of ``agents``: ``exclude(task, agent) is None`` (for any task), without building
+        exclusions; one pass per constraint (the candidate index asks this of every agent)."""
+        flags = [True] * len(agents)
+        for key, wanted in self.pairs:
+            pairs = zip(flags, agents, strict=True)
+            flags = [flag and agent.attributes.get(key) == wanted for flag, agent in pairs]
+        return flags
 
     def exclude(self, task: TaskRequest, agent: AgentLedger) -> Exclusion | None:
         """``None`` when every constraint holds; otherwise names the first one that does not (key order)."""

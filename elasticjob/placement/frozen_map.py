@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import ItemsView, Iterable, Iterator, Mapping
+from typing import TypeVar, overload
+
+_T = TypeVar("_T")
 
 
 class FrozenMap(Mapping[str, str]):
@@ -38,6 +41,19 @@ class FrozenMap(Mapping[str, str]):
 
     def __contains__(self, key: object) -> bool:
         return key in self._items
+
+    # get() and items() go straight to the dict: the planner calls them once per agent and constraint.
+    @overload
+    def get(self, key: str) -> str | None: ...
+
+    @overload
+    def get(self, key: str, default: str | _T) -> str | _T: ...
+
+    def get(self, key: str, default: object = None) -> object:
+        return self._items.get(key, default)
+
+    def items(self) -> ItemsView[str, str]:
+        return self._items.items()
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, FrozenMap):

@@ -7,14 +7,13 @@ messages); nothing here does I/O, reads a clock or draws a random number.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Final
 
 from elasticjob.placement.candidate_index import CandidateIndex
 from elasticjob.placement.constraint_filter import ConstraintFilter
-from elasticjob.placement.frozen_map import FrozenMap
 from elasticjob.placement.ledger import AgentLedger
 from elasticjob.placement.reasons import NO_AGENTS, all_or_nothing_reason, explain
-from elasticjob.placement.resource_fit_filter import ResourceFitFilter
 from elasticjob.placement.scorer import Scorer, check_weights
 from elasticjob.placement.spread import Spread
 from elasticjob.placement.types import (
@@ -30,7 +29,19 @@ from elasticjob.placement.types import (
 SPREAD: Final = Spread()
 
 # Key of a task "shape": two tasks with equal keys fit on exactly the same agents in a given state.
-_Shape = tuple[FrozenMap, Resources, str, Resources]
+_Shape = tuple[tuple[tuple[str, str], ...], str, int, int, int, int]
+
+
+_FREE_CPUS = attrgetter("free_mcpus")
+_FREE_MEM = attrgetter("free_mmem")
+_OWN_CPUS = attrgetter("resources.milli_cpus")
+_OWN_MEM = attrgetter("resources.milli_mem")
+_PRIORITY = attrgetter("priority")
+
+
+def _shape(task: TaskRequest, constraint: ConstraintFilter) -> _Shape:
+    own, app = task.resources, task.app_resources
+    return constraint.pairs, task.app_name, own.milli_cpus, own.milli_mem, app.milli_cpus, app.milli_mem
 
 
 def plan(groups: Sequence[TaskGroup], offers: Sequence[Offer], scorer: Scorer = SPREAD) -> LaunchPlan:
@@ -55,11 +66,11 @@ def plan(groups: Sequence[TaskGroup], offers: Sequence[Offer], scorer: Scorer = 
     whose weights are not two ints of one sign.
 
     Complexity, for T tasks, A agents and C distinct constraint sets: O(C · A log A) to build the
-    candidate lists, then per task O(log A + k) where k is the agents scanned (usually a few, see
-    ``candidate_index``), plus per placement an O(log A) re-sort whose list insert is an O(A) memmove in C.
-    A task that does not fit costs one O(A) pass of the resource filter over the agents matching its
-    constraints, to explain why; identical tasks reuse it while no balance has changed. No Python loop
-    runs over tasks × agents.
+    candidate lists, then per task O(log A + k) where k is the agents scanned (usually a few; a long run
+    of agents the task does not fit is cut short by bitsets, see ``candidate_index``), plus per placement
+    an O(log A) re-sort whose list insert is an O(A) memmove in C. A task that fits nowhere is explained
+    from bitsets and heaps kept by the index (O(A / 30) C operations, not a Python pass over the agents);
+    only the first such shard of a firing is explained. No Python loop runs over tasks × agents.
 
     Thread safety: no state is shared between calls; the inputs are immutable and never changed.
     """
@@ -75,36 +86,35 @@ class _Planner:
             if previous.agent_id == current.agent_id:
                 raise ValueError(f"two offers for agent {current.agent_id}")
         tasks = [task for group in groups for task in group.tasks]
-        seen: set[str] = set()
-        for task in tasks:
-            if task.task_key in seen:
-                raise ValueError(f"task_key {task.task_key} appears twice")
-            seen.add(task.task_key)
+        keys = [task.task_key for task in tasks]
+        if len(set(keys)) != len(keys):
+            seen: set[str] = set()
+            for key in keys:
+                if key in seen:
+                    raise ValueError(f"task_key {key} appears twice")
+                seen.add(key)
         # Scorers weigh each resource by its share of the largest offer.
         scale = Resources.from_milli(
-            max((agent.free_mcpus for agent in agents), default=1) or 1,
-            max((agent.free_mmem for agent in agents), default=1) or 1,
+            max(map(_FREE_CPUS, agents), default=1) or 1,
+            max(map(_FREE_MEM, agents), default=1) or 1,
         )
         # An agent with less free than the smallest shard of this plan can take no task at all.
-        floor = (
-            min((task.resources.milli_cpus for task in tasks), default=0),
-            min((task.resources.milli_mem for task in tasks), default=0),
-        )
+        floor = (min(map(_OWN_CPUS, tasks), default=0), min(map(_OWN_MEM, tasks), default=0))
         self._groups = groups
         self._agents = agents
         self._index = CandidateIndex(agents, check_weights(scorer.weights(scale)), floor)
-        self._fit = ResourceFitFilter()
         self._placements: list[Placement] = []
         self._unplaced: list[Unplaced] = []
         # Every distinct state of the balances gets a fresh id; a rollback returns to the earlier id.
-        # A failed search is remembered with its state id and reused only in that exact state.
+        # Failed searches are remembered per state id and reused only in that exact state; a reason is
+        # worded only when asked for (a firing explains only its first shard that fits nowhere).
         self._state = 0
         self._last_state = 0
-        self._failures: dict[_Shape, tuple[int, str]] = {}
+        self._failures: dict[int, dict[_Shape, str | None]] = {}
 
     def run(self) -> LaunchPlan:
         groups = self._groups
-        for _, group in sorted(enumerate(groups), key=lambda pair: (-pair[1].priority, pair[0])):
+        for group in sorted(groups, key=_PRIORITY, reverse=True):  # stable: given order within a priority
             if not self._agents:
                 self._unplaced.extend(Unplaced(task, NO_AGENTS) for task in group.tasks)
             elif group.all_or_nothing:
@@ -117,8 +127,8 @@ class _Planner:
         constraint = ConstraintFilter(group.constraints)
         for task in group.tasks:
             found = self._find(task, constraint)
-            if isinstance(found, str):
-                self._unplaced.append(Unplaced(task, found))
+            if found is None:
+                self._unplaced.append(Unplaced(task, self._why(task, constraint)))
             else:
                 self._take(task, found)
                 self._placements.append(Placement(task, found.agent_id, found.offer.hostname))
@@ -131,9 +141,9 @@ class _Planner:
         # Keep trying after the first failure so the reason can say how many shards would have fit.
         for task in group.tasks:
             found = self._find(task, constraint)
-            if isinstance(found, str):
-                if first_failure is None:
-                    first_failure = (task, found)
+            if found is None:
+                if first_failure is None:  # only this one is explained, in the state it failed in
+                    first_failure = (task, self._why(task, constraint))
             else:
                 taken.append((task, found, self._take(task, found)))
         if first_failure is None:
@@ -142,30 +152,34 @@ class _Planner:
             )
             return
         for task, agent, undo in reversed(taken):
-            agent.give_back(task, undo)
-            self._index.rekey(agent)
+            self._index.give_back(agent, task, undo)
         self._state = start_state
         failed, why = first_failure
         reason = all_or_nothing_reason(len(taken), len(group.tasks), failed, why)
         self._unplaced.extend(Unplaced(task, reason) for task in group.tasks)
 
-    def _find(self, task: TaskRequest, constraint: ConstraintFilter) -> AgentLedger | str:
-        """The agent chosen for ``task``, or the reason none can take it."""
-        shape = (constraint.constraints, task.resources, task.app_name, task.app_resources)
-        failure = self._failures.get(shape)
-        if failure is not None and failure[0] == self._state:
-            return failure[1]
-        agent = self._index.best(task, constraint, self._fit)
-        if agent is not None:
-            return agent
-        matching = self._index.matching(constraint, task)
-        reason = explain(task, len(self._agents), constraint.constraints, self._fit.summarize(task, matching))
-        self._failures[shape] = (self._state, reason)
+    def _find(self, task: TaskRequest, constraint: ConstraintFilter) -> AgentLedger | None:
+        """The agent chosen for ``task``, or ``None`` if none can take it."""
+        failed = self._failures.get(self._state)
+        if failed is not None and _shape(task, constraint) in failed:
+            return None
+        agent = self._index.best(task, constraint)
+        if agent is None:
+            self._failures.setdefault(self._state, {})[_shape(task, constraint)] = None
+        return agent
+
+    def _why(self, task: TaskRequest, constraint: ConstraintFilter) -> str:
+        """Why ``task``, just found to fit nowhere, fits nowhere (the same words for its shape and state)."""
+        failed = self._failures.setdefault(self._state, {})
+        shape = _shape(task, constraint)
+        reason = failed.get(shape)
+        if reason is None:
+            summary = self._index.summarize(task, constraint)
+            reason = failed[shape] = explain(task, len(self._agents), constraint.constraints, summary)
         return reason
 
     def _take(self, task: TaskRequest, agent: AgentLedger) -> tuple[int, int, bool]:
-        undo = agent.take(task)
-        self._index.rekey(agent)
+        undo = self._index.take(agent, task)
         self._last_state += 1
         self._state = self._last_state
         return undo

@@ -41,3 +41,14 @@ def test_explains_a_missing_attribute() -> None:
 def test_values_are_compared_exactly() -> None:
     assert ConstraintFilter({"rack": "a"}).exclude(TASK, agent(rack="A")) is not None
     assert ConstraintFilter({"rack": ""}).exclude(TASK, agent()) is not None
+
+
+def test_admitted_agrees_with_exclude_agent_by_agent() -> None:
+    agents = [agent(), agent(rack="a"), agent(rack="a", zone="z1"), agent(rack="b", zone="z1"), agent(zone="z1")]
+    for constraints in ({}, {"rack": "a"}, {"zone": "z1"}, {"rack": "a", "zone": "z1"}, {"rack": "c"}):
+        constraint = ConstraintFilter(constraints)
+        assert constraint.admitted(agents) == [constraint.exclude(TASK, a) is None for a in agents]
+
+
+def test_pairs_are_in_key_order() -> None:
+    assert ConstraintFilter({"zone": "z1", "rack": "a"}).pairs == (("rack", "a"), ("zone", "z1"))

@@ -11,6 +11,9 @@ def test_behaves_as_a_read_only_mapping() -> None:
     m = FrozenMap({"zone": "z1", "rack": "a"})
     assert m["rack"] == "a"
     assert m.get("missing") is None
+    assert m.get("missing", "default") == "default"
+    assert m.get("rack", "default") == "a"
+    assert list(m.items()) == [("rack", "a"), ("zone", "z1")]
     assert "zone" in m and "x" not in m
     assert len(m) == 2
     assert list(m) == ["rack", "zone"]  # sorted, whatever the input order

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Sequence
+from unittest.mock import patch
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -24,6 +25,7 @@ from elasticjob.placement import (
     Spread,
     TaskGroup,
     TaskRequest,
+    candidate_index,
     plan,
 )
 from elasticjob.placement.ledger import AgentLedger
@@ -252,6 +254,20 @@ def test_same_decisions_as_a_brute_force_planner(
     assert [(p.task.task_key, p.agent_id) for p in result.placements] == reference_plan(
         groups, offers, scorer
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(offer_lists(), group_lists(), st.sampled_from(SCORERS), st.sampled_from([(1, 0), (2, 4)]))
+def test_same_plan_when_searches_go_through_the_bitsets(
+    offers: list[Offer], groups: list[TaskGroup], scorer: Scorer, budget: tuple[int, int]
+) -> None:
+    # The index's shortcut for long runs of misfits (candidate_index.SCAN_BUDGET) must not change a plan,
+    # reasons included: force it after one or two misfits.
+    expected = plan(groups, offers, scorer)
+    with patch.object(candidate_index, "SCAN_BUDGET", budget[0]), patch.object(
+        candidate_index, "_BIT_COST", budget[1]
+    ):
+        assert plan(groups, offers, scorer) == expected
 
 
 @settings(max_examples=300, deadline=None)
