@@ -20,6 +20,10 @@ BENCHMARKS: dict[str, str] = {
     "placement": "bench.placement",
     "recovery": "bench.recovery",
     "launch": "bench.launch",
+    "cron": "bench.cron",
+    "burst": "bench.burst",
+    "api": "bench.api",
+    "registry": "bench.registry",
 }
 
 

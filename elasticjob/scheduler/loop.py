@@ -436,6 +436,10 @@ class Scheduler:
             if found is not None:
                 running[status.task_id] = found
         plan = plan_statuses(reports, running, now, self._context(job_names))
+        for agent_id, status in reports:
+            if status.state.terminal and status.task_id not in running:
+                log.info("agent %s reported %s %s, which the state does not hold: acknowledged",
+                         agent_id, status.task_id, status.state.value)
         # One group per task: its update or end (with the failover entry that replaces it), an adoption
         # (with the failover entry it cancels), the removal of its tombstone.
         groups: dict[str, Group] = {}
@@ -458,6 +462,10 @@ class Scheduler:
             group(key).ops.append(self.writes.delete_failover(job_name, item, version))
         for task_id in plan.tombstone_deletes:
             group(task_id).ops.append(self.writes.delete_tombstone(task_id))
+        # What the agents reported is recorded before the state changes: a leader that dies between the
+        # two leaves the reports unacknowledged, so the next leader records them (again) and commits, and
+        # no run ends without its end in the history.
+        self.applier.record(plan.events)
         outcome = self.applier.commit(fence, list(groups.values()))
         failed = set(outcome.failed)
         if failed:
@@ -466,7 +474,6 @@ class Scheduler:
                 if status.task_id in failed:
                     self._reports.put((agent_id, status))
             self._wake.set()
-        self.applier.record([r for r in plan.events if r.task.task_id not in failed])
         self._count_failovers([e for e in plan.failover_creates if e.original_task_id not in failed])
         adopted = [t for t in plan.creates if t.task_id not in failed]
         if adopted:

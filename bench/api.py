@@ -1,0 +1,87 @@
+"""``api``: reads from a follower and the leader while the ``cron`` load runs.
+
+Two masters and two agents as real processes on a real ZooKeeper, the 10,000 jobs of the ``cron``
+benchmark firing; during a window of the cron load, 8 reader processes (``bench.api_reader``: 4 on the
+follower, 4 on the leader) read single jobs and pages of 100 as fast as they are answered. Figures: reads
+per second and the p99 latency (targets ≥ 2,000/s, ≤ 50 ms), per kind and per master, and the cron
+lateness in the same window (its target still ≤ 100 ms at p99).
+
+``--quick``: 120 jobs every 10 s, 2 readers, 15 s.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.cron import SCRIPT, job_body
+from bench.harness import Figure, at_least, at_most, percentile, rounded
+from elasticjob.dev.localcluster import LocalCluster, firing_instant, start_lateness
+from elasticjob.dev.processes import build_tarball
+
+
+def readers(urls: list[str], count: int, jobs: int, start: float, end: float) -> list[dict[str, Any]]:
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bench.api_reader", "--url", urls[i % len(urls)], "--jobs", str(jobs),
+             "--prefix", "cron-", "--start", str(start), "--end", str(end)],
+            stdout=subprocess.PIPE, text=True,
+        )
+        for i in range(count)
+    ]
+    results = []
+    for index, process in enumerate(processes):
+        out, _ = process.communicate(timeout=end - time.time() + 120)
+        result = json.loads(out.strip().splitlines()[-1])
+        result["url"] = urls[index % len(urls)]
+        results.append(result)
+    return results
+
+
+def run(quick: bool) -> Figure:
+    jobs, period, window, clients = (120, 10, 15.0, 2) if quick else (10_000, 60, 90.0, 8)
+    bodies = [job_body(i, period) for i in range(jobs)]
+    with tempfile.TemporaryDirectory(prefix="ej-bench-api-") as tmp:
+        root = Path(tmp)
+        tarball = build_tarball({"run.sh": SCRIPT}, root / "cron.tar.gz", executable=("run.sh",))
+        with LocalCluster(root, masters=2, agents=2, agent_cpus=2, agent_mem=8192) as cluster:
+            cluster.register_app("cron", tarball)
+            cluster.register_jobs(bodies)
+            leader, follower = cluster.leader(), cluster.followers()[0]
+            start = math.ceil((time.time() + 10) / period) * period
+            end = start + window
+            results = readers([follower.url, leader.url], clients, jobs, start, end)
+            time.sleep(max(0.0, end + 10 - time.time()))
+            rows = cluster.executions()
+    single = [x for r in results for x in r["single_ms"]]
+    paged = [x for r in results for x in r["page_ms"]]
+    everything = single + paged
+    by_master = {
+        name: sum(len(r["single_ms"]) + len(r["page_ms"]) for r in results if r["url"] == url) / window
+        for name, url in (("follower", follower.url), ("leader", leader.url))
+    }
+    lateness = [
+        x for r in rows
+        if (i := firing_instant(r["firingId"])) is not None and start <= i.timestamp() < end
+        and r["state"] == "FINISHED" and (x := start_lateness(r)) is not None
+    ]
+    rate = len(everything) / window
+    figures = [
+        Figure("api.reads_per_s", round(rate), "reads/s", at_least(2000),
+               {"follower": round(by_master["follower"]), "leader": round(by_master["leader"])}),
+        Figure("api.p99", rounded(percentile(everything, 0.99)), "ms", at_most(50)),
+        Figure("api.job_p99", rounded(percentile(single, 0.99)), "ms", at_most(50), {"reads": len(single)}),
+        Figure("api.page_of_100_p99", rounded(percentile(paged, 0.99)), "ms", at_most(50),
+               {"reads": len(paged)}),
+        Figure("api.errors", sum(r["errors"] for r in results), "", at_most(0)),
+        Figure("api.cron_lateness_p99", rounded(percentile(lateness, 0.99) * 1000), "ms", at_most(100),
+               {"samples": len(lateness)}),
+    ]
+    params = {"jobs": jobs, "clients": clients, "window_s": window, "masters": 2, "agents": 2}
+    return Figure("api", round(rate), "reads/s", at_least(2000), params, figures)

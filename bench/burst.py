@@ -1,0 +1,59 @@
+"""``burst``: 2,000 one-shard jobs all due at second 0 of the same minute.
+
+One master and two agents as real processes on a real ZooKeeper; a trivial shell job. For the first whole
+minute after every job is registered: each shard's lateness (its process start minus the instant); the
+last shard must start within 5 s of the instant and half of them within 2 s, each exactly once.
+
+``--quick``: 100 jobs due every 10 seconds; one instant.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import math
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.harness import Figure, at_least, at_most, percentile, rounded
+from elasticjob.dev.localcluster import LocalCluster, firing_instant, start_lateness
+from elasticjob.dev.processes import build_tarball
+
+SCRIPT = "#!/bin/sh\nexit 0\n"
+
+
+def run(quick: bool) -> Figure:
+    jobs, period = (100, 10) if quick else (2_000, 60)
+    expression = "0 * * * * ?" if period == 60 else f"0/{period} * * * * ?"
+    bodies = [
+        {"jobName": f"burst-{i:05d}", "appName": "burst", "cron": expression, "shardingTotalCount": 1,
+         "cpuCount": 0.001, "memoryMB": 8, "misfire": False}
+        for i in range(jobs)
+    ]
+    with tempfile.TemporaryDirectory(prefix="ej-bench-burst-") as tmp:
+        root = Path(tmp)
+        tarball = build_tarball({"run.sh": SCRIPT}, root / "burst.tar.gz", executable=("run.sh",))
+        with LocalCluster(root, agents=2, agent_cpus=2, agent_mem=8192) as cluster:
+            cluster.register_app("burst", tarball)
+            registrations = cluster.register_jobs(bodies)
+            instant = dt.datetime.fromtimestamp(math.ceil((time.time() + 10) / period) * period, dt.UTC)
+            time.sleep(max(0.0, instant.timestamp() - time.time() + 15.0))
+            rows = cluster.executions()
+    mine = [r for r in rows if firing_instant(r["firingId"]) == instant]
+    finished = collections.Counter(r["jobName"] for r in mine if r["state"] == "FINISHED")
+    lateness = [x for r in mine if r["state"] == "FINISHED" and (x := start_lateness(r)) is not None]
+    exact = len(finished) == jobs and all(n == 1 for n in finished.values())
+    last, p50 = (max(lateness) if lateness else math.nan), percentile(lateness, 0.5)
+    params: dict[str, Any] = {"jobs": jobs, "agents": 2, "masters": 1, "instant": instant.isoformat(),
+                              "samples": len(lateness)}
+    figures = [
+        Figure("burst.last_started", rounded(last, 2), "s", at_most(5)),
+        Figure("burst.p50", rounded(p50, 2), "s", at_most(2)),
+        Figure("burst.p99", rounded(percentile(lateness, 0.99), 2), "s"),
+        Figure("burst.exactly_once", 1.0 if exact else 0.0, "", at_least(1),
+               {"finished": len(finished), "twice": sum(1 for n in finished.values() if n > 1)}),
+        Figure("burst.registrations", round(registrations), "jobs/s", None, {"clients": 8}),
+    ]
+    return Figure("burst", rounded(last, 2), "s", at_most(5), params, figures)

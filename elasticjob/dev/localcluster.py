@@ -1,0 +1,186 @@
+"""A whole cluster of real processes in one directory — ZooKeeper, masters, agents — for benchmarks.
+
+    with LocalCluster(root, masters=2, agents=2) as cluster:
+        cluster.register_app("app", tarball)
+        cluster.register_jobs(bodies)
+        rows = cluster.executions()
+
+Every process is a child of the caller, ended by its pid when the cluster stops.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from elasticjob.common.net import free_port
+from elasticjob.dev.processes import AgentProcess, MasterProcess, wait_until
+from elasticjob.dev.zookeeper import LocalZooKeeper
+
+FIRING_FORMAT = "%Y%m%dT%H%M%S.%fZ"
+
+
+class LocalCluster:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        masters: int = 1,
+        agents: int = 2,
+        agent_cpus: float = 2.0,
+        agent_mem: float = 4096.0,
+        namespace: str = "bench",
+        session_timeout: float = 10.0,
+        master_args: Sequence[str] = (),
+        agent_args: Sequence[str] = (),
+        zk_hosts: str | None = None,
+    ) -> None:
+        self.root = root
+        self.namespace = namespace
+        self.session_timeout = session_timeout
+        self.master_args = list(master_args)
+        self.agent_args = tuple(agent_args)
+        self._sizes = (masters, agents, agent_cpus, agent_mem)
+        self.zookeeper: LocalZooKeeper | None = None
+        self.zk_hosts = zk_hosts or ""
+        self.masters: list[MasterProcess] = []
+        self.agents: list[AgentProcess] = []
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> LocalCluster:
+        masters, agents, cpus, mem = self._sizes
+        if not self.zk_hosts:
+            self.zookeeper = LocalZooKeeper(self.root / "zookeeper", free_port()).start()
+            self.zk_hosts = self.zookeeper.hosts
+        for index in range(masters):
+            self.start_master(index)
+        wait_until(lambda: self.leader_url() is not None, 60, message="a leader")
+        for index in range(agents):
+            agent = AgentProcess(
+                self.zk_hosts, self.namespace, self.root / f"agent-{index}", cpus=cpus, mem=mem,
+                agent_id=f"agent-{index}", session_timeout=self.session_timeout, extra=self.agent_args,
+            )
+            self.agents.append(agent.start())
+        if agents:
+            self.wait_agents(agents)
+        return self
+
+    def start_master(self, index: int) -> MasterProcess:
+        master = MasterProcess(
+            self.zk_hosts, self.namespace, self.root / f"master-{index}",
+            "--history-url", str(self.root / "history.db"), *self.master_args,
+            session_timeout=self.session_timeout,
+        ).start(wait=120)
+        if index < len(self.masters):
+            self.masters[index] = master
+        else:
+            self.masters.append(master)
+        return master
+
+    def stop(self) -> None:
+        for agent in self.agents:
+            agent.stop()
+        for master in self.masters:
+            master.stop()
+        if self.zookeeper is not None:
+            self.zookeeper.stop()
+
+    def __enter__(self) -> LocalCluster:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # ---- who is who --------------------------------------------------------------------------------
+    def leader_url(self) -> str | None:
+        for master in self.masters:
+            try:
+                info = httpx.get(f"{master.url}/leader", timeout=5).json()
+            except (httpx.HTTPError, ValueError):
+                continue
+            if info.get("self"):
+                return master.url
+        return None
+
+    def leader(self) -> MasterProcess:
+        url = wait_until(self.leader_url, 60, message="a leader")
+        return next(m for m in self.masters if m.url == url)
+
+    def followers(self) -> list[MasterProcess]:
+        leader = self.leader()
+        return [m for m in self.masters if m is not leader]
+
+    def wait_agents(self, count: int, timeout: float = 60) -> None:
+        """Until the leader holds ``count`` agent streams."""
+        needle = f"elasticjob_connected_agents {float(count)}"
+        wait_until(lambda: needle in httpx.get(f"{self.leader().url}/metrics", timeout=5).text, timeout,
+                   message=f"{count} agent(s) connected")
+
+    # ---- API helpers ---------------------------------------------------------------------------------
+    def register_app(self, name: str, tarball: Path, bootstrap: str = "./run.sh") -> None:
+        app = {"appName": name, "appURL": tarball.as_uri(), "bootstrapScript": bootstrap, "cpuCount": 0.01,
+               "memoryMB": 16}
+        httpx.post(f"{self.leader().url}/app", json=app, timeout=30).raise_for_status()
+
+    def register_jobs(
+        self, bodies: Iterable[dict[str, Any]], clients: int = 8, url: str | None = None
+    ) -> float:
+        """Register jobs with ``clients`` concurrent HTTP clients; returns registrations per second."""
+        target = url or self.leader().url
+        local = threading.local()
+
+        def register(body: dict[str, Any]) -> None:
+            client = getattr(local, "client", None)
+            if client is None:
+                client = local.client = httpx.Client(base_url=target, timeout=60)
+            response = client.post("/job/register", json=body)
+            if response.status_code != 204:
+                raise RuntimeError(f"register {body['jobName']}: {response.status_code} {response.text}")
+
+        items = list(bodies)
+        started = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+            for future in [pool.submit(register, body) for body in items]:
+                future.result()
+        return len(items) / (time.perf_counter() - started)
+
+    def executions(self, job: str | None = None, per_page: int = 1000) -> list[dict[str, Any]]:
+        """Every execution in the history (read through the leader), newest first."""
+        rows: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"per_page": per_page}
+        if job:
+            params["jobName"] = job
+        with httpx.Client(base_url=self.leader().url, timeout=120) as client:
+            page = 1
+            while True:
+                body = client.get("/job/events/executions", params={**params, "page": page}).json()
+                rows.extend(body["rows"])
+                if len(rows) >= body["total"] or not body["rows"]:
+                    return rows
+                page += 1
+
+
+def firing_instant(firing_id: str) -> dt.datetime | None:
+    """The scheduled instant of a cron firing (``cron-YYYYmmddTHHMMSS.fffZ``); None for other firings."""
+    if not firing_id.startswith("cron-"):
+        return None
+    return dt.datetime.strptime(firing_id.removeprefix("cron-"), FIRING_FORMAT).replace(tzinfo=dt.UTC)
+
+
+def start_lateness(row: dict[str, Any]) -> float | None:
+    """Seconds from a cron firing's instant to its shard's process start, or None."""
+    instant = firing_instant(row.get("firingId") or "")
+    started = row.get("startTime")
+    if instant is None or not started:
+        return None
+    return (dt.datetime.fromisoformat(started) - instant).total_seconds()
