@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, str] = {
     "placement": "bench.placement",
     "recovery": "bench.recovery",
     "launch": "bench.launch",
+    "agent": "bench.agent",
     "cron": "bench.cron",
     "burst": "bench.burst",
     "api": "bench.api",

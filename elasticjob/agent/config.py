@@ -63,11 +63,16 @@ class AgentConfig:
     sandbox_max_bytes: int = 5 * 1024**3
     max_download_bytes: int = 512 * 1024**2
     max_unpacked_bytes: int = 1024**3
+    app_revalidate_seconds: float = 60.0
 
     def check_host(self) -> None:
         """Refuse resources the host does not have (``ValueError`` with the numbers)."""
         if self.cpus <= 0 or self.mem_mb <= 0:
             raise ValueError("--cpus and --mem must be positive")
+        if self.app_revalidate_seconds < 0:
+            raise ValueError(
+                f"--app-revalidate-seconds must not be negative (got {self.app_revalidate_seconds:g})"
+            )
         if self.cpus > host_cpus():
             raise ValueError(f"--cpus {self.cpus:g} is more than this host has ({host_cpus():g})")
         if self.mem_mb > host_memory_mb():

@@ -6,9 +6,9 @@ Two enforcement modes, chosen per task by ``process.start_task``:
   offers ``memory``, whose ``cgroup.subtree_control`` has (or accepts) ``+memory``, and in which a child
   can be created and its ``memory.max`` written. Each task gets a child cgroup (``TaskCgroup``) with
   ``memory.max`` (plus ``memory.swap.max = 0`` and ``memory.oom.group = 1`` where present) and, when the
-  ``cpu`` controller is enabled, ``cpu.max``. The child joins it in ``preexec`` before ``exec``, so
+  ``cpu`` controller is enabled, ``cpu.max``. The child joins it before ``exec`` (see ``spawn``), so
   every byte it ever allocates is charged. An OOM kill shows up as ``oom_kill`` in ``memory.events``.
-* **fallback** — ``RLIMIT_AS`` (soft = hard, so the task cannot raise it) set in ``preexec`` to the memory
+* **fallback** — ``RLIMIT_AS`` (soft = hard, so the task cannot raise it) set before ``exec`` to the memory
   limit, and a watchdog (``RssWatchdog``) summing ``VmRSS`` over the task's process group.
   ``RLIMIT_AS`` is per process and counts address space, not memory: allocations beyond it fail
   (``ENOMEM``, a Python ``MemoryError``) rather than killing the process, and runtimes that reserve large
@@ -17,7 +17,9 @@ Two enforcement modes, chosen per task by ``process.start_task``:
 
 Every task's main process also gets ``PR_SET_PDEATHSIG(SIGKILL)``: it dies with the agent, so a shard
 that the master fails over elsewhere does not keep running here as well. That signal reaches the main
-process only; ``process`` covers the rest of the task's process group with a guard process.
+process only; ``spawn.OrphanGuard`` covers the rest of the task's process group with a guard process.
+``spawn`` applies all of this in an exec wrapper; ``make_preexec`` is its fallback where the wrapper's
+``setpriv`` is missing.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
+_PAGE_SIZE = resource.getpagesize()
 _PR_SET_PDEATHSIG = 1
 _CPU_PERIOD_US = 100_000
 # What runtimes print when an allocation fails: Python, strerror(ENOMEM), C++, the JVM, Go, Node, bash.
@@ -61,33 +64,39 @@ _OUT_OF_MEMORY_MARKERS = (b"memoryerror", b"cannot allocate memory", b"bad_alloc
 
 
 def group_rss_bytes(pgids: Collection[int], proc: Path = Path("/proc")) -> dict[int, int]:
-    """Sum of ``VmRSS`` over the processes of each process group in ``pgids`` (one scan of /proc for all).
+    """Sum of the resident set size (``rss`` of ``/proc/<pid>/stat``, what ``VmRSS`` shows) over the processes
+    of each process group in ``pgids``, by one scan of /proc for all groups.
 
     Groups without any process are absent from the result. Shared pages (the interpreter, libraries) are
     counted once per process, so the sum over-estimates what a group of forked processes really uses.
     Processes that left their group (``setsid``/``setpgid``) are not seen. Processes vanishing during the
-    scan are skipped. Thread-safe (reads /proc only).
+    scan are skipped. The scan reads one small file per process of the host — it runs ten times a second
+    while tasks run, so it does no more than that. Thread-safe (reads /proc only).
     """
     wanted = set(pgids)
     totals: dict[int, int] = {}
     if not wanted:
         return totals
-    for name in os.listdir(proc):
+    root = os.fsencode(proc) + b"/"
+    for name in os.listdir(root):
         if not name.isdigit():
             continue
         try:
-            stat = (proc / name / "stat").read_bytes()
+            fd = os.open(root + name + b"/stat", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                stat = os.read(fd, 4096)
+            finally:
+                os.close(fd)
             # Fields after the parenthesised command name (which may itself contain spaces or ')'):
-            # state, ppid, pgrp, ...
-            pgid = int(stat.rpartition(b")")[2].split()[2])
+            # state, ppid, pgrp, ... rss is the 24th field of the line, the 22nd after the name.
+            fields = stat.rpartition(b")")[2].split()
+            pgid = int(fields[2])
             if pgid not in wanted:
                 continue
-            status = (proc / name / "status").read_bytes()
+            rss = int(fields[21]) * _PAGE_SIZE  # 0 for zombies
         except (OSError, IndexError, ValueError):
             continue
-        match = re.search(rb"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
-        # Zombies and kernel threads have no VmRSS line.
-        totals[pgid] = totals.get(pgid, 0) + (int(match.group(1)) * 1024 if match else 0)
+        totals[pgid] = totals.get(pgid, 0) + rss
     return totals
 
 
@@ -206,9 +215,9 @@ def find_delegated_cgroup(parent: Path | None = None) -> Path | None:
 
 
 class TaskCgroup:
-    """One task's cgroup v2 child. Create it before the spawn, pass ``procs`` to ``make_preexec``, and
-    ``remove`` it once the task and all its processes have exited. Methods are thread-safe (each is one
-    or a few file operations on the cgroup)."""
+    """One task's cgroup v2 child. Create it before the spawn, have the child join ``procs`` before it
+    execs (``spawn``), and ``remove`` it once the task and all its processes have exited. Methods are
+    thread-safe (each is one or a few file operations on the cgroup)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -270,19 +279,26 @@ class TaskCgroup:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
+    def try_remove(self) -> bool:
+        """One ``rmdir``: True once the cgroup is gone, False while the kernel still tears its processes down
+        (EBUSY); other errors raise ``OSError``."""
+        try:
+            self.path.rmdir()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            if exc.errno != errno.EBUSY:
+                raise
+            return False
+        return True
+
     def remove(self, timeout: float = 2.0) -> None:
         """rmdir the cgroup; retried for ``timeout`` seconds while the kernel still tears processes down."""
         deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.path.rmdir()
-                return
-            except FileNotFoundError:
-                return
-            except OSError as exc:
-                if exc.errno != errno.EBUSY or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        while not self.try_remove():
+            if time.monotonic() > deadline:
+                raise OSError(errno.EBUSY, f"cgroup {self.path} still busy after {timeout:g} s")
+            time.sleep(0.05)
 
 
 # --- preexec -------------------------------------------------------------------------------------------

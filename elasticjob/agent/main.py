@@ -24,6 +24,7 @@ from elasticjob.registry import JsonStore, Layout, connect
 log = logging.getLogger(__name__)
 
 GC_INTERVAL = 600.0
+CACHE_MAX_AGE = 7 * 24 * 3600.0
 
 
 def run_agent(config: AgentConfig) -> None:
@@ -38,7 +39,11 @@ def run_agent(config: AgentConfig) -> None:
     link = MasterLink(
         client, layout, agent_id, config.cpus, config.mem_mb, config.attributes, config.heartbeat_seconds
     )
-    cache = AppCache(config.work_dir / "cache", max_download_bytes=config.max_download_bytes)
+    cache = AppCache(
+        config.work_dir / "cache",
+        max_download_bytes=config.max_download_bytes,
+        revalidate_seconds=config.app_revalidate_seconds,
+    )
     tasks = TaskManager(
         config.work_dir,
         cache,
@@ -90,15 +95,12 @@ def run_agent(config: AgentConfig) -> None:
             max_total_bytes=config.sandbox_max_bytes,
             keep=set(tasks.running_ids()),
         )
-        # Cached app archives not used for a week go too (a later fetch simply downloads again).
-        removed += collect(
-            cache.root,
-            max_age_seconds=7 * 24 * 3600,
-            max_total_bytes=config.sandbox_max_bytes,
-            keep={".fresh"},
-        )
+        # Cached app archives and unpacked apps not used for a week go too (a later launch simply fetches
+        # or unpacks again).
+        removed += cache.collect(max_age_seconds=CACHE_MAX_AGE, max_total_bytes=config.sandbox_max_bytes)
+        removed += tasks.apps.collect(max_age_seconds=CACHE_MAX_AGE, max_total_bytes=config.sandbox_max_bytes)
         if removed:
-            log.info("removed %d old sandbox(es) and cache entries", len(removed))
+            log.info("removed %d old sandbox(es), cache entries and unpacked apps", len(removed))
     tasks.kill_all("the agent is stopping")
     deadline = config.kill_grace_seconds + 5
     waited = 0.0
@@ -107,6 +109,7 @@ def run_agent(config: AgentConfig) -> None:
         waited += 0.2
     stop.wait(1.0)  # let the final statuses go out
     link.stop()
+    cache.close()
     membership.stop()
     client.stop()
     client.close()

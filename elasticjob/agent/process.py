@@ -1,37 +1,38 @@
 """Run one task's command: own session, logs through capped pipes, memory limits, kill with a grace period.
 
-``start_task(spec)`` spawns the command and returns a ``TaskProcess``; a supervisor thread per task waits
-for it and produces the ``ExitInfo``. Shared by all tasks of the agent: one spawner thread (so that
-PR_SET_PDEATHSIG is tied to a thread that never exits), one RSS watchdog thread (fallback memory mode, see
-``limits``) and one orphan-guard helper process (kills the tasks' process groups if the agent dies).
+``start_task(spec)`` spawns the command (see ``spawn``) and returns a ``TaskProcess``, which produces the
+``ExitInfo`` once the task has ended. No thread per task: shared by all tasks of the agent are one reactor
+thread (``reactor``: every log pipe, every exit through a pidfd, every kill deadline), one spawner thread
+(``spawn``), one RSS watchdog thread (fallback memory mode, see ``limits``) and one orphan-guard helper
+process (kills the tasks' process groups if the agent dies).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import logging
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from queue import SimpleQueue
-from typing import Literal, TypeVar
+from typing import Literal
 
 from elasticjob.agent.limits import (
     MIB,
     RssWatchdog,
     TaskCgroup,
     find_delegated_cgroup,
-    make_preexec,
     mentions_out_of_memory,
 )
-from elasticjob.agent.tasklogs import LogTail, RotatingLog, pump
+from elasticjob.agent.reactor import Timer, shared_reactor
+from elasticjob.agent.spawn import OrphanGuard, check_executable, spawn
+from elasticjob.agent.tasklogs import LogPipe, RotatingLog
 
 __all__ = ["ExitInfo", "ProcessSpec", "TaskProcess", "TaskStartError", "start_task"]
 
@@ -41,8 +42,9 @@ DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 WATCHDOG_INTERVAL = 0.1
 # A process that left the group but kept our pipe open must not hold the exit report hostage.
 _LOG_DRAIN_TIMEOUT = 2.0
+_CGROUP_REMOVE_RETRY = 0.05
+_CGROUP_REMOVE_TIMEOUT = 2.0
 Enforcement = Literal["cgroup-v2", "rlimit+watchdog"]
-_T = TypeVar("_T")
 
 
 class TaskStartError(OSError):
@@ -99,110 +101,9 @@ class ExitInfo:
     message: str
 
 
-class _Spawner:
-    """One long-lived thread that forks every task. PR_SET_PDEATHSIG fires when the *thread* that forked
-    the child exits, not the process: forking from a short-lived request thread would kill the task when
-    that thread ends. This thread lives as long as the agent."""
-
-    def __init__(self) -> None:
-        self._queue: SimpleQueue[tuple[Callable[[], object], Future[object]]] = SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def run(self, func: Callable[[], _T]) -> _T:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="task-spawner", daemon=True)
-                self._thread.start()
-        future: Future[object] = Future()
-        self._queue.put((func, future))
-        return future.result()  # type: ignore[return-value]
-
-    def _loop(self) -> None:
-        while True:
-            func, future = self._queue.get()
-            try:
-                future.set_result(func())
-            except BaseException as exc:
-                future.set_exception(exc)
-
-
-_spawner = _Spawner()
-
-
+_reactor = shared_reactor()
 _watchdog = RssWatchdog(WATCHDOG_INTERVAL)
-
-# The guard: reads "+pgid"/"-pgid" lines; at EOF (the agent is gone, however it died) kills what is left.
-_GUARD_CODE = """
-import os, signal, sys
-groups = set()
-for line in sys.stdin.buffer:
-    pgid = int(line[1:])
-    if line[:1] == b"+":
-        groups.add(pgid)
-    else:
-        groups.discard(pgid)
-for pgid in groups:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except OSError:
-        pass
-"""
-
-
-class _OrphanGuard:
-    """A small helper process that SIGKILLs the process groups of still-running tasks once the agent is gone.
-
-    PR_SET_PDEATHSIG reaches only a task's main process. When that is a shell (``sh -c``, a bootstrap
-    script), the real work runs in its children, which a SIGKILLed agent would leave running — and the
-    shard would then run twice after failover. The guard holds the read end of a pipe whose write end only
-    the agent has (close-on-exec, so no task inherits it): when the agent dies the kernel closes it, the
-    guard reads EOF and kills every group still registered. It runs in its own session, so task signals
-    and the terminal's Ctrl-C do not reach it. A pgid is unregistered before its leader is reaped, while
-    the pgid cannot yet be reused. If the guard cannot be started or dies, tasks still run (with a
-    warning), protected by PDEATHSIG alone until the next registration restarts it. Thread-safe.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._groups: set[int] = set()
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def add(self, pgid: int) -> None:
-        with self._lock:
-            self._groups.add(pgid)
-            self._send(f"+{pgid}\n".encode())
-
-    def remove(self, pgid: int) -> None:
-        with self._lock:
-            self._groups.discard(pgid)
-            self._send(f"-{pgid}\n".encode())
-
-    def _send(self, line: bytes) -> None:
-        if self._process is not None and self._process.poll() is None:
-            try:
-                assert self._process.stdin is not None
-                self._process.stdin.write(line)
-                self._process.stdin.flush()
-                return
-            except OSError:
-                pass  # it died: start another one, which is told every current group
-        self._start()
-
-    def _start(self) -> None:
-        try:
-            self._process = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", _GUARD_CODE], stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
-            assert self._process.stdin is not None
-            self._process.stdin.write(b"".join(f"+{pgid}\n".encode() for pgid in self._groups))
-            self._process.stdin.flush()
-        except OSError as exc:
-            self._process = None
-            log.warning("event=orphan_guard_unavailable error=%s: tasks rely on PDEATHSIG alone", exc)
-
-
-_guard = _OrphanGuard()
+_guard = OrphanGuard()
 
 
 class TaskProcess:
@@ -221,12 +122,14 @@ class TaskProcess:
     task for memory: the first cause wins.
 
     When the main process exits, whatever is left of its process group is SIGKILLed (and, with a cgroup,
-    everything in the cgroup): a finished shard leaves nothing running. Thread-safe: any thread may call
-    ``poll``, ``wait`` and ``kill``.
+    everything in the cgroup): a finished shard leaves nothing running. The task has ended once its main
+    process has exited and both log pipes are closed (or ``_LOG_DRAIN_TIMEOUT`` has passed: a process that
+    left the group but kept a pipe open must not hold the exit report hostage). Thread-safe: any thread may
+    call ``poll``, ``wait``, ``kill`` and ``add_done_callback``.
     """
 
     def __init__(self, spec: ProcessSpec, popen: subprocess.Popen[bytes], cgroup: TaskCgroup | None,
-                 pumps: list[threading.Thread], stderr_tail: LogTail) -> None:
+                 stdout: LogPipe, stderr: LogPipe) -> None:
         self.spec = spec
         self.task_id = spec.task_id
         self.pid = popen.pid
@@ -235,20 +138,29 @@ class TaskProcess:
         self.enforcement: Enforcement = "cgroup-v2" if cgroup is not None else "rlimit+watchdog"
         self._popen = popen
         self._cgroup = cgroup
-        self._pumps = pumps
-        self._stderr_tail = stderr_tail
+        self._stderr = stderr
         self._lock = threading.Lock()
         self._reaped = False  # set under _lock once the leader is reaped; its pgid may be reused after
         self._reason: Literal["memory", "killed"] | None = None
         self._memory_message = ""
-        self._hard_kill_timer: threading.Timer | None = None
+        self._hard_kill_timer: Timer | None = None
+        self._returncode: int | None = None
         self._done = threading.Event()
         self._exit: ExitInfo | None = None
+        self._callbacks: list[Callable[[ExitInfo], None]] = []
+        # Only the reactor thread touches what follows.
+        self._pipes = {pipe.fd: pipe for pipe in (stdout, stderr)}
+        self._drain_timer: Timer | None = None
         _guard.add(self.pgid)
         if cgroup is None:
             _watchdog.watch(self.pgid, spec.memory_bytes, self._kill_for_memory)
-        self._supervisor = threading.Thread(target=self._supervise, name=f"task-{self.pid}", daemon=True)
-        self._supervisor.start()
+        for pipe in (stdout, stderr):
+            _reactor.add_reader(pipe.fd, functools.partial(self._on_pipe, pipe))
+        pidfd = _pidfd_open(self.pid)
+        if pidfd is not None:
+            _reactor.add_reader(pidfd, lambda: self._on_pidfd(pidfd))
+        else:  # no pidfd (Linux < 5.3): one thread waits for this task
+            threading.Thread(target=self._wait_in_thread, name=f"task-{self.pid}", daemon=True).start()
 
     def poll(self) -> ExitInfo | None:
         """The ExitInfo if the task has ended (and its logs are complete), else None."""
@@ -258,6 +170,16 @@ class TaskProcess:
         """Block until the task has ended (None: forever); the ExitInfo, or None on timeout."""
         self._done.wait(timeout)
         return self.poll()
+
+    def add_done_callback(self, callback: Callable[[ExitInfo], None]) -> None:
+        """Call ``callback(exit_info)`` once the task has ended: on the reactor thread (so it must not block),
+        or at once on this thread if it has ended already."""
+        with self._lock:
+            if not self._done.is_set():
+                self._callbacks.append(callback)
+                return
+        assert self._exit is not None
+        callback(self._exit)
 
     def kill(self, grace: float | None = None) -> None:
         """SIGTERM the process group now and SIGKILL it ``grace`` seconds later (default: the spec's
@@ -275,11 +197,9 @@ class TaskProcess:
                 return
             self._signal_group(signal.SIGTERM)
             if self._hard_kill_timer is None:
-                self._hard_kill_timer = threading.Timer(grace, self._hard_kill)
-                self._hard_kill_timer.daemon = True
-                self._hard_kill_timer.start()
+                self._hard_kill_timer = _reactor.call_later(grace, self._hard_kill)
 
-    # --- internals (the supervisor thread) -------------------------------------------------------------
+    # --- internals (the reactor thread, unless said otherwise) ---------------------------------------------
 
     def _hard_kill(self) -> None:
         with self._lock:
@@ -293,36 +213,77 @@ class TaskProcess:
         if sig == signal.SIGKILL and self._cgroup is not None:
             self._cgroup.kill_all()
 
-    def _supervise(self) -> None:
-        try:
-            self._wait_for_leader()
-        except Exception:  # never leave waiters hanging, whatever happened
-            log.exception("event=task_supervisor_failed task_id=%s", self.task_id)
+    def _on_pipe(self, pipe: LogPipe) -> None:
+        if pipe.on_readable():
+            return
+        self._close_pipe(pipe)
+
+    def _close_pipe(self, pipe: LogPipe) -> None:
+        _reactor.remove_reader(pipe.fd)
+        del self._pipes[pipe.fd]
+        pipe.close()
+        if not self._pipes and self._returncode is not None:
+            self._finish()
+
+    def _on_pidfd(self, pidfd: int) -> None:
+        _reactor.remove_reader(pidfd)
+        os.close(pidfd)
+        self._leader_exited()
+
+    def _wait_in_thread(self) -> None:
+        """Wait (on a thread of its own) until the leader has exited, without reaping it (WNOWAIT), so its
+        pgid stays reserved."""
+        with contextlib.suppress(ChildProcessError):  # reaped elsewhere (SIGCHLD ignored): Popen copes
+            os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
+        _reactor.call_soon(self._leader_exited)
+
+    def _leader_exited(self) -> None:
         _watchdog.unwatch(self.pgid, self._kill_for_memory)
         with self._lock:
             self._signal_group(signal.SIGKILL)  # leftovers of a finished task, before the pgid is freed
             _guard.remove(self.pgid)
-            returncode = self._popen.wait()
+            self._returncode = self._popen.wait()  # a zombie by now: returns at once
             self._reaped = True
             if self._hard_kill_timer is not None:
                 self._hard_kill_timer.cancel()
-        for thread in self._pumps:
-            thread.join(_LOG_DRAIN_TIMEOUT)
-        self._exit = self._exit_info(returncode)
-        if self._cgroup is not None:
-            try:
-                self._cgroup.remove()
-            except OSError as exc:
-                log.warning("event=task_cgroup_remove_failed path=%s error=%s", self._cgroup.path, exc)
-        log.info("event=task_exited task_id=%s pid=%d %s", self.task_id, self.pid, self._exit.message)
-        self._done.set()
+        if not self._pipes:
+            self._finish()
+        else:
+            self._drain_timer = _reactor.call_later(_LOG_DRAIN_TIMEOUT, self._stop_draining)
 
-    def _wait_for_leader(self) -> None:
-        """Return once the leader has exited, without reaping it (WNOWAIT) so its pgid stays reserved."""
+    def _stop_draining(self) -> None:
+        for pipe in list(self._pipes.values()):
+            log.warning("event=task_log_pipe_held task_id=%s: a process outside the task's group keeps its "
+                        "output open; the log ends here", self.task_id)
+            self._close_pipe(pipe)
+
+    def _finish(self) -> None:
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
+        assert self._returncode is not None
+        exit_info = self._exit_info(self._returncode)
+        if self._cgroup is not None:
+            self._remove_cgroup(self._cgroup, time.monotonic() + _CGROUP_REMOVE_TIMEOUT)
+        log.info("event=task_exited task_id=%s pid=%d %s", self.task_id, self.pid, exit_info.message)
+        with self._lock:
+            self._exit = exit_info
+            self._done.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            try:
+                callback(exit_info)
+            except Exception:
+                log.exception("event=task_exit_callback_failed task_id=%s", self.task_id)
+
+    def _remove_cgroup(self, cgroup: TaskCgroup, deadline: float) -> None:
+        """rmdir the cgroup, retried from the reactor while the kernel still tears its processes down."""
         try:
-            os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
-        except ChildProcessError:
-            return  # reaped elsewhere (SIGCHLD ignored); Popen.wait copes with that
+            if cgroup.try_remove() or time.monotonic() > deadline:
+                return
+        except OSError as exc:
+            log.warning("event=task_cgroup_remove_failed path=%s error=%s", cgroup.path, exc)
+            return
+        _reactor.call_later(_CGROUP_REMOVE_RETRY, lambda: self._remove_cgroup(cgroup, deadline))
 
     def _kill_for_memory(self, used: int) -> None:
         """Called by the watchdog thread."""
@@ -349,7 +310,7 @@ class TaskProcess:
             used = f"{peak / MIB:.0f} MB used, " if peak is not None else ""
             return ExitInfo(code, sig, "memory", f"memory limit exceeded: {used}limit "
                                                  f"{self.spec.memory_mb:g} MB (cgroup OOM kill; {ended})")
-        if self._cgroup is None and returncode != 0 and mentions_out_of_memory(self._stderr_tail.get()):
+        if self._cgroup is None and returncode != 0 and mentions_out_of_memory(self._stderr.tail.get()):
             return ExitInfo(code, sig, "memory", f"memory limit exceeded: an allocation failed under the "
                                                  f"{self.spec.memory_mb:g} MB address-space limit ({ended})")
         return ExitInfo(code, sig, None, ended)
@@ -362,13 +323,23 @@ def _signal_name(sig: int) -> str:
         return str(sig)
 
 
+def _pidfd_open(pid: int) -> int | None:
+    """A pidfd for ``pid`` (readable once it has exited), or None where the kernel has none."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno not in (errno.ENOSYS, errno.EPERM, errno.EINVAL):
+            raise
+        return None
+
+
 def start_task(spec: ProcessSpec) -> TaskProcess:
     """Spawn ``spec``'s command and return its ``TaskProcess``.
 
     Creates ``log_dir`` and writes ``stdout``/``stderr`` there (see ``tasklogs.RotatingLog``). Raises
-    ``TaskStartError`` if the command cannot be started — the reason is also appended to the stderr log,
-    where the task's owner will look — and ``OSError`` if the log files or the cgroup cannot be created.
-    Thread-safe; the fork itself happens on one long-lived thread (see ``_Spawner``).
+    ``TaskStartError`` if the command cannot be started — a missing or non-executable program, a bad
+    ``cwd``; the reason is also appended to the stderr log, where the task's owner will look — and
+    ``OSError`` if the log files or the cgroup cannot be created. Thread-safe.
     """
     parent = find_delegated_cgroup(spec.cgroup_parent)
     cgroup = TaskCgroup.create(parent, spec.task_id, spec.memory_bytes, spec.cpus) if parent else None
@@ -380,21 +351,16 @@ def start_task(spec: ProcessSpec) -> TaskProcess:
         if cgroup is not None:
             cgroup.remove()
         raise
-    preexec = make_preexec(parent_pid=os.getpid(), cgroup_procs=cgroup.procs if cgroup else None,
-                           address_space_bytes=None if cgroup else spec.memory_bytes)
     argv = ["/bin/sh", "-c", spec.argv] if isinstance(spec.argv, str) else list(spec.argv)
     env = dict(spec.env)
     env.setdefault("PATH", DEFAULT_PATH)
     out_read, out_write = os.pipe2(os.O_CLOEXEC)
     err_read, err_write = os.pipe2(os.O_CLOEXEC)
-
-    def spawn() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(argv, cwd=spec.cwd, env=env, stdin=subprocess.DEVNULL, stdout=out_write,
-                                stderr=err_write, start_new_session=True, close_fds=True,
-                                preexec_fn=preexec)
-
     try:
-        popen = _spawner.run(spawn)
+        check_executable(argv[0], spec.cwd, env["PATH"])
+        popen = spawn(argv, cwd=spec.cwd, env=env, stdout=out_write, stderr=err_write,
+                      address_space_bytes=None if cgroup else spec.memory_bytes,
+                      cgroup_procs=cgroup.procs if cgroup else None)
     except (OSError, subprocess.SubprocessError) as exc:
         for fd in (out_read, out_write, err_read, err_write):
             os.close(fd)
@@ -406,8 +372,6 @@ def start_task(spec: ProcessSpec) -> TaskProcess:
         raise TaskStartError(f"cannot start task {spec.task_id}: {exc}") from exc
     os.close(out_write)
     os.close(err_write)
-    out_pump, _ = pump(out_read, logs[0])
-    err_pump, err_tail = pump(err_read, logs[1])
     log.info("event=task_started task_id=%s pid=%d enforcement=%s memory_mb=%g", spec.task_id, popen.pid,
              "cgroup-v2" if cgroup else "rlimit+watchdog", spec.memory_mb)
-    return TaskProcess(spec, popen, cgroup, [out_pump, err_pump], err_tail)
+    return TaskProcess(spec, popen, cgroup, LogPipe(out_read, logs[0]), LogPipe(err_read, logs[1]))

@@ -1,8 +1,8 @@
 """A task's log files: ``stdout`` and ``stderr`` in its log directory, size-capped with one rotation.
 
 Layout: ``<log_dir>/stdout`` is the current file and ``<log_dir>/stdout.1`` the previous one (likewise
-for stderr). ``RotatingLog`` writes them, ``pump`` feeds one from a pipe, ``read_log`` serves byte ranges
-of the current file to the API.
+for stderr). ``RotatingLog`` writes them, ``LogPipe`` feeds one from a pipe (driven by an event loop),
+``read_log`` serves byte ranges of the current file to the API.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["MAX_CHUNK", "LogChunk", "LogTail", "RotatingLog", "Stream", "pump", "read_log"]
+__all__ = ["MAX_CHUNK", "LogChunk", "LogPipe", "LogTail", "RotatingLog", "Stream", "read_log"]
 
 log = logging.getLogger(__name__)
 
@@ -126,28 +126,45 @@ class LogTail:
             return self._data
 
 
-def pump(fd: int, sink: RotatingLog, tail_bytes: int = 64 * 1024) -> tuple[threading.Thread, LogTail]:
-    """Start a daemon thread copying pipe ``fd`` into ``sink`` until EOF, then closing both. The child never
-    holds the log file itself, so the cap holds whatever it writes. Returns the thread (join it to know
-    the log is complete) and a tail of the last ``tail_bytes`` bytes. If the file cannot be written (disk
-    full), the pipe is still drained — a task must never block on its own output — and the rest is lost."""
-    tail = LogTail(tail_bytes)
+class LogPipe:
+    """Copies a pipe into a ``RotatingLog``, one read per call, keeping a tail of the last ``tail_bytes``.
 
-    def run() -> None:
-        writable = True
+    ``on_readable()`` reads once (at most 64 KiB) and returns False at end of file; call it when the pipe is
+    readable (it blocks otherwise). ``close()`` then closes the pipe and the sink — after the pipe was taken
+    out of any epoll set: a descriptor closed while registered can leave its file in the set under a number
+    that is soon another descriptor's. ``close`` may also end the copy early (a process that left the group
+    but kept the pipe open). The child never holds the log file itself, so the cap holds whatever it
+    writes. If the file cannot be written (disk full), the pipe is still drained — a task must never block
+    on its own output — and the rest is lost. Not thread-safe: one reader.
+    """
+
+    def __init__(self, fd: int, sink: RotatingLog, tail_bytes: int = 64 * 1024) -> None:
+        self.fd = fd
+        self.sink = sink
+        self.tail = LogTail(tail_bytes)
+        self._writable = True
+        self._open = True
+
+    def on_readable(self) -> bool:
         try:
-            while chunk := os.read(fd, _PIPE_READ):
-                tail.add(chunk)
-                if writable:
-                    try:
-                        sink.write(chunk)
-                    except OSError as exc:
-                        writable = False
-                        log.warning("event=task_log_write_failed path=%s error=%s", sink.path, exc)
-        finally:
-            os.close(fd)
-            sink.close()
+            chunk = os.read(self.fd, _PIPE_READ)
+        except BlockingIOError:
+            return True
+        except OSError:
+            chunk = b""
+        if not chunk:
+            return False
+        self.tail.add(chunk)
+        if self._writable:
+            try:
+                self.sink.write(chunk)
+            except OSError as exc:
+                self._writable = False
+                log.warning("event=task_log_write_failed path=%s error=%s", self.sink.path, exc)
+        return True
 
-    thread = threading.Thread(target=run, name=f"log-pump-{sink.path.name}", daemon=True)
-    thread.start()
-    return thread, tail
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            os.close(self.fd)
+            self.sink.close()

@@ -1,8 +1,12 @@
 """The agent's task manager: runs each launched shard in its own sandbox and reports its states.
 
-One thread per task: STAGING (fetch the app, unpack it into the sandbox) -> RUNNING (the process) ->
+STAGING (fetch the app, give the sandbox its copy of the unpacked app) -> RUNNING (the process) ->
 FINISHED | FAILED | KILLED. Terminal statuses are kept until the master acknowledges them, so a status
-sent while no master was reachable is reported again on the next registration. Thread-safe.
+sent while no master was reachable is reported again on the next registration.
+
+No thread per task: launches are staged on a few worker threads, one lane per app (``lanes``); a running
+task's end arrives as a callback on the reactor thread (``process``), and a DAEMON shard waits for its
+next fire time as a reactor timer. Thread-safe.
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from elasticjob import cron
+from elasticjob.agent.apps import UnpackedApps
 from elasticjob.agent.fetch import AppCache, FetchError
+from elasticjob.agent.lanes import Lanes
 from elasticjob.agent.process import ExitInfo, ProcessSpec, TaskProcess, start_task
+from elasticjob.agent.reactor import Timer, shared_reactor
 from elasticjob.agent.tasklogs import LogChunk, read_log
 from elasticjob.agent.unpack import ArchiveError, UnsafeArchive, unpack
 from elasticjob.model import TaskState
@@ -31,10 +38,15 @@ log = logging.getLogger(__name__)
 RUNNER_BAD_CONFIGURATION = 2
 RUNNER_MEMORY_ERROR = 3
 _BASE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH")
+STAGING_WORKERS = 8
+WAITING = "daemon: waiting for the next fire time"
 
 
 @dataclass
 class TaskRun:
+    """One launched task. ``lock`` guards ``status``, ``process``, ``kill_requested``, ``abandoned``,
+    ``waiting`` and ``timer``."""
+
     spec: dict[str, Any]
     sandbox: Path
     status: StatusUpdate
@@ -42,8 +54,15 @@ class TaskRun:
     process: TaskProcess | None = None
     kill_requested: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
-    stop: threading.Event = field(default_factory=threading.Event)  # set with kill_requested
     abandoned: bool = False  # killed because the agent gave it up (reported FAILED, so it fails over)
+    waiting: bool = False  # a DAEMON shard between runs: a kill ends it at once
+    timer: Timer | None = None  # a DAEMON shard's next fire time
+    schedule: cron.Schedule | None = None
+    runs: int = 0
+
+    @property
+    def task_id(self) -> str:
+        return str(self.spec["task_id"])
 
 
 class TaskManager:
@@ -59,14 +78,18 @@ class TaskManager:
         self.sandboxes = work_dir / "sandboxes"
         self.sandboxes.mkdir(parents=True, exist_ok=True)
         self.cache = cache
+        self.apps = UnpackedApps(work_dir / "unpacked", max_bytes=max_unpacked_bytes)
         self.report = report
         self.kill_grace = kill_grace
         self.max_unpacked_bytes = max_unpacked_bytes
         self._lock = threading.Lock()
         self._tasks: dict[str, TaskRun] = {}
+        self._lanes = Lanes(STAGING_WORKERS, "stage")
+        self._reactor = shared_reactor()
 
     # ---- commands from the master ----------------------------------------------------------------
     def launch(self, spec: dict[str, Any]) -> None:
+        """Accept a task and return at once; it is staged in its app's lane."""
         task_id = spec["task_id"]
         with self._lock:
             if task_id in self._tasks:
@@ -75,11 +98,13 @@ class TaskManager:
             staging = StatusUpdate(task_id, TaskState.STAGING, firing_id=spec["firing_id"])
             run = TaskRun(spec, self.sandboxes / task_id, staging)
             self._tasks[task_id] = run
-        threading.Thread(target=self._execute, args=(run,), name=f"task-{task_id[-8:]}", daemon=True).start()
+        # Launches of one cached app share a lane; a task downloading an app of its own gets one alone.
+        lane = spec["app_url"] if spec["app_cache_enable"] else task_id
+        self._lanes.submit(lane, lambda: self._stage(run))
 
     def kill(self, task_id: str, reason: str, *, abandon: bool = False) -> None:
         """Kill a task (SIGTERM, SIGKILL after the grace period). ``abandon``: the agent gives it up, so
-        it ends FAILED with reason ``agent`` (and fails over) instead of KILLED."""
+        it ends FAILED with reason ``agent`` (and fails over) instead of KILLED. Returns at once."""
         with self._lock:
             run = self._tasks.get(task_id)
         if run is None:
@@ -99,11 +124,17 @@ class TaskManager:
                 return
             run.kill_requested = reason
             run.abandoned = abandon
-            run.stop.set()
             process = run.process
+            timer, run.timer = run.timer, None
+            waiting, run.waiting = run.waiting, False
         log.info("killing task %s: %s", task_id, reason)
+        if timer is not None:
+            timer.cancel()
         if process is not None:
-            threading.Thread(target=process.kill, args=(self.kill_grace,), daemon=True).start()
+            process.kill(self.kill_grace)  # its end reports the kill
+        elif waiting:
+            self._killed(run, f"killed: {reason}")
+        # else it is still staging: the staging reports the kill once it is done
 
     def acknowledge(self, task_ids: list[str]) -> None:
         with self._lock:
@@ -150,32 +181,19 @@ class TaskManager:
         message: str = "",
         reason: str = "",
     ) -> None:
-        status = StatusUpdate(
-            run.spec["task_id"],
-            state,
-            exit_code,
-            message,
-            reason,
-            now_ms(),
-            run.started_ms,
-            firing_id=run.spec["firing_id"],
-        )
+        status = self._status(run, state, exit_code=exit_code, message=message, reason=reason)
         with run.lock:
             run.status = status
         log.info("task %s %s%s", status.task_id, state.value, f": {message}" if message else "")
         self.report(status)
 
-    def _execute(self, run: TaskRun) -> None:
+    def _stage(self, run: TaskRun) -> None:
+        """On a staging worker: the app into the sandbox, then the process (or the DAEMON's schedule)."""
         spec = run.spec
         self._set(run, TaskState.STAGING, message="fetching the app")
+        app_dir = run.sandbox / "app"
         try:
-            app_dir = run.sandbox / "app"
-            archive = self.cache.fetch(spec["app_url"], use_cache=spec["app_cache_enable"])
-            try:
-                unpack(archive, app_dir, max_bytes=self.max_unpacked_bytes)
-            finally:
-                if not spec["app_cache_enable"]:
-                    archive.unlink(missing_ok=True)
+            self._install_app(spec, app_dir)
         except FetchError as exc:
             self._set(run, TaskState.FAILED, message=f"cannot fetch {spec['app_url']}: {exc}", reason="fetch")
             return
@@ -189,96 +207,157 @@ class TaskManager:
             self._set(run, TaskState.FAILED, message=f"cannot prepare the sandbox: {exc}", reason="sandbox")
             return
         if spec["execution_type"] == "DAEMON":
-            self._daemon(run, app_dir)
+            self._start_daemon(run, app_dir)
+        else:
+            self._start_transient(run, app_dir)
+
+    def _install_app(self, spec: dict[str, Any], app_dir: Path) -> None:
+        if spec["app_cache_enable"]:
+            archive = self.cache.fetch_app(spec["app_url"], version=spec.get("app_version", ""))
+            self.apps.install(archive, app_dir)
             return
+        # appCacheEnable=false: a download of its own, unpacked for this sandbox alone and then deleted.
+        fresh = self.cache.fetch_app(spec["app_url"], use_cache=False)
+        try:
+            unpack(fresh.path, app_dir, max_bytes=self.max_unpacked_bytes)
+        finally:
+            fresh.path.unlink(missing_ok=True)
+
+    def _start_transient(self, run: TaskRun, app_dir: Path) -> None:
         start_error: OSError | None = None
         with run.lock:  # a kill arriving now either sees the process or stops it from starting
             killed = run.kill_requested
             if not killed:
-                run.started_ms = now_ms()
                 try:
                     run.process = start_task(self._process_spec(run, app_dir))
+                    run.started_ms = now_ms()
                 except OSError as exc:
                     start_error = exc
+            process = run.process
         if killed:
             self._killed(run, f"killed before it started: {killed}")
             return
-        if run.process is None:
+        if process is None:
             self._set(run, TaskState.FAILED, message=f"cannot start: {start_error}", reason="start")
             return
         self._set(run, TaskState.RUNNING)
-        info = run.process.wait()
-        assert info is not None
+        process.add_done_callback(lambda info: self._transient_ended(run, info))
+
+    def _transient_ended(self, run: TaskRun, info: ExitInfo) -> None:
+        """On the reactor thread: the final status from how the process ended."""
+        spec = run.spec
+        runner = spec["job_type"] != "SCRIPT"  # exit codes of elasticjob.sdk.runner carry a meaning
         if run.kill_requested or info.reason == "killed":
             self._killed(run, f"killed: {run.kill_requested or info.message}", info.exit_code)
-        elif info.reason == "memory" or (
-            spec["job_type"] != "SCRIPT" and info.exit_code == RUNNER_MEMORY_ERROR
-        ):
+        elif info.reason == "memory" or (runner and info.exit_code == RUNNER_MEMORY_ERROR):
             limit = spec["mem_mb"]
-            self._set(
-                run,
-                TaskState.FAILED,
-                exit_code=info.exit_code,
-                reason="memory",
-                message=info.message if info.reason == "memory" else f"memory limit of {limit:g} MB exceeded",
-            )
-        elif spec["job_type"] != "SCRIPT" and info.exit_code == RUNNER_BAD_CONFIGURATION:
+            message = info.message if info.reason == "memory" else f"memory limit of {limit:g} MB exceeded"
+            self._set(run, TaskState.FAILED, exit_code=info.exit_code, reason="memory", message=message)
+        elif runner and info.exit_code == RUNNER_BAD_CONFIGURATION:
             message = f"jobClass {spec['job_class']} could not be loaded (see the task's stderr)"
-            self._set(
-                run, TaskState.FAILED, exit_code=info.exit_code, reason="configuration", message=message
-            )
+            self._set(run, TaskState.FAILED, exit_code=info.exit_code, reason="configuration",
+                      message=message)
         elif info.exit_code == 0:
             self._set(run, TaskState.FINISHED, exit_code=0)
         else:
             self._set(run, TaskState.FAILED, exit_code=info.exit_code, reason="exit", message=info.message)
 
-    def _daemon(self, run: TaskRun, app_dir: Path) -> None:
-        """A DAEMON shard: RUNNING until killed, running its command at each of the job's own fire times
-        and reporting every run (each becomes an execution of its own on the master)."""
+    # ---- DAEMON shards: RUNNING until killed, a run of the command at each of the job's fire times ----
+    def _start_daemon(self, run: TaskRun, app_dir: Path) -> None:
         spec = run.spec
-        schedule = cron.parse(spec["cron"], cron.Dialect.QUARTZ, spec["time_zone"])
+        try:
+            schedule = cron.parse(spec["cron"], cron.Dialect.QUARTZ, spec["time_zone"])
+        except ValueError as exc:
+            self._set(run, TaskState.FAILED, message=f"invalid cron {spec['cron']!r}: {exc}",
+                      reason="configuration")
+            return
         with run.lock:
-            run.started_ms = now_ms()
-        self._set(run, TaskState.RUNNING, message="daemon: waiting for the next fire time")
-        number = 0
-        while True:
-            upcoming = schedule.next_fire(dt.datetime.now(dt.UTC))
-            if upcoming is None:
-                self._set(run, TaskState.FINISHED, exit_code=0, message="the schedule has no further firing")
-                return
-            if run.stop.wait(max(0.0, (upcoming - dt.datetime.now(dt.UTC)).total_seconds())):
-                break
-            number += 1
-            info = ExitInfo(None, None, None, "not started")
-            with run.lock:
-                if run.kill_requested:
-                    break
-                try:
-                    run.process = start_task(self._process_spec(run, app_dir))
-                except OSError as exc:
-                    run.process = None
-                    info = ExitInfo(None, None, None, f"cannot start: {exc}")
-            if run.process is not None:
-                info = run.process.wait() or info
-            if run.kill_requested:
-                break
-            self._report_run(run, number, info)
-        self._killed(run, f"killed: {run.kill_requested}")
+            killed = run.kill_requested
+            if not killed:
+                run.schedule = schedule
+                run.started_ms = now_ms()
+                run.waiting = True
+                # Reported under the lock: a kill arriving now is reported after RUNNING, not before.
+                run.status = self._status(run, TaskState.RUNNING, message=WAITING)
+                self.report(run.status)
+        if killed:
+            self._killed(run, f"killed before it started: {killed}")
+            return
+        log.info("task %s RUNNING: %s", run.task_id, WAITING)
+        self._schedule_next_run(run, app_dir)
 
-    def _report_run(self, run: TaskRun, number: int, info: ExitInfo) -> None:
+    def _schedule_next_run(self, run: TaskRun, app_dir: Path) -> None:
+        assert run.schedule is not None
+        now = dt.datetime.now(dt.UTC)
+        upcoming = run.schedule.next_fire(now)
+        with run.lock:
+            if run.kill_requested:
+                return  # the kill has been reported
+            if upcoming is None:
+                run.waiting = False
+                status = self._status(run, TaskState.FINISHED, exit_code=0,
+                                      message="the schedule has no further firing")
+                run.status = status  # under the lock, so that a kill now finds the task ended
+            else:
+                delay = (upcoming - now).total_seconds()
+                run.timer = self._reactor.call_later(
+                    delay, lambda: self._lanes.submit(run.task_id, lambda: self._daemon_run(run, app_dir))
+                )
+                return
+        log.info("task %s FINISHED: the schedule has no further firing", run.task_id)
+        self.report(status)
+
+    def _daemon_run(self, run: TaskRun, app_dir: Path) -> None:
+        """On a staging worker, at a fire time: start this run's process."""
+        with run.lock:
+            if run.kill_requested:
+                return  # the kill has been reported
+            run.timer = None
+            run.waiting = False
+            run.runs += 1
+            number = run.runs
+            try:
+                run.process = start_task(self._process_spec(run, app_dir))
+                error = None
+            except OSError as exc:
+                run.process, error = None, exc
+            process = run.process
+        if process is None:
+            self._daemon_run_ended(run, app_dir, number, ExitInfo(None, None, None, f"cannot start: {error}"))
+        else:
+            process.add_done_callback(lambda info: self._daemon_run_ended(run, app_dir, number, info))
+
+    def _daemon_run_ended(self, run: TaskRun, app_dir: Path, number: int, info: ExitInfo) -> None:
+        with run.lock:
+            run.process = None
+            killed = run.kill_requested
+            if not killed:
+                run.waiting = True
+                # Reported under the lock: a kill arriving now is reported after this run, not before.
+                self.report(self._run_status(run, number, info))
+        if killed:
+            self._killed(run, f"killed: {killed}")
+        else:
+            self._schedule_next_run(run, app_dir)
+
+    def _status(self, run: TaskRun, state: TaskState, *, exit_code: int | None = None, message: str = "",
+                reason: str = "") -> StatusUpdate:
+        return StatusUpdate(run.task_id, state, exit_code, message, reason, now_ms(), run.started_ms,
+                            firing_id=run.spec["firing_id"])
+
+    def _run_status(self, run: TaskRun, number: int, info: ExitInfo) -> StatusUpdate:
+        """One finished run of a DAEMON shard (each becomes an execution of its own on the master)."""
         state = TaskState.FINISHED if info.exit_code == 0 and info.reason is None else TaskState.FAILED
-        self.report(
-            StatusUpdate(
-                run.spec["task_id"],
-                state,
-                info.exit_code,
-                "" if state is TaskState.FINISHED else info.message,
-                info.reason or "",
-                now_ms(),
-                run.started_ms,
-                run=number,
-                firing_id=run.spec["firing_id"],
-            )
+        return StatusUpdate(
+            run.task_id,
+            state,
+            info.exit_code,
+            "" if state is TaskState.FINISHED else info.message,
+            info.reason or "",
+            now_ms(),
+            run.started_ms,
+            run=number,
+            firing_id=run.spec["firing_id"],
         )
 
     def _process_spec(self, run: TaskRun, app_dir: Path) -> ProcessSpec:

@@ -162,6 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="time between SIGTERM and SIGKILL when a task is killed (default 10)",
     )
+    agent.add_argument(
+        "--app-revalidate-seconds",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="ask an app's server whether a cached archive changed at most this often; a launch for a new "
+        "app version always asks (default 60; 0: at every launch)",
+    )
     agent.set_defaults(handler=_agent)
 
     dev = sub.add_parser(
@@ -272,6 +280,7 @@ def _agent(args: argparse.Namespace) -> int:
             attributes=parse_attributes(args.attributes),
             agent_id=args.agent_id,
             kill_grace_seconds=args.kill_grace,
+            app_revalidate_seconds=args.app_revalidate_seconds,
         )
         config.check_host()
     except ValueError as exc:

@@ -94,6 +94,7 @@ def spec_to_proto(spec: dict[str, Any]) -> pb.TaskSpec:
         execution_type=spec["execution_type"],
         cron=spec.get("cron", ""),
         time_zone=spec.get("time_zone", "UTC"),
+        app_version=spec.get("app_version", ""),
     )
 
 
@@ -119,4 +120,5 @@ def spec_from_proto(message: pb.TaskSpec) -> dict[str, Any]:
         "execution_type": message.execution_type,
         "cron": message.cron,
         "time_zone": message.time_zone or "UTC",
+        "app_version": message.app_version,
     }

@@ -3,6 +3,7 @@ bodies, ``file://`` and refused schemes, revalidation periods, app versions, sin
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -109,17 +110,25 @@ def make_handler(state: ArtifactServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def server() -> Iterator[ArtifactServer]:
-    state = ArtifactServer()
+@contextlib.contextmanager
+def serving(state: ArtifactServer) -> Iterator[ArtifactServer]:
+    """Serve ``state`` on a free port of 127.0.0.1 (its ``url``) while the block runs."""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state))
     httpd.daemon_threads = True
     state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
+    try:
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[ArtifactServer]:
+    with serving(ArtifactServer()) as state:
+        yield state
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from elasticjob.agent.limits import TaskCgroup, find_delegated_cgroup
+from elasticjob.agent.limits import TaskCgroup, find_delegated_cgroup, group_rss_bytes
 from elasticjob.agent.process import ProcessSpec, TaskProcess, TaskStartError, start_task
 
 PY = sys.executable
@@ -117,6 +117,45 @@ def test_a_command_that_cannot_start_raises_and_says_so_in_stderr(tmp_path: Path
     assert "no-such-binary" in (tmp_path / "logs" / "stderr").read_text()
 
 
+def test_a_program_that_is_not_executable_raises(tmp_path: Path) -> None:
+    sandbox = tmp_path / "sandbox"
+    sandbox.mkdir()
+    (sandbox / "start.sh").write_text("#!/bin/sh\necho hi\n")
+    with pytest.raises(TaskStartError, match="Permission denied"):
+        start_task(spec(tmp_path, ["./start.sh"]))
+
+
+def test_many_tasks_at_once_share_the_agent_s_threads_and_each_reports_its_own_end(tmp_path: Path) -> None:
+    for n in range(40):
+        (tmp_path / str(n)).mkdir()
+    threads_before = threading.active_count()
+    tasks = [start_task(spec(tmp_path / str(n), f"echo task {n}; sleep 0.5; exit {n % 3}")) for n in range(40)]
+    threads_running = threading.active_count()
+    ended: list[int] = []
+    for task in tasks:
+        task.add_done_callback(lambda info: ended.append(info.exit_code or 0))
+    infos = [run(task) for task in tasks]
+
+    assert threads_running - threads_before < 10, "a thread per task"
+    assert [info.exit_code for info in infos] == [n % 3 for n in range(40)]
+    assert sorted(ended) == sorted(n % 3 for n in range(40))
+    assert all((tmp_path / str(n) / "logs" / "stdout").read_text() == f"task {n}\n" for n in range(40))
+    late: list[object] = []
+    tasks[0].add_done_callback(late.append)  # after the end: called at once
+    assert late == [infos[0]]
+
+
+def test_a_process_that_escaped_the_group_cannot_hold_the_exit_report(tmp_path: Path) -> None:
+    # setsid takes the background sleep out of the task's process group; it keeps the stdout pipe open.
+    task = start_task(spec(tmp_path, "setsid sleep 30 & echo $!; exit 3"))
+    info = run(task)
+    escaped = int((tmp_path / "logs" / "stdout").read_text())
+    try:
+        assert info.exit_code == 3
+    finally:
+        os.kill(escaped, signal.SIGKILL)
+
+
 def test_processes_left_behind_by_a_finished_task_are_killed(tmp_path: Path) -> None:
     task = start_task(spec(tmp_path, "sleep 30 & echo $!"))
     assert run(task).exit_code == 0
@@ -182,6 +221,22 @@ def test_process_group_over_the_limit_is_killed_by_the_watchdog(tmp_path: Path) 
     assert info.message.startswith("memory limit exceeded: ") and "limit 96 MB" in info.message
     used = int(info.message.split(": ")[1].split(" MB")[0])
     assert used > 96
+
+
+def test_group_rss_sums_every_process_of_the_group() -> None:
+    code = "import time; b = b'x' * (30 << 20); print('ready', flush=True); time.sleep(30)"
+    leader = subprocess.Popen([PY, "-c", code], process_group=0, stdout=subprocess.PIPE)
+    member = subprocess.Popen([PY, "-c", code], process_group=leader.pid, stdout=subprocess.PIPE)
+    try:
+        for process in (leader, member):
+            assert process.stdout is not None and process.stdout.readline() == b"ready\n"
+        usage = group_rss_bytes({leader.pid, os.getpgid(0)})
+        assert usage[leader.pid] >= 60 << 20
+        assert usage[os.getpgid(0)] > 0  # this test's own group, counted apart
+    finally:
+        for process in (leader, member):
+            process.kill()
+            process.wait(5)
 
 
 @fallback_only

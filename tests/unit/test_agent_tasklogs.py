@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from elasticjob.agent.tasklogs import MAX_CHUNK, RotatingLog, pump, read_log
+from elasticjob.agent.tasklogs import MAX_CHUNK, LogPipe, RotatingLog, read_log
 
 
 @pytest.fixture
@@ -89,14 +89,33 @@ def test_offsets_after_rotation_refer_to_the_current_file(tmp_path: Path) -> Non
     assert read_log(tmp_path, "stdout", 0, 100).data == b"abc"
 
 
-def test_pump_copies_a_pipe_until_eof_and_keeps_a_tail(tmp_path: Path) -> None:
+def test_log_pipe_copies_a_pipe_until_eof_and_keeps_a_tail(tmp_path: Path) -> None:
     read_fd, write_fd = os.pipe()
-    thread, tail = pump(read_fd, RotatingLog(tmp_path / "stderr", max_bytes=1000), tail_bytes=8)
+    pipe = LogPipe(read_fd, RotatingLog(tmp_path / "stderr", max_bytes=1000), tail_bytes=8)
     os.write(write_fd, b"hello ")
+    assert pipe.on_readable()
     os.write(write_fd, b"MemoryError\n")
     os.close(write_fd)
-    thread.join(5)
+    while pipe.on_readable():
+        pass
+    os.fstat(read_fd)  # still open at the end of the pipe: the owner closes it
+    pipe.close()
 
-    assert not thread.is_alive()
     assert (tmp_path / "stderr").read_bytes() == b"hello MemoryError\n"
-    assert tail.get() == b"hello MemoryError\n"[-8:]
+    assert pipe.tail.get() == b"hello MemoryError\n"[-8:]
+    with pytest.raises(OSError):
+        os.fstat(read_fd)
+
+
+def test_log_pipe_drains_the_pipe_when_the_log_cannot_be_written(tmp_path: Path) -> None:
+    read_fd, write_fd = os.pipe()
+    pipe = LogPipe(read_fd, RotatingLog(Path("/dev/full"), max_bytes=1 << 30))  # every write: ENOSPC
+    for _ in range(3):
+        os.write(write_fd, b"x" * 30_000)
+        assert pipe.on_readable()
+    os.close(write_fd)
+    while pipe.on_readable():
+        pass
+    pipe.close()
+
+    assert pipe.tail.get() == b"x" * 65_536

@@ -1,0 +1,114 @@
+"""``spawn``: what every task process has before its program runs — without a Python preexec_fn."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import elasticjob.agent.spawn as spawn_module
+from elasticjob.agent.spawn import check_executable, spawn
+
+KIB_256M = 256 * 1024
+
+
+def run(tmp_path: Path, argv: list[str], **limits: Any) -> tuple[int, str, str]:
+    out, err = tmp_path / "out", tmp_path / "err"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        popen = spawn(argv, cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "A": "1"}, stdout=stdout.fileno(),
+                      stderr=stderr.fileno(), **{"address_space_bytes": None, "cgroup_procs": None, **limits})
+        code = popen.wait(15)
+    return code, out.read_text(), err.read_text()
+
+
+def address_space_limits(limits_text: str) -> list[str]:
+    line = next(line for line in limits_text.splitlines() if line.startswith("Max address space"))
+    return line.split()[3:5]
+
+
+@pytest.fixture(params=["wrapper", "preexec"])
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways of starting a task: the exec wrapper, and the preexec_fn fallback for hosts without setpriv."""
+    if request.param == "preexec":
+        monkeypatch.setattr(spawn_module, "_setpriv", lambda: None)
+    else:
+        assert spawn_module._setpriv() is not None, "this host has setpriv (util-linux): the wrapper is used"
+    return str(request.param)
+
+
+def test_the_address_space_limit_is_set_soft_and_hard(tmp_path: Path, mode: str) -> None:
+    code, out, _ = run(tmp_path, ["cat", "/proc/self/limits"], address_space_bytes=KIB_256M * 1024)
+    assert code == 0
+    assert address_space_limits(out) == [str(KIB_256M * 1024)] * 2
+
+
+def test_without_a_limit_none_is_set(tmp_path: Path, mode: str) -> None:
+    code, out, _ = run(tmp_path, ["cat", "/proc/self/limits"])
+    assert code == 0 and address_space_limits(out) == ["unlimited"] * 2
+
+
+def test_the_process_joins_its_cgroup_before_its_program_runs(tmp_path: Path, mode: str) -> None:
+    procs = tmp_path / "cgroup.procs"  # a plain file stands in for the cgroup's
+    procs.write_text("")
+    code, out, _ = run(tmp_path, ["/bin/sh", "-c", f'echo "$$ $(cat {procs})"'], cgroup_procs=procs)
+    assert code == 0
+    pid, joined = out.split()
+    assert joined == pid  # written by the process itself, and before the program ran
+
+
+def test_a_cgroup_that_cannot_be_joined_stops_the_task_with_a_message(tmp_path: Path, mode: str) -> None:
+    missing = tmp_path / "no-such-cgroup" / "cgroup.procs"
+    if mode == "preexec":
+        with pytest.raises(subprocess.SubprocessError):
+            run(tmp_path, ["/bin/echo", "ran"], cgroup_procs=missing)
+        return
+    code, out, err = run(tmp_path, ["/bin/echo", "ran"], cgroup_procs=missing)
+    assert code == 125 and out == ""
+    assert "cannot join the task's cgroup" in err
+
+
+def test_the_environment_is_exactly_the_given_one(tmp_path: Path, mode: str) -> None:
+    code, out, _ = run(tmp_path, ["env"])
+    assert code == 0
+    assert sorted(out.splitlines()) == ["A=1", "PATH=/usr/bin:/bin"]
+
+
+def test_a_process_whose_agent_died_before_the_death_signal_was_set_kills_itself(tmp_path: Path) -> None:
+    # The wrapper's check, run with a parent pid that is not its parent: as if the agent had died (and the
+    # process had been adopted) before setpriv's prctl.
+    result = subprocess.run(["/bin/sh", "-c", spawn_module._WRAPPER, "elasticjob-task", "1", "", "", "",
+                             "echo", "ran"], capture_output=True, text=True, timeout=10)
+    assert result.returncode == -9 and result.stdout == ""
+
+
+def test_tasks_start_without_a_python_preexec_fn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[object] = []
+    real = subprocess.Popen
+
+    def recording(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        seen.append(kwargs.get("preexec_fn"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", recording)
+    code, out, _ = run(tmp_path, ["/bin/echo", "ran"], address_space_bytes=KIB_256M * 1024)
+    assert (code, out) == (0, "ran\n")
+    assert seen == [None]
+
+
+def test_check_executable_looks_the_program_up_like_exec(tmp_path: Path) -> None:
+    (tmp_path / "bin").mkdir()
+    script = tmp_path / "bin" / "start.sh"
+    script.write_text("#!/bin/sh\n")
+    with pytest.raises(PermissionError):
+        check_executable("bin/start.sh", tmp_path, "/usr/bin:/bin")
+    script.chmod(0o755)
+    check_executable("bin/start.sh", tmp_path, "/usr/bin:/bin")
+    check_executable("start.sh", tmp_path, "/usr/bin:bin")  # a relative PATH entry is relative to cwd
+    check_executable("sh", tmp_path, "/usr/bin:/bin")
+    with pytest.raises(FileNotFoundError):
+        check_executable("start.sh", tmp_path, "/usr/bin:/bin")
+    with pytest.raises(FileNotFoundError):
+        check_executable(str(tmp_path / "absent"), Path("/"), os.defpath)
