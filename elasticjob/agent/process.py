@@ -336,7 +336,8 @@ def _pidfd_open(pid: int) -> int | None:
 def start_task(spec: ProcessSpec) -> TaskProcess:
     """Spawn ``spec``'s command and return its ``TaskProcess``.
 
-    Creates ``log_dir`` and writes ``stdout``/``stderr`` there (see ``tasklogs.RotatingLog``). Raises
+    Creates ``log_dir`` and writes ``stdout``/``stderr`` there (see ``tasklogs.RotatingLog``; ``stderr`` is
+    created by the task's first byte of it). Raises
     ``TaskStartError`` if the command cannot be started — a missing or non-executable program, a bad
     ``cwd``; the reason is also appended to the stderr log, where the task's owner will look — and
     ``OSError`` if the log files or the cgroup cannot be created. Thread-safe.
@@ -345,7 +346,8 @@ def start_task(spec: ProcessSpec) -> TaskProcess:
     cgroup = TaskCgroup.create(parent, spec.task_id, spec.memory_bytes, spec.cpus) if parent else None
     try:
         spec.log_dir.mkdir(parents=True, exist_ok=True)
-        logs = [RotatingLog(spec.log_dir / "stdout", spec.log_max_bytes),
+        # stdout exists from the start; stderr, which most tasks never write to, from its first byte.
+        logs = [RotatingLog(spec.log_dir / "stdout", spec.log_max_bytes, create_now=True),
                 RotatingLog(spec.log_dir / "stderr", spec.log_max_bytes)]
     except OSError:
         if cgroup is not None:

@@ -12,7 +12,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 __all__ = ["MAX_CHUNK", "LogChunk", "LogPipe", "LogTail", "RotatingLog", "Stream", "read_log"]
 
@@ -75,21 +75,29 @@ def read_log(log_dir: Path, stream: Stream, offset: int, length: int) -> LogChun
 class RotatingLog:
     """Append-only log file capped at ``max_bytes``: a write that would pass the cap fills the file up to it,
     renames it to ``<name>.1`` (replacing the previous one) and continues in a fresh file, so the current
-    file never exceeds ``max_bytes`` and at most ``2 * max_bytes`` are kept. Writes are unbuffered so
-    readers see them at once. Not thread-safe: one writer (the stream's pump thread) per file.
+    file never exceeds ``max_bytes`` and at most ``2 * max_bytes`` are kept. The file is opened (created,
+    or appended to) at once with ``create_now``, else by the first write of at least one byte: a stream a
+    task never writes to then costs no file, and ``read_log`` reads it as empty. Writes are unbuffered so
+    readers see them at once; ``write`` raises ``OSError`` if the file cannot be created or written. Not
+    thread-safe: one writer per file.
     """
 
-    def __init__(self, path: Path, max_bytes: int) -> None:
+    def __init__(self, path: Path, max_bytes: int, *, create_now: bool = False) -> None:
         if max_bytes <= 0:
             raise ValueError(f"max_bytes must be positive (got {max_bytes})")
         self.path = path
         self.max_bytes = max_bytes
-        self._file = path.open("ab", buffering=0)
-        self._size = self._file.tell()
+        self._file: BinaryIO | None = None
+        self._size = 0
+        if create_now:
+            self._open()
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
+            if self._file is None:
+                self._open()
+                assert self._file is not None
             room = self.max_bytes - self._size
             if room <= 0:
                 self._rotate()
@@ -99,14 +107,18 @@ class RotatingLog:
             self._size += len(piece)
             view = view[len(piece):]
 
-    def _rotate(self) -> None:
-        self._file.close()
-        os.replace(self.path, self.path.with_name(self.path.name + ".1"))
+    def _open(self) -> None:
         self._file = self.path.open("ab", buffering=0)
-        self._size = 0
+        self._size = self._file.tell()
+
+    def _rotate(self) -> None:
+        self.close()
+        os.replace(self.path, self.path.with_name(self.path.name + ".1"))
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 class LogTail:

@@ -80,6 +80,7 @@ def test_env_and_cwd_are_honoured_and_the_agent_env_does_not_leak(tmp_path: Path
 
     lines = (tmp_path / "logs" / "stdout").read_text().splitlines()
     assert lines == ["item=3 secret=", str(tmp_path / "sandbox"), "path=/usr/local/bin:/usr/bin:/bin"]
+    assert not (tmp_path / "logs" / "stderr").exists()  # created by the first byte a task writes there
 
 
 def test_stdout_and_stderr_are_captured_capped_and_rotated(tmp_path: Path) -> None:

@@ -89,6 +89,26 @@ def test_offsets_after_rotation_refer_to_the_current_file(tmp_path: Path) -> Non
     assert read_log(tmp_path, "stdout", 0, 100).data == b"abc"
 
 
+def test_a_log_is_created_by_its_first_write(tmp_path: Path) -> None:
+    log = RotatingLog(tmp_path / "stderr", max_bytes=100)
+    assert not (tmp_path / "stderr").exists()  # a task that never writes to stderr costs no file
+    assert read_log(tmp_path, "stderr", 0, 100) == read_log(tmp_path, "stdout", 0, 100)
+    log.write(b"")
+    assert not (tmp_path / "stderr").exists()
+    log.write(b"late\n")
+    log.close()
+    assert (tmp_path / "stderr").read_bytes() == b"late\n"
+
+
+def test_an_existing_log_is_appended_to(tmp_path: Path) -> None:
+    (tmp_path / "stdout").write_bytes(b"x" * 8)
+    log = RotatingLog(tmp_path / "stdout", max_bytes=10)
+    log.write(b"abc")
+    log.close()
+    assert (tmp_path / "stdout.1").read_bytes() == b"x" * 8 + b"ab"  # the cap counts what was there
+    assert (tmp_path / "stdout").read_bytes() == b"c"
+
+
 def test_log_pipe_copies_a_pipe_until_eof_and_keeps_a_tail(tmp_path: Path) -> None:
     read_fd, write_fd = os.pipe()
     pipe = LogPipe(read_fd, RotatingLog(tmp_path / "stderr", max_bytes=1000), tail_bytes=8)
