@@ -20,12 +20,13 @@ from elasticjob import __version__
 from elasticjob.agent.tasks import TaskManager
 from elasticjob.protocol import agent_pb2 as pb
 from elasticjob.protocol import agent_pb2_grpc as pb_grpc
-from elasticjob.protocol.convert import StatusUpdate, spec_from_proto
+from elasticjob.protocol.convert import StatusUpdate, spec_from_proto, status_message
 from elasticjob.registry import Layout, read_leader
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
+MAX_STATUS_BATCH = 500
 
 
 class MasterLink:
@@ -137,15 +138,36 @@ class MasterLink:
             self._outbound = outbound
 
         def requests() -> Iterator[pb.AgentMessage]:
+            held: object | None = None
             while True:
-                try:
-                    item = outbound.get(timeout=self.heartbeat_seconds)
-                except queue.Empty:
-                    assert self.tasks is not None
-                    item = pb.AgentMessage(heartbeat=pb.Heartbeat(running_task_ids=self.tasks.running_ids()))
+                if held is not None:
+                    item, held = held, None
+                else:
+                    try:
+                        item = outbound.get(timeout=self.heartbeat_seconds)
+                    except queue.Empty:
+                        assert self.tasks is not None
+                        running = self.tasks.running_ids()
+                        item = pb.AgentMessage(heartbeat=pb.Heartbeat(running_task_ids=running))
                 if item is _STOP:
                     return
-                yield item  # type: ignore[misc]
+                assert isinstance(item, pb.AgentMessage)
+                if item.WhichOneof("body") == "status":
+                    # Statuses queued meanwhile go in the same message (in order).
+                    batch = [item.status]
+                    while len(batch) < MAX_STATUS_BATCH:
+                        try:
+                            following = outbound.get_nowait()
+                        except queue.Empty:
+                            break
+                        if _is_status(following):
+                            assert isinstance(following, pb.AgentMessage)
+                            batch.append(following.status)
+                        else:
+                            held = following
+                            break
+                    item = status_message(batch)
+                yield item
 
         channel = grpc.insecure_channel(
             address,
@@ -197,3 +219,7 @@ class MasterLink:
             except (OSError, ValueError) as exc:
                 reply = pb.LogChunk(request_id=request.request_id, error=str(exc))
             self._send(pb.AgentMessage(log_chunk=reply))
+
+
+def _is_status(item: object) -> bool:
+    return isinstance(item, pb.AgentMessage) and item.WhichOneof("body") == "status"

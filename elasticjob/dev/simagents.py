@@ -42,6 +42,7 @@ from kazoo.client import KazooClient
 from elasticjob.common.openfiles import raise_open_files_limit
 from elasticjob.protocol import agent_pb2 as pb
 from elasticjob.protocol import agent_pb2_grpc as pb_grpc
+from elasticjob.protocol.convert import status_message, statuses_of
 from elasticjob.registry import Layout, read_leader
 from elasticjob.registry.store import encode
 
@@ -171,8 +172,7 @@ class SimulatedAgent:
             message = await outbox.get()
             if message is None:
                 return
-            if message.WhichOneof("body") == "status":
-                self.fleet.stats.statuses_sent += 1
+            self.fleet.stats.statuses_sent += len(statuses_of(message))
             self.last_sent = time.monotonic()
             yield message
 
@@ -215,11 +215,12 @@ class SimulatedAgent:
             stats.first_launch_at = now
         stats.last_launch_at = now
         millis = int(now * 1000)
+        by_state: dict[pb.TaskState, list[pb.TaskStatus]] = {pb.RUNNING: [], pb.FINISHED: []}
         for spec in launch.tasks:
             if spec.task_id in self.fleet.seen:
                 stats.duplicate_tasks += 1
             self.fleet.seen.add(spec.task_id)
-            for state in (pb.RUNNING, pb.FINISHED):
+            for state, statuses in by_state.items():
                 status = pb.TaskStatus(
                     task_id=spec.task_id,
                     state=state,
@@ -229,8 +230,11 @@ class SimulatedAgent:
                     started_ms=millis,
                     firing_id=spec.firing_id,
                 )
-                self.outbox.put_nowait(pb.AgentMessage(status=status))
+                statuses.append(status)
             self.unacknowledged[spec.task_id] = status
+        # Like an agent: what it has to report at once goes in one message per state.
+        for statuses in by_state.values():
+            self.outbox.put_nowait(status_message(statuses))
 
 
 class Fleet:

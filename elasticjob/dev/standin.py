@@ -23,7 +23,7 @@ from kazoo.client import KazooClient
 
 from elasticjob.protocol import agent_pb2 as pb
 from elasticjob.protocol import agent_pb2_grpc as pb_grpc
-from elasticjob.protocol.convert import StatusUpdate, spec_to_proto
+from elasticjob.protocol.convert import StatusUpdate, spec_to_proto, statuses_of
 from elasticjob.registry import Layout
 from elasticjob.registry.store import encode
 
@@ -186,17 +186,17 @@ class StandInMaster(pb_grpc.AgentGatewayServicer):
     def _read(self, request_iterator: Iterator[pb.AgentMessage], stream: _Stream) -> None:
         try:
             for message in request_iterator:
-                if message.WhichOneof("body") != "status":
-                    continue
-                status = StatusUpdate.from_proto(message.status)
-                received = ReceivedStatus(stream.agent_id, status, time.time())
-                if self._on_status is not None:
-                    self._on_status(received)
-                with self._lock:
-                    self._statuses.append(received)
-                    self._lock.notify_all()
-                if received.status.state.terminal and not received.status.daemon_run:
-                    stream.outbound.put(pb.MasterMessage(ack=pb.Acknowledge(task_ids=[received.status.task_id])))
+                for proto in statuses_of(message):
+                    status = StatusUpdate.from_proto(proto)
+                    received = ReceivedStatus(stream.agent_id, status, time.time())
+                    if self._on_status is not None:
+                        self._on_status(received)
+                    with self._lock:
+                        self._statuses.append(received)
+                        self._lock.notify_all()
+                    if received.status.state.terminal and not received.status.daemon_run:
+                        ack = pb.Acknowledge(task_ids=[received.status.task_id])
+                        stream.outbound.put(pb.MasterMessage(ack=ack))
         except grpc.RpcError:
             pass  # the stream ended
         finally:

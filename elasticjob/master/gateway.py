@@ -23,7 +23,7 @@ from elasticjob.master.outbox import LoopWaker
 from elasticjob.model import check_agent_id
 from elasticjob.protocol import agent_pb2 as pb
 from elasticjob.protocol import agent_pb2_grpc as pb_grpc
-from elasticjob.protocol.convert import StatusUpdate
+from elasticjob.protocol.convert import StatusUpdate, statuses_of
 
 log = logging.getLogger(__name__)
 
@@ -162,11 +162,12 @@ class Gateway(pb_grpc.AgentGatewayServicer):
                 assert isinstance(message, pb.AgentMessage)
                 connection.last_seen = time.monotonic()
                 kind = message.WhichOneof("body")
-                if kind == "status":
-                    try:
-                        self.events.task_status(connection.agent_id, StatusUpdate.from_proto(message.status))
-                    except ValueError as exc:
-                        log.warning("agent %s: %s", connection.agent_id, exc)
+                if kind in ("status", "statuses"):
+                    for status in statuses_of(message):
+                        try:
+                            self.events.task_status(connection.agent_id, StatusUpdate.from_proto(status))
+                        except ValueError as exc:
+                            log.warning("agent %s: %s", connection.agent_id, exc)
                 elif kind == "log_chunk":
                     self.hub.deliver_log(message.log_chunk)
         except grpc.RpcError:

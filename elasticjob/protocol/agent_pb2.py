@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x65lasticjob/protocol/agent.proto\x12\x13\x65lasticjob.protocol\")\n\tResources\x12\x0c\n\x04\x63pus\x18\x01 \x01(\x01\x12\x0e\n\x06mem_mb\x18\x02 \x01(\x01\"\xe1\x01\n\nTaskStatus\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12-\n\x05state\x18\x02 \x01(\x0e\x32\x1e.elasticjob.protocol.TaskState\x12\x11\n\texit_code\x18\x03 \x01(\x05\x12\x15\n\rhas_exit_code\x18\x04 \x01(\x08\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x14\n\x0ctimestamp_ms\x18\x07 \x01(\x03\x12\x12\n\nstarted_ms\x18\x08 \x01(\x03\x12\x0b\n\x03run\x18\t \x01(\x05\x12\x11\n\tfiring_id\x18\n \x01(\t\"\x94\x02\n\x08Register\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x10\n\x08hostname\x18\x02 \x01(\t\x12-\n\x05total\x18\x03 \x01(\x0b\x32\x1e.elasticjob.protocol.Resources\x12\x41\n\nattributes\x18\x04 \x03(\x0b\x32-.elasticjob.protocol.Register.AttributesEntry\x12.\n\x05tasks\x18\x05 \x03(\x0b\x32\x1f.elasticjob.protocol.TaskStatus\x12\x0f\n\x07version\x18\x06 \x01(\t\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"%\n\tHeartbeat\x12\x18\n\x10running_task_ids\x18\x01 \x03(\t\"{\n\x08LogChunk\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x13\n\x0bnext_offset\x18\x04 \x01(\x03\x12\x0c\n\x04size\x18\x05 \x01(\x03\x12\x0b\n\x03\x65of\x18\x06 \x01(\x08\x12\r\n\x05\x65rror\x18\x07 \x01(\t\"\xe5\x01\n\x0c\x41gentMessage\x12\x31\n\x08register\x18\x01 \x01(\x0b\x32\x1d.elasticjob.protocol.RegisterH\x00\x12\x33\n\theartbeat\x18\x02 \x01(\x0b\x32\x1e.elasticjob.protocol.HeartbeatH\x00\x12\x31\n\x06status\x18\x03 \x01(\x0b\x32\x1f.elasticjob.protocol.TaskStatusH\x00\x12\x32\n\tlog_chunk\x18\x04 \x01(\x0b\x32\x1d.elasticjob.protocol.LogChunkH\x00\x42\x06\n\x04\x62ody\"\xb0\x04\n\x08TaskSpec\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x10\n\x08job_name\x18\x02 \x01(\t\x12\x11\n\tfiring_id\x18\x03 \x01(\t\x12\x15\n\rsharding_item\x18\x04 \x01(\x05\x12\x1c\n\x14sharding_total_count\x18\x05 \x01(\x05\x12\x1a\n\x12sharding_parameter\x18\x06 \x01(\t\x12\x15\n\rjob_parameter\x18\x07 \x01(\t\x12\x10\n\x08\x61pp_name\x18\x08 \x01(\t\x12\x0f\n\x07\x61pp_url\x18\t \x01(\t\x12\x18\n\x10\x61pp_cache_enable\x18\n \x01(\x08\x12\x10\n\x08job_type\x18\x0b \x01(\t\x12\x0f\n\x07\x63ommand\x18\x0c \x01(\t\x12\x11\n\tjob_class\x18\r \x01(\t\x12\x19\n\x11streaming_process\x18\x0e \x01(\x08\x12\x43\n\x0b\x65nvironment\x18\x0f \x03(\x0b\x32..elasticjob.protocol.TaskSpec.EnvironmentEntry\x12\x31\n\tresources\x18\x10 \x01(\x0b\x32\x1e.elasticjob.protocol.Resources\x12\x16\n\x0e\x65xecution_type\x18\x11 \x01(\t\x12\x0c\n\x04\x63ron\x18\x12 \x01(\t\x12\x11\n\ttime_zone\x18\x13 \x01(\t\x12\x13\n\x0b\x61pp_version\x18\x14 \x01(\t\x1a\x32\n\x10\x45nvironmentEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"6\n\x06Launch\x12,\n\x05tasks\x18\x01 \x03(\x0b\x32\x1d.elasticjob.protocol.TaskSpec\"\'\n\x04Kill\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x1c\n\nRegistered\x12\x0e\n\x06leader\x18\x01 \x01(\t\"\x1f\n\x0b\x41\x63knowledge\x12\x10\n\x08task_ids\x18\x01 \x03(\t\"^\n\x07ReadLog\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x0e\n\x06stream\x18\x03 \x01(\t\x12\x0e\n\x06offset\x18\x04 \x01(\x03\x12\x0e\n\x06length\x18\x05 \x01(\x03\"\x8b\x02\n\rMasterMessage\x12\x35\n\nregistered\x18\x01 \x01(\x0b\x32\x1f.elasticjob.protocol.RegisteredH\x00\x12-\n\x06launch\x18\x02 \x01(\x0b\x32\x1b.elasticjob.protocol.LaunchH\x00\x12)\n\x04kill\x18\x03 \x01(\x0b\x32\x19.elasticjob.protocol.KillH\x00\x12/\n\x03\x61\x63k\x18\x04 \x01(\x0b\x32 .elasticjob.protocol.AcknowledgeH\x00\x12\x30\n\x08read_log\x18\x05 \x01(\x0b\x32\x1c.elasticjob.protocol.ReadLogH\x00\x42\x06\n\x04\x62ody*q\n\tTaskState\x12\x1a\n\x16TASK_STATE_UNSPECIFIED\x10\x00\x12\x0b\n\x07STAGING\x10\x01\x12\x0b\n\x07RUNNING\x10\x02\x12\x0c\n\x08\x46INISHED\x10\x03\x12\n\n\x06\x46\x41ILED\x10\x04\x12\n\n\x06KILLED\x10\x05\x12\x08\n\x04LOST\x10\x06\x32\x64\n\x0c\x41gentGateway\x12T\n\x07\x43onnect\x12!.elasticjob.protocol.AgentMessage\x1a\".elasticjob.protocol.MasterMessage(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x65lasticjob/protocol/agent.proto\x12\x13\x65lasticjob.protocol\")\n\tResources\x12\x0c\n\x04\x63pus\x18\x01 \x01(\x01\x12\x0e\n\x06mem_mb\x18\x02 \x01(\x01\"\xe1\x01\n\nTaskStatus\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12-\n\x05state\x18\x02 \x01(\x0e\x32\x1e.elasticjob.protocol.TaskState\x12\x11\n\texit_code\x18\x03 \x01(\x05\x12\x15\n\rhas_exit_code\x18\x04 \x01(\x08\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x14\n\x0ctimestamp_ms\x18\x07 \x01(\x03\x12\x12\n\nstarted_ms\x18\x08 \x01(\x03\x12\x0b\n\x03run\x18\t \x01(\x05\x12\x11\n\tfiring_id\x18\n \x01(\t\"\x94\x02\n\x08Register\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x10\n\x08hostname\x18\x02 \x01(\t\x12-\n\x05total\x18\x03 \x01(\x0b\x32\x1e.elasticjob.protocol.Resources\x12\x41\n\nattributes\x18\x04 \x03(\x0b\x32-.elasticjob.protocol.Register.AttributesEntry\x12.\n\x05tasks\x18\x05 \x03(\x0b\x32\x1f.elasticjob.protocol.TaskStatus\x12\x0f\n\x07version\x18\x06 \x01(\t\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"%\n\tHeartbeat\x12\x18\n\x10running_task_ids\x18\x01 \x03(\t\"{\n\x08LogChunk\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x13\n\x0bnext_offset\x18\x04 \x01(\x03\x12\x0c\n\x04size\x18\x05 \x01(\x03\x12\x0b\n\x03\x65of\x18\x06 \x01(\x08\x12\r\n\x05\x65rror\x18\x07 \x01(\t\"@\n\x0bStatusBatch\x12\x31\n\x08statuses\x18\x01 \x03(\x0b\x32\x1f.elasticjob.protocol.TaskStatus\"\x9b\x02\n\x0c\x41gentMessage\x12\x31\n\x08register\x18\x01 \x01(\x0b\x32\x1d.elasticjob.protocol.RegisterH\x00\x12\x33\n\theartbeat\x18\x02 \x01(\x0b\x32\x1e.elasticjob.protocol.HeartbeatH\x00\x12\x31\n\x06status\x18\x03 \x01(\x0b\x32\x1f.elasticjob.protocol.TaskStatusH\x00\x12\x32\n\tlog_chunk\x18\x04 \x01(\x0b\x32\x1d.elasticjob.protocol.LogChunkH\x00\x12\x34\n\x08statuses\x18\x05 \x01(\x0b\x32 .elasticjob.protocol.StatusBatchH\x00\x42\x06\n\x04\x62ody\"\xb0\x04\n\x08TaskSpec\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x10\n\x08job_name\x18\x02 \x01(\t\x12\x11\n\tfiring_id\x18\x03 \x01(\t\x12\x15\n\rsharding_item\x18\x04 \x01(\x05\x12\x1c\n\x14sharding_total_count\x18\x05 \x01(\x05\x12\x1a\n\x12sharding_parameter\x18\x06 \x01(\t\x12\x15\n\rjob_parameter\x18\x07 \x01(\t\x12\x10\n\x08\x61pp_name\x18\x08 \x01(\t\x12\x0f\n\x07\x61pp_url\x18\t \x01(\t\x12\x18\n\x10\x61pp_cache_enable\x18\n \x01(\x08\x12\x10\n\x08job_type\x18\x0b \x01(\t\x12\x0f\n\x07\x63ommand\x18\x0c \x01(\t\x12\x11\n\tjob_class\x18\r \x01(\t\x12\x19\n\x11streaming_process\x18\x0e \x01(\x08\x12\x43\n\x0b\x65nvironment\x18\x0f \x03(\x0b\x32..elasticjob.protocol.TaskSpec.EnvironmentEntry\x12\x31\n\tresources\x18\x10 \x01(\x0b\x32\x1e.elasticjob.protocol.Resources\x12\x16\n\x0e\x65xecution_type\x18\x11 \x01(\t\x12\x0c\n\x04\x63ron\x18\x12 \x01(\t\x12\x11\n\ttime_zone\x18\x13 \x01(\t\x12\x13\n\x0b\x61pp_version\x18\x14 \x01(\t\x1a\x32\n\x10\x45nvironmentEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"6\n\x06Launch\x12,\n\x05tasks\x18\x01 \x03(\x0b\x32\x1d.elasticjob.protocol.TaskSpec\"\'\n\x04Kill\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x1c\n\nRegistered\x12\x0e\n\x06leader\x18\x01 \x01(\t\"\x1f\n\x0b\x41\x63knowledge\x12\x10\n\x08task_ids\x18\x01 \x03(\t\"^\n\x07ReadLog\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x0e\n\x06stream\x18\x03 \x01(\t\x12\x0e\n\x06offset\x18\x04 \x01(\x03\x12\x0e\n\x06length\x18\x05 \x01(\x03\"\x8b\x02\n\rMasterMessage\x12\x35\n\nregistered\x18\x01 \x01(\x0b\x32\x1f.elasticjob.protocol.RegisteredH\x00\x12-\n\x06launch\x18\x02 \x01(\x0b\x32\x1b.elasticjob.protocol.LaunchH\x00\x12)\n\x04kill\x18\x03 \x01(\x0b\x32\x19.elasticjob.protocol.KillH\x00\x12/\n\x03\x61\x63k\x18\x04 \x01(\x0b\x32 .elasticjob.protocol.AcknowledgeH\x00\x12\x30\n\x08read_log\x18\x05 \x01(\x0b\x32\x1c.elasticjob.protocol.ReadLogH\x00\x42\x06\n\x04\x62ody*q\n\tTaskState\x12\x1a\n\x16TASK_STATE_UNSPECIFIED\x10\x00\x12\x0b\n\x07STAGING\x10\x01\x12\x0b\n\x07RUNNING\x10\x02\x12\x0c\n\x08\x46INISHED\x10\x03\x12\n\n\x06\x46\x41ILED\x10\x04\x12\n\n\x06KILLED\x10\x05\x12\x08\n\x04LOST\x10\x06\x32\x64\n\x0c\x41gentGateway\x12T\n\x07\x43onnect\x12!.elasticjob.protocol.AgentMessage\x1a\".elasticjob.protocol.MasterMessage(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,8 +35,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REGISTER_ATTRIBUTESENTRY']._serialized_options = b'8\001'
   _globals['_TASKSPEC_ENVIRONMENTENTRY']._loaded_options = None
   _globals['_TASKSPEC_ENVIRONMENTENTRY']._serialized_options = b'8\001'
-  _globals['_TASKSTATE']._serialized_start=2091
-  _globals['_TASKSTATE']._serialized_end=2204
+  _globals['_TASKSTATE']._serialized_start=2211
+  _globals['_TASKSTATE']._serialized_end=2324
   _globals['_RESOURCES']._serialized_start=56
   _globals['_RESOURCES']._serialized_end=97
   _globals['_TASKSTATUS']._serialized_start=100
@@ -49,24 +49,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HEARTBEAT']._serialized_end=643
   _globals['_LOGCHUNK']._serialized_start=645
   _globals['_LOGCHUNK']._serialized_end=768
-  _globals['_AGENTMESSAGE']._serialized_start=771
-  _globals['_AGENTMESSAGE']._serialized_end=1000
-  _globals['_TASKSPEC']._serialized_start=1003
-  _globals['_TASKSPEC']._serialized_end=1563
-  _globals['_TASKSPEC_ENVIRONMENTENTRY']._serialized_start=1513
-  _globals['_TASKSPEC_ENVIRONMENTENTRY']._serialized_end=1563
-  _globals['_LAUNCH']._serialized_start=1565
-  _globals['_LAUNCH']._serialized_end=1619
-  _globals['_KILL']._serialized_start=1621
-  _globals['_KILL']._serialized_end=1660
-  _globals['_REGISTERED']._serialized_start=1662
-  _globals['_REGISTERED']._serialized_end=1690
-  _globals['_ACKNOWLEDGE']._serialized_start=1692
-  _globals['_ACKNOWLEDGE']._serialized_end=1723
-  _globals['_READLOG']._serialized_start=1725
-  _globals['_READLOG']._serialized_end=1819
-  _globals['_MASTERMESSAGE']._serialized_start=1822
-  _globals['_MASTERMESSAGE']._serialized_end=2089
-  _globals['_AGENTGATEWAY']._serialized_start=2206
-  _globals['_AGENTGATEWAY']._serialized_end=2306
+  _globals['_STATUSBATCH']._serialized_start=770
+  _globals['_STATUSBATCH']._serialized_end=834
+  _globals['_AGENTMESSAGE']._serialized_start=837
+  _globals['_AGENTMESSAGE']._serialized_end=1120
+  _globals['_TASKSPEC']._serialized_start=1123
+  _globals['_TASKSPEC']._serialized_end=1683
+  _globals['_TASKSPEC_ENVIRONMENTENTRY']._serialized_start=1633
+  _globals['_TASKSPEC_ENVIRONMENTENTRY']._serialized_end=1683
+  _globals['_LAUNCH']._serialized_start=1685
+  _globals['_LAUNCH']._serialized_end=1739
+  _globals['_KILL']._serialized_start=1741
+  _globals['_KILL']._serialized_end=1780
+  _globals['_REGISTERED']._serialized_start=1782
+  _globals['_REGISTERED']._serialized_end=1810
+  _globals['_ACKNOWLEDGE']._serialized_start=1812
+  _globals['_ACKNOWLEDGE']._serialized_end=1843
+  _globals['_READLOG']._serialized_start=1845
+  _globals['_READLOG']._serialized_end=1939
+  _globals['_MASTERMESSAGE']._serialized_start=1942
+  _globals['_MASTERMESSAGE']._serialized_end=2209
+  _globals['_AGENTGATEWAY']._serialized_start=2326
+  _globals['_AGENTGATEWAY']._serialized_end=2426
 # @@protoc_insertion_point(module_scope)

@@ -73,6 +73,23 @@ class StatusUpdate:
         )
 
 
+def statuses_of(message: pb.AgentMessage) -> list[pb.TaskStatus]:
+    """The task statuses an agent's message carries: one, a batch, or none."""
+    kind = message.WhichOneof("body")
+    if kind == "status":
+        return [message.status]
+    if kind == "statuses":
+        return list(message.statuses.statuses)
+    return []
+
+
+def status_message(statuses: list[pb.TaskStatus]) -> pb.AgentMessage:
+    """One agent message for ``statuses``: a single status, or a batch of several."""
+    if len(statuses) == 1:
+        return pb.AgentMessage(status=statuses[0])
+    return pb.AgentMessage(statuses=pb.StatusBatch(statuses=statuses))
+
+
 def spec_to_proto(spec: dict[str, Any]) -> pb.TaskSpec:
     return pb.TaskSpec(
         task_id=spec["task_id"],
