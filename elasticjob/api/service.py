@@ -197,13 +197,13 @@ class JobService:
     def register_app(self, app: App) -> App:
         _check_size("app", app.appName, app.model_dump(mode="json"))
         self._require_sync()
+        path = self.layout.app(app.appName)
         try:
-            self.store.transaction().create(
-                self.layout.app(app.appName), app.model_dump(mode="json")
-            ).commit()
+            self.store.transaction().create(path, app.model_dump(mode="json")).commit()
         except NodeAlreadyExists:
+            self.state.written([path])
             raise Conflict(f"app '{app.appName}' already exists; use PUT /app to change it") from None
-        self.state.barrier()
+        self.state.written([path])
         return app
 
     def update_app(self, app: App) -> App:
@@ -364,7 +364,7 @@ class JobService:
                 self.store.transaction().delete(path).commit()
         except (NodeAlreadyExists, NodeMissing):
             pass  # already as asked (or a concurrent request made it so)
-        self.state.barrier()
+        self.state.written([path])
 
     def _commit_deciding_again(self, build: Callable[[], Transaction], what: str) -> None:
         """Commit ``build()``'s transaction, then wait until this master's state shows it.
@@ -380,11 +380,11 @@ class JobService:
             try:
                 txn.commit()
             except (VersionConflict, NodeMissing, NodeAlreadyExists):
-                self.state.barrier()
+                self.state.written(txn.paths)  # what it was decided on is read again
                 continue
             except StoreError as exc:
                 raise self._concurrent(exc) from None
-            self.state.barrier()
+            self.state.written(txn.written)
             return
         raise Conflict(f"{what} kept changing; read the current state and try again")
 

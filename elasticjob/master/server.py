@@ -25,6 +25,7 @@ from elasticjob.api.runtime import LeaderState, runtime_router
 from elasticjob.api.service import JobService
 from elasticjob.common.net import advertised_host
 from elasticjob.history import open_history
+from elasticjob.history.recorder import HistoryRecorder
 from elasticjob.master.config import MasterConfig
 from elasticjob.master.gateway import AgentEvents, Gateway, start_grpc_server
 from elasticjob.master.hub import AgentConnection, AgentHub
@@ -58,6 +59,9 @@ def run_master(config: MasterConfig) -> None:
     http_port = http_socket.getsockname()[1]
     config.data_dir.mkdir(parents=True, exist_ok=True)
     history = open_history(config.history_url or str(config.data_dir / "history.db"))
+    # The scheduler records execution events through a writer thread of their own (batched): a slow
+    # database never delays a launch.
+    recorder = HistoryRecorder(history).start()
     client = connect(config.zk)
     store = JsonStore(client)
     store.ensure_paths(layout.base_paths())
@@ -76,7 +80,7 @@ def run_master(config: MasterConfig) -> None:
         store,
         state,
         hub,
-        history,
+        recorder,
         lambda: election_box[0].fence(),
         tick=config.scheduler_tick,
         agent_grace=config.agent_grace,
@@ -152,6 +156,7 @@ def run_master(config: MasterConfig) -> None:
     finally:
         election.stop()
         scheduler.stop()
+        recorder.stop()  # what the scheduler recorded is written, and its acknowledgements sent
         state.stop()
         hub.close_all()
         grpc_server.stop(grace=2)

@@ -18,6 +18,20 @@ and kazoo delivers watch callbacks in order on one thread. ``barrier()`` queues 
 callbacks already received and waits until the mirror has applied everything before it: after a write of
 this client returns, ``barrier()`` makes the mirror show it (or something newer).
 
+Large collections. A child created anywhere fires the children watch of its collection, and the mirror
+lists the collection to learn its name: 100,000 names take a noticeable fraction of a second. For a
+collection with ``list_interval`` those listings are spaced by up to that interval, in proportion to the
+collection's size (10 µs a child: a thousand children wait 10 ms, 100,000 a whole second), however many
+children are created meanwhile; a child's changes and removal still arrive at once through its data
+watch, and a writer that ``hint``s the paths it wrote has them read at once (``barrier`` covers hinted
+paths).
+
+Owned collections. A collection only one writer changes (the leader's running tasks, failover entries,
+tombstones) can be ``own``ed by that writer: the mirror stops following it by watches and the owner
+``apply``s what it commits instead, so the leader never reads back what it wrote itself. ``disown`` reads
+such a collection again and follows it by watches once more. A hinted path of an owned collection is still
+read (a write that conflicted refreshes what it was decided on).
+
 Connection loss. kazoo drops every watch when the connection drops, even if the session survives. On
 SUSPENDED or LOST the mirror stops claiming to be in sync; once CONNECTED again it re-reads everything (a
 full resync: ``generation`` goes up, and keys that disappeared meanwhile are reported as removed).
@@ -39,10 +53,13 @@ from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException, NoNodeError
 from kazoo.protocol.states import Callback, EventType, WatchedEvent
 
+from elasticjob.registry.store import Write
+
 log = logging.getLogger(__name__)
 
 Key = Any  # str for depth-1 collections, (parent, child) for depth 2
 _WINDOW = 2_000  # reads in flight at once
+_LIST_SPACING_PER_CHILD = 10e-6  # seconds between listings of a large collection, per child it has
 _RESYNC = "resync"
 _STOP = "stop"
 
@@ -64,6 +81,7 @@ class Collection:
     read_data: bool = True
     decode: Callable[[Key, bytes], Any] = _raw
     sorted_keys: bool = False
+    list_interval: float = 0.0  # seconds between listings of the collection's children (see module doc)
 
     def __post_init__(self) -> None:
         if self.depth not in (1, 2):
@@ -76,6 +94,7 @@ class Collection:
 class Node:
     value: Any  # the decoded object (None for presence markers)
     version: int
+    mzxid: int = 0  # ZooKeeper's id of the write that made this value (0 for presence markers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +164,9 @@ class Mirror:
         self._stopped = False
         self.generation = 0
         self.stats = Stats()
+        self._owned: set[str] = set()  # collections applied by their single writer, not followed by watches
+        self._listed_at: dict[str, float] = {}  # collection path -> when it was last listed
+        self._deferred: set[str] = set()  # collection paths whose listing waits for its interval
         # One callable per kind, so kazoo keeps one watcher per path (its sets deduplicate by identity).
         self._children_cb = self._on_children
         self._data_cb = self._on_data
@@ -172,6 +194,60 @@ class Mirror:
 
     def wait_synced(self, timeout: float | None = None) -> bool:
         return self._synced.wait(timeout)
+
+    def hint(self, paths: Iterable[str]) -> None:
+        """Read these paths (just written by this client) now, as if their data watches had fired."""
+        for path in paths:
+            self._events.put(("hint", path))
+
+    # ---- owned collections ---------------------------------------------------------------------------
+    def own(self, collections: Iterable[str]) -> None:
+        """From now on ``collections`` change only through ``apply`` (and hinted reads)."""
+        with self._lock:
+            self._owned.update(collections)
+
+    def disown(self, collections: Iterable[str]) -> None:
+        """Follow ``collections`` by watches again, after reading them anew."""
+        names = set(collections)
+        with self._lock:
+            names &= self._owned
+            self._owned -= names
+        if names:
+            self._events.put(("reread", frozenset(names)))
+
+    def owns(self, collection: str) -> bool:
+        return collection in self._owned
+
+    def apply(self, writes: Iterable[Write]) -> None:
+        """Apply committed writes to owned collections (others are left to their watches); listeners are
+        told on the calling thread."""
+        changes: list[Change] = []
+        if not self._synced.is_set():
+            # Being re-read: the re-read may already have passed these records, so read them after it.
+            self.hint(w.path for w in writes if w.collection in self._owned and not w.parent)
+            return
+        with self._lock:
+            for write in writes:
+                if write.collection is None or write.collection not in self._owned:
+                    continue
+                table = self._tables[write.collection]
+                if write.parent:
+                    if write.kind == "create":
+                        table.parents.setdefault(write.key, set())
+                    elif write.kind == "delete" and not table.parents.get(write.key):
+                        table.parents.pop(write.key, None)
+                elif write.kind == "delete":
+                    self._removed(table, write.key, changes)
+                elif write.kind in ("create", "set"):
+                    old = table.nodes.get(write.key)
+                    if write.kind == "create":
+                        version = 0
+                    elif write.version >= 0:
+                        version = write.version + 1
+                    else:
+                        version = old.version + 1 if old is not None else 0
+                    self._stored(table, write.key, Node(write.obj, version), changes)
+        self._notify(changes, False)
 
     def barrier(self, timeout: float = 10.0) -> bool:
         """Wait until every watch event this client has received so far is applied (see module doc).
@@ -253,11 +329,18 @@ class Mirror:
             if _STOP in batch:
                 return
             barriers = [item[1] for item in batch if isinstance(item, tuple) and item[0] == "barrier"]
+            rereads = {
+                name for item in batch if isinstance(item, tuple) and item[0] == "reread" for name in item[1]
+            }
             try:
                 if _RESYNC in batch:
                     self._resync()
                 else:
-                    self._apply_events([e for e in batch if isinstance(e, tuple) and e[0] != "barrier"])
+                    if rereads:
+                        self._resync(rereads)
+                    self._apply_events(
+                        [e for e in batch if isinstance(e, tuple) and e[0] not in ("barrier", "reread")]
+                    )
             except KazooException as exc:
                 # Disconnected mid-batch: the state listener schedules a full resync once connected. Any
                 # other failure (e.g. no permission on a znode) is retried by a resync after a pause.
@@ -289,16 +372,33 @@ class Mirror:
     def _apply_events(self, events: list[tuple[str, str]]) -> None:
         lists: dict[str, tuple[_Table, str | None]] = {}  # path -> (table, parent or None for the root)
         reads: dict[str, tuple[_Table, Key]] = {}
+        hinted = {path for kind, path in events if kind == "hint"}
+        now = time.monotonic()
         for kind, path in events:
             found = self._locate(path)
             if found is None:
                 continue
             table, parts = found
-            if kind == "children" and not parts:
+            if table.spec.name in self._owned and kind != "hint":
+                continue  # its writer applies it
+            if kind in ("children", "relist") and not parts:
+                if kind == "relist":
+                    self._deferred.discard(path)
+                elif path in self._deferred:
+                    continue
+                interval = min(table.spec.list_interval, len(table.nodes) * _LIST_SPACING_PER_CHILD)
+                due = self._listed_at.get(path, 0.0) + interval
+                if interval and now < due:
+                    self._deferred.add(path)
+                    timer = threading.Timer(due - now, self._events.put, (("relist", path),))
+                    timer.daemon = True
+                    timer.start()
+                    continue
+                self._listed_at[path] = now
                 lists[path] = (table, None)
             elif kind == "children" and len(parts) == 1 and table.spec.depth == 2:
                 lists[path] = (table, parts[0])
-            elif kind == "data" and len(parts) == table.spec.depth:
+            elif kind in ("data", "hint") and len(parts) == table.spec.depth:
                 reads[path] = (table, parts[0] if table.spec.depth == 1 else (parts[0], parts[1]))
         changes: list[Change] = []
         while lists or reads:
@@ -309,14 +409,17 @@ class Mirror:
             lists, reads = {}, {}
             with self._lock:
                 for path, (table, parent), result in list_results:
-                    self._apply_listing(path, table, parent, result, lists, reads, changes)
-                for _path, (table, key), result in read_results:
-                    self._apply_read(table, key, result, changes)
+                    if table.spec.name not in self._owned:
+                        self._apply_listing(path, table, parent, result, lists, reads, changes)
+                for path, (table, key), result in read_results:
+                    if table.spec.name not in self._owned or path in hinted:
+                        self._apply_read(table, key, result, changes)
         self.stats.batches += 1
         self._notify(changes, False)
 
     def _read_async(self, spec: Collection, path: str) -> Any:
-        return self._client.get_async(path, watch=self._data_cb if spec.watch_data else None)
+        watched = spec.watch_data and spec.name not in self._owned
+        return self._client.get_async(path, watch=self._data_cb if watched else None)
 
     def _pipelined(
         self, requests: dict[str, Any], issue: Callable[[str, Any], Any]
@@ -387,13 +490,16 @@ class Mirror:
             self._removed(table, key, changes)
             return
         data, stat = result
+        old = table.nodes.get(key)
+        if old is not None and old.mzxid == stat.mzxid:
+            return  # read again (a hint, or a watch and a hint of the same write): nothing changed
         try:
             value = table.spec.decode(key, data)
         except Exception as exc:  # noqa: BLE001 - one bad znode must not stop the mirror
             log.error("%s %s in ZooKeeper cannot be read (%s); left out", table.spec.name, key, exc)
             self._removed(table, key, changes)
             return
-        self._stored(table, key, Node(value, stat.version), changes)
+        self._stored(table, key, Node(value, stat.version, stat.mzxid), changes)
 
     @staticmethod
     def _stored(table: _Table, key: Key, node: Node, changes: list[Change]) -> None:
@@ -406,11 +512,15 @@ class Mirror:
         if old is not None:
             changes.append(Change(table.spec.name, key, old, None))
 
-    def _resync(self) -> None:
-        """Read everything again (watches re-armed), then replace the tables: removed keys are reported."""
-        self._synced.clear()
+    def _resync(self, only: set[str] | None = None) -> None:
+        """Read everything (or the ``only`` collections) again, watches re-armed, then replace the tables:
+        removed keys are reported. A full resync makes the mirror synced and bumps ``generation``."""
+        full = only is None
+        if full:
+            self._synced.clear()
         started = time.monotonic()
-        fresh = {name: _Table(table.spec) for name, table in self._tables.items()}
+        names = set(self._tables) if only is None else only
+        fresh = {name: _Table(self._tables[name].spec) for name in names}
         for table in fresh.values():
             self._load(table)
         changes: list[Change] = []
@@ -422,10 +532,15 @@ class Mirror:
                         changes.append(Change(name, key, node, None))
                 for key, node in new.nodes.items():
                     before = old.nodes.get(key)
-                    if before is None or before.version != node.version or before.value != node.value:
+                    if before is None or before.mzxid != node.mzxid:
                         changes.append(Change(name, key, before, node))
                 self._tables[name] = new
-            self.generation += 1
+            if full:
+                self.generation += 1
+        if not full:
+            log.info("registry mirror re-read %s", ", ".join(f"{n} {len(t.nodes)}" for n, t in fresh.items()))
+            self._notify(changes, False)
+            return
         self.stats.resyncs += 1
         self.stats.last_resync_seconds = time.monotonic() - started
         log.info(
@@ -438,6 +553,7 @@ class Mirror:
 
     def _load(self, table: _Table) -> None:
         spec = table.spec
+        self._listed_at[spec.path] = time.monotonic()
         try:
             names = self._client.get_children(spec.path, watch=self._children_cb)
         except NoNodeError:

@@ -31,7 +31,7 @@ from elasticjob.model.queue import ReadyQueue, parse_iso
 from elasticjob.model.running import RunningTask
 from elasticjob.registry.layout import Layout
 from elasticjob.registry.mirror import Change, Collection, Mirror
-from elasticjob.registry.store import encode
+from elasticjob.registry.store import Write, encode
 
 JOBS = "jobs"
 APPS = "apps"
@@ -43,9 +43,14 @@ FAILOVER = "failover"
 LOST = "lost"
 AGENTS = "agents"
 
+# Written by the leader alone (see ClusterState.own_runtime).
+LEADER_OWNED = (RUNNING, FAILOVER, LOST)
 # Stored next to an implied app's fields (and never shown by the API): which job's registration created it.
 IMPLIED_BY = "impliedBy"
 MODEL_CACHE_SIZE = 20_000
+# Jobs, apps and queues are listed at most once a second to learn of children created elsewhere (see
+# Mirror): a master's own writes are hinted to its mirror at once; another master's within a second.
+LIST_INTERVAL = 1.0
 
 M = TypeVar("M", App, Job)
 
@@ -134,11 +139,12 @@ def _lost_at(_key: Any, data: bytes) -> dt.datetime:
 def collections(layout: Layout) -> list[Collection]:
     """What a master mirrors, and how each value is decoded."""
     return [
-        Collection(JOBS, layout.jobs, decode=decode_job, sorted_keys=True),
-        Collection(APPS, layout.apps, decode=decode_app, sorted_keys=True),
+        Collection(JOBS, layout.jobs, decode=decode_job, sorted_keys=True, list_interval=LIST_INTERVAL),
+        Collection(APPS, layout.apps, decode=decode_app, sorted_keys=True, list_interval=LIST_INTERVAL),
         Collection(DISABLED_JOBS, layout.disabled_jobs, read_data=False),
         Collection(DISABLED_APPS, layout.disabled_apps, read_data=False),
-        Collection(READY, layout.ready_root, decode=lambda _k, d: ReadyQueue.from_json(_json(_k, d))),
+        Collection(READY, layout.ready_root, decode=lambda _k, d: ReadyQueue.from_json(_json(_k, d)),
+                   list_interval=LIST_INTERVAL),
         Collection(RUNNING, layout.running_root, depth=2,
                    decode=lambda _k, d: RunningTask.from_json(_json(_k, d))),
         Collection(FAILOVER, layout.failover_root, depth=2,
@@ -182,6 +188,33 @@ class ClusterState:
 
     def barrier(self, timeout: float = 10.0) -> bool:
         """After a write of this master's ZooKeeper client: wait until this view shows it."""
+        return self.mirror.barrier(timeout)
+
+    # ---- the leader's own records ------------------------------------------------------------------------
+    def own_runtime(self) -> None:
+        """The leader alone writes running tasks, failover entries and tombstones: from now on this state
+        applies the leader's writes (``wrote``) instead of reading them back."""
+        self.mirror.own(LEADER_OWNED)
+
+    def disown_runtime(self) -> None:
+        """No longer the leader: read those records anew and follow them by watches again."""
+        self.mirror.disown(LEADER_OWNED)
+
+    def wrote(self, writes: list[Write]) -> None:
+        """This master committed ``writes``: records of owned collections are applied; new records of
+        others are read at once (a change to an existing one arrives by its watch)."""
+        self.mirror.apply(writes)
+        self.mirror.hint(w.path for w in writes if w.kind == "create" and w.collection is not None
+                         and not self.mirror.owns(w.collection) and not w.parent)
+
+    def refresh(self, paths: list[str]) -> None:
+        """Read ``paths`` again (a write decided on them failed)."""
+        self.mirror.hint(paths)
+
+    def written(self, paths: list[str], timeout: float = 10.0) -> bool:
+        """This master wrote (or failed to write) ``paths``: read them now and wait until this view shows
+        them."""
+        self.mirror.hint(paths)
         return self.mirror.barrier(timeout)
 
     def subscribe(self, listener: Callable[[list[Change], bool], None]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, NotEmptyError
@@ -123,12 +123,39 @@ class JsonStore:
         raise VersionConflict(f"{path} kept changing; gave up after {retries} attempts", path)
 
 
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One operation of a transaction, described so that the writer's own in-memory state can apply it
+    once the transaction committed: ``collection`` and ``key`` name the mirrored record it changes, ``obj``
+    is that record as the state keeps it (``None`` for a delete). ``parent``: it creates or deletes the
+    parent znode of a two-level collection's children (``key`` is then the parent's name)."""
+
+    kind: Literal["create", "set", "delete", "check"]
+    path: str
+    value: Any = None
+    version: int = -1
+    collection: str | None = None
+    key: Any = None
+    obj: Any = None
+    parent: bool = False
+
+    def __call__(self, txn: Transaction) -> Transaction:
+        if self.kind == "create":
+            return txn.create(self.path, self.value)
+        if self.kind == "set":
+            return txn.set(self.path, self.value, version=self.version)
+        if self.kind == "delete":
+            return txn.delete(self.path, version=self.version)
+        return txn.check(self.path, self.version)
+
+
 class Transaction:
     """A ZooKeeper multi-op over JSON values: all operations commit together or none does."""
 
     def __init__(self, client: KazooClient) -> None:
         self._txn = client.transaction()
         self._paths: list[str] = []
+        self._checked: set[str] = set()
 
     def create(self, path: str, value: Any = None, *, ephemeral: bool = False) -> Transaction:
         self._txn.create(path, encode(value) if value is not None else b"", ephemeral=ephemeral)
@@ -148,10 +175,21 @@ class Transaction:
     def check(self, path: str, version: int) -> Transaction:
         self._txn.check(path, version)
         self._paths.append(path)
+        self._checked.add(path)
         return self
 
     def __len__(self) -> int:
         return len(self._paths)
+
+    @property
+    def paths(self) -> list[str]:
+        """The paths the operations touch, in order (checks included)."""
+        return list(self._paths)
+
+    @property
+    def written(self) -> list[str]:
+        """The paths the operations create, set or delete (not those they only check)."""
+        return [path for path in self._paths if path not in self._checked]
 
     def commit(self) -> None:
         """Commit; on failure raise the ``StoreError`` of the first operation that failed."""

@@ -23,7 +23,8 @@ from elasticjob.model import TaskState
 from elasticjob.model.execution import ExecutionEvent
 from elasticjob.protocol import agent_pb2 as pb
 from elasticjob.protocol.convert import spec_to_proto
-from elasticjob.registry import Fence, JsonStore, StoreError, Transaction
+from elasticjob.registry import Fence, JsonStore, StoreError
+from elasticjob.registry.store import Write
 from elasticjob.scheduler.cycle import TaskLaunch
 from elasticjob.scheduler.ports import AgentPort, EventSink
 from elasticjob.scheduler.statuses import Recorded
@@ -31,9 +32,6 @@ from elasticjob.scheduler.statuses import Recorded
 log = logging.getLogger(__name__)
 
 MAX_OPS_PER_TRANSACTION = 500
-
-Op = Callable[[Transaction], object]
-
 
 class FenceLost(StoreError):
     """The leader's election znode changed or vanished: this master must stop writing."""
@@ -44,7 +42,7 @@ class Group:
     """Writes that commit together or not at all; ``key`` names what to decide again if they fail."""
 
     key: str
-    ops: list[Op] = field(default_factory=list)
+    ops: list[Write] = field(default_factory=list)
     launches: list[TaskLaunch] = field(default_factory=list)
 
 
@@ -55,10 +53,22 @@ class Outcome:
 
 
 class Applier:
-    def __init__(self, store: JsonStore, agents: AgentPort, events: EventSink) -> None:
+    """``wrote(writes)`` is told what each committed transaction wrote (the state applies it), and
+    ``refresh(paths)`` what a failed group was decided on (the state reads it again)."""
+
+    def __init__(
+        self,
+        store: JsonStore,
+        agents: AgentPort,
+        events: EventSink,
+        wrote: Callable[[list[Write]], None] = lambda _writes: None,
+        refresh: Callable[[list[str]], None] = lambda _paths: None,
+    ) -> None:
         self.store = store
         self.agents = agents
         self.events = events
+        self.wrote = wrote
+        self.refresh = refresh
 
     def commit(self, fence: Fence, groups: Sequence[Group]) -> Outcome:
         """Commit every group that can be (see module doc); send the launches of committed groups."""
@@ -91,9 +101,11 @@ class Applier:
                     raise FenceLost(f"not the leader any more ({exc})", exc.path) from None
                 log.info("writes of %s not applied (%s); deciding again", failed.key, exc)
                 outcome.failed[failed.key] = str(exc)
+                self.refresh([w.path for w in failed.ops])  # what it was decided on is read again
                 batch = [g for g in batch if g is not failed]
                 continue
             outcome.committed.extend(g.key for g in batch)
+            self.wrote([write for g in batch for write in g.ops])
             self.launch([launch for g in batch for launch in g.launches])
             return
 
@@ -127,8 +139,8 @@ class Applier:
             ]
         )
 
-    def record(self, records: list[Recorded]) -> None:
-        if not records:
+    def record(self, records: list[Recorded], then: Callable[[], None] | None = None) -> None:
+        if not records and then is None:
             return
         try:
             self.events.record(
@@ -148,7 +160,8 @@ class Applier:
                         at=r.at,
                     )
                     for r in records
-                ]
+                ],
+                then,
             )
         except Exception:  # noqa: BLE001 - history is best effort; ZooKeeper state is the truth
             log.exception("could not record %d execution event(s)", len(records))

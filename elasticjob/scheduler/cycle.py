@@ -7,6 +7,9 @@ commits the plan's ZooKeeper writes in one fenced multi-transaction and only the
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -369,6 +372,13 @@ def _launch(
     return TaskLaunch(task, task_spec(job, app, task))
 
 
+@functools.lru_cache(maxsize=1024)
+def app_version(app: App) -> str:
+    """A digest of the app's configuration: an agent revalidates its cached copy when it changes."""
+    encoded = json.dumps(app.model_dump(mode="json"), sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(encoded).hexdigest()[:16]
+
+
 def task_spec(job: Job, app: App, task: RunningTask) -> dict[str, Any]:
     """Everything an agent needs to run one shard."""
     command = ""
@@ -385,6 +395,7 @@ def task_spec(job: Job, app: App, task: RunningTask) -> dict[str, Any]:
         "app_name": app.appName,
         "app_url": app.appURL,
         "app_cache_enable": app.appCacheEnable,
+        "app_version": app_version(app),
         "job_type": job.jobType.value,
         "command": command,
         "job_class": job.jobClass or "",

@@ -94,7 +94,7 @@ class Scheduler:
         self.agent_grace = agent_grace
         self.scorer = scorer
         self.metrics = metrics or NoMetrics()
-        self.applier = Applier(store, agents, events)
+        self.applier = Applier(store, agents, events, wrote=state.wrote, refresh=state.refresh)
         self.writes = Writes(self.layout, state)
         self._wake = threading.Event()
         self._stopped = threading.Event()
@@ -126,6 +126,8 @@ class Scheduler:
     def leadership(self, leader: bool) -> None:
         self._leader_since = time.monotonic() if leader else None
         self._generation = -1  # rebuild the heap from the state before planning as leader
+        if not leader:
+            self.state.disown_runtime()
         self._wake.set()
 
     def task_status(self, agent_id: str, status: StatusUpdate) -> None:
@@ -230,8 +232,14 @@ class Scheduler:
         return schedule
 
     def _rebuild(self) -> None:
-        """Every job's next instant from its stored cron cursor; every job with something pending is dirty."""
+        """Every job's next instant from its stored cron cursor; every job with something pending is dirty.
+
+        The previous leader's last writes are in the state first (its session ended before this master
+        could lead, and ZooKeeper told this master of them before that), then this master owns the
+        records only a leader writes: it applies its own writes to them from now on."""
         started = time.monotonic()
+        self.state.barrier()
+        self.state.own_runtime()
         generation = self.state.generation
         now = self.clock()
         self._heap.clear()
@@ -462,12 +470,13 @@ class Scheduler:
             group(key).ops.append(self.writes.delete_failover(job_name, item, version))
         for task_id in plan.tombstone_deletes:
             group(task_id).ops.append(self.writes.delete_tombstone(task_id))
-        # What the agents reported is recorded before the state changes: a leader that dies between the
-        # two leaves the reports unacknowledged, so the next leader records them (again) and commits, and
-        # no run ends without its end in the history.
-        self.applier.record(plan.events)
+        # An agent forgets a status once acknowledged, so the acknowledgement waits until the status is
+        # both committed and in the history: a leader that dies in between leaves it to the next one.
+        gate = _AckGate(self.agents, plan.acks)
+        self.applier.record(plan.events, then=gate.recorded)
         outcome = self.applier.commit(fence, list(groups.values()))
         failed = set(outcome.failed)
+        gate.committed(failed)
         if failed:
             # Those records changed under us: decide their reports again next cycle, on fresher state.
             for agent_id, status in reports:
@@ -486,10 +495,6 @@ class Scheduler:
                     task.sharding_item,
                     task.agent_id,
                 )
-        for agent_id, task_ids in plan.acks.items():
-            acked = [t for t in task_ids if t not in failed]
-            if acked:
-                self.agents.send(agent_id, pb.MasterMessage(ack=pb.Acknowledge(task_ids=acked)))
         for agent_id, task_id, reason in plan.kills:
             log.warning("killing task %s on agent %s: %s", task_id, agent_id, reason)
             self.metrics.count("reconciliations", 1, action="kill")
@@ -616,3 +621,36 @@ class Scheduler:
         groups += [Group(task_id, [self.writes.delete_tombstone(task_id)]) for task_id in old]
         if groups:
             self.applier.commit(fence, groups)
+
+
+class _AckGate:
+    """Sends the acknowledgements of a batch of statuses once they are committed (but for the failed ones)
+    and recorded, whichever comes last (the recorder calls back from its own thread)."""
+
+    def __init__(self, agents: AgentPort, acks: dict[str, list[str]]) -> None:
+        self._agents = agents
+        self._acks = acks
+        self._lock = threading.Lock()
+        self._failed: set[str] | None = None
+        self._recorded = False
+
+    def recorded(self) -> None:
+        with self._lock:
+            self._recorded = True
+            ready = self._failed is not None
+        if ready:
+            self._send()
+
+    def committed(self, failed: set[str]) -> None:
+        with self._lock:
+            self._failed = failed
+            ready = self._recorded
+        if ready:
+            self._send()
+
+    def _send(self) -> None:
+        failed = self._failed or set()
+        for agent_id, task_ids in self._acks.items():
+            acked = [t for t in task_ids if t not in failed]
+            if acked:
+                self._agents.send(agent_id, pb.MasterMessage(ack=pb.Acknowledge(task_ids=acked)))

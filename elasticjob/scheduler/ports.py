@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from elasticjob.model.execution import ExecutionEvent
@@ -16,9 +16,10 @@ class AgentPort(Protocol):
 
 
 class EventSink(Protocol):
-    """Where execution events go (the history store)."""
+    """Where execution events go (the history, through its recorder): ``then`` is called once they are
+    stored (or given up on), from another thread."""
 
-    def record(self, events: Sequence[ExecutionEvent]) -> None: ...
+    def record(self, events: Sequence[ExecutionEvent], then: Callable[[], None] | None = None) -> None: ...
 
 
 class SchedulerMetrics(Protocol):

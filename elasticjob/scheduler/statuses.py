@@ -61,6 +61,8 @@ def daemon_run_id(task_id: str, run: int) -> str:
 
 
 _RANK = {TaskState.STAGING: 0, TaskState.RUNNING: 1}
+# The reason an agent gives when told to kill a task it does not run (see agent.tasks.TaskManager.kill).
+UNKNOWN_TO_AGENT = "unknown"
 
 
 def _ms(value: int) -> dt.datetime | None:
@@ -78,7 +80,11 @@ def plan_statuses(
     - a task the state knows, reported by the agent it was launched on: non-terminal states update the
       znode (when they change it), terminal states delete it and may queue a failover or retry (see
       ``failover.after_end``); either way the event is recorded;
-    - a terminal report of an unknown task is acknowledged (it was recorded before, or never existed);
+    - a terminal report of an unknown task is acknowledged, and recorded when it tells how a run ended:
+      a leader that committed the run's end but died before the history had it and the agent had the
+      acknowledgement leaves the report to the next leader (recording twice changes nothing). Not
+      recorded: a stale copy's end (its task was declared LOST and its shard re-run) and an agent's
+      "not running here" answer to a kill (it says nothing about the run);
     - a non-terminal report of an unknown task is reconciled (``_reconcile``);
     - a DAEMON task's report of one finished run is recorded as an execution of its own.
     """
@@ -92,6 +98,10 @@ def plan_statuses(
                 result.acks.setdefault(agent_id, []).append(status.task_id)
                 if status.task_id in context.lost:
                     result.tombstone_deletes.append(status.task_id)  # the stale copy is gone for good
+                elif status.reason != UNKNOWN_TO_AGENT:
+                    ended = _reported_end(agent_id, status, now)
+                    if ended is not None:
+                        result.events.append(ended)
             else:
                 adopted = _reconcile(agent_id, status, context, result, now)
                 if adopted is not None:
@@ -125,6 +135,32 @@ def plan_statuses(
         result.events.append(Recorded(updated, status.state, None, status.message, at, started, None))
         current[status.task_id] = (updated, version + 1)
     return result
+
+
+def _reported_end(agent_id: str, status: StatusUpdate, now: dt.datetime) -> Recorded | None:
+    """The history event of an agent's terminal report of a task the state no longer holds."""
+    try:
+        task_id = TaskId.parse(status.task_id)
+    except ValueError:
+        return None
+    at = _ms(status.timestamp_ms) or now
+    task = RunningTask(
+        task_id=status.task_id,
+        job_name=task_id.job_name,
+        sharding_item=task_id.sharding_item,
+        firing_id=status.firing_id,
+        agent_id=agent_id,
+        hostname="",
+        app_name="",
+        cpus=0.0,
+        mem_mb=0.0,
+        app_cpus=0.0,
+        app_mem_mb=0.0,
+        kind=task_id.kind,
+        state=status.state,
+        launched_at=at,
+    )
+    return Recorded(task, status.state, status.exit_code, status.message, at, _ms(status.started_ms), at)
 
 
 def _reconcile(

@@ -55,7 +55,7 @@ class Cluster:
 
         def connected() -> bool:
             text = httpx.get(f"{self.masters[0].url}/metrics", timeout=5).text
-            return f"elasticjob_registered_agents {float(count)}" in text
+            return f"elasticjob_connected_agents {float(count)}" in text
 
         wait_until(connected, timeout, message=f"{count} agent(s) registered")
 

@@ -42,6 +42,8 @@ def test_job_survives_kill_9_of_every_process_including_zookeeper(tmp_path: Path
     try:
         response = httpx.post(f"{masters[1].url}/job/register", json=SEED_JOB, timeout=10)
         assert response.status_code == 204
+        # Another master's state follows by its watches, a moment later.
+        wait_until(lambda: httpx.get(f"{masters[0].url}/job/jobs/foo_job", timeout=10).status_code == 200, 10)
         assert httpx.post(f"{masters[0].url}/job/foo_job/disable", timeout=10).status_code == 204
         for master in masters:
             master.kill()
@@ -72,7 +74,7 @@ def test_leader_failover_after_sigkill(master_factory, namespace: str) -> None: 
 
     # A follower serves writes too (versioned ZooKeeper writes, no forwarding needed).
     assert httpx.post(f"{second.url}/job/register", json=SEED_JOB, timeout=10).status_code == 204
-    assert httpx.get(f"{first.url}/job/jobs/foo_job", timeout=10).status_code == 200
+    wait_until(lambda: httpx.get(f"{first.url}/job/jobs/foo_job", timeout=10).status_code == 200, 10)
 
     first.kill()
     killed_at = time.monotonic()

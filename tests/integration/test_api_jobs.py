@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -13,7 +14,7 @@ from kazoo.client import KazooClient
 
 from elasticjob.model.failover import FailoverCause, FailoverEntry
 from tests.integration.api_helpers import app_body, zk_state
-from tests.support import wait_until
+from tests.support import MasterProcess, wait_until
 
 pytestmark = pytest.mark.zk
 
@@ -519,8 +520,18 @@ def test_running_and_failover_tasks_are_empty_without_tasks(
         assert response.json() == []
 
 
-def test_running_tasks_written_into_zookeeper_show_up(api: httpx.Client, zk: KazooClient, root: str) -> None:
-    """A task znode written straight into ZooKeeper shows up (the master's state follows ZooKeeper by
+@pytest.fixture
+def follower(api_master: MasterProcess, master_factory) -> Iterator[httpx.Client]:  # type: ignore[no-untyped-def]
+    """A second master of the API tests' installation: it follows the records only a leader writes
+    (running tasks, failover entries) by watches, where the leader applies its own writes instead."""
+    with httpx.Client(base_url=master_factory(api_master.namespace).url, timeout=15) as client:
+        yield client
+
+
+def test_running_tasks_written_into_zookeeper_show_up(
+    api: httpx.Client, follower: httpx.Client, zk: KazooClient, root: str
+) -> None:
+    """A task znode written straight into ZooKeeper shows up on a follower (its state follows ZooKeeper by
     watches), in Elastic-Job-Cloud's TaskContext shape."""
     job = unique()
     task_ids = [f"{job}@-@{item}@-@READY@-@agent-{item}@-@{uuid.uuid4().hex}" for item in (0, 1)]
@@ -537,7 +548,7 @@ def test_running_tasks_written_into_zookeeper_show_up(api: httpx.Client, zk: Kaz
                 "launchedAt": "2024-01-01T00:00:00.000+00:00",
             }
             zk.create(f"{parent}/{task_id}", json.dumps(value).encode(), makepath=True)
-        listed = wait_until(lambda: len(api.get("/job/tasks/running").json()) == 2 and api.get("/job/tasks/running").json(), 5)
+        listed = wait_until(lambda: len(follower.get("/job/tasks/running").json()) == 2 and follower.get("/job/tasks/running").json(), 5)
         assert sorted(listed, key=lambda t: t["id"]) == sorted(
             (
                 {
@@ -553,13 +564,15 @@ def test_running_tasks_written_into_zookeeper_show_up(api: httpx.Client, zk: Kaz
         )
 
         zk.delete(f"{parent}/{task_ids[0]}")
-        wait_until(lambda: [t["id"] for t in api.get("/job/tasks/running").json()] == [task_ids[1]], 5)
+        wait_until(lambda: [t["id"] for t in follower.get("/job/tasks/running").json()] == [task_ids[1]], 5)
     finally:
         zk.delete(parent, recursive=True)
-    wait_until(lambda: api.get("/job/tasks/running").json() == [], 5)
+    wait_until(lambda: follower.get("/job/tasks/running").json() == [], 5)
 
 
-def test_failover_tasks_written_into_zookeeper_show_up(api: httpx.Client, zk: KazooClient, root: str) -> None:
+def test_failover_tasks_written_into_zookeeper_show_up(
+    api: httpx.Client, follower: httpx.Client, zk: KazooClient, root: str
+) -> None:
     job = unique()
     register(api, job_body(job))  # a registered job: the scheduler keeps its entries (no agent can take them)
     entries = {
@@ -573,15 +586,15 @@ def test_failover_tasks_written_into_zookeeper_show_up(api: httpx.Client, zk: Ka
     try:
         for item, entry in entries.items():
             zk.create(f"{parent}/{item}", json.dumps(entry.to_json()).encode(), makepath=True)
-        listed = wait_until(lambda: len(api.get("/job/tasks/failover").json()) == 2 and api.get("/job/tasks/failover").json(), 5)
+        listed = wait_until(lambda: len(follower.get("/job/tasks/failover").json()) == 2 and follower.get("/job/tasks/failover").json(), 5)
         assert sorted(listed, key=lambda t: t["taskInfo"]["shardingItems"]) == [views["0"], views["2"]]
 
         zk.delete(f"{parent}/0")
-        wait_until(lambda: api.get("/job/tasks/failover").json() == [views["2"]], 5)
+        wait_until(lambda: follower.get("/job/tasks/failover").json() == [views["2"]], 5)
     finally:
         zk.delete(parent, recursive=True)
         text_delete(api, "/job/unregister", job)
-    wait_until(lambda: api.get("/job/tasks/failover").json() == [], 5)
+    wait_until(lambda: follower.get("/job/tasks/failover").json() == [], 5)
 
 
 # ---- the /api prefix ----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -166,3 +167,66 @@ def test_a_dropped_connection_resyncs_and_repairs_what_changed_meanwhile(
         client.stop()
         client.close()
         proxy.stop()
+
+
+def test_a_large_collection_is_listed_at_most_once_per_interval_and_hints_are_read_at_once(
+    zk: KazooClient, client: KazooClient, root: str
+) -> None:
+    zk.ensure_path(f"{root}/big")
+    for first in range(0, 20_000, 500):  # 20,000 children: listings 0.2 s apart
+        txn = zk.transaction()
+        for i in range(first, first + 500):
+            txn.create(f"{root}/big/old{i}", b"{}")
+        txn.commit()
+    mirror = Mirror(client, [Collection("big", f"{root}/big", decode=_json, list_interval=1.0)])
+    mirror.start()
+    try:
+        assert mirror.wait_synced(60)
+        lists_before = mirror.stats.lists
+        for i in range(40):  # created elsewhere, quickly: one listing per interval finds them all
+            zk.create(f"{root}/big/n{i}", b"{}")
+        wait_until(lambda: mirror.count("big") == 20_040, 5)
+        assert mirror.stats.lists - lists_before <= 3
+        client.create(f"{root}/big/mine", b'{"mine": 1}')  # written here and hinted: no listing needed
+        mirror.hint([f"{root}/big/mine"])
+        assert mirror.barrier(5)
+        found = mirror.get("big", "mine")
+        assert found is not None and found.value == {"mine": 1}
+        zk.set(f"{root}/big/n3", b'{"changed": true}')  # data watches of listed children work at once
+        wait_until(lambda: mirror.get("big", "n3").value == {"changed": True}, 2)  # type: ignore[union-attr]
+        zk.delete(f"{root}/big/n4")
+        wait_until(lambda: mirror.get("big", "n4") is None, 2)
+    finally:
+        mirror.stop()
+
+
+def test_an_owned_collection_changes_only_by_its_writer_until_disowned(
+    zk: KazooClient, mirror: Mirror, root: str
+) -> None:
+    from elasticjob.registry.store import Write
+
+    zk.create(f"{root}/running/j/t0", b'{"s": 0}', makepath=True)
+    wait_until(lambda: mirror.get("running", ("j", "t0")), 5)
+    mirror.own(["running"])
+    # The owner committed these (here: written by hand, as its transaction would) and applies them.
+    zk.create(f"{root}/running/j/t1", b'{"s": 1}')
+    zk.set(f"{root}/running/j/t0", b'{"s": 10}')
+    mirror.apply([
+        Write("create", f"{root}/running/j/t1", {"s": 1}, collection="running", key=("j", "t1"), obj={"s": 1}),
+        Write("set", f"{root}/running/j/t0", {"s": 10}, 0, collection="running", key=("j", "t0"), obj={"s": 10}),
+    ])
+    t0 = mirror.get("running", ("j", "t0"))
+    assert t0 is not None and t0.value == {"s": 10} and t0.version == 1
+    assert mirror.get("running", ("j", "t1")) is not None
+    # Someone else's change is not followed while owned...
+    zk.create(f"{root}/running/j/t2", b'{"s": 2}')
+    time.sleep(0.5)
+    assert mirror.barrier(5) and mirror.get("running", ("j", "t2")) is None
+    # ...but a hinted path is read (a conflict refreshes what it was decided on).
+    mirror.hint([f"{root}/running/j/t2"])
+    assert mirror.barrier(5) and mirror.get("running", ("j", "t2")) is not None
+    zk.delete(f"{root}/running/j/t1")
+    mirror.disown(["running"])  # read anew and followed again
+    wait_until(lambda: mirror.get("running", ("j", "t1")) is None, 5)
+    zk.set(f"{root}/running/j/t2", b'{"s": 22}')
+    wait_until(lambda: mirror.get("running", ("j", "t2")).value == {"s": 22}, 5)  # type: ignore[union-attr]

@@ -24,6 +24,7 @@ from elasticjob.scheduler.cycle import (
     QueueWrite,
     TaskKill,
     TaskLaunch,
+    app_version,
     plan_cycle,
 )
 from elasticjob.scheduler.firings import DEFAULT_MAX_PENDING_FIRINGS
@@ -180,6 +181,7 @@ def test_a_due_transient_job_launches_every_shard_of_one_firing() -> None:
         "app_name": "app",
         "app_url": "http://repo/app.tar.gz",
         "app_cache_enable": True,
+        "app_version": app_version(make_app()),
         "job_type": "SCRIPT",
         "command": "bin/start.sh",
         "job_class": "",
@@ -216,6 +218,17 @@ def test_launch_spec_command_and_job_class(extra: dict[str, Any], command: str, 
         command, job_class, job_type,
     )
     assert launch.spec["streaming_process"] is bool(extra.get("streamingProcess"))
+
+
+def test_launch_spec_carries_the_apps_version_which_changes_with_its_configuration() -> None:
+    def version(app: App) -> str:
+        (launch,) = cycle(snapshot([make_job(shards=1)], apps=[app], agents=TWO_AGENTS)).launches
+        return str(launch.spec["app_version"])
+
+    first = version(make_app())
+    assert first and first == version(make_app())
+    assert version(make_app(appURL="http://repo/app-2.tar.gz")) != first
+    assert version(make_app(bootstrapScript="bin/other.sh")) != first
 
 
 def test_single_step_job_runs_in_the_app_named_like_it() -> None:

@@ -299,3 +299,28 @@ def test_a_stale_copy_is_killed(context_kw: dict[str, object], why: str) -> None
     assert plan.creates == []
     [(agent, task_id, reason)] = plan.kills
     assert (agent, task_id) == ("a1", tid) and why in reason
+
+
+def test_the_end_of_a_run_the_state_no_longer_holds_is_recorded_and_acknowledged() -> None:
+    # A leader committed the end and died before the history had it: the agent reports it again.
+    t = real_task()
+    report = StatusUpdate(t.task_id, TaskState.FINISHED, exit_code=0, timestamp_ms=REPORTED_MS,
+                          started_ms=STARTED_MS, firing_id="cron-X")
+    plan = plan_statuses([("a1", report)], {}, NOW, Context())
+    assert plan.acks == {"a1": [t.task_id]} and not plan.deletes
+    [event] = plan.events
+    assert (event.task.task_id, event.task.job_name, event.task.sharding_item, event.task.firing_id) == (
+        t.task_id, "j", 1, "cron-X")
+    assert (event.state, event.exit_code, event.started_at, event.at) == (
+        TaskState.FINISHED, 0, at_ms(STARTED_MS), at_ms(REPORTED_MS))
+
+
+def test_a_stale_copys_end_and_a_not_running_here_answer_are_not_recorded() -> None:
+    stale = real_task(item=0)
+    plan = plan_statuses([("a1", StatusUpdate(stale.task_id, TaskState.FINISHED, exit_code=0))], {}, NOW,
+                         Context(lost=frozenset({stale.task_id})))
+    assert plan.events == [] and plan.tombstone_deletes == [stale.task_id]
+    unknown_here = real_task(item=2)
+    answer = StatusUpdate(unknown_here.task_id, TaskState.KILLED, reason="unknown", message="not running")
+    plan = plan_statuses([("a1", answer)], {}, NOW, Context())
+    assert plan.events == [] and plan.acks == {"a1": [unknown_here.task_id]}

@@ -1,0 +1,140 @@
+"""Recording execution events off the scheduler's thread: a queue, one writer thread, batched writes.
+
+``record(events, then)`` returns at once; the writer stores the events in batches (one transaction per
+batch, many calls per batch under load) and then calls ``then()`` — the scheduler acknowledges an agent's
+statuses there, so an agent keeps re-reporting a status until it is both committed to ZooKeeper and in the
+history. A failed write is retried with backoff for ``give_up_after`` seconds, then dropped with an error
+log (history is best effort; ZooKeeper state is the truth) and ``then`` is called anyway, so agents do not
+hold statuses forever while a database is down. At most ``max_pending`` events wait; beyond that the
+oldest are dropped, logged and counted.
+
+Thread-safety: ``record`` may be called from any thread; callbacks run on the writer thread and must not
+block for long.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from elasticjob.history.store import HistoryError, HistoryStore
+from elasticjob.model.execution import ExecutionEvent
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 5_000
+
+
+class HistoryRecorder:
+    def __init__(
+        self,
+        store: HistoryStore,
+        *,
+        max_pending: int = 200_000,
+        give_up_after: float = 30.0,
+        on_dropped: Callable[[int], None] = lambda _count: None,
+    ) -> None:
+        self.store = store
+        self.max_pending = max_pending
+        self.give_up_after = give_up_after
+        self.on_dropped = on_dropped
+        self._pending: collections.deque[tuple[list[ExecutionEvent], Callable[[], None] | None]] = (
+            collections.deque()
+        )
+        self._count = 0
+        self._cond = threading.Condition()
+        self._stopped = False
+        self._busy = False
+        self._thread = threading.Thread(target=self._run, name="history-recorder", daemon=True)
+
+    def start(self) -> HistoryRecorder:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Write what is queued (for up to ``timeout`` seconds), then stop."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+
+    def record(self, events: Sequence[ExecutionEvent], then: Callable[[], None] | None = None) -> None:
+        with self._cond:
+            self._pending.append((list(events), then))
+            self._count += len(events)
+            dropped = 0
+            while self._count > self.max_pending and len(self._pending) > 1:
+                old, callback = self._pending.popleft()
+                self._count -= len(old)
+                dropped += len(old)
+                if callback is not None:
+                    self._pending.appendleft(([], callback))  # its acknowledgement still goes out
+                    break
+            self._cond.notify()
+        if dropped:
+            log.error("history recorder: %d event(s) dropped: over %d waiting", dropped, self.max_pending)
+            self.on_dropped(dropped)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything recorded so far is written (or given up); False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._pending or self._busy:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._stopped:
+                    self._cond.wait()
+                if not self._pending and self._stopped:
+                    return
+                batch: list[ExecutionEvent] = []
+                callbacks: list[Callable[[], None]] = []
+                while self._pending and len(batch) < MAX_BATCH:
+                    events, then = self._pending.popleft()
+                    self._count -= len(events)
+                    batch.extend(events)
+                    if then is not None:
+                        callbacks.append(then)
+                self._busy = True
+            try:
+                self._write(batch)
+                for callback in callbacks:
+                    try:
+                        callback()
+                    except Exception:  # noqa: BLE001 - one callback must not stop the recorder
+                        log.exception("history recorder callback failed")
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _write(self, batch: list[ExecutionEvent]) -> None:
+        if not batch:
+            return
+        deadline = time.monotonic() + self.give_up_after
+        delay = 0.1
+        while True:
+            try:
+                self.store.record(batch)
+                return
+            except HistoryError as exc:
+                if time.monotonic() + delay > deadline or self._stopped:
+                    log.error("history recorder: %d event(s) not recorded: %s", len(batch), exc)
+                    self.on_dropped(len(batch))
+                    return
+                log.warning("history recorder: %s; retrying in %.1fs", exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            except Exception:  # noqa: BLE001 - a bug must not stop the recorder
+                log.exception("history recorder: %d event(s) not recorded", len(batch))
+                self.on_dropped(len(batch))
+                return
