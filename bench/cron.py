@@ -7,7 +7,8 @@ its agent) minus the firing's scheduled instant; every firing of the window must
 Then APScheduler 3.x fires the same 10,000 schedules in-process (``bench.apscheduler_side``), alone on
 the machine, for one minute (each schedule once), and its lateness is set beside ours.
 
-``--quick``: 120 jobs firing every 10 seconds, over 20 seconds.
+``--quick``: 60 jobs firing every 5 seconds, over 10 seconds. ``ELASTICJOB_BENCH_PROFILE=DIR`` records the
+leader and an agent with py-spy during the window.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import Figure, at_least, at_most, percentile, rounded
+from bench.profiling import profiled
 from elasticjob import cron as cron_dialects
 from elasticjob.dev.localcluster import LocalCluster, firing_instant, start_lateness
 from elasticjob.dev.processes import build_tarball
@@ -58,15 +60,18 @@ def expected_firings(
 
 
 def measure(
-    cluster: LocalCluster, bodies: list[dict[str, Any]], period: int, duration: float
+    cluster: LocalCluster, bodies: list[dict[str, Any]], period: int, duration: float, lead: float = 10.0
 ) -> dict[str, Any]:
     """Register the jobs, let them warm up, measure a window of ``duration`` seconds."""
     registrations = cluster.register_jobs(bodies)
-    # The window opens at a period boundary at least 10 s away: the agents have fetched the app by then.
-    start_ts = math.ceil((time.time() + 10) / period) * period
+    # The window opens at a period boundary at least ``lead`` seconds away: the app is fetched by then.
+    start_ts = math.ceil((time.time() + lead) / period) * period
     start = dt.datetime.fromtimestamp(start_ts, dt.UTC)
     end = start + dt.timedelta(seconds=duration)
-    time.sleep(max(0.0, end.timestamp() - time.time() + 10.0))  # the window, then time to finish
+    time.sleep(max(0.0, start_ts - time.time()))
+    with profiled("cron", {"leader": cluster.leader().pid, "agent": cluster.agents[0].pid}):
+        time.sleep(max(0.0, end.timestamp() - time.time()))
+    time.sleep(lead)  # time to finish
     rows = cluster.executions()
     in_window = [r for r in rows if (i := firing_instant(r["firingId"])) is not None and start <= i < end]
     lateness = [x for r in in_window if r["state"] == "FINISHED" and (x := start_lateness(r)) is not None]
@@ -101,14 +106,14 @@ def ratio(ours: float, theirs: float | None) -> float | None:
 
 
 def run(quick: bool) -> Figure:
-    jobs, period, duration = (120, 10, 20.0) if quick else (10_000, 60, 180.0)
+    jobs, period, duration, lead = (60, 5, 10.0, 4.0) if quick else (10_000, 60, 180.0, 10.0)
     bodies = [job_body(i, period) for i in range(jobs)]
     with tempfile.TemporaryDirectory(prefix="ej-bench-cron-") as tmp:
         root = Path(tmp)
         tarball = build_tarball({"run.sh": SCRIPT}, root / "cron.tar.gz", executable=("run.sh",))
         with LocalCluster(root, agents=2, agent_cpus=2, agent_mem=8192) as cluster:
             cluster.register_app("cron", tarball)
-            ours = measure(cluster, bodies, period, duration)
+            ours = measure(cluster, bodies, period, duration, lead)
     theirs = apscheduler(jobs, period, APSCHEDULER_WINDOW if not quick else duration)
     lateness = ours["lateness"]
     p50, p99 = percentile(lateness, 0.5) * 1000, percentile(lateness, 0.99) * 1000

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shutil
 import signal
 import subprocess
@@ -46,6 +47,18 @@ def py_spy(pid: int, output: Path | None, rate: int = 100) -> Iterator[None]:
         except subprocess.TimeoutExpired:
             recorder.kill()
             recorder.wait(10)
+
+
+@contextlib.contextmanager
+def profiled(name: str, pids: dict[str, int]) -> Iterator[None]:
+    """When ``ELASTICJOB_BENCH_PROFILE=DIR`` is set, record each of ``pids`` (role -> pid) into
+    ``DIR/{name}-{role}.folded`` while the block runs; otherwise do nothing."""
+    directory = os.environ.get("ELASTICJOB_BENCH_PROFILE")
+    with contextlib.ExitStack() as stack:
+        for role, pid in pids.items():
+            output = Path(directory) / f"{name}-{role}.folded" if directory else None
+            stack.enter_context(py_spy(pid, output))
+        yield
 
 
 def read_folded(path: Path) -> list[tuple[list[str], int]]:

@@ -52,7 +52,7 @@ def agent_sigkill(root: Path, zk: str, session: float, grace: float) -> float:
     ]
     try:
         with httpx.Client(base_url=master.url, timeout=10) as client:
-            wait_until(lambda: "elasticjob_registered_agents 2.0" in client.get("/metrics").text, 30)
+            wait_until(lambda: "elasticjob_connected_agents 2.0" in client.get("/metrics").text, 30)
             register_script_job(client, root, "long", LONG, cron="0 0 0 1 1 ? 2099", failover=True)
             client.post("/job/trigger", content=b"long", headers={"Content-Type": "text/plain"})
             first = wait_until(lambda: [r for r in started(client, "long") if r["state"] == "RUNNING"], 30)[0]
@@ -86,7 +86,7 @@ def leader_sigkill(root: Path, zk: str, session: float) -> float:
     try:
         with httpx.Client(base_url=masters[0].url, timeout=10) as client:
             wait_until(lambda: client.get("/leader").json().get("self"), 30)
-            wait_until(lambda: "elasticjob_registered_agents 1.0" in client.get("/metrics").text, 30)
+            wait_until(lambda: "elasticjob_connected_agents 1.0" in client.get("/metrics").text, 30)
             register_script_job(client, root, "tick", QUICK, cron="* * * * * ?")
             wait_until(lambda: len(started(client, "tick")) >= 3, 30)
         killed = time.time()

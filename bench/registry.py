@@ -11,7 +11,7 @@ ZooKeeper as the API writes them, 500 to a multi-transaction, before the masters
 - after SIGKILL of the leader, the standby leads and launches the first firing of a job due every second
   within 30 s (the ZooKeeper session timeout, 10 s, is part of it).
 
-``--quick``: 2,000 jobs, short samples, a 4 s session.
+``--quick``: 1,000 jobs, short samples, a 4 s session.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from elasticjob.registry.store import encode
 
 SCRIPT = "#!/bin/sh\nexit 0\n"
 IDLE = "0 0 0 1 1 ? 2099"
+APP = "idle"
 BATCH = 500
 
 
@@ -127,7 +128,7 @@ def probe_job(name: str, cron: str) -> dict[str, Any]:
 
 def run(quick: bool) -> Figure:
     jobs, samples, reads, extra, session = (
-        (2_000, 5, 200, 300, 4.0) if quick else (100_000, 20, 2_000, 5_000, 10.0)
+        (1_000, 5, 200, 200, 4.0) if quick else (100_000, 20, 2_000, 5_000, 10.0)
     )
     with tempfile.TemporaryDirectory(prefix="ej-bench-registry-") as tmp:
         root = Path(tmp)
@@ -136,6 +137,7 @@ def run(quick: bool) -> Figure:
         with LocalCluster(root / "empty", masters=1, agents=1, namespace="empty",
                           session_timeout=session) as empty:
             load_jobs(empty.zk_hosts, "empty", tarball, 0)
+            empty.wait_for(f"/app/{APP}")  # written straight into ZooKeeper: seen a moment later
             empty.register_jobs([probe_job("probe", IDLE)])
             baseline = trigger_latencies(empty.leader().url, "probe", samples)
             zk_hosts = empty.zk_hosts
@@ -149,6 +151,7 @@ def run(quick: bool) -> Figure:
             with cluster:
                 start_seconds = time.perf_counter() - started
                 leader = cluster.leader()
+                cluster.wait_for(f"/app/{APP}")
                 memory = rss_mib(leader.pid)
                 cluster.register_jobs([probe_job("probe", IDLE)])
                 triggered = trigger_latencies(leader.url, "probe", samples)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import functools
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -127,6 +128,12 @@ class LocalCluster:
                    message=f"{count} agent(s) connected")
 
     # ---- API helpers ---------------------------------------------------------------------------------
+    def wait_for(self, path: str, timeout: float = 30) -> None:
+        """Until ``GET path`` answers 200 on every master (a change made elsewhere has reached them all)."""
+        for master in self.masters:
+            url = f"{master.url}{path}"
+            wait_until(functools.partial(_answers, url), timeout, message=f"{url} answers")
+
     def register_app(self, name: str, tarball: Path, bootstrap: str = "./run.sh") -> None:
         app = {"appName": name, "appURL": tarball.as_uri(), "bootstrapScript": bootstrap, "cpuCount": 0.01,
                "memoryMB": 16}
@@ -168,6 +175,10 @@ class LocalCluster:
                 if len(rows) >= body["total"] or not body["rows"]:
                     return rows
                 page += 1
+
+
+def _answers(url: str) -> bool:
+    return httpx.get(url, timeout=10).status_code == 200
 
 
 def firing_instant(firing_id: str) -> dt.datetime | None:
