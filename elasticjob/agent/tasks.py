@@ -16,7 +16,9 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +87,7 @@ class TaskManager:
         self._lock = threading.Lock()
         self._tasks: dict[str, TaskRun] = {}
         self._lanes = Lanes(STAGING_WORKERS, "stage")
+        self._starter = ThreadPoolExecutor(1, thread_name_prefix="starter")
         self._reactor = shared_reactor()
 
     # ---- commands from the master ----------------------------------------------------------------
@@ -209,7 +212,7 @@ class TaskManager:
         if spec["execution_type"] == "DAEMON":
             self._start_daemon(run, app_dir)
         else:
-            self._start_transient(run, app_dir)
+            self._start_at_its_time(run, app_dir)
 
     def _install_app(self, spec: dict[str, Any], app_dir: Path) -> None:
         if spec["app_cache_enable"]:
@@ -222,6 +225,34 @@ class TaskManager:
             unpack(fresh.path, app_dir, max_bytes=self.max_unpacked_bytes)
         finally:
             fresh.path.unlink(missing_ok=True)
+
+    def _start_at_its_time(self, run: TaskRun, app_dir: Path) -> None:
+        """Start a staged TRANSIENT shard now, or — launched ahead of its firing's instant — at
+        ``start_at_ms``, from a starter thread of its own (staging other shards meanwhile never delays a
+        start). Until then a kill ends it at once, without it ever running."""
+        delay = spec_start_at(run.spec) - time.time()
+        if delay <= 0:
+            self._start_transient(run, app_dir)
+            return
+        with run.lock:
+            killed = run.kill_requested
+            if not killed:
+                run.waiting = True
+                run.timer = self._reactor.call_later(delay, lambda: self._start_soon(run, app_dir))
+        if killed:
+            self._killed(run, f"killed before it started: {killed}")
+
+    def _start_soon(self, run: TaskRun, app_dir: Path) -> None:
+        """On the reactor thread (which must not block): hand the start to the starter thread."""
+        self._starter.submit(self._start_when_due, run, app_dir)
+
+    def _start_when_due(self, run: TaskRun, app_dir: Path) -> None:
+        with run.lock:
+            if run.kill_requested or not run.waiting:
+                return  # killed while waiting: the kill has been reported
+            run.waiting = False
+            run.timer = None
+        self._start_transient(run, app_dir)
 
     def _start_transient(self, run: TaskRun, app_dir: Path) -> None:
         start_error: OSError | None = None
@@ -397,3 +428,8 @@ class TaskManager:
             log_dir=run.sandbox / "logs",
             kill_grace_seconds=self.kill_grace,
         )
+
+
+def spec_start_at(spec: dict[str, Any]) -> float:
+    """When a launched shard is to start (Unix seconds; 0: at once)."""
+    return float(spec.get("start_at_ms") or 0) / 1000

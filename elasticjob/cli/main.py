@@ -116,6 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long an agent may be disconnected before its tasks count as LOST (default 15)",
     )
     master.add_argument(
+        "--launch-ahead",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="launch a cron firing this long before its instant; its agents prepare the shards and start "
+        "them at the instant (default 2; 0: launch at the instant)",
+    )
+    master.add_argument(
         "--placement",
         choices=["spread", "binpack"],
         default="spread",
@@ -256,6 +264,7 @@ def _master(args: argparse.Namespace) -> int:
             history_url=args.history_url,
             agent_grace=args.agent_grace,
             placement=args.placement,
+            launch_ahead=args.launch_ahead,
         )
     except ValueError as exc:
         return _fail(str(exc))

@@ -162,18 +162,22 @@ class LocalCluster:
         return len(items) / (time.perf_counter() - started)
 
     def executions(self, job: str | None = None, per_page: int = 1000) -> list[dict[str, Any]]:
-        """Every execution in the history (read through the leader), newest first."""
-        rows: list[dict[str, Any]] = []
-        params: dict[str, Any] = {"per_page": per_page}
+        """Every execution in the history (read through the leader), oldest first, one row per task.
+
+        Read page by page while jobs may still be running: oldest first, so that new executions land
+        after the pages already read; a row seen on two pages (its time moved when it started) is kept
+        once, as last seen."""
+        rows: dict[str, dict[str, Any]] = {}
+        params: dict[str, Any] = {"per_page": per_page, "order": "asc"}
         if job:
             params["jobName"] = job
         with httpx.Client(base_url=self.leader().url, timeout=120) as client:
             page = 1
             while True:
                 body = client.get("/job/events/executions", params={**params, "page": page}).json()
-                rows.extend(body["rows"])
-                if len(rows) >= body["total"] or not body["rows"]:
-                    return rows
+                rows.update((row["taskId"], row) for row in body["rows"])
+                if page * per_page >= body["total"] or not body["rows"]:
+                    return list(rows.values())
                 page += 1
 
 

@@ -1,8 +1,9 @@
 """``HistoryStore`` on any SQLAlchemy database: SQLite by default, PostgreSQL (or others) by URL.
 
 Only portable SQL is used: the upsert is select-then-insert/update inside one transaction, with the
-rows locked (``SELECT ... FOR UPDATE`` where the backend has it). SQLite gets WAL, a busy timeout and
-``BEGIN IMMEDIATE`` for writes, so that several processes may share one file without lost updates.
+rows locked (``SELECT ... FOR UPDATE`` where the backend has it). SQLite gets WAL (synced at checkpoints),
+a busy timeout and ``BEGIN IMMEDIATE`` for writes, so that several processes may share one file without
+lost updates.
 """
 
 from __future__ import annotations
@@ -172,6 +173,10 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int, wal: bool) -> No
             cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
             if wal:
                 cursor.execute("PRAGMA journal_mode = WAL")
+                # In WAL mode NORMAL syncs at checkpoints, not at every commit: a power loss may forget
+                # the last transactions but never corrupts the database (history is best effort; the
+                # state that matters is in ZooKeeper).
+                cursor.execute("PRAGMA synchronous = NORMAL")
         finally:
             cursor.close()
 

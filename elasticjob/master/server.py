@@ -86,6 +86,7 @@ def run_master(config: MasterConfig) -> None:
         agent_grace=config.agent_grace,
         scorer=placement.BinPack() if config.placement == "binpack" else placement.SPREAD,
         metrics=metrics,
+        launch_ahead=config.launch_ahead,
     )
     hub.on_change = scheduler.wake
 

@@ -31,6 +31,7 @@ class RunningTask:
     launched_at: dt.datetime
     started_at: dt.datetime | None = None
     attempt: int = 0  # 0 for a firing's first run; failover/retry runs count up
+    start_at: dt.datetime | None = None  # launched ahead: its agent starts it at this instant
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -50,6 +51,7 @@ class RunningTask:
             "launchedAt": iso(self.launched_at),
             "startedAt": iso(self.started_at) if self.started_at else None,
             "attempt": self.attempt,
+            "startAt": iso(self.start_at) if self.start_at else None,
         }
 
     @classmethod
@@ -71,6 +73,7 @@ class RunningTask:
             launched_at=parse_iso(value["launchedAt"]),
             started_at=parse_iso(value["startedAt"]) if value.get("startedAt") else None,
             attempt=int(value.get("attempt", 0)),
+            start_at=parse_iso(value["startAt"]) if value.get("startAt") else None,
         )
 
     def native_view(self) -> dict[str, Any]:

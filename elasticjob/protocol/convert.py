@@ -112,6 +112,7 @@ def spec_to_proto(spec: dict[str, Any]) -> pb.TaskSpec:
         cron=spec.get("cron", ""),
         time_zone=spec.get("time_zone", "UTC"),
         app_version=spec.get("app_version", ""),
+        start_at_ms=spec.get("start_at_ms", 0),
     )
 
 
@@ -138,4 +139,5 @@ def spec_from_proto(message: pb.TaskSpec) -> dict[str, Any]:
         "cron": message.cron,
         "time_zone": message.time_zone or "UTC",
         "app_version": message.app_version,
+        "start_at_ms": message.start_at_ms,
     }

@@ -51,7 +51,7 @@ from typing import Any
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException, NoNodeError
-from kazoo.protocol.states import Callback, EventType, WatchedEvent
+from kazoo.protocol.states import Callback, EventType, WatchedEvent, ZnodeStat
 
 from elasticjob.registry.store import Write
 
@@ -218,17 +218,28 @@ class Mirror:
     def owns(self, collection: str) -> bool:
         return collection in self._owned
 
-    def apply(self, writes: Iterable[Write]) -> None:
-        """Apply committed writes to owned collections (others are left to their watches); listeners are
-        told on the calling thread."""
+    def apply(self, writes: Sequence[Write], results: Sequence[Any] | None = None) -> None:
+        """Apply committed writes: every write to an owned collection (listeners are told, on the calling
+        thread), and a set of another collection's record whose new ``ZnodeStat`` is in ``results`` (one
+        result per write) when it is newer than what the mirror holds — the writer knows what it wrote, so
+        its listeners are not told, and the watch that follows finds nothing new. The rest is left to
+        watches and hints."""
         changes: list[Change] = []
         if not self._synced.is_set():
             # Being re-read: the re-read may already have passed these records, so read them after it.
             self.hint(w.path for w in writes if w.collection in self._owned and not w.parent)
             return
         with self._lock:
-            for write in writes:
-                if write.collection is None or write.collection not in self._owned:
+            for index, write in enumerate(writes):
+                if write.collection is None:
+                    continue
+                if write.collection not in self._owned:
+                    stat: Any = results[index] if results is not None and index < len(results) else None
+                    if write.kind == "set" and isinstance(stat, ZnodeStat):
+                        table = self._tables[write.collection]
+                        old = table.nodes.get(write.key)
+                        if old is None or old.mzxid < stat.mzxid:
+                            table.put(write.key, Node(write.obj, stat.version, stat.mzxid))
                     continue
                 table = self._tables[write.collection]
                 if write.parent:

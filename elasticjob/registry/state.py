@@ -200,10 +200,11 @@ class ClusterState:
         """No longer the leader: read those records anew and follow them by watches again."""
         self.mirror.disown(LEADER_OWNED)
 
-    def wrote(self, writes: list[Write]) -> None:
-        """This master committed ``writes``: records of owned collections are applied; new records of
-        others are read at once (a change to an existing one arrives by its watch)."""
-        self.mirror.apply(writes)
+    def wrote(self, writes: list[Write], results: list[Any] | None = None) -> None:
+        """This master committed ``writes`` (``results``: kazoo's, one per write): records of owned
+        collections are applied; so are this master's changes to records of other collections, when
+        ZooKeeper said which version they made; new records of other collections are read at once."""
+        self.mirror.apply(writes, results)
         self.mirror.hint(w.path for w in writes if w.kind == "create" and w.collection is not None
                          and not self.mirror.owns(w.collection) and not w.parent)
 

@@ -191,11 +191,12 @@ class Transaction:
         """The paths the operations create, set or delete (not those they only check)."""
         return [path for path in self._paths if path not in self._checked]
 
-    def commit(self) -> None:
-        """Commit; on failure raise the ``StoreError`` of the first operation that failed."""
+    def commit(self) -> list[Any]:
+        """Commit; on failure raise the ``StoreError`` of the first operation that failed. Returns kazoo's
+        result of each operation: the path of a create, the new ``ZnodeStat`` of a set, True otherwise."""
         if not self._paths:
-            return
-        results = self._txn.commit()
+            return []
+        results: list[Any] = self._txn.commit()
         for index, (path, result) in enumerate(zip(self._paths, results, strict=True)):
             if isinstance(result, Exception) and not _is_rollback(result):
                 error = _translate(result, path)
@@ -204,6 +205,7 @@ class Transaction:
         failures = [r for r in results if isinstance(r, Exception)]
         if failures:  # only rollback markers: still a failure, say so
             raise StoreError("transaction rolled back", None)
+        return results
 
 
 def _is_rollback(exc: Exception) -> bool:

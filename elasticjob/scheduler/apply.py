@@ -18,9 +18,10 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from elasticjob.model import TaskState
-from elasticjob.model.execution import ExecutionEvent
+from elasticjob.model.execution import MISSED, ExecutionEvent
 from elasticjob.protocol import agent_pb2 as pb
 from elasticjob.protocol.convert import spec_to_proto
 from elasticjob.registry import Fence, JsonStore, StoreError
@@ -53,7 +54,8 @@ class Outcome:
 
 
 class Applier:
-    """``wrote(writes)`` is told what each committed transaction wrote (the state applies it), and
+    """``wrote(writes, results)`` is told what each committed transaction wrote, with kazoo's result of each
+    write (the state applies them), and
     ``refresh(paths)`` what a failed group was decided on (the state reads it again)."""
 
     def __init__(
@@ -61,7 +63,7 @@ class Applier:
         store: JsonStore,
         agents: AgentPort,
         events: EventSink,
-        wrote: Callable[[list[Write]], None] = lambda _writes: None,
+        wrote: Callable[[list[Write], list[Any]], None] = lambda _writes, _results: None,
         refresh: Callable[[list[str]], None] = lambda _paths: None,
     ) -> None:
         self.store = store
@@ -94,7 +96,7 @@ class Applier:
                     op(txn)
                     owner.append(group)
             try:
-                txn.commit()
+                results = txn.commit()
             except StoreError as exc:
                 failed = _failed_group(owner, exc)
                 if failed is None:
@@ -105,7 +107,7 @@ class Applier:
                 batch = [g for g in batch if g is not failed]
                 continue
             outcome.committed.extend(g.key for g in batch)
-            self.wrote([write for g in batch for write in g.ops])
+            self.wrote([write for g in batch for write in g.ops], results[1:])  # not the fence's
             self.launch([launch for g in batch for launch in g.launches])
             return
 
@@ -150,7 +152,7 @@ class Applier:
                         r.task.job_name,
                         r.task.sharding_item,
                         r.task.firing_id,
-                        r.state.value,
+                        MISSED if r.missed else r.state.value,
                         agent_id=r.task.agent_id,
                         hostname=r.task.hostname,
                         exit_code=r.exit_code,

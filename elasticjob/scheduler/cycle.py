@@ -72,8 +72,14 @@ def plan_cycle(
     schedule_of: Callable[[Job], Schedule],
     scorer: placement.Scorer = placement.SPREAD,
     max_pending: int | None = None,
+    ahead: dt.timedelta = dt.timedelta(0),
 ) -> CyclePlan:
-    """Decide one cycle. ``max_pending`` overrides every job's ``maxPendingFirings`` (tests)."""
+    """Decide one cycle. ``max_pending`` overrides every job's ``maxPendingFirings`` (tests).
+
+    ``ahead``: a job with nothing pending whose next cron instant is at most this far away is launched
+    now, its shards told to start at the instant (``RunningTask.start_at``): agents prepare sandboxes
+    before the instant, so the shards start on time however many are due at once. ``next_wake`` is then
+    that much before the next instant."""
     result = CyclePlan(job_versions=dict(snapshot.job_versions))
     queues: dict[str, ReadyQueue] = {}
     for name, job in sorted(snapshot.jobs.items()):
@@ -81,10 +87,16 @@ def plan_cycle(
         if job.jobExecutionType is JobExecutionType.DAEMON:
             queues[name] = queue
             continue
-        queue = _advance_cron(job, queue, now, schedule_of(job), snapshot, result, max_pending)
-        nxt = schedule_of(job).next_fire(queue.cursor or now)
-        if nxt is not None and (result.next_wake is None or nxt < result.next_wake):
-            result.next_wake = nxt
+        schedule = schedule_of(job)
+        queue = _advance_cron(job, queue, now, schedule, snapshot, result, max_pending)
+        nxt = schedule.next_fire(queue.cursor or now)
+        near = nxt is not None and ahead and nxt <= now + ahead
+        if near and nxt is not None and not queue.firings and snapshot.job_enabled(job):
+            # Nothing pending and the next instant is near: queue it now, to be launched ahead of it.
+            queue = replace(queue, cursor=nxt, firings=(Firing.cron(nxt),))
+            nxt = schedule.next_fire(nxt)
+        if nxt is not None and (result.next_wake is None or nxt - ahead < result.next_wake):
+            result.next_wake = nxt - ahead
         queues[name] = queue
 
     groups, heads = _task_groups(snapshot, queues, result)
@@ -108,7 +120,8 @@ def plan_cycle(
                 result.launches.append(_launch(job, app, placed, head, now))
             if head is not None:
                 queue = queues[job_name]
-                queues[job_name] = replace(queue, firings=queue.firings[1:], reason="", last_fire_time=now)
+                fired = max(now, head.scheduled_at)  # a firing launched ahead fires at its instant
+                queues[job_name] = replace(queue, firings=queue.firings[1:], reason="", last_fire_time=fired)
         else:
             queues[job_name] = replace(
                 queues[job_name], reason=reasons.get(job_name, "waiting for resources")
@@ -140,6 +153,9 @@ def _obsolete(snapshot: Snapshot, job_name: str, task: RunningTask) -> str | Non
             return f"job '{job_name}' is no longer a DAEMON job"
         if not snapshot.job_enabled(job):
             return f"job '{job_name}' is disabled"
+    elif task.state is TaskState.STAGING and task.start_at is not None and not snapshot.job_enabled(job):
+        # Launched ahead of its instant: it has not started, and its job was disabled meanwhile.
+        return f"job '{job_name}' was disabled before its firing's instant"
     return None
 
 
@@ -352,6 +368,7 @@ def _launch(
     task_id = str(TaskId.new(job.jobName, item, kind, placed.agent_id))
     if firing_id is None:
         firing_id = head.firing_id if head is not None else DAEMON_FIRING
+    start_at = head.scheduled_at if head is not None and head.scheduled_at > now else None
     task = RunningTask(
         task_id=task_id,
         job_name=job.jobName,
@@ -368,6 +385,7 @@ def _launch(
         state=TaskState.STAGING,
         launched_at=now,
         attempt=attempt,
+        start_at=start_at,
     )
     return TaskLaunch(task, task_spec(job, app, task))
 
@@ -406,4 +424,5 @@ def task_spec(job: Job, app: App, task: RunningTask) -> dict[str, Any]:
         "execution_type": job.jobExecutionType.value,
         "cron": job.cron,
         "time_zone": job.timeZone,
+        "start_at_ms": int(task.start_at.timestamp() * 1000) if task.start_at else 0,
     }

@@ -83,8 +83,10 @@ class Scheduler:
         agent_grace: float = 15.0,
         scorer: placement.Scorer = placement.SPREAD,
         metrics: SchedulerMetrics | None = None,
+        launch_ahead: float = 0.0,
     ) -> None:
         self.store = store
+        self.ahead = dt.timedelta(seconds=launch_ahead)
         self.state = state
         self.layout = state.layout
         self.agents = agents
@@ -108,7 +110,6 @@ class Scheduler:
         self._dirty: set[str] = set()
         self._dirty_apps: set[str] = set()
         self._capacity_changed = False
-        self._own_queue_versions: dict[str, int] = {}  # queue znode versions this loop wrote itself
         # Owned by the loop's thread.
         self._heap = FireHeap()
         self._waiting: set[str] = set()  # jobs waiting for resources: planned again when capacity frees
@@ -154,10 +155,8 @@ class Scheduler:
                 collection, key = change.collection, change.key
                 if collection in (JOBS, DISABLED_JOBS, FAILOVER):
                     self._dirty.add(key[0] if isinstance(key, tuple) else key)
-                elif collection == READY:
-                    own = self._own_queue_versions.pop(key, None)
-                    if change.new is None or own != change.new.version:
-                        self._dirty.add(key)
+                elif collection == READY:  # a trigger, a registration (this loop's own writes are not told)
+                    self._dirty.add(key)
                 elif collection == RUNNING and change.new is None:  # a run ended: room, next firing
                     self._dirty.add(key[0])
                     self._capacity_changed = True
@@ -206,10 +205,10 @@ class Scheduler:
         self.cycles += 1
         now = self.clock()
         self.writes.new_round()
-        changed = self._apply_statuses(fence, now)
-        changed = self._expire_lost(fence, now) or changed
-        if changed:
-            self.state.barrier()
+        # What the loop commits it applies to its state at once (see ClusterState.wrote): no waiting for
+        # watches between the steps.
+        self._apply_statuses(fence, now)
+        self._expire_lost(fence, now)
         again = False
         jobs = self._take_work(now)
         if jobs:
@@ -262,8 +261,10 @@ class Scheduler:
             except cron.CronError as exc:
                 log.error("job %s: %s", name, exc)
                 continue
-            if upcoming is not None and upcoming <= now:
-                dirty.add(name)
+            if upcoming is not None:
+                upcoming -= self.ahead
+                if upcoming <= now:
+                    dirty.add(name)
             self._heap.set(name, upcoming)
         dirty.update(self.state.mirror.parents(RUNNING))
         dirty.update(self.state.failover_jobs())
@@ -309,12 +310,10 @@ class Scheduler:
     def _plan(self, fence: Fence, jobs: list[str], now: dt.datetime) -> bool:
         """Plan ``jobs`` and apply the plan; True if some of them must be planned again at once."""
         snapshot = snapshot_of(self.state, jobs, self.agents.agents())
-        plan = plan_cycle(snapshot, now, self._schedule, self.scorer)
+        plan = plan_cycle(snapshot, now, self._schedule, self.scorer, ahead=self.ahead)
         groups = self._groups(plan)
         outcome = self.applier.commit(fence, list(groups.values()))
         committed = set(outcome.committed)
-        if committed:
-            self.state.barrier()
         self._record_missed(plan, committed)
         for kill in plan.kills:
             self.agents.send(
@@ -368,9 +367,6 @@ class Scheduler:
             target = group(launch.task.job_name)
             target.ops.extend(self.writes.create_running(launch.task))
             target.launches.append(launch)
-        with self._lock:  # the listener skips the change events of our own queue writes
-            for write in plan.queue_writes:
-                self._own_queue_versions[write.job_name] = 0 if write.version is None else write.version + 1
         return groups
 
     def _time(
@@ -380,11 +376,14 @@ class Scheduler:
         failover: tuple[tuple[FailoverEntry, int], ...],
         now: dt.datetime,
     ) -> None:
-        """Put the job's next instant on the heap: its next cron instant, or a failover shard's backoff."""
+        """Put the job's next instant on the heap: its next cron instant (less the launch lead), or a
+        failover shard's backoff."""
         try:
             upcoming = self._schedule(job).next_fire((queue.cursor if queue else None) or now)
         except cron.CronError:
             upcoming = None
+        if upcoming is not None:
+            upcoming -= self.ahead
         for entry, _ in failover:
             if entry.not_before > now and (upcoming is None or entry.not_before < upcoming):
                 upcoming = entry.not_before

@@ -20,7 +20,8 @@ from elasticjob.scheduler.failover import after_end
 
 @dataclass(frozen=True)
 class Recorded:
-    """One history event to record."""
+    """One history event to record. ``missed``: recorded as MISSED (a shard launched ahead of its
+    firing's instant and cancelled before it: it never ran) instead of ``state``."""
 
     task: RunningTask
     state: TaskState
@@ -29,6 +30,7 @@ class Recorded:
     at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    missed: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,8 +122,11 @@ def plan_statuses(
         if status.state.terminal:
             result.deletes.append((task, version))
             result.acks.setdefault(agent_id, []).append(status.task_id)
+            # Launched ahead and killed before its instant (its job disabled or removed meanwhile): it
+            # never ran — its firing was missed, as if it had not been launched yet.
+            missed = status.state is TaskState.KILLED and task.start_at is not None and not status.started_ms
             result.events.append(
-                Recorded(task, status.state, status.exit_code, status.message, at, started, at)
+                Recorded(task, status.state, status.exit_code, status.message, at, started, at, missed)
             )
             entry = after_end(context.jobs.get(task.job_name), task, status.state, status.reason, now)
             if entry is not None:

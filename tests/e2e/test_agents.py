@@ -263,3 +263,27 @@ def test_kills_at_every_stage_end_each_task_killed_exactly_once(
             after = [r for r in standin.statuses(task) if r.received > final[task].received]
             assert after == [], f"{task} reported after it ended: {after}"
             assert sum(r.status.state.terminal and not r.status.daemon_run for r in standin.statuses(task)) == 1
+
+
+def test_a_shard_launched_ahead_starts_at_its_instant_or_not_at_all_when_killed_before(
+    standin: StandInMaster, artifacts: ArtifactServer, zk_hosts: str, tmp_path: Path
+) -> None:
+    artifacts.resources["/app.tgz"] = Resource(app("#!/bin/sh\necho ran > ran.txt\n"), etag='"1"')
+    work_dir = tmp_path / "agent"
+    for agent_id in start_agent(standin, zk_hosts, work_dir):
+        start_at = time.time() + 2.0
+        on_time = {**script_task("on-time", "./run.sh", f"{artifacts.url}/app.tgz"),
+                   "start_at_ms": int(start_at * 1000)}
+        cancelled = {**script_task("cancelled", "./run.sh", f"{artifacts.url}/app.tgz"),
+                     "start_at_ms": int(start_at * 1000)}
+        standin.launch(agent_id, [on_time, cancelled])
+        time.sleep(1.0)  # staged by now, not started
+        assert not [r for r in standin.statuses() if r.status.state is not TaskState.STAGING]
+        standin.kill(agent_id, "cancelled")
+        final = ended(standin, ["on-time", "cancelled"])
+        assert final["cancelled"].status.state is TaskState.KILLED
+        assert not (work_dir / "sandboxes" / "cancelled" / "app" / "ran.txt").exists()
+        assert final["on-time"].status.state is TaskState.FINISHED
+        started = final["on-time"].status.started_ms / 1000
+        assert start_at <= started < start_at + 1.0, (start_at, started)
+        assert (work_dir / "sandboxes" / "on-time" / "app" / "ran.txt").exists()

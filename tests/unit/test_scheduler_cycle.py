@@ -192,6 +192,7 @@ def test_a_due_transient_job_launches_every_shard_of_one_firing() -> None:
         "execution_type": "TRANSIENT",
         "cron": EVERY_2S,
         "time_zone": "UTC",
+        "start_at_ms": 0,
     }
 
     # the queue write pops the firing, records the launch time and moves the cursor onto the instant
@@ -820,3 +821,55 @@ def test_plan_cycle_invariants(snap: Snapshot, seconds: int) -> None:
         crons = [f for f in write.queue.firings if f.cause is FiringCause.CRON]
         assert len(crons) <= (DEFAULT_MAX_PENDING_FIRINGS if snap.jobs[write.job_name].misfire else 1)
     assert plan.kills == []  # every running task here belongs to an existing job
+
+
+# ---- launching ahead of the instant ------------------------------------------------------------------
+
+AHEAD = dt.timedelta(seconds=1)
+
+
+def test_a_firing_near_its_instant_is_launched_ahead_and_starts_at_the_instant() -> None:
+    # Cursor at 2 (its firing ran), now 3.2: the next instant, 4, is within a second.
+    snap = snapshot([make_job(shards=2)], agents=TWO_AGENTS, queues={"job": (ReadyQueue(cursor=s(2)), 5)})
+    plan = cycle(snap, now=s(3.2), ahead=AHEAD)
+    assert len(plan.launches) == 2
+    for launch in plan.launches:
+        assert launch.task.firing_id == cron_id(4) and launch.task.start_at == s(4)
+        assert launch.spec["start_at_ms"] == int(s(4).timestamp() * 1000)
+        assert launch.task.launched_at == s(3.2)
+    # the cursor moved onto 4, nothing pending; the last fire time is the instant it fires at
+    assert write_of(plan).queue == ReadyQueue(cursor=s(4), last_fire_time=s(4))
+    assert plan.next_wake == s(5)  # 6, one second ahead
+
+
+def test_not_yet_near_or_without_a_lead_nothing_is_launched_early() -> None:
+    snap = snapshot([make_job(shards=1)], agents=TWO_AGENTS, queues={"job": (ReadyQueue(cursor=s(2)), 5)})
+    assert cycle(snap, now=s(2.5), ahead=AHEAD).launches == []  # 4 is 1.5 s away
+    assert cycle(snap, now=s(2.5), ahead=AHEAD).next_wake == s(3)
+    assert cycle(snap, now=s(3.2)).launches == []  # no lead: at the instant, as before
+
+
+def test_a_due_firing_is_launched_at_once_and_not_told_to_wait() -> None:
+    plan = cycle(snapshot([make_job(shards=1)], agents=TWO_AGENTS), now=s(2.5), ahead=AHEAD)
+    [launch] = plan.launches
+    assert launch.task.firing_id == cron_id(2) and launch.task.start_at is None
+    assert launch.spec["start_at_ms"] == 0
+
+
+def test_the_next_firing_waits_queued_while_the_previous_one_runs() -> None:
+    snap = snapshot([make_job(shards=1)], agents=TWO_AGENTS, queues={"job": (ReadyQueue(cursor=s(2)), 5)},
+                    running=[running_task("job", 0, "a1", firing=cron_id(2))])
+    plan = cycle(snap, now=s(3.5), ahead=AHEAD)
+    assert plan.launches == []
+    queue = write_of(plan).queue
+    assert [f.firing_id for f in queue.firings] == [cron_id(4)] and queue.reason == WAITING_FOR_PREVIOUS
+
+
+def test_shards_launched_ahead_are_killed_if_their_job_is_disabled_before_the_instant() -> None:
+    waiting = replace(running_task("job", 0, "a1", firing=cron_id(4)), state=TaskState.STAGING, start_at=s(4))
+    started = replace(running_task("job", 1, "a1", firing=cron_id(2)), state=TaskState.RUNNING)
+    snap = snapshot([make_job(shards=2)], agents=TWO_AGENTS, running=[waiting, started],
+                    disabled_jobs=["job"], queues={"job": (ReadyQueue(cursor=s(4)), 5)})
+    plan = cycle(snap, now=s(3.5), ahead=AHEAD)
+    assert plan.kills == [TaskKill("a1", waiting.task_id, "job 'job' was disabled before its firing's instant")]
+    assert cycle(replace(snap, disabled_jobs=frozenset()), now=s(3.5), ahead=AHEAD).kills == []

@@ -324,3 +324,16 @@ def test_a_stale_copys_end_and_a_not_running_here_answer_are_not_recorded() -> N
     answer = StatusUpdate(unknown_here.task_id, TaskState.KILLED, reason="unknown", message="not running")
     plan = plan_statuses([("a1", answer)], {}, NOW, Context())
     assert plan.events == [] and plan.acks == {"a1": [unknown_here.task_id]}
+
+
+def test_a_shard_launched_ahead_and_killed_before_its_instant_is_recorded_as_missed() -> None:
+    ahead = replace(real_task(), state=TaskState.STAGING, start_at=NOW + dt.timedelta(seconds=1))
+    cancelled = StatusUpdate(ahead.task_id, TaskState.KILLED, message="killed: job 'j' was disabled")
+    plan = plan_statuses([("a1", cancelled)], running((ahead, 0)), NOW, Context(jobs={"j": job()}))
+    assert plan.deletes == [(ahead, 0)] and plan.failover_creates == []
+    assert [e.missed for e in plan.events] == [True]
+    ran = StatusUpdate(ahead.task_id, TaskState.KILLED, started_ms=STARTED_MS)  # it had started: KILLED
+    assert [e.missed for e in plan_statuses([("a1", ran)], running((ahead, 0)), NOW).events] == [False]
+    plain = replace(real_task(), state=TaskState.STAGING)  # not launched ahead: KILLED as ever
+    killed = StatusUpdate(plain.task_id, TaskState.KILLED)
+    assert [e.missed for e in plan_statuses([("a1", killed)], running((plain, 0)), NOW).events] == [False]
