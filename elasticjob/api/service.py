@@ -199,11 +199,10 @@ class JobService:
         self._require_sync()
         path = self.layout.app(app.appName)
         try:
-            self.store.transaction().create(path, app.model_dump(mode="json")).commit()
+            self._commit_stamped(self.store.transaction().create(path, app.model_dump(mode="json")))
         except NodeAlreadyExists:
             self.state.written([path])
             raise Conflict(f"app '{app.appName}' already exists; use PUT /app to change it") from None
-        self.state.written([path])
         return app
 
     def update_app(self, app: App) -> App:
@@ -357,14 +356,12 @@ class JobService:
     def _set_marker(self, path: str, present: bool) -> None:
         # Not decided on the in-memory state: a stale view must not turn "enable" into a no-op.
         self._require_sync()
+        txn = self.store.transaction()
+        txn = txn.create(path) if present else txn.delete(path)
         try:
-            if present:
-                self.store.transaction().create(path).commit()
-            else:
-                self.store.transaction().delete(path).commit()
+            self._commit_stamped(txn)
         except (NodeAlreadyExists, NodeMissing):
-            pass  # already as asked (or a concurrent request made it so)
-        self.state.written([path])
+            self.state.written([path])  # already as asked (or a concurrent request made it so)
 
     def _commit_deciding_again(self, build: Callable[[], Transaction], what: str) -> None:
         """Commit ``build()``'s transaction, then wait until this master's state shows it.
@@ -378,15 +375,30 @@ class JobService:
         for _ in range(ATTEMPTS):
             txn = build()
             try:
-                txn.commit()
+                self._commit_stamped(txn)
             except (VersionConflict, NodeMissing, NodeAlreadyExists):
                 self.state.written(txn.paths)  # what it was decided on is read again
                 continue
             except StoreError as exc:
                 raise self._concurrent(exc) from None
-            self.state.written(txn.written)
             return
         raise Conflict(f"{what} kept changing; read the current state and try again")
+
+    def _commit_stamped(self, txn: Transaction) -> None:
+        """Commit ``txn`` with the stamp that gives its id, then apply it to this master's state at once (a
+        client that wrote reads its write here). A stamp znode removed by hand is put back."""
+        txn.stamp(self.layout.stamp)
+        try:
+            results = txn.commit()
+        except NodeMissing as exc:
+            if exc.path != self.layout.stamp:
+                raise
+            self.store.client.ensure_path(self.layout.stamp)
+            retry = self.store.transaction()
+            for write in txn.writes:
+                retry.add(write)
+            results, txn = retry.commit(), retry
+        self.state.committed(txn.writes, results)
 
     def _require_sync(self) -> None:
         """Writes are decided on the in-memory state: not while it is being re-read after a reconnect."""

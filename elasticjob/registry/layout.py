@@ -81,6 +81,11 @@ class Layout:
         return f"{self.lost_root}/{task_id}"
 
     @property
+    def stamp(self) -> str:
+        """Set (to nothing) by every write of the masters, for the id of the write (``Transaction.stamp``)."""
+        return f"{self.root}/state/stamp"
+
+    @property
     def disabled_apps(self) -> str:
         return f"{self.root}/state/disable/app"
 
@@ -123,4 +128,5 @@ class Layout:
             self.disabled_jobs,
             self.agents,
             self.election,
+            self.stamp,
         )

@@ -53,7 +53,7 @@ from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException, NoNodeError
 from kazoo.protocol.states import Callback, EventType, WatchedEvent, ZnodeStat
 
-from elasticjob.registry.store import Write
+from elasticjob.registry.store import Write, encode
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,8 @@ class _Table:
     nodes: dict[Key, Node] = field(default_factory=dict)
     parents: dict[str, set[str]] = field(default_factory=dict)  # depth 2: every parent -> its children
     order: list[str] = field(default_factory=list)  # sorted keys, when spec.sorted_keys
+    # Keys this master deleted: (the deletion's zxid, when); a read older than the deletion is ignored.
+    gone: dict[Key, tuple[int, float]] = field(default_factory=dict)
 
     def put(self, key: Key, node: Node) -> Node | None:
         old = self.nodes.get(key)
@@ -218,47 +220,106 @@ class Mirror:
     def owns(self, collection: str) -> bool:
         return collection in self._owned
 
-    def apply(self, writes: Sequence[Write], results: Sequence[Any] | None = None) -> None:
-        """Apply committed writes: every write to an owned collection (listeners are told, on the calling
-        thread), and a set of another collection's record whose new ``ZnodeStat`` is in ``results`` (one
-        result per write) when it is newer than what the mirror holds — the writer knows what it wrote, so
-        its listeners are not told, and the watch that follows finds nothing new. The rest is left to
-        watches and hints."""
-        changes: list[Change] = []
+    def apply(
+        self, writes: Sequence[Write], results: Sequence[Any] | None = None, *, notify: bool = True
+    ) -> None:
+        """Apply a committed transaction's writes (``results``: kazoo's, one per write) at once, so that the
+        writer reads what it wrote without waiting for watches.
+
+        Owned collections take every write. Other collections take a change only when it can be ordered
+        against concurrent reads: a set by the new ``ZnodeStat`` in ``results``, a create or delete by the
+        transaction's id from its ``stamp`` (a deleted key remembers it, so an older read arriving late
+        does not bring it back); anything else is read again (hinted). ``notify``: tell listeners of the
+        changes to other collections (a writer that knows what it wrote need not be told); changes to owned
+        collections are always told, on the calling thread.
+        """
         if not self._synced.is_set():
             # Being re-read: the re-read may already have passed these records, so read them after it.
-            self.hint(w.path for w in writes if w.collection in self._owned and not w.parent)
+            self.hint(w.path for w in writes if w.kind in ("create", "set", "delete") and not w.parent)
             return
+        stamped = _stamp_zxid(writes, results)
+        changes: list[Change] = []
+        told: list[Change] = []
+        unordered: list[str] = []
         with self._lock:
             for index, write in enumerate(writes):
-                if write.collection is None:
+                if write.kind in ("check", "stamp"):
                     continue
-                if write.collection not in self._owned:
-                    stat: Any = results[index] if results is not None and index < len(results) else None
-                    if write.kind == "set" and isinstance(stat, ZnodeStat):
-                        table = self._tables[write.collection]
-                        old = table.nodes.get(write.key)
-                        if old is None or old.mzxid < stat.mzxid:
-                            table.put(write.key, Node(write.obj, stat.version, stat.mzxid))
+                where = self._where(write)
+                if where is None:
                     continue
-                table = self._tables[write.collection]
-                if write.parent:
-                    if write.kind == "create":
-                        table.parents.setdefault(write.key, set())
-                    elif write.kind == "delete" and not table.parents.get(write.key):
-                        table.parents.pop(write.key, None)
-                elif write.kind == "delete":
-                    self._removed(table, write.key, changes)
-                elif write.kind in ("create", "set"):
-                    old = table.nodes.get(write.key)
-                    if write.kind == "create":
-                        version = 0
-                    elif write.version >= 0:
-                        version = write.version + 1
-                    else:
-                        version = old.version + 1 if old is not None else 0
-                    self._stored(table, write.key, Node(write.obj, version), changes)
-        self._notify(changes, False)
+                table, key, parent = where
+                if table.spec.name in self._owned:
+                    self._apply_owned(table, write, key, parent, told)
+                    continue
+                if parent:
+                    continue  # a two-level collection's parent: its children say what matters
+                stat: Any = results[index] if results is not None and index < len(results) else None
+                mzxid = stat.mzxid if isinstance(stat, ZnodeStat) else stamped
+                if mzxid is None:
+                    unordered.append(write.path)
+                    continue
+                old = table.nodes.get(key)
+                if write.kind == "delete":
+                    if old is None or old.mzxid < mzxid:
+                        self._removed(table, key, changes)
+                        _forget_old(table.gone)
+                        table.gone[key] = (mzxid, time.monotonic())
+                    continue
+                if old is not None and old.mzxid >= mzxid:
+                    continue
+                version = stat.version if isinstance(stat, ZnodeStat) else 0
+                try:
+                    value = write.obj if write.obj is not None else self._decode(table, key, write.value)
+                except Exception:  # noqa: BLE001 - what was written does not decode: read it back
+                    unordered.append(write.path)
+                    continue
+                table.gone.pop(key, None)
+                self._stored(table, key, Node(value, version, mzxid), changes)
+        if unordered:
+            self.hint(unordered)
+        self._notify(told + (changes if notify else []), False)
+
+    def _where(self, write: Write) -> tuple[_Table, Key, bool] | None:
+        """The table, key and parent flag of a write (from the write when it names them, else its path)."""
+        if write.collection is not None:
+            return self._tables[write.collection], write.key, write.parent
+        found = self._locate(write.path)
+        if found is None:
+            return None
+        table, parts = found
+        if len(parts) == table.spec.depth:
+            return table, parts[0] if table.spec.depth == 1 else (parts[0], parts[1]), False
+        if table.spec.depth == 2 and len(parts) == 1:
+            return table, parts[0], True
+        return None
+
+    @staticmethod
+    def _decode(table: _Table, key: Key, value: Any) -> Any:
+        if not table.spec.read_data:
+            return None
+        return table.spec.decode(key, encode(value) if value is not None else b"")
+
+    def _apply_owned(
+        self, table: _Table, write: Write, key: Key, parent: bool, changes: list[Change]
+    ) -> None:
+        if parent:
+            if write.kind == "create":
+                table.parents.setdefault(key, set())
+            elif write.kind == "delete" and not table.parents.get(key):
+                table.parents.pop(key, None)
+        elif write.kind == "delete":
+            self._removed(table, key, changes)
+        elif write.kind in ("create", "set"):
+            old = table.nodes.get(key)
+            if write.kind == "create":
+                version = 0
+            elif write.version >= 0:
+                version = write.version + 1
+            else:
+                version = old.version + 1 if old is not None else 0
+            value = write.obj if write.obj is not None else self._decode(table, key, write.value)
+            self._stored(table, key, Node(value, version), changes)
 
     def barrier(self, timeout: float = 10.0) -> bool:
         """Wait until every watch event this client has received so far is applied (see module doc).
@@ -502,8 +563,13 @@ class Mirror:
             return
         data, stat = result
         old = table.nodes.get(key)
-        if old is not None and old.mzxid == stat.mzxid:
-            return  # read again (a hint, or a watch and a hint of the same write): nothing changed
+        if old is not None and old.mzxid >= stat.mzxid:
+            return  # read again (a hint, or a watch of this master's own write): nothing newer
+        gone = table.gone.get(key)
+        if gone is not None:
+            if stat.mzxid <= gone[0]:
+                return  # read before this master deleted it
+            del table.gone[key]
         try:
             value = table.spec.decode(key, data)
         except Exception as exc:  # noqa: BLE001 - one bad znode must not stop the mirror
@@ -605,3 +671,23 @@ class Mirror:
 def keys_of(changes: Iterable[Change], collection: str) -> set[Key]:
     """The keys of ``collection`` among ``changes``."""
     return {c.key for c in changes if c.collection == collection}
+
+
+def _stamp_zxid(writes: Sequence[Write], results: Sequence[Any] | None) -> int | None:
+    """The id of the transaction, from the result of its stamp (None without one)."""
+    if results is None:
+        return None
+    for write, result in zip(writes, results, strict=False):
+        if write.kind == "stamp" and isinstance(result, ZnodeStat):
+            return int(result.mzxid)
+    return None
+
+
+_GONE_FOR = 60.0  # seconds a deleted key stays remembered: reads in flight are long answered by then
+
+
+def _forget_old(gone: dict[Key, tuple[int, float]]) -> None:
+    if len(gone) > 1_000:
+        oldest = time.monotonic() - _GONE_FOR
+        for key in [k for k, (_, at) in gone.items() if at < oldest]:
+            del gone[key]

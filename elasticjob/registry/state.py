@@ -201,12 +201,15 @@ class ClusterState:
         self.mirror.disown(LEADER_OWNED)
 
     def wrote(self, writes: list[Write], results: list[Any] | None = None) -> None:
-        """This master committed ``writes`` (``results``: kazoo's, one per write): records of owned
-        collections are applied; so are this master's changes to records of other collections, when
-        ZooKeeper said which version they made; new records of other collections are read at once."""
+        """The leader's scheduler committed ``writes`` (``results``: kazoo's, one per write): applied at
+        once (see ``Mirror.apply``); its listeners are told only of changes to owned collections — the
+        scheduler knows what else it wrote."""
+        self.mirror.apply(writes, results, notify=False)
+
+    def committed(self, writes: list[Write], results: list[Any]) -> None:
+        """An API write of this master committed: applied at once, listeners told (the scheduler plans
+        what it changed), so that a client that wrote reads its write from this master."""
         self.mirror.apply(writes, results)
-        self.mirror.hint(w.path for w in writes if w.kind == "create" and w.collection is not None
-                         and not self.mirror.owns(w.collection) and not w.parent)
 
     def refresh(self, paths: list[str]) -> None:
         """Read ``paths`` again (a write decided on them failed)."""

@@ -126,11 +126,13 @@ class JsonStore:
 @dataclass(frozen=True, slots=True)
 class Write:
     """One operation of a transaction, described so that the writer's own in-memory state can apply it
-    once the transaction committed: ``collection`` and ``key`` name the mirrored record it changes, ``obj``
-    is that record as the state keeps it (``None`` for a delete). ``parent``: it creates or deletes the
-    parent znode of a two-level collection's children (``key`` is then the parent's name)."""
+    once the transaction committed: ``collection`` and ``key`` name the mirrored record it changes (when
+    the writer knows them; otherwise the state finds them from the path), ``obj`` is that record as the
+    state keeps it (``None``: decoded from ``value``). ``parent``: it creates or deletes the parent znode
+    of a two-level collection's children (``key`` is then the parent's name). A ``stamp`` sets a znode
+    nobody reads, for its new ``mzxid``: the id of the whole transaction (see ``Transaction.stamp``)."""
 
-    kind: Literal["create", "set", "delete", "check"]
+    kind: Literal["create", "set", "delete", "check", "stamp"]
     path: str
     value: Any = None
     version: int = -1
@@ -140,64 +142,70 @@ class Write:
     parent: bool = False
 
     def __call__(self, txn: Transaction) -> Transaction:
-        if self.kind == "create":
-            return txn.create(self.path, self.value)
-        if self.kind == "set":
-            return txn.set(self.path, self.value, version=self.version)
-        if self.kind == "delete":
-            return txn.delete(self.path, version=self.version)
-        return txn.check(self.path, self.version)
+        return txn.add(self)
 
 
 class Transaction:
-    """A ZooKeeper multi-op over JSON values: all operations commit together or none does."""
+    """A ZooKeeper multi-op over JSON values: all operations commit together or none does. ``writes``
+    describes every operation (for the writer's own state, see ``Write``)."""
 
     def __init__(self, client: KazooClient) -> None:
         self._txn = client.transaction()
-        self._paths: list[str] = []
-        self._checked: set[str] = set()
+        self.writes: list[Write] = []
 
-    def create(self, path: str, value: Any = None, *, ephemeral: bool = False) -> Transaction:
-        self._txn.create(path, encode(value) if value is not None else b"", ephemeral=ephemeral)
-        self._paths.append(path)
+    def add(self, write: Write) -> Transaction:
+        """Add the operation ``write`` describes (and keep ``write`` in ``writes``)."""
+        if write.kind == "create":
+            self._txn.create(write.path, encode(write.value) if write.value is not None else b"")
+        elif write.kind == "set":
+            self._txn.set_data(write.path, encode(write.value), version=write.version)
+        elif write.kind == "delete":
+            self._txn.delete(write.path, version=write.version)
+        elif write.kind == "stamp":
+            self._txn.set_data(write.path, b"", version=-1)
+        else:
+            self._txn.check(write.path, write.version)
+        self.writes.append(write)
         return self
+
+    def create(self, path: str, value: Any = None) -> Transaction:
+        return self.add(Write("create", path, value))
 
     def set(self, path: str, value: Any, version: int = -1) -> Transaction:
-        self._txn.set_data(path, encode(value), version=version)
-        self._paths.append(path)
-        return self
+        return self.add(Write("set", path, value, version))
 
     def delete(self, path: str, version: int = -1) -> Transaction:
-        self._txn.delete(path, version=version)
-        self._paths.append(path)
-        return self
+        return self.add(Write("delete", path, version=version))
 
     def check(self, path: str, version: int) -> Transaction:
-        self._txn.check(path, version)
-        self._paths.append(path)
-        self._checked.add(path)
-        return self
+        return self.add(Write("check", path, version=version))
+
+    def stamp(self, path: str) -> Transaction:
+        """Also set ``path`` (unconditionally, to nothing): its new ``mzxid`` in the commit's results is the
+        transaction's id, which orders this transaction's creates and deletes against reads."""
+        return self.add(Write("stamp", path))
 
     def __len__(self) -> int:
-        return len(self._paths)
+        return len(self.writes)
 
     @property
     def paths(self) -> list[str]:
-        """The paths the operations touch, in order (checks included)."""
-        return list(self._paths)
+        """The paths the operations touch, in order (checks and stamps included)."""
+        return [w.path for w in self.writes]
 
     @property
     def written(self) -> list[str]:
-        """The paths the operations create, set or delete (not those they only check)."""
-        return [path for path in self._paths if path not in self._checked]
+        """The paths the operations create, set or delete (not those they only check or stamp)."""
+        checked = {w.path for w in self.writes if w.kind in ("check", "stamp")}
+        return [w.path for w in self.writes if w.path not in checked]
 
     def commit(self) -> list[Any]:
         """Commit; on failure raise the ``StoreError`` of the first operation that failed. Returns kazoo's
         result of each operation: the path of a create, the new ``ZnodeStat`` of a set, True otherwise."""
-        if not self._paths:
+        if not self.writes:
             return []
         results: list[Any] = self._txn.commit()
-        for index, (path, result) in enumerate(zip(self._paths, results, strict=True)):
+        for index, (path, result) in enumerate(zip(self.paths, results, strict=True)):
             if isinstance(result, Exception) and not _is_rollback(result):
                 error = _translate(result, path)
                 error.index = index

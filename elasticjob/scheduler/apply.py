@@ -55,7 +55,8 @@ class Outcome:
 
 class Applier:
     """``wrote(writes, results)`` is told what each committed transaction wrote, with kazoo's result of each
-    write (the state applies them), and
+    write (the state applies them); ``stamp`` is set in every transaction for its id (see
+    ``Transaction.stamp``); and
     ``refresh(paths)`` what a failed group was decided on (the state reads it again)."""
 
     def __init__(
@@ -65,12 +66,14 @@ class Applier:
         events: EventSink,
         wrote: Callable[[list[Write], list[Any]], None] = lambda _writes, _results: None,
         refresh: Callable[[list[str]], None] = lambda _paths: None,
+        stamp: str | None = None,
     ) -> None:
         self.store = store
         self.agents = agents
         self.events = events
         self.wrote = wrote
         self.refresh = refresh
+        self.stamp = stamp
 
     def commit(self, fence: Fence, groups: Sequence[Group]) -> Outcome:
         """Commit every group that can be (see module doc); send the launches of committed groups."""
@@ -95,9 +98,15 @@ class Applier:
                 for op in group.ops:
                     op(txn)
                     owner.append(group)
+            if self.stamp is not None:
+                txn.stamp(self.stamp)  # the transaction's id, to apply its creates and deletes in order
+                owner.append(None)
             try:
                 results = txn.commit()
             except StoreError as exc:
+                if self.stamp is not None and exc.index == len(owner) - 1:
+                    self.store.client.ensure_path(self.stamp)  # removed by hand: put it back
+                    continue
                 failed = _failed_group(owner, exc)
                 if failed is None:
                     raise FenceLost(f"not the leader any more ({exc})", exc.path) from None
@@ -107,7 +116,7 @@ class Applier:
                 batch = [g for g in batch if g is not failed]
                 continue
             outcome.committed.extend(g.key for g in batch)
-            self.wrote([write for g in batch for write in g.ops], results[1:])  # not the fence's
+            self.wrote(txn.writes[1:], results[1:])  # not the fence's
             self.launch([launch for g in batch for launch in g.launches])
             return
 

@@ -96,7 +96,9 @@ class Scheduler:
         self.agent_grace = agent_grace
         self.scorer = scorer
         self.metrics = metrics or NoMetrics()
-        self.applier = Applier(store, agents, events, wrote=state.wrote, refresh=state.refresh)
+        self.applier = Applier(
+            store, agents, events, wrote=state.wrote, refresh=state.refresh, stamp=state.layout.stamp
+        )
         self.writes = Writes(self.layout, state)
         self._wake = threading.Event()
         self._stopped = threading.Event()
