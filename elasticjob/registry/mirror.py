@@ -44,65 +44,23 @@ import logging
 import queue
 import threading
 import time
-from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException, NoNodeError
-from kazoo.protocol.states import Callback, EventType, WatchedEvent, ZnodeStat
+from kazoo.protocol.states import Callback, EventType, WatchedEvent
 
-from elasticjob.registry.store import Write, encode
+from elasticjob.registry.store import Write
+from elasticjob.registry.tables import Change, Collection, Key, Node, Table, apply_writes, removed, stored
 
 log = logging.getLogger(__name__)
 
-Key = Any  # str for depth-1 collections, (parent, child) for depth 2
 _WINDOW = 2_000  # reads in flight at once
 _LIST_SPACING_PER_CHILD = 10e-6  # seconds between listings of a large collection, per child it has
 _RESYNC = "resync"
 _STOP = "stop"
-
-
-def _raw(_key: Key, data: bytes) -> bytes:
-    return data
-
-
-@dataclass(frozen=True)
-class Collection:
-    """What to mirror. ``decode(key, data)`` turns a znode's bytes into the stored object, once, on the
-    mirror's thread; an exception leaves the key out (logged). ``sorted_keys`` keeps the keys in order for
-    paging (depth 1 only)."""
-
-    name: str
-    path: str
-    depth: int = 1
-    watch_data: bool = True
-    read_data: bool = True
-    decode: Callable[[Key, bytes], Any] = _raw
-    sorted_keys: bool = False
-    list_interval: float = 0.0  # seconds between listings of the collection's children (see module doc)
-
-    def __post_init__(self) -> None:
-        if self.depth not in (1, 2):
-            raise ValueError("depth must be 1 or 2")
-        if self.sorted_keys and self.depth != 1:
-            raise ValueError("sorted_keys needs depth 1")
-
-
-@dataclass(frozen=True, slots=True)
-class Node:
-    value: Any  # the decoded object (None for presence markers)
-    version: int
-    mzxid: int = 0  # ZooKeeper's id of the write that made this value (0 for presence markers)
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    collection: str
-    key: Key
-    old: Node | None
-    new: Node | None
 
 
 @dataclass
@@ -114,39 +72,6 @@ class Stats:
     lists: int = 0
 
 
-@dataclass
-class _Table:
-    spec: Collection
-    nodes: dict[Key, Node] = field(default_factory=dict)
-    parents: dict[str, set[str]] = field(default_factory=dict)  # depth 2: every parent -> its children
-    order: list[str] = field(default_factory=list)  # sorted keys, when spec.sorted_keys
-    # Keys this master deleted: (the deletion's zxid, when); a read older than the deletion is ignored.
-    gone: dict[Key, tuple[int, float]] = field(default_factory=dict)
-
-    def put(self, key: Key, node: Node) -> Node | None:
-        old = self.nodes.get(key)
-        self.nodes[key] = node
-        if old is None:
-            if self.spec.depth == 2:
-                self.parents.setdefault(key[0], set()).add(key[1])
-            if self.spec.sorted_keys:
-                insort(self.order, key)
-        return old
-
-    def remove(self, key: Key) -> Node | None:
-        old = self.nodes.pop(key, None)
-        if old is not None:
-            if self.spec.depth == 2:
-                children = self.parents.get(key[0])
-                if children is not None:
-                    children.discard(key[1])
-            if self.spec.sorted_keys:
-                index = bisect_left(self.order, key)
-                if index < len(self.order) and self.order[index] == key:
-                    del self.order[index]
-        return old
-
-
 Listener = Callable[[list[Change], bool], None]
 
 
@@ -156,7 +81,7 @@ class Mirror:
 
     def __init__(self, client: KazooClient, collections: Sequence[Collection]) -> None:
         self._client = client
-        self._tables = {c.name: _Table(c) for c in collections}
+        self._tables = {c.name: Table(c) for c in collections}
         self._by_path = sorted(((c.path, c) for c in collections), key=lambda pc: -len(pc[0]))
         self._lock = threading.RLock()
         self._events: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -224,63 +149,21 @@ class Mirror:
         self, writes: Sequence[Write], results: Sequence[Any] | None = None, *, notify: bool = True
     ) -> None:
         """Apply a committed transaction's writes (``results``: kazoo's, one per write) at once, so that the
-        writer reads what it wrote without waiting for watches.
-
-        Owned collections take every write. Other collections take a change only when it can be ordered
-        against concurrent reads: a set by the new ``ZnodeStat`` in ``results``, a create or delete by the
-        transaction's id from its ``stamp`` (a deleted key remembers it, so an older read arriving late
-        does not bring it back); anything else is read again (hinted). ``notify``: tell listeners of the
-        changes to other collections (a writer that knows what it wrote need not be told); changes to owned
-        collections are always told, on the calling thread.
-        """
+        writer reads what it wrote without waiting for watches (see ``tables.apply_writes``); what cannot be
+        ordered is read again. ``notify``: tell listeners of the changes to collections it does not own (a
+        writer that knows what it wrote need not be told); changes to owned collections are always told,
+        on the calling thread."""
         if not self._synced.is_set():
             # Being re-read: the re-read may already have passed these records, so read them after it.
             self.hint(w.path for w in writes if w.kind in ("create", "set", "delete") and not w.parent)
             return
-        stamped = _stamp_zxid(writes, results)
-        changes: list[Change] = []
-        told: list[Change] = []
-        unordered: list[str] = []
         with self._lock:
-            for index, write in enumerate(writes):
-                if write.kind in ("check", "stamp"):
-                    continue
-                where = self._where(write)
-                if where is None:
-                    continue
-                table, key, parent = where
-                if table.spec.name in self._owned:
-                    self._apply_owned(table, write, key, parent, told)
-                    continue
-                if parent:
-                    continue  # a two-level collection's parent: its children say what matters
-                stat: Any = results[index] if results is not None and index < len(results) else None
-                mzxid = stat.mzxid if isinstance(stat, ZnodeStat) else stamped
-                if mzxid is None:
-                    unordered.append(write.path)
-                    continue
-                old = table.nodes.get(key)
-                if write.kind == "delete":
-                    if old is None or old.mzxid < mzxid:
-                        self._removed(table, key, changes)
-                        _forget_old(table.gone)
-                        table.gone[key] = (mzxid, time.monotonic())
-                    continue
-                if old is not None and old.mzxid >= mzxid:
-                    continue
-                version = stat.version if isinstance(stat, ZnodeStat) else 0
-                try:
-                    value = write.obj if write.obj is not None else self._decode(table, key, write.value)
-                except Exception:  # noqa: BLE001 - what was written does not decode: read it back
-                    unordered.append(write.path)
-                    continue
-                table.gone.pop(key, None)
-                self._stored(table, key, Node(value, version, mzxid), changes)
-        if unordered:
-            self.hint(unordered)
-        self._notify(told + (changes if notify else []), False)
+            done = apply_writes(self._tables, self._owned, self._where, writes, results)
+        if done.unordered:
+            self.hint(done.unordered)
+        self._notify(done.owned + (done.other if notify else []), False)
 
-    def _where(self, write: Write) -> tuple[_Table, Key, bool] | None:
+    def _where(self, write: Write) -> tuple[Table, Key, bool] | None:
         """The table, key and parent flag of a write (from the write when it names them, else its path)."""
         if write.collection is not None:
             return self._tables[write.collection], write.key, write.parent
@@ -293,33 +176,6 @@ class Mirror:
         if table.spec.depth == 2 and len(parts) == 1:
             return table, parts[0], True
         return None
-
-    @staticmethod
-    def _decode(table: _Table, key: Key, value: Any) -> Any:
-        if not table.spec.read_data:
-            return None
-        return table.spec.decode(key, encode(value) if value is not None else b"")
-
-    def _apply_owned(
-        self, table: _Table, write: Write, key: Key, parent: bool, changes: list[Change]
-    ) -> None:
-        if parent:
-            if write.kind == "create":
-                table.parents.setdefault(key, set())
-            elif write.kind == "delete" and not table.parents.get(key):
-                table.parents.pop(key, None)
-        elif write.kind == "delete":
-            self._removed(table, key, changes)
-        elif write.kind in ("create", "set"):
-            old = table.nodes.get(key)
-            if write.kind == "create":
-                version = 0
-            elif write.version >= 0:
-                version = write.version + 1
-            else:
-                version = old.version + 1 if old is not None else 0
-            value = write.obj if write.obj is not None else self._decode(table, key, write.value)
-            self._stored(table, key, Node(value, version), changes)
 
     def barrier(self, timeout: float = 10.0) -> bool:
         """Wait until every watch event this client has received so far is applied (see module doc).
@@ -432,7 +288,7 @@ class Mirror:
         timer.daemon = True
         timer.start()
 
-    def _locate(self, path: str) -> tuple[_Table, list[str]] | None:
+    def _locate(self, path: str) -> tuple[Table, list[str]] | None:
         """The table a path belongs to and the path's segments below the collection's path."""
         for prefix, spec in self._by_path:
             if path == prefix:
@@ -442,8 +298,8 @@ class Mirror:
         return None
 
     def _apply_events(self, events: list[tuple[str, str]]) -> None:
-        lists: dict[str, tuple[_Table, str | None]] = {}  # path -> (table, parent or None for the root)
-        reads: dict[str, tuple[_Table, Key]] = {}
+        lists: dict[str, tuple[Table, str | None]] = {}  # path -> (table, parent or None for the root)
+        reads: dict[str, tuple[Table, Key]] = {}
         hinted = {path for kind, path in events if kind == "hint"}
         now = time.monotonic()
         for kind, path in events:
@@ -519,11 +375,11 @@ class Mirror:
     def _apply_listing(
         self,
         path: str,
-        table: _Table,
+        table: Table,
         parent: str | None,
         result: Any,
-        lists: dict[str, tuple[_Table, str | None]],
-        reads: dict[str, tuple[_Table, Key]],
+        lists: dict[str, tuple[Table, str | None]],
+        reads: dict[str, tuple[Table, Key]],
         changes: list[Change],
     ) -> None:
         self.stats.lists += 1
@@ -533,7 +389,7 @@ class Mirror:
             known = set(table.parents)
             for gone in known - names:
                 for child in list(table.parents.get(gone, ())):
-                    self._removed(table, (gone, child), changes)
+                    removed(table, (gone, child), changes)
                 table.parents.pop(gone, None)
             for name in names - known:
                 table.parents[name] = set()
@@ -541,25 +397,29 @@ class Mirror:
             return
         if parent is not None and isinstance(result, Exception):  # the parent itself is gone
             for child in list(table.parents.get(parent, ())):
-                self._removed(table, (parent, child), changes)
+                removed(table, (parent, child), changes)
             table.parents.pop(parent, None)
             return
         known_children = (
             set(table.parents.get(parent, ())) if parent is not None else set(table.nodes)
         )
         for gone in known_children - names:
-            self._removed(table, gone if parent is None else (parent, gone), changes)
+            removed(table, gone if parent is None else (parent, gone), changes)
         for name in names - known_children:
             key = name if parent is None else (parent, name)
             if spec.read_data:
                 reads[f"{path}/{name}"] = (table, key)
             else:
-                self._stored(table, key, Node(None, 0), changes)
+                stored(table, key, Node(None, 0), changes)
+            for companion in spec.companions:  # its records in other collections come along
+                other = self._tables[companion]
+                if name not in other.nodes:
+                    reads[f"{other.spec.path}/{name}"] = (other, name)
 
-    def _apply_read(self, table: _Table, key: Key, result: Any, changes: list[Change]) -> None:
+    def _apply_read(self, table: Table, key: Key, result: Any, changes: list[Change]) -> None:
         self.stats.reads += 1
         if isinstance(result, Exception):
-            self._removed(table, key, changes)
+            removed(table, key, changes)
             return
         data, stat = result
         old = table.nodes.get(key)
@@ -574,20 +434,9 @@ class Mirror:
             value = table.spec.decode(key, data)
         except Exception as exc:  # noqa: BLE001 - one bad znode must not stop the mirror
             log.error("%s %s in ZooKeeper cannot be read (%s); left out", table.spec.name, key, exc)
-            self._removed(table, key, changes)
+            removed(table, key, changes)
             return
-        self._stored(table, key, Node(value, stat.version, stat.mzxid), changes)
-
-    @staticmethod
-    def _stored(table: _Table, key: Key, node: Node, changes: list[Change]) -> None:
-        old = table.put(key, node)
-        changes.append(Change(table.spec.name, key, old, node))
-
-    @staticmethod
-    def _removed(table: _Table, key: Key, changes: list[Change]) -> None:
-        old = table.remove(key)
-        if old is not None:
-            changes.append(Change(table.spec.name, key, old, None))
+        stored(table, key, Node(value, stat.version, stat.mzxid), changes)
 
     def _resync(self, only: set[str] | None = None) -> None:
         """Read everything (or the ``only`` collections) again, watches re-armed, then replace the tables:
@@ -597,7 +446,7 @@ class Mirror:
             self._synced.clear()
         started = time.monotonic()
         names = set(self._tables) if only is None else only
-        fresh = {name: _Table(self._tables[name].spec) for name in names}
+        fresh = {name: Table(self._tables[name].spec) for name in names}
         for table in fresh.values():
             self._load(table)
         changes: list[Change] = []
@@ -628,7 +477,7 @@ class Mirror:
         self._synced.set()
         self._notify(changes, True)
 
-    def _load(self, table: _Table) -> None:
+    def _load(self, table: Table) -> None:
         spec = table.spec
         self._listed_at[spec.path] = time.monotonic()
         try:
@@ -636,7 +485,7 @@ class Mirror:
         except NoNodeError:
             return
         changes: list[Change] = []
-        reads: dict[str, tuple[_Table, Key]] = {}
+        reads: dict[str, tuple[Table, Key]] = {}
         if spec.depth == 2:
             lists = {f"{spec.path}/{name}": (table, name) for name in names}
             for path, (_, parent), result in self._pipelined(
@@ -648,13 +497,13 @@ class Mirror:
                         if spec.read_data:
                             reads[f"{path}/{child}"] = (table, (parent, child))
                         else:
-                            self._stored(table, (parent, child), Node(None, 0), changes)
+                            stored(table, (parent, child), Node(None, 0), changes)
         else:
             for name in names:
                 if spec.read_data:
                     reads[f"{spec.path}/{name}"] = (table, name)
                 else:
-                    self._stored(table, name, Node(None, 0), changes)
+                    stored(table, name, Node(None, 0), changes)
         for _path, (_, key), result in self._pipelined(reads, lambda p, tk: self._read_async(spec, p)):
             self._apply_read(table, key, result, changes)
 
@@ -666,28 +515,3 @@ class Mirror:
                 listener(changes, resynced)
             except Exception:  # noqa: BLE001 - a listener bug must not stop the mirror
                 log.exception("registry mirror listener failed")
-
-
-def keys_of(changes: Iterable[Change], collection: str) -> set[Key]:
-    """The keys of ``collection`` among ``changes``."""
-    return {c.key for c in changes if c.collection == collection}
-
-
-def _stamp_zxid(writes: Sequence[Write], results: Sequence[Any] | None) -> int | None:
-    """The id of the transaction, from the result of its stamp (None without one)."""
-    if results is None:
-        return None
-    for write, result in zip(writes, results, strict=False):
-        if write.kind == "stamp" and isinstance(result, ZnodeStat):
-            return int(result.mzxid)
-    return None
-
-
-_GONE_FOR = 60.0  # seconds a deleted key stays remembered: reads in flight are long answered by then
-
-
-def _forget_old(gone: dict[Key, tuple[int, float]]) -> None:
-    if len(gone) > 1_000:
-        oldest = time.monotonic() - _GONE_FOR
-        for key in [k for k, (_, at) in gone.items() if at < oldest]:
-            del gone[key]

@@ -4,7 +4,8 @@ Inputs, and nothing else: a heap of every job's next instant (cron, a failover s
 after a conflict), the set of jobs whose state changed (told by the ``ClusterState`` listener: a job
 registered, changed, disabled or removed through any master or directly in ZooKeeper, a manual trigger, a
 run that ended, a failover entry), the agents' status reports, and agents joining or leaving. A cycle
-records the statuses, expires tasks of agents gone past the grace period, then cuts a snapshot of just
+records the statuses and expires tasks of agents gone past the grace period (``reports.Reports``), then
+cuts a snapshot of just
 the jobs due or changed and plans it with the pure ``plan_cycle``. The ``Applier`` commits each job's
 writes in fenced multi-transactions before anything is launched; a job whose writes conflict is decided
 again on fresher state, with a short backoff, and the others go ahead.
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -28,15 +28,13 @@ from typing import Any
 from kazoo.exceptions import KazooException
 
 from elasticjob import cron, placement
-from elasticjob.model import Job, JobExecutionType, TaskId, TaskState
+from elasticjob.model import Job, JobExecutionType
 from elasticjob.model.execution import ExecutionEvent
-from elasticjob.model.failover import FailoverCause, FailoverEntry
+from elasticjob.model.failover import FailoverEntry
 from elasticjob.model.queue import ReadyQueue
-from elasticjob.model.running import RunningTask
 from elasticjob.protocol import agent_pb2 as pb
 from elasticjob.protocol.convert import StatusUpdate
 from elasticjob.registry import Fence, JsonStore, StoreError
-from elasticjob.registry.mirror import Change
 from elasticjob.registry.state import (
     APPS,
     DISABLED_APPS,
@@ -46,13 +44,12 @@ from elasticjob.registry.state import (
     READY,
     RUNNING,
     ClusterState,
-    CorruptConfig,
 )
+from elasticjob.registry.tables import Change
 from elasticjob.scheduler.apply import Applier, FenceLost, Group
 from elasticjob.scheduler.cycle import WAITING_FOR_PREVIOUS, CyclePlan, plan_cycle
-from elasticjob.scheduler.failover import after_end
 from elasticjob.scheduler.ports import AgentPort, EventSink, NoMetrics, SchedulerMetrics
-from elasticjob.scheduler.statuses import Context, Recorded, plan_statuses
+from elasticjob.scheduler.reports import Reports
 from elasticjob.scheduler.timers import FireHeap
 from elasticjob.scheduler.view import snapshot_of
 from elasticjob.scheduler.writes import Writes
@@ -102,9 +99,7 @@ class Scheduler:
         self.writes = Writes(self.layout, state)
         self._wake = threading.Event()
         self._stopped = threading.Event()
-        self._reports: queue.Queue[tuple[str, StatusUpdate]] = queue.Queue()
-        self._registrations: queue.Queue[tuple[str, float, set[str]]] = queue.Queue()
-        self._gone_since: dict[str, float] = {}
+        self.reports = Reports(state, self.writes, self.applier, agents, self.metrics, agent_grace, self.wake)
         self._leader_since: float | None = None
         self._schedules: dict[tuple[str, str], cron.Schedule] = {}
         # Fed by the state's listener (mirror thread) and the gateway (gRPC threads), taken by the loop.
@@ -134,24 +129,28 @@ class Scheduler:
         self._wake.set()
 
     def task_status(self, agent_id: str, status: StatusUpdate) -> None:
-        self._reports.put((agent_id, status))
+        self.reports.queue.put((agent_id, status))
         self._wake.set()
 
     def agent_registered(self, agent_id: str, tasks: list[StatusUpdate]) -> None:
-        self._gone_since.pop(agent_id, None)
+        self.reports.gone_since.pop(agent_id, None)
         for status in tasks:
-            self._reports.put((agent_id, status))
-        self._registrations.put((agent_id, time.time(), {s.task_id for s in tasks}))
+            self.reports.queue.put((agent_id, status))
+        self.reports.registrations.put((agent_id, time.time(), {s.task_id for s in tasks}))
         with self._lock:
             self._capacity_changed = True
         self._wake.set()
 
     def agent_disconnected(self, agent_id: str) -> None:
-        self._gone_since[agent_id] = time.monotonic()
+        self.reports.gone_since[agent_id] = time.monotonic()
         self._wake.set()
 
     def _on_changes(self, changes: list[Change], resynced: bool) -> None:
-        """The state's listener (its thread): note which jobs need planning, then wake the loop."""
+        """The state's listener (its thread): note which jobs need planning, then wake the loop. A full
+        re-read is not gone through change by change: the loop rebuilds from the state (``_rebuild``)."""
+        if resynced:
+            self._wake.set()
+            return
         with self._lock:
             for change in changes:
                 collection, key = change.collection, change.key
@@ -209,8 +208,8 @@ class Scheduler:
         self.writes.new_round()
         # What the loop commits it applies to its state at once (see ClusterState.wrote): no waiting for
         # watches between the steps.
-        self._apply_statuses(fence, now)
-        self._expire_lost(fence, now)
+        self.reports.apply_statuses(fence, now)
+        self.reports.expire_lost(fence, now, self._leader_since)
         again = False
         jobs = self._take_work(now)
         if jobs:
@@ -303,7 +302,7 @@ class Scheduler:
         upcoming = self._heap.peek()
         if upcoming is not None:
             wait = min(wait, (upcoming - self.clock()).total_seconds())
-        gone = list(self._gone_since.values())  # copied: gRPC threads change it
+        gone = list(self.reports.gone_since.values())  # copied: gRPC threads change it
         if gone:  # wake when an absent agent's grace period runs out
             wait = min(wait, max(min(gone) + self.agent_grace - time.monotonic(), 0.05))
         return wait
@@ -422,195 +421,6 @@ class Scheduler:
             [ExecutionEvent.missed(job, f.firing_id, at=now, message=reason) for job, f, reason in missed]
         )
 
-    # ---- statuses --------------------------------------------------------------------------------
-    def _apply_statuses(self, fence: Fence, now: dt.datetime) -> bool:
-        """Apply queued status reports; True if ZooKeeper changed."""
-        reports: list[tuple[str, StatusUpdate]] = []
-        while True:
-            try:
-                reports.append(self._reports.get_nowait())
-            except queue.Empty:
-                break
-        if not reports:
-            return False
-        running: dict[str, tuple[RunningTask, int]] = {}
-        job_names: set[str] = set()
-        for _, status in reports:
-            try:
-                job_name = TaskId.parse(status.task_id).job_name
-            except ValueError:
-                continue
-            job_names.add(job_name)
-            found = self.state.running_task(job_name, status.task_id)
-            if found is not None:
-                running[status.task_id] = found
-        plan = plan_statuses(reports, running, now, self._context(job_names))
-        for agent_id, status in reports:
-            if status.state.terminal and status.task_id not in running:
-                log.info("agent %s reported %s %s, which the state does not hold: acknowledged",
-                         agent_id, status.task_id, status.state.value)
-        # One group per task: its update or end (with the failover entry that replaces it), an adoption
-        # (with the failover entry it cancels), the removal of its tombstone.
-        groups: dict[str, Group] = {}
-
-        def group(key: str) -> Group:
-            return groups.setdefault(key, Group(key))
-
-        ends = {entry.original_task_id: entry for entry in plan.failover_creates}
-        for task, version in plan.updates:
-            group(task.task_id).ops.append(self.writes.set_running(task, version))
-        for task, version in plan.deletes:
-            group(task.task_id).ops.append(self.writes.delete_running(task, version))
-            if task.task_id in ends:
-                group(task.task_id).ops.extend(self.writes.create_failover(ends[task.task_id]))
-        for task in plan.creates:
-            group(task.task_id).ops.extend(self.writes.create_running(task))
-        adopted_items = {(t.job_name, t.sharding_item): t.task_id for t in plan.creates}
-        for job_name, item, version in plan.failover_deletes:
-            key = adopted_items.get((job_name, item), f"{job_name}#{item}")
-            group(key).ops.append(self.writes.delete_failover(job_name, item, version))
-        for task_id in plan.tombstone_deletes:
-            group(task_id).ops.append(self.writes.delete_tombstone(task_id))
-        # An agent forgets a status once acknowledged, so the acknowledgement waits until the status is
-        # both committed and in the history: a leader that dies in between leaves it to the next one.
-        gate = _AckGate(self.agents, plan.acks)
-        self.applier.record(plan.events, then=gate.recorded)
-        outcome = self.applier.commit(fence, list(groups.values()))
-        failed = set(outcome.failed)
-        gate.committed(failed)
-        if failed:
-            # Those records changed under us: decide their reports again next cycle, on fresher state.
-            for agent_id, status in reports:
-                if status.task_id in failed:
-                    self._reports.put((agent_id, status))
-            self._wake.set()
-        self._count_failovers([e for e in plan.failover_creates if e.original_task_id not in failed])
-        adopted = [t for t in plan.creates if t.task_id not in failed]
-        if adopted:
-            self.metrics.count("reconciliations", len(adopted), action="adopt")
-            for task in adopted:
-                log.warning(
-                    "adopted task %s of job %s shard %d reported by agent %s",
-                    task.task_id,
-                    task.job_name,
-                    task.sharding_item,
-                    task.agent_id,
-                )
-        for agent_id, task_id, reason in plan.kills:
-            log.warning("killing task %s on agent %s: %s", task_id, agent_id, reason)
-            self.metrics.count("reconciliations", 1, action="kill")
-            self.agents.send(agent_id, pb.MasterMessage(kill=pb.Kill(task_id=task_id, reason=reason)))
-        return bool(outcome.committed)
-
-    def _context(self, job_names: set[str]) -> Context:
-        jobs, apps, failover = {}, {}, {}
-        for name in job_names:
-            try:
-                stored = self.state.job(name)
-                app = self.state.app(stored.model.effective_app_name) if stored is not None else None
-            except CorruptConfig:
-                continue
-            if stored is not None:
-                jobs[name] = stored.model
-                if app is not None:
-                    apps[app.model.appName] = app.model
-            entries = self.state.failover_of(name)
-            if entries:
-                failover[name] = tuple(entries)
-        return Context(
-            jobs=jobs,
-            apps=apps,
-            failover=failover,
-            lost=frozenset(self.state.lost()),
-            running_items=frozenset((t.job_name, t.sharding_item) for t in self.state.running()),
-        )
-
-    def _count_failovers(self, entries: list[FailoverEntry]) -> None:
-        for entry in entries:
-            kind = "failover" if entry.cause is FailoverCause.LOST else "retry"
-            self.metrics.count("failovers", 1, cause=entry.cause.value)
-            log.warning(
-                "job %s shard %d queued for %s (attempt %d, firing %s, after task %s)",
-                entry.job_name,
-                entry.sharding_item,
-                kind,
-                entry.attempt,
-                entry.firing_id,
-                entry.original_task_id,
-            )
-
-    # ---- lost tasks --------------------------------------------------------------------------------
-    def _expire_lost(self, fence: Fence, now: dt.datetime) -> bool:
-        """Tasks whose agent is gone past the grace period, or that a re-registered agent did not report,
-        become LOST: recorded, tombstoned (a stale copy that turns up is killed) and, per the job's
-        policy, queued for failover — all in one transaction per task. True if any was."""
-        registrations = []
-        while True:
-            try:
-                registrations.append(self._registrations.get_nowait())
-            except queue.Empty:
-                break
-        connected = set(self.agents.agents())
-        tasks = self.state.running()
-        lost: dict[str, tuple[RunningTask, str]] = {}
-        for agent_id, registered_at, reported in registrations:
-            for task in tasks:
-                if (
-                    task.agent_id == agent_id
-                    and task.task_id not in reported
-                    and task.launched_at.timestamp() < registered_at
-                ):
-                    lost[task.task_id] = (task, f"agent {agent_id} reconnected without this task")
-        now_mono = time.monotonic()
-        reference = self._leader_since or now_mono
-        for task in tasks:
-            if task.agent_id in connected or task.task_id in lost:
-                continue
-            gone_for = now_mono - self._gone_since.get(task.agent_id, reference)
-            if gone_for >= self.agent_grace:
-                lost[task.task_id] = (task, f"agent {task.agent_id} gone for {gone_for:.0f}s")
-        # Absent agents past their grace period have been dealt with: stop waking up for them.
-        for agent_id, since in list(self._gone_since.items()):
-            if agent_id in connected or now_mono - since >= self.agent_grace:
-                self._gone_since.pop(agent_id, None)
-        if not lost:
-            return False
-        groups: list[Group] = []
-        records: dict[str, Recorded] = {}
-        entries: dict[str, FailoverEntry] = {}
-        for task, reason in lost.values():
-            found = self.state.running_task(task.job_name, task.task_id)
-            version = found[1] if found is not None else -1
-            group = Group(
-                task.task_id,
-                [self.writes.delete_running(task, version), self.writes.create_tombstone(task.task_id, now)],
-            )
-            try:
-                stored = self.state.job(task.job_name)
-            except CorruptConfig:
-                stored = None
-            entry = after_end(stored.model if stored else None, task, TaskState.LOST, "", now)
-            if entry is not None and not any(
-                e.sharding_item == entry.sharding_item for e, _ in self.state.failover_of(task.job_name)
-            ):
-                group.ops.extend(self.writes.create_failover(entry))
-                entries[task.task_id] = entry
-            groups.append(group)
-            records[task.task_id] = Recorded(task, TaskState.LOST, None, reason, now, task.started_at, now)
-            log.warning(
-                "task %s of job %s shard %d is LOST: %s",
-                task.task_id,
-                task.job_name,
-                task.sharding_item,
-                reason,
-            )
-        outcome = self.applier.commit(fence, groups)
-        committed = set(outcome.committed)
-        self.applier.record([records[t] for t in committed])
-        self.metrics.count("lost_tasks", len(committed))
-        self._count_failovers([entries[t] for t in committed if t in entries])
-        return bool(committed)
-
     # ---- housekeeping --------------------------------------------------------------------------------
     def _housekeeping(self, fence: Fence, now: dt.datetime) -> None:
         """Remove parents left without children, and tombstones older than a day (a stale copy that
@@ -622,36 +432,3 @@ class Scheduler:
         groups += [Group(task_id, [self.writes.delete_tombstone(task_id)]) for task_id in old]
         if groups:
             self.applier.commit(fence, groups)
-
-
-class _AckGate:
-    """Sends the acknowledgements of a batch of statuses once they are committed (but for the failed ones)
-    and recorded, whichever comes last (the recorder calls back from its own thread)."""
-
-    def __init__(self, agents: AgentPort, acks: dict[str, list[str]]) -> None:
-        self._agents = agents
-        self._acks = acks
-        self._lock = threading.Lock()
-        self._failed: set[str] | None = None
-        self._recorded = False
-
-    def recorded(self) -> None:
-        with self._lock:
-            self._recorded = True
-            ready = self._failed is not None
-        if ready:
-            self._send()
-
-    def committed(self, failed: set[str]) -> None:
-        with self._lock:
-            self._failed = failed
-            ready = self._recorded
-        if ready:
-            self._send()
-
-    def _send(self) -> None:
-        failed = self._failed or set()
-        for agent_id, task_ids in self._acks.items():
-            acked = [t for t in task_ids if t not in failed]
-            if acked:
-                self._agents.send(agent_id, pb.MasterMessage(ack=pb.Acknowledge(task_ids=acked)))

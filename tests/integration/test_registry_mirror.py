@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 from kazoo.client import KazooClient
 
-from elasticjob.registry.mirror import Change, Collection, Mirror
+from elasticjob.registry.mirror import Mirror
+from elasticjob.registry.tables import Change, Collection
 from tests.support import TcpProxy, wait_until
 
 
