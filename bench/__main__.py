@@ -100,7 +100,7 @@ def update_readme(results: Path, readme: Path) -> None:
         raise SystemExit(f"{readme} has no {BEGIN} ... {END} section")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    machine = next((r["machine"] for r in document["results"] if "machine" in r), {})
+    machine: dict[str, Any] = next((r["machine"] for r in document["results"] if "machine" in r), {})
     body = (
         f"\nMeasured {document['generated']} by `make bench` on {machine.get('cores')} cores, "
         f"{machine.get('memory_gib')} GiB, Python {machine.get('python')}"

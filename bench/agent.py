@@ -16,7 +16,6 @@ download.
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import time
 import uuid
@@ -24,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.harness import Figure, at_least
+from bench.harness import Figure, at_least, workdir
 from elasticjob.common.net import free_port
 from elasticjob.dev.examples import TarballServer
 from elasticjob.dev.processes import AgentProcess, build_tarball
@@ -81,7 +80,7 @@ def measure(transient_n: int, daemon_n: int, batch: int, timeout: float, *,
             on_agent: Callable[[AgentProcess], object] = lambda _agent: None) -> tuple[float, float]:
     """Run the agent benchmark once: (TRANSIENT starts/s, DAEMON starts/s). ``on_agent`` is called with the
     agent process once it is connected and warmed up (to attach a profiler, for example)."""
-    with tempfile.TemporaryDirectory(prefix="ej-bench-agent-") as tmp:
+    with workdir("agent") as tmp:
         root = Path(tmp)
         build_tarball({"run.sh": SCRIPT}, root / "www" / "app.tar.gz", executable=("run.sh",))
         zk = LocalZooKeeper(root / "zk", free_port()).start()

@@ -15,13 +15,12 @@ import json
 import math
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from bench.cron import SCRIPT, job_body
-from bench.harness import Figure, at_least, at_most, percentile, rounded
+from bench.harness import Figure, at_least, at_most, percentile, rounded, workdir
 from elasticjob.dev.localcluster import LocalCluster, firing_instant, start_lateness
 from elasticjob.dev.processes import build_tarball
 
@@ -47,7 +46,7 @@ def readers(urls: list[str], count: int, jobs: int, start: float, end: float) ->
 def run(quick: bool) -> Figure:
     jobs, period, window, clients, lead = (60, 5, 8.0, 2, 4.0) if quick else (10_000, 60, 90.0, 8, 10.0)
     bodies = [job_body(i, period) for i in range(jobs)]
-    with tempfile.TemporaryDirectory(prefix="ej-bench-api-") as tmp:
+    with workdir("api") as tmp:
         root = Path(tmp)
         tarball = build_tarball({"run.sh": SCRIPT}, root / "cron.tar.gz", executable=("run.sh",))
         with LocalCluster(root, masters=2, agents=2, agent_cpus=2, agent_mem=8192) as cluster:

@@ -13,12 +13,11 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import math
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.harness import Figure, at_least, at_most, percentile, rounded
+from bench.harness import Figure, at_least, at_most, percentile, rounded, workdir
 from bench.profiling import profiled
 from elasticjob.dev.localcluster import LocalCluster, firing_instant, start_lateness
 from elasticjob.dev.processes import build_tarball
@@ -34,7 +33,7 @@ def run(quick: bool) -> Figure:
          "cpuCount": 0.001, "memoryMB": 8, "misfire": False}
         for i in range(jobs)
     ]
-    with tempfile.TemporaryDirectory(prefix="ej-bench-burst-") as tmp:
+    with workdir("burst") as tmp:
         root = Path(tmp)
         tarball = build_tarball({"run.sh": SCRIPT}, root / "burst.tar.gz", executable=("run.sh",))
         with LocalCluster(root, agents=2, agent_cpus=2, agent_mem=8192) as cluster:

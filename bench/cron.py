@@ -19,12 +19,11 @@ import json
 import math
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.harness import Figure, at_least, at_most, percentile, rounded
+from bench.harness import Figure, at_least, at_most, percentile, rounded, workdir
 from bench.profiling import profiled
 from elasticjob import cron as cron_dialects
 from elasticjob.dev.localcluster import LocalCluster, firing_instant, start_lateness
@@ -108,7 +107,7 @@ def ratio(ours: float, theirs: float | None) -> float | None:
 def run(quick: bool) -> Figure:
     jobs, period, duration, lead = (60, 5, 10.0, 4.0) if quick else (10_000, 60, 180.0, 10.0)
     bodies = [job_body(i, period) for i in range(jobs)]
-    with tempfile.TemporaryDirectory(prefix="ej-bench-cron-") as tmp:
+    with workdir("cron") as tmp:
         root = Path(tmp)
         tarball = build_tarball({"run.sh": SCRIPT}, root / "cron.tar.gz", executable=("run.sh",))
         with LocalCluster(root, agents=2, agent_cpus=2, agent_mem=8192) as cluster:

@@ -8,11 +8,15 @@ harness itself is exercised by ``make test``; a quick run's targets are shown bu
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import platform
-from collections.abc import Sequence
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 # name -> module under bench/ (order: the order of ``make bench`` and of the README table)
@@ -93,6 +97,21 @@ class Figure:
         if top:
             result["machine"] = machine()
         return result
+
+
+@contextlib.contextmanager
+def workdir(name: str) -> Iterator[str]:
+    """A directory for one benchmark's processes and files: a temporary one, removed afterwards, or — when
+    ``ELASTICJOB_BENCH_DIR`` is set — ``$ELASTICJOB_BENCH_DIR/<name>``, kept with its logs for a look."""
+    kept = os.environ.get("ELASTICJOB_BENCH_DIR")
+    if kept:
+        path = Path(kept) / name
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        yield str(path)
+        return
+    with tempfile.TemporaryDirectory(prefix=f"ej-bench-{name}-") as tmp:
+        yield tmp
 
 
 def machine() -> dict[str, Any]:

@@ -30,7 +30,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Iterable
@@ -43,7 +42,7 @@ import httpx
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 
-from bench.harness import Figure, at_least
+from bench.harness import Figure, at_least, workdir
 from bench.launch_gateway import gateway_ceiling
 from bench.profiling import py_spy
 from elasticjob.common.net import free_port
@@ -223,7 +222,7 @@ def zk_ceiling(zk_hosts: str, count: int, size: int) -> float:
 
 def run(quick: bool) -> Figure:
     agents, jobs, shards, timeout = (20, 60, 5, 120.0) if quick else (1000, 2000, 5, 600.0)
-    with tempfile.TemporaryDirectory(prefix="ej-bench-") as tmp:
+    with workdir("launch") as tmp:
         root = Path(tmp)
         zk = LocalZooKeeper(root / "zk", free_port()).start()
         try:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import random
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,8 @@ from typing import Any
 import httpx
 from kazoo.client import KazooClient
 
-from bench.harness import Figure, at_least, at_most, percentile, rounded
-from elasticjob.dev.localcluster import LocalCluster
+from bench.harness import Figure, at_least, at_most, percentile, rounded, workdir
+from elasticjob.dev.localcluster import LocalCluster, firing_instant
 from elasticjob.dev.processes import build_tarball, wait_until
 from elasticjob.model import App, Job
 from elasticjob.model.queue import ReadyQueue
@@ -38,6 +37,7 @@ from elasticjob.registry.store import encode
 SCRIPT = "#!/bin/sh\nexit 0\n"
 IDLE = "0 0 0 1 1 ? 2099"
 APP = "idle"
+LAUNCH_AHEAD = 2.0  # the masters' default --launch-ahead
 BATCH = 500
 
 
@@ -89,9 +89,15 @@ def _new_start(client: httpx.Client, job: str, seen: frozenset[str]) -> dict[str
     return next((r for r in _rows(client, job) if r["taskId"] not in seen and r["startTime"]), {})
 
 
-def _started_after(client: httpx.Client, job: str, instant: float) -> list[dict[str, Any]]:
-    return [r for r in _rows(client, job)
-            if r["startTime"] and dt.datetime.fromisoformat(r["startTime"]).timestamp() > instant]
+def _started_after(client: httpx.Client, job: str, killed: float) -> list[dict[str, Any]]:
+    """Executions of ``job`` launched by a leader elected after ``killed``: firings due later than anything
+    the killed leader could have launched ahead of time (its --launch-ahead, 2 s, and a margin)."""
+    rows = []
+    for row in _rows(client, job):
+        instant = firing_instant(row["firingId"])
+        if row["startTime"] and instant is not None and instant.timestamp() > killed + LAUNCH_AHEAD + 1:
+            rows.append(row)
+    return rows
 
 
 def _rows(client: httpx.Client, job: str) -> list[dict[str, Any]]:
@@ -130,12 +136,12 @@ def run(quick: bool) -> Figure:
     jobs, samples, reads, extra, session = (
         (1_000, 5, 200, 200, 4.0) if quick else (100_000, 20, 2_000, 5_000, 10.0)
     )
-    with tempfile.TemporaryDirectory(prefix="ej-bench-registry-") as tmp:
+    with workdir("registry") as tmp:
         root = Path(tmp)
         tarball = build_tarball({"run.sh": SCRIPT}, root / "idle.tar.gz", executable=("run.sh",))
         # The same trigger on an empty installation first.
-        with LocalCluster(root / "empty", masters=1, agents=1, namespace="empty",
-                          session_timeout=session) as empty:
+        with LocalCluster(root / "empty", masters=1, agents=1, namespace="empty", session_timeout=session,
+                          zk_heap_mb=2048) as empty:
             load_jobs(empty.zk_hosts, "empty", tarball, 0)
             empty.wait_for(f"/app/{APP}")  # written straight into ZooKeeper: seen a moment later
             empty.register_jobs([probe_job("probe", IDLE)])

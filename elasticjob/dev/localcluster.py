@@ -43,6 +43,7 @@ class LocalCluster:
         master_args: Sequence[str] = (),
         agent_args: Sequence[str] = (),
         zk_hosts: str | None = None,
+        zk_heap_mb: int = 256,
     ) -> None:
         self.root = root
         self.namespace = namespace
@@ -50,6 +51,7 @@ class LocalCluster:
         self.master_args = list(master_args)
         self.agent_args = tuple(agent_args)
         self._sizes = (masters, agents, agent_cpus, agent_mem)
+        self.zk_heap_mb = zk_heap_mb
         self.zookeeper: LocalZooKeeper | None = None
         self.zk_hosts = zk_hosts or ""
         self.masters: list[MasterProcess] = []
@@ -59,7 +61,8 @@ class LocalCluster:
     def start(self) -> LocalCluster:
         masters, agents, cpus, mem = self._sizes
         if not self.zk_hosts:
-            self.zookeeper = LocalZooKeeper(self.root / "zookeeper", free_port()).start()
+            zookeeper = LocalZooKeeper(self.root / "zookeeper", free_port(), heap_mb=self.zk_heap_mb)
+            self.zookeeper = zookeeper.start()
             self.zk_hosts = self.zookeeper.hosts
         for index in range(masters):
             self.start_master(index)

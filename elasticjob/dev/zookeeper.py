@@ -85,8 +85,10 @@ class LocalZooKeeper:
         tick_ms: int = 500,
         server_id: int | None = None,
         peers: dict[int, tuple[str, int, int]] | None = None,
+        heap_mb: int = 256,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.heap_mb = heap_mb  # 100,000 jobs (200,000 znodes and their watches) need about 1 GB
         self.port = port
         self.host = host
         self.tick_ms = tick_ms
@@ -140,7 +142,7 @@ class LocalZooKeeper:
         self.process = subprocess.Popen(
             [
                 java,
-                "-Xmx256m",
+                f"-Xmx{self.heap_mb}m",
                 "-Dzookeeper.admin.enableServer=false",
                 "-cp",
                 classpath,
