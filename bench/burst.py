@@ -1,8 +1,10 @@
 """``burst``: 2,000 one-shard jobs all due at second 0 of the same minute.
 
 One master and two agents as real processes on a real ZooKeeper; a trivial shell job. For the first whole
-minute after every job is registered: each shard's lateness (its process start minus the instant); the
-last shard must start within 5 s of the instant and half of them within 2 s, each exactly once.
+minute after every job is registered: each shard's lateness (its start minus the instant, as its agent
+reports it and as the job's command itself shows it: see ``bench.cron``; the figures take the later of
+the two); the last shard must start within 5 s of the instant and half of them within 2 s, each exactly
+once.
 
 ``--quick``: 100 jobs due every 5 seconds; one instant. ``ELASTICJOB_BENCH_PROFILE=DIR`` records the leader
 and an agent with py-spy around the instant.
@@ -19,10 +21,9 @@ from typing import Any
 
 from bench.harness import Figure, at_least, at_most, percentile, rounded, workdir
 from bench.profiling import profiled
+from bench.stamps import StartStamps, stamping_script
 from elasticjob.dev.localcluster import LocalCluster, firing_instant, start_lateness
 from elasticjob.dev.processes import build_tarball
-
-SCRIPT = "#!/bin/sh\nexit 0\n"
 
 
 def run(quick: bool) -> Figure:
@@ -35,8 +36,10 @@ def run(quick: bool) -> Figure:
     ]
     with workdir("burst") as tmp:
         root = Path(tmp)
-        tarball = build_tarball({"run.sh": SCRIPT}, root / "burst.tar.gz", executable=("run.sh",))
-        with LocalCluster(root, agents=2, agent_cpus=2, agent_mem=8192) as cluster:
+        stamps = StartStamps(root / "started.fifo")
+        tarball = build_tarball({"run.sh": stamping_script(stamps.fifo)}, root / "burst.tar.gz",
+                                executable=("run.sh",))
+        with stamps.running(), LocalCluster(root, agents=2, agent_cpus=2, agent_mem=8192) as cluster:
             cluster.register_app("burst", tarball)
             registrations = cluster.register_jobs(bodies)
             instant = dt.datetime.fromtimestamp(math.ceil((time.time() + lead) / period) * period, dt.UTC)
@@ -46,8 +49,15 @@ def run(quick: bool) -> Figure:
             rows = cluster.executions()
     mine = [r for r in rows if firing_instant(r["firingId"]) == instant]
     finished = collections.Counter(r["jobName"] for r in mine if r["state"] == "FINISHED")
-    lateness = [x for r in mine if r["state"] == "FINISHED" and (x := start_lateness(r)) is not None]
-    exact = len(finished) == jobs and all(n == 1 for n in finished.values())
+    # Per shard, the later of the agent's report and the command's own stamp.
+    done = [(r, x) for r in mine if r["state"] == "FINISHED" and (x := start_lateness(r)) is not None]
+    stamped = [(x, stamps.first.get((r["jobName"], r["firingId"]))) for r, x in done]
+    lateness = [max(x, stamp - instant.timestamp()) for x, stamp in stamped if stamp is not None]
+    unstamped = sum(1 for _, stamp in stamped if stamp is None)
+    commands_twice = sum(1 for (_, firing), n in stamps.count.items()
+                         if n > 1 and firing_instant(firing) == instant)
+    exact = (len(finished) == jobs and all(n == 1 for n in finished.values()) and commands_twice == 0
+             and unstamped == 0)
     last, p50 = (max(lateness) if lateness else math.nan), percentile(lateness, 0.5)
     params: dict[str, Any] = {"jobs": jobs, "agents": 2, "masters": 1, "instant": instant.isoformat(),
                               "samples": len(lateness)}
@@ -56,7 +66,8 @@ def run(quick: bool) -> Figure:
         Figure("burst.p50", rounded(p50, 2), "s", at_most(2)),
         Figure("burst.p99", rounded(percentile(lateness, 0.99), 2), "s"),
         Figure("burst.exactly_once", 1.0 if exact else 0.0, "", at_least(1),
-               {"finished": len(finished), "twice": sum(1 for n in finished.values() if n > 1)}),
+               {"finished": len(finished), "twice": sum(1 for n in finished.values() if n > 1),
+                "commands_twice": commands_twice, "finished_without_a_stamp": unstamped}),
         Figure("burst.registrations", round(registrations), "jobs/s", None, {"clients": 8}),
     ]
     return Figure("burst", rounded(last, 2), "s", at_most(5), params, figures)

@@ -2,8 +2,11 @@
 
 10,000 one-shard jobs, job ``i`` on the Quartz cron ``{i % 60} * * * * ?`` (about 167 firings a second),
 a trivial shell job, one master and two agents as real processes on a real ZooKeeper. Measured over three
-whole minutes after every job is registered and warm: lateness = the shard's process start (reported by
-its agent) minus the firing's scheduled instant; every firing of the window must have run exactly once.
+whole minutes after every job is registered and warm: lateness = the shard's start minus the firing's
+scheduled instant, measured twice: as its agent reports it (the process started, or — launched ahead —
+released from its gate), and as the job's command itself shows it (its first action writes a line into a
+FIFO that the benchmark stamps: ``bench.stamps``). The target applies to the later of the two. Every
+firing of the window must have run exactly once.
 Then APScheduler 3.x fires the same 10,000 schedules in-process (``bench.apscheduler_side``), alone on
 the machine, for one minute (each schedule once), and its lateness is set beside ours.
 
@@ -25,12 +28,12 @@ from typing import Any
 
 from bench.harness import Figure, at_least, at_most, percentile, rounded, workdir
 from bench.profiling import profiled
+from bench.stamps import StartStamps, stamping_script
 from elasticjob import cron as cron_dialects
 from elasticjob.dev.localcluster import LocalCluster, firing_instant, start_lateness
 from elasticjob.dev.processes import build_tarball
 from elasticjob.model.queue import cron_firing_id
 
-SCRIPT = "#!/bin/sh\nexit 0\n"
 APSCHEDULER_WINDOW = 60.0  # every schedule fires once in it: 10,000 samples
 
 
@@ -59,7 +62,8 @@ def expected_firings(
 
 
 def measure(
-    cluster: LocalCluster, bodies: list[dict[str, Any]], period: int, duration: float, lead: float = 10.0
+    cluster: LocalCluster, bodies: list[dict[str, Any]], period: int, duration: float, lead: float = 10.0,
+    stamps: StartStamps | None = None,
 ) -> dict[str, Any]:
     """Register the jobs, let them warm up, measure a window of ``duration`` seconds."""
     registrations = cluster.register_jobs(bodies)
@@ -74,6 +78,13 @@ def measure(
     rows = cluster.executions()
     in_window = [r for r in rows if (i := firing_instant(r["firingId"])) is not None and start <= i < end]
     lateness = [x for r in in_window if r["state"] == "FINISHED" and (x := start_lateness(r)) is not None]
+    seen = stamps.first if stamps is not None else {}
+    command_lateness = [
+        seen[key] - instant.timestamp()
+        for r in in_window
+        if r["state"] == "FINISHED" and (key := (r["jobName"], r["firingId"])) in seen
+        and (instant := firing_instant(r["firingId"])) is not None
+    ]
     finished = collections.Counter(
         (r["jobName"], r["firingId"]) for r in in_window if r["state"] == "FINISHED"
     )
@@ -81,6 +92,9 @@ def measure(
     return {
         "registrations_per_s": registrations,
         "lateness": lateness,
+        "command_lateness": command_lateness,
+        "commands_twice": 0 if stamps is None else sum(1 for n in stamps.count.values() if n > 1),
+        "unstamped": len(lateness) - len(command_lateness) if stamps else 0,
         "expected": len(expected),
         "missing": len(expected - set(finished)),
         "twice": sum(1 for n in finished.values() if n > 1),
@@ -109,25 +123,35 @@ def run(quick: bool) -> Figure:
     bodies = [job_body(i, period) for i in range(jobs)]
     with workdir("cron") as tmp:
         root = Path(tmp)
-        tarball = build_tarball({"run.sh": SCRIPT}, root / "cron.tar.gz", executable=("run.sh",))
-        with LocalCluster(root, agents=2, agent_cpus=2, agent_mem=8192) as cluster:
+        stamps = StartStamps(root / "started.fifo")
+        script = stamping_script(stamps.fifo)
+        tarball = build_tarball({"run.sh": script}, root / "cron.tar.gz", executable=("run.sh",))
+        with stamps.running(), LocalCluster(root, agents=2, agent_cpus=2, agent_mem=8192) as cluster:
             cluster.register_app("cron", tarball)
-            ours = measure(cluster, bodies, period, duration, lead)
+            ours = measure(cluster, bodies, period, duration, lead, stamps)
     theirs = apscheduler(jobs, period, APSCHEDULER_WINDOW if not quick else duration)
-    lateness = ours["lateness"]
+    lateness, command = ours["lateness"], ours["command_lateness"]
     p50, p99 = percentile(lateness, 0.5) * 1000, percentile(lateness, 0.99) * 1000
-    exact = ours["missing"] == 0 and ours["twice"] == 0 and ours["failed"] == 0
+    command_p50, command_p99 = percentile(command, 0.5) * 1000, percentile(command, 0.99) * 1000
+    worst_p99 = math.nan if math.isnan(p99) or math.isnan(command_p99) else max(p99, command_p99)
+    faults = ("missing", "twice", "failed", "commands_twice", "unstamped")
+    exact = all(ours[fault] == 0 for fault in faults)
     params = {
         "jobs": jobs, "period_s": period, "window_s": duration, "agents": 2, "masters": 1,
         "firings_per_s": round(jobs / period, 1), "expected_firings": ours["expected"],
-        "samples": len(lateness), "window": ours["window"],
+        "samples": len(lateness), "command_samples": len(command), "window": ours["window"],
     }
     figures = [
-        Figure("cron.lateness_p50", rounded(p50), "ms", None, {}),
+        Figure("cron.lateness_p50", rounded(p50), "ms", None, {"measured_by": "agent"}),
         Figure("cron.lateness_p99", rounded(p99), "ms", at_most(100)),
         Figure("cron.lateness_max", rounded(max(lateness) * 1000 if lateness else float("nan")), "ms"),
+        Figure("cron.command_lateness_p50", rounded(command_p50), "ms", None,
+               {"measured_by": "the job (FIFO)"}),
+        Figure("cron.command_lateness_p99", rounded(command_p99), "ms", at_most(100)),
+        Figure("cron.command_lateness_max", rounded(max(command) * 1000 if command else float("nan")), "ms"),
         Figure("cron.exactly_once", 1.0 if exact else 0.0, "", at_least(1),
-               {"missing": ours["missing"], "twice": ours["twice"], "failed": ours["failed"]}),
+               {"missing": ours["missing"], "twice": ours["twice"], "failed": ours["failed"],
+                "commands_twice": ours["commands_twice"], "finished_without_a_stamp": ours["unstamped"]}),
         Figure("cron.registrations", round(ours["registrations_per_s"]), "jobs/s", None,
                {"clients": 8}),
         Figure("cron.apscheduler_p50", rounded(theirs["p50_ms"]), "ms", None,
@@ -135,7 +159,7 @@ def run(quick: bool) -> Figure:
                 "expected": theirs["expected"]}),
         Figure("cron.apscheduler_p99", rounded(theirs["p99_ms"]), "ms"),
         Figure("cron.apscheduler_max", rounded(theirs["max_ms"] or float("nan")), "ms"),
-        Figure("cron.p99_ratio_ours_to_apscheduler", ratio(p99, theirs["p99_ms"]), "x"),
+        Figure("cron.p99_ratio_ours_to_apscheduler", ratio(worst_p99, theirs["p99_ms"]), "x"),
     ]
-    return Figure("cron", rounded(p99), "ms", at_most(100), params, figures)
+    return Figure("cron", rounded(worst_p99), "ms", at_most(100), params, figures)
 

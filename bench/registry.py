@@ -37,7 +37,7 @@ from elasticjob.registry.store import encode
 SCRIPT = "#!/bin/sh\nexit 0\n"
 IDLE = "0 0 0 1 1 ? 2099"
 APP = "idle"
-LAUNCH_AHEAD = 2.0  # the masters' default --launch-ahead
+LAUNCH_AHEAD = 2.5  # the masters' default --launch-ahead
 BATCH = 500
 
 
@@ -91,7 +91,7 @@ def _new_start(client: httpx.Client, job: str, seen: frozenset[str]) -> dict[str
 
 def _started_after(client: httpx.Client, job: str, killed: float) -> list[dict[str, Any]]:
     """Executions of ``job`` launched by a leader elected after ``killed``: firings due later than anything
-    the killed leader could have launched ahead of time (its --launch-ahead, 2 s, and a margin)."""
+    the killed leader could have launched ahead of time (its --launch-ahead, 2.5 s, and a margin)."""
     rows = []
     for row in _rows(client, job):
         instant = firing_instant(row["firingId"])

@@ -333,8 +333,12 @@ def _pidfd_open(pid: int) -> int | None:
         return None
 
 
-def start_task(spec: ProcessSpec) -> TaskProcess:
+def start_task(spec: ProcessSpec, *, gate: int | None = None) -> TaskProcess:
     """Spawn ``spec``'s command and return its ``TaskProcess``.
+
+    ``gate`` (only where ``spawn.can_gate()``): the read end of a pipe (see ``gates``); the process is
+    created, joins its cgroup and gets its limits, but runs the command only once it has read a line from
+    the pipe; ``kill()`` before that ends it without the command ever running. The caller keeps the fd.
 
     Creates ``log_dir`` and writes ``stdout``/``stderr`` there (see ``tasklogs.RotatingLog``; ``stderr`` is
     created by the task's first byte of it). Raises
@@ -362,7 +366,7 @@ def start_task(spec: ProcessSpec) -> TaskProcess:
         check_executable(argv[0], spec.cwd, env["PATH"])
         popen = spawn(argv, cwd=spec.cwd, env=env, stdout=out_write, stderr=err_write,
                       address_space_bytes=None if cgroup else spec.memory_bytes,
-                      cgroup_procs=cgroup.procs if cgroup else None)
+                      cgroup_procs=cgroup.procs if cgroup else None, gate=gate)
     except (OSError, subprocess.SubprocessError) as exc:
         for fd in (out_read, out_write, err_read, err_write):
             os.close(fd)
@@ -374,6 +378,6 @@ def start_task(spec: ProcessSpec) -> TaskProcess:
         raise TaskStartError(f"cannot start task {spec.task_id}: {exc}") from exc
     os.close(out_write)
     os.close(err_write)
-    log.info("event=task_started task_id=%s pid=%d enforcement=%s memory_mb=%g", spec.task_id, popen.pid,
-             "cgroup-v2" if cgroup else "rlimit+watchdog", spec.memory_mb)
+    log.info("event=task_started task_id=%s pid=%d enforcement=%s memory_mb=%g gated=%s", spec.task_id,
+             popen.pid, "cgroup-v2" if cgroup else "rlimit+watchdog", spec.memory_mb, gate is not None)
     return TaskProcess(spec, popen, cgroup, LogPipe(out_read, logs[0]), LogPipe(err_read, logs[1]))

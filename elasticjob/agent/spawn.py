@@ -12,7 +12,12 @@ CPython forks a multi-threaded agent slowly when a Python ``preexec_fn`` must ru
 three steps run in a small exec wrapper instead: ``setpriv --pdeathsig KILL`` (util-linux) sets the death
 signal and execs ``/bin/sh``, which checks that its parent is still the agent (the check comes after the
 ``prctl``, so the "parent already died" race is closed), sets ``ulimit -v`` (soft and hard) and writes its
-own pid to ``cgroup.procs``, then ``exec``\\s the task's command with the same pid. Without ``setpriv`` the
+own pid to ``cgroup.procs``, then ``exec``\\s the task's command with the same pid (a ``/bin/sh -c`` command
+it runs itself, with ``eval``, as that shell would: one exec fewer per shard). A *gated* spawn (``gate``:
+the read end of a pipe, given as the wrapper's stdin) stops before that ``exec`` until it has read one
+line from the pipe (``gates``): a shard launched ahead of its instant is created ahead too, and at its
+instant only the ``exec`` of its command remains. A gate closed with no line for it ends the wrapper
+(exit 125) without running anything. Without ``setpriv`` the
 agent falls back to ``limits.make_preexec`` (same guarantees, slower spawns) and says so once in its log.
 
 The death signal fires when the *thread* that forked the child exits, so every spawn runs on one thread
@@ -38,13 +43,15 @@ from typing import TypeVar
 
 from elasticjob.agent.limits import make_preexec
 
-__all__ = ["OrphanGuard", "check_executable", "spawn"]
+__all__ = ["OrphanGuard", "can_gate", "check_executable", "spawn"]
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
-# $1 agent pid, $2 RLIMIT_AS in KiB or "", $3 cgroup.procs path or "", $4 "keep" PWD or "", then the command.
+# $1 agent pid, $2 RLIMIT_AS in KiB or "", $3 cgroup.procs path or "", $4 "keep" PWD or "", $5 "gated" or "",
+# $6 "script" (then $7 is a shell command, run here as `sh -c` would: no exec of another shell) or "exec"
+# (then the command's argv follows).
 _WRAPPER = """[ "$PPID" = "$1" ] || kill -9 $$
 if [ -n "$2" ]; then
   ulimit -v "$2" || { echo "elasticjob agent: cannot set the address-space limit" >&2; exit 125; }
@@ -53,7 +60,16 @@ if [ -n "$3" ]; then
   echo $$ > "$3" || { echo "elasticjob agent: cannot join the task's cgroup ($3)" >&2; exit 125; }
 fi
 [ -n "$4" ] || unset PWD
-shift 4
+if [ -n "$5" ]; then
+  IFS= read -r _ || exit 125
+  exec </dev/null
+fi
+if [ "$6" = script ]; then
+  eval "set --
+$7"
+  exit
+fi
+shift 6
 exec "$@"
 """
 _WRAPPER_NAME = "elasticjob-task"
@@ -109,20 +125,32 @@ def _warn_once() -> None:
                 "through a Python preexec_fn, which is several times slower")
 
 
+def can_gate() -> bool:
+    """Whether ``spawn`` can hold a process at a gate (only through the exec wrapper, see above)."""
+    return _setpriv() is not None
+
+
 def spawn(argv: list[str], *, cwd: Path, env: dict[str, str], stdout: int, stderr: int,
-          address_space_bytes: int | None, cgroup_procs: Path | None) -> subprocess.Popen[bytes]:
+          address_space_bytes: int | None, cgroup_procs: Path | None,
+          gate: int | None = None) -> subprocess.Popen[bytes]:
     """Start ``argv`` (already checked with ``check_executable``) in a new session and process group, with
     the guarantees of the module docstring, stdin from /dev/null and ``stdout``/``stderr`` as given (no other
-    descriptor is inherited). ``env`` is the complete environment. Raises ``OSError`` or
+    descriptor is inherited). ``env`` is the complete environment. ``gate`` (only where ``can_gate()``): the
+    read end of a pipe; the command runs once the wrapper has read a line from it. Raises ``OSError`` or
     ``subprocess.SubprocessError`` if it cannot start. Thread-safe."""
     parent_pid = os.getpid()
     setpriv = _setpriv()
     preexec: Callable[[], None] | None = None
     if setpriv is not None:
         limit = "" if address_space_bytes is None else str(address_space_bytes // 1024)
-        command = [setpriv, "--pdeathsig", "KILL", "--", "/bin/sh", "-c", _WRAPPER, _WRAPPER_NAME,
-                   str(parent_pid), limit, "" if cgroup_procs is None else str(cgroup_procs),
-                   "keep" if "PWD" in env else "", *argv]
+        # A shell command is run by the wrapper's own shell (as `/bin/sh -c` would: $0 too): one exec fewer.
+        script = len(argv) == 3 and argv[0] == "/bin/sh" and argv[1] == "-c"
+        command = [setpriv, "--pdeathsig", "KILL", "--", "/bin/sh", "-c", _WRAPPER,
+                   argv[0] if script else _WRAPPER_NAME, str(parent_pid), limit,
+                   "" if cgroup_procs is None else str(cgroup_procs), "keep" if "PWD" in env else "",
+                   "" if gate is None else "gated", *(("script", argv[2]) if script else ("exec", *argv))]
+    elif gate is not None:
+        raise ValueError("a gated spawn needs the exec wrapper (setpriv): check can_gate() first")
     else:
         _warn_once()
         command = argv
@@ -130,7 +158,8 @@ def spawn(argv: list[str], *, cwd: Path, env: dict[str, str], stdout: int, stder
                                cgroup_procs=cgroup_procs)
 
     def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=stdout,
+        return subprocess.Popen(command, cwd=cwd, env=env,
+                                stdin=subprocess.DEVNULL if gate is None else gate, stdout=stdout,
                                 stderr=stderr, start_new_session=True, close_fds=True, preexec_fn=preexec)
 
     return _spawner.run(start)

@@ -12,6 +12,7 @@ next fire time as a reactor timer. Thread-safe.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 import sys
@@ -26,9 +27,11 @@ from typing import Any
 from elasticjob import cron
 from elasticjob.agent.apps import UnpackedApps
 from elasticjob.agent.fetch import AppCache, FetchError
+from elasticjob.agent.gates import StartGates
 from elasticjob.agent.lanes import Lanes
 from elasticjob.agent.process import ExitInfo, ProcessSpec, TaskProcess, start_task
 from elasticjob.agent.reactor import Timer, shared_reactor
+from elasticjob.agent.spawn import can_gate
 from elasticjob.agent.tasklogs import LogChunk, read_log
 from elasticjob.agent.unpack import ArchiveError, UnsafeArchive, unpack
 from elasticjob.model import TaskState
@@ -57,8 +60,8 @@ class TaskRun:
     kill_requested: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     abandoned: bool = False  # killed because the agent gave it up (reported FAILED, so it fails over)
-    waiting: bool = False  # a DAEMON shard between runs: a kill ends it at once
-    timer: Timer | None = None  # a DAEMON shard's next fire time
+    waiting: bool = False  # before its start time, or a DAEMON shard between runs: a kill ends it at once
+    timer: Timer | None = None  # a shard's start time, or a DAEMON shard's next fire time
     schedule: cron.Schedule | None = None
     runs: int = 0
 
@@ -89,6 +92,7 @@ class TaskManager:
         self._lanes = Lanes(STAGING_WORKERS, "stage")
         self._starter = ThreadPoolExecutor(1, thread_name_prefix="starter")
         self._reactor = shared_reactor()
+        self._gates: StartGates[TaskRun] = StartGates(self._reactor, self._gate_opened)
 
     # ---- commands from the master ----------------------------------------------------------------
     def launch(self, spec: dict[str, Any]) -> None:
@@ -133,7 +137,10 @@ class TaskManager:
         log.info("killing task %s: %s", task_id, reason)
         if timer is not None:
             timer.cancel()
-        if process is not None:
+        if process is not None and waiting:  # held at its gate: it never ran
+            process.kill(0)
+            self._killed(run, f"killed before it started: {reason}")
+        elif process is not None:
             process.kill(self.kill_grace)  # its end reports the kill
         elif waiting:
             self._killed(run, f"killed: {reason}")
@@ -228,19 +235,55 @@ class TaskManager:
 
     def _start_at_its_time(self, run: TaskRun, app_dir: Path) -> None:
         """Start a staged TRANSIENT shard now, or — launched ahead of its firing's instant — at
-        ``start_at_ms``, from a starter thread of its own (staging other shards meanwhile never delays a
-        start). Until then a kill ends it at once, without it ever running."""
-        delay = spec_start_at(run.spec) - time.time()
-        if delay <= 0:
+        ``start_at_ms``. Ahead of time its process is created already and held at the instant's gate
+        (``gates``); at the instant one pipe write lets every shard of the instant go. (Without the exec
+        wrapper the process is spawned at the instant by a starter thread of its own.) Until then a kill
+        ends it without it ever running."""
+        start_at = spec_start_at(run.spec)
+        if start_at <= time.time():
             self._start_transient(run, app_dir)
             return
+        gate = self._gates.enter(start_at) if can_gate() else None
+        if gate is None and can_gate():
+            self._start_transient(run, app_dir)  # its instant came meanwhile
+            return
+        start_error: OSError | None = None
         with run.lock:
             killed = run.kill_requested
             if not killed:
-                run.waiting = True
-                run.timer = self._reactor.call_later(delay, lambda: self._start_soon(run, app_dir))
+                if gate is None:
+                    run.waiting = True
+                    run.timer = self._reactor.call_later(start_at - time.time(),
+                                                         lambda: self._start_soon(run, app_dir))
+                else:
+                    try:
+                        run.process = start_task(self._process_spec(run, app_dir), gate=gate.read_fd)
+                        run.waiting = True
+                    except OSError as exc:
+                        start_error = exc
+        if gate is not None and (killed or start_error is not None):
+            self._gates.leave(gate)
         if killed:
             self._killed(run, f"killed before it started: {killed}")
+        elif start_error is not None:
+            self._set(run, TaskState.FAILED, message=f"cannot start: {start_error}", reason="start")
+        elif gate is not None and not self._gates.join(gate, run):
+            self._gate_opened([run], time.time())  # the instant came while it was spawned: its line waits
+
+    def _gate_opened(self, runs: list[TaskRun], opened: float) -> None:
+        """On the reactor thread (which must not block), right after the instant's gate ``opened``: the
+        gated processes run their commands; report them RUNNING, started when the gate opened."""
+        started = int(opened * 1000)
+        for run in runs:
+            with run.lock:
+                if run.kill_requested or not run.waiting:
+                    continue  # killed at the gate: the kill has been reported
+                run.waiting = False
+                run.started_ms = started
+                process = run.process
+            assert process is not None
+            self._set(run, TaskState.RUNNING)
+            process.add_done_callback(functools.partial(self._transient_ended, run))
 
     def _start_soon(self, run: TaskRun, app_dir: Path) -> None:
         """On the reactor thread (which must not block): hand the start to the starter thread."""

@@ -118,10 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     master.add_argument(
         "--launch-ahead",
         type=float,
-        default=2.0,
+        default=2.5,
         metavar="SECONDS",
         help="launch a cron firing this long before its instant; its agents prepare the shards and start "
-        "them at the instant (default 2; 0: launch at the instant)",
+        "them at the instant (default 2.5: the next firings are prepared half-way between whole seconds, "
+        "not while the current ones start; 0: launch at the instant)",
     )
     master.add_argument(
         "--placement",

@@ -22,7 +22,7 @@ class MasterConfig:
     scheduler_tick: float = 5.0  # safety tick of the event-driven scheduling loop
     agent_grace: float = 15.0  # how long an agent may be gone before its tasks count as LOST
     placement: str = "spread"  # spread | binpack
-    launch_ahead: float = 2.0  # seconds before a cron instant its firing is launched (shards start on time)
+    launch_ahead: float = 2.5  # seconds before a cron instant its firing is launched (shards start on time)
 
     def __post_init__(self) -> None:
         if not 0 <= self.launch_ahead <= 60:

@@ -357,3 +357,37 @@ def test_this_host_uses_the_fallback(tmp_path: Path) -> None:
     task = start_task(spec(tmp_path, ["true"]))
     assert task.enforcement == "rlimit+watchdog"
     assert run(task).exit_code == 0
+
+
+def test_a_gated_task_runs_its_command_only_once_it_reads_a_line_from_its_gate(tmp_path: Path) -> None:
+    marker = tmp_path / "sandbox" / "ran"
+    gate_read, gate_write = os.pipe2(os.O_CLOEXEC)
+    try:
+        task = start_task(spec(tmp_path, "date +%s.%N > ran; cat"), gate=gate_read)  # cat: stdin is /dev/null
+        time.sleep(0.5)
+        assert task.poll() is None and not marker.exists()
+        released = time.time()
+        os.write(gate_write, b"\n")
+        info = run(task)
+    finally:
+        os.close(gate_read)
+        os.close(gate_write)
+    assert info.exit_code == 0, info
+    assert released <= float(marker.read_text()) < released + 2.0
+
+
+def test_a_gated_task_killed_at_its_gate_never_runs(tmp_path: Path) -> None:
+    marker = tmp_path / "sandbox" / "ran"
+    gate_read, gate_write = os.pipe2(os.O_CLOEXEC)
+    try:
+        task = start_task(spec(tmp_path, "touch ran"), gate=gate_read)
+        time.sleep(0.3)
+        task.kill(0)
+        info = run(task)
+        os.write(gate_write, b"\n")  # a line nobody reads: harmless
+    finally:
+        os.close(gate_read)
+        os.close(gate_write)
+    assert info.reason == "killed"
+    time.sleep(0.3)
+    assert not marker.exists()

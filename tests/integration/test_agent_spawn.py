@@ -112,3 +112,33 @@ def test_check_executable_looks_the_program_up_like_exec(tmp_path: Path) -> None
         check_executable("start.sh", tmp_path, "/usr/bin:/bin")
     with pytest.raises(FileNotFoundError):
         check_executable(str(tmp_path / "absent"), Path("/"), os.defpath)
+
+
+def test_a_gated_spawn_runs_nothing_when_its_gate_closes_without_go(tmp_path: Path) -> None:
+    gate_read, gate_write = os.pipe2(os.O_CLOEXEC)
+    popen = spawn(["/bin/sh", "-c", "echo ran"], cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
+                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, address_space_bytes=None,
+                  cgroup_procs=None, gate=gate_read)
+    os.close(gate_read)
+    os.close(gate_write)
+    out, _ = popen.communicate(timeout=15)
+    assert popen.returncode == 125 and out == b""
+
+
+def test_a_gated_spawn_needs_the_wrapper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spawn_module, "_setpriv", lambda: None)
+    assert spawn_module.can_gate() is False
+    with pytest.raises(ValueError, match="setpriv"):
+        spawn(["/bin/true"], cwd=tmp_path, env={}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+              address_space_bytes=None, cgroup_procs=None, gate=0)
+
+
+def test_a_shell_command_runs_as_sh_c_would_run_it(tmp_path: Path, mode: str) -> None:
+    code, out, err = run(tmp_path, ["/bin/sh", "-c", 'echo "$0 $# [$*]"\nf() { echo "f $1"; }\nf x\nexit 7'])
+    assert (code, out, err) == (7, "/bin/sh 0 []\nf x\n", "")
+
+
+def test_the_wrapper_itself_runs_a_shell_command_without_another_exec(tmp_path: Path) -> None:
+    code, out, _ = run(tmp_path, ["/bin/sh", "-c", "tr '\\0' ' ' < /proc/$$/cmdline"])
+    assert code == 0
+    assert "elasticjob agent: cannot" in out, "the shell running the command is the wrapper"
