@@ -50,6 +50,7 @@ from elasticjob.dev.processes import MasterProcess, build_tarball, wait_until
 from elasticjob.dev.simagents import SimulatedAgentsProcess
 from elasticjob.dev.zookeeper import LocalZooKeeper
 from elasticjob.registry import Layout
+from elasticjob.registry.handler import PollingHandler
 
 TARGET = 10_000.0  # tasks/s
 NEVER = "0 0 0 1 1 ? 2099"
@@ -100,7 +101,7 @@ class ZnodeSampler:
 
     def __init__(self, hosts: str, layout: Layout, jobs: list[str]) -> None:
         self.size: int | None = None
-        self._client = KazooClient(hosts=hosts, timeout=10)
+        self._client = KazooClient(hosts=hosts, timeout=10, handler=PollingHandler())
         self._layout = layout
         self._jobs = jobs
         self._stop = threading.Event()
@@ -201,7 +202,7 @@ def measure_burst(root: Path, zk_hosts: str, agents: int, jobs: int, shards: int
 
 def zk_ceiling(zk_hosts: str, count: int, size: int) -> float:
     """Znodes of ``size`` bytes created per second by one client in sequential multi-transactions."""
-    client = KazooClient(hosts=zk_hosts, timeout=30)
+    client = KazooClient(hosts=zk_hosts, timeout=30, handler=PollingHandler())
     client.start(timeout=15)
     try:
         client.ensure_path("/ceiling")

@@ -30,6 +30,7 @@ from elasticjob.model import TaskState
 from elasticjob.protocol import agent_pb2 as pb
 from elasticjob.protocol.convert import StatusUpdate
 from elasticjob.registry import Layout
+from elasticjob.registry.handler import PollingHandler
 from elasticjob.registry.store import encode
 
 TASKS_PER_TRANSACTION = 500
@@ -95,7 +96,7 @@ def gateway_ceiling(root: Path, zk_hosts: str, agents: int, tasks: int, timeout:
     gateway = Gateway(hub, events, lambda: True, lambda: address)
     server, port = start_grpc_server(gateway, "127.0.0.1", 0)
     address = f"127.0.0.1:{port}"
-    client = KazooClient(hosts=zk_hosts, timeout=10)
+    client = KazooClient(hosts=zk_hosts, timeout=10, handler=PollingHandler())
     client.start(timeout=15)
     fleet = SimulatedAgentsProcess(zk_hosts, namespace, agents, root / "gateway-simagents.log",
                                    "--cpus", "1000", "--mem", "1000000")

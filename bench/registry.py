@@ -32,6 +32,7 @@ from elasticjob.dev.processes import build_tarball, wait_until
 from elasticjob.model import App, Job
 from elasticjob.model.queue import ReadyQueue
 from elasticjob.registry import Layout
+from elasticjob.registry.handler import PollingHandler
 from elasticjob.registry.store import encode
 
 SCRIPT = "#!/bin/sh\nexit 0\n"
@@ -44,7 +45,7 @@ BATCH = 500
 def load_jobs(zk_hosts: str, namespace: str, tarball: Path, count: int) -> float:
     """Write an app and ``count`` idle jobs (with their ready queues) straight into ZooKeeper; seconds."""
     layout = Layout(namespace)
-    client = KazooClient(hosts=zk_hosts, timeout=30)
+    client = KazooClient(hosts=zk_hosts, timeout=30, handler=PollingHandler())
     client.start(timeout=30)
     started = time.perf_counter()
     try:

@@ -44,6 +44,7 @@ from elasticjob.protocol import agent_pb2 as pb
 from elasticjob.protocol import agent_pb2_grpc as pb_grpc
 from elasticjob.protocol.convert import status_message, statuses_of
 from elasticjob.registry import Layout, read_leader
+from elasticjob.registry.handler import PollingHandler
 from elasticjob.registry.store import encode
 
 log = logging.getLogger("elasticjob.simagents")
@@ -253,7 +254,7 @@ class Fleet:
         connect_concurrency: int = 256,
     ) -> None:
         self.layout = Layout(namespace)
-        self.client = KazooClient(hosts=zk_hosts, timeout=10)
+        self.client = KazooClient(hosts=zk_hosts, timeout=10, handler=PollingHandler())
         self.leader = Leader(self.client, self.layout)
         self.cpus = cpus
         self.mem_mb = mem_mb

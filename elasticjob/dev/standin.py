@@ -25,6 +25,7 @@ from elasticjob.protocol import agent_pb2 as pb
 from elasticjob.protocol import agent_pb2_grpc as pb_grpc
 from elasticjob.protocol.convert import StatusUpdate, spec_to_proto, statuses_of
 from elasticjob.registry import Layout
+from elasticjob.registry.handler import PollingHandler
 from elasticjob.registry.store import encode
 
 __all__ = ["ReceivedStatus", "StandInMaster", "script_task"]
@@ -86,7 +87,7 @@ class StandInMaster(pb_grpc.AgentGatewayServicer):
     def __init__(self, zk_hosts: str, namespace: str,
                  on_status: Callable[[ReceivedStatus], None] | None = None) -> None:
         self.layout = Layout(namespace)
-        self._zk = KazooClient(hosts=zk_hosts, timeout=10)
+        self._zk = KazooClient(hosts=zk_hosts, timeout=10, handler=PollingHandler())
         self._on_status = on_status
         self._lock = threading.Condition()
         self._streams: dict[str, _Stream] = {}

@@ -10,6 +10,8 @@ from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.retry import KazooRetry
 from kazoo.security import make_digest_acl
 
+from elasticjob.registry.handler import PollingHandler
+
 log = logging.getLogger(__name__)
 
 DEFAULT_SESSION_TIMEOUT = 10.0
@@ -51,6 +53,7 @@ def make_client(config: ZkConfig) -> KazooClient:
         default_acl = [make_digest_acl(user, password, all=True)]
     return KazooClient(
         hosts=config.hosts,
+        handler=PollingHandler(),
         timeout=config.session_timeout,
         auth_data=auth_data,
         default_acl=default_acl,
