@@ -2,11 +2,12 @@
 
 Two masters and two agents as real processes on a real ZooKeeper, the 10,000 jobs of the ``cron``
 benchmark firing; during a window of the cron load, 8 reader processes (``bench.api_reader``: 4 on the
-follower, 4 on the leader) read single jobs and pages of 100 as fast as they are answered. Figures: reads
-per second and the p99 latency (targets ≥ 2,000/s, ≤ 50 ms), per kind and per master, and the cron
-lateness in the same window (its target still ≤ 100 ms at p99).
+follower, 4 on the leader) offer 2,000 reads a second between them — single jobs and pages of 100 — each
+at a fixed pace, latency counted from each read's planned start. Figures: reads per second served and the
+p99 latency (targets ≥ 2,000/s, ≤ 50 ms), per kind and per master, and the cron lateness in the same
+window (its target still ≤ 100 ms at p99).
 
-``--quick``: 60 jobs every 5 s, 2 readers, 8 s.
+``--quick``: 60 jobs every 5 s, 2 readers at 50 reads/s each, 8 s.
 """
 
 from __future__ import annotations
@@ -26,11 +27,14 @@ from elasticjob.dev.localcluster import LocalCluster, firing_instant, start_late
 from elasticjob.dev.processes import build_tarball
 
 
-def readers(urls: list[str], count: int, jobs: int, start: float, end: float) -> list[dict[str, Any]]:
+def readers(
+    urls: list[str], count: int, rate: float, jobs: int, start: float, end: float
+) -> list[dict[str, Any]]:
+    """``count`` reader processes, alternating over ``urls``, offering ``rate`` reads/s between them."""
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "bench.api_reader", "--url", urls[i % len(urls)], "--jobs", str(jobs),
-             "--prefix", "cron-", "--start", str(start), "--end", str(end)],
+             "--prefix", "cron-", "--rate", str(rate / count), "--start", str(start), "--end", str(end)],
             stdout=subprocess.PIPE, text=True,
         )
         for i in range(count)
@@ -45,7 +49,9 @@ def readers(urls: list[str], count: int, jobs: int, start: float, end: float) ->
 
 
 def run(quick: bool) -> Figure:
-    jobs, period, window, clients, lead = (60, 5, 8.0, 2, 4.0) if quick else (10_000, 60, 90.0, 8, 10.0)
+    jobs, period, window, clients, rate, lead = (
+        (60, 5, 8.0, 2, 100.0, 4.0) if quick else (10_000, 60, 90.0, 8, 2000.0, 10.0)
+    )
     bodies = [job_body(i, period) for i in range(jobs)]
     with workdir("api") as tmp:
         root = Path(tmp)
@@ -59,7 +65,7 @@ def run(quick: bool) -> Figure:
             leader, follower = cluster.leader(), cluster.followers()[0]
             start = math.ceil((time.time() + lead) / period) * period
             end = start + window
-            results = readers([follower.url, leader.url], clients, jobs, start, end)
+            results = readers([follower.url, leader.url], clients, rate, jobs, start, end)
             time.sleep(max(0.0, end + lead - time.time()))
             rows = cluster.executions()
     single = [x for r in results for x in r["single_ms"]]
@@ -79,9 +85,9 @@ def run(quick: bool) -> Figure:
                if (key := (r["jobName"], r["firingId"])) in stamps.first]
     agent_p99, command_p99 = percentile(lateness, 0.99), percentile(command, 0.99)
     cron_p99 = math.nan if math.isnan(agent_p99 + command_p99) else max(agent_p99, command_p99) * 1000
-    rate = len(everything) / window
+    served = len(everything) / window
     figures = [
-        Figure("api.reads_per_s", round(rate), "reads/s", at_least(2000),
+        Figure("api.reads_per_s", round(served), "reads/s", at_least(2000),
                {"follower": round(by_master["follower"]), "leader": round(by_master["leader"])}),
         Figure("api.p99", rounded(percentile(everything, 0.99)), "ms", at_most(50)),
         Figure("api.job_p99", rounded(percentile(single, 0.99)), "ms", at_most(50), {"reads": len(single)}),
@@ -92,5 +98,6 @@ def run(quick: bool) -> Figure:
                {"samples": len(lateness), "command_samples": len(command),
                 "agent_p99_ms": rounded(agent_p99 * 1000), "command_p99_ms": rounded(command_p99 * 1000)}),
     ]
-    params = {"jobs": jobs, "clients": clients, "window_s": window, "masters": 2, "agents": 2}
-    return Figure("api", round(rate), "reads/s", at_least(2000), params, figures)
+    params = {"jobs": jobs, "clients": clients, "offered_reads_per_s": rate, "window_s": window, "masters": 2,
+              "agents": 2}
+    return Figure("api", round(served), "reads/s", at_least(2000), params, figures)

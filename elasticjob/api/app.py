@@ -1,12 +1,20 @@
-"""Assemble the master's ASGI application from the routers, served at ``/`` and under ``/api``."""
+"""Assemble the master's ASGI application from the routers, served at ``/`` and under ``/api``.
+
+    MetricsMiddleware -> HotReads -> FastAPI (its error handlers, BodyLimitMiddleware, the routers)
+
+``HotReads`` answers the most repeated reads before FastAPI's own middleware and routing (see ``hot``);
+what it passes on, the application answers. Metrics count both alike.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp
 
 from elasticjob import __version__
 from elasticjob.api.bodies import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
 from elasticjob.api.errors import install_error_handlers
+from elasticjob.api.hot import HotReads
 from elasticjob.api.metrics import MasterMetrics, MetricsMiddleware
 from elasticjob.api.native_apps import app_router
 from elasticjob.api.native_jobs import job_router
@@ -22,7 +30,7 @@ def create_app(
     metrics: MasterMetrics,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     runtime: APIRouter | None = None,
-) -> FastAPI:
+) -> ASGIApp:
     app = FastAPI(
         title="ElasticJob",
         version=__version__,
@@ -37,5 +45,4 @@ def create_app(
     app.include_router(ops_router(leader, metrics))
     install_openapi(app, [Job, App])
     app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
-    return app
+    return MetricsMiddleware(HotReads(app, service), metrics)

@@ -67,11 +67,10 @@ def job_router(service: JobService) -> APIRouter:
         items, total = service.jobs_json(paging.start, paging.stop)
         return json_list(items, total, paging, request.url.path)
 
-    @router.get("/jobs/{jobName}")
-    async def detail(jobName: str) -> dict[str, Any]:  # noqa: N803 - the original's path variable
+    @router.get("/jobs/{jobName}", response_model=dict[str, Any])
+    async def detail(jobName: str) -> Response:  # noqa: N803 - the original's path variable
         """One job's configuration with ``nextFireTime`` and ``lastFireTime``; 404 if it does not exist."""
-        name = path_name(jobName, _no_job)
-        return await run_in_threadpool(service.job_view, name)
+        return Response(service.job_view(path_name(jobName, _no_job)), media_type="application/json")
 
     @router.get("/{jobName}/disable")
     async def is_disabled(jobName: str) -> bool:  # noqa: N803

@@ -52,11 +52,17 @@ def _positive(params: Mapping[str, str], name: str, default: int, maximum: int) 
     return int(raw)
 
 
-def json_list(items: list[bytes], total: int, paging: Paging, path: str) -> Response:
-    """A JSON array of already-encoded items, with ``X-Total-Count`` and a next-page ``Link`` if any."""
+def list_body(items: list[bytes], total: int, paging: Paging, path: str) -> tuple[bytes, dict[str, str]]:
+    """A JSON array of already-encoded items, and its ``X-Total-Count`` and next-page ``Link`` headers."""
     headers = {"X-Total-Count": str(total)}
     if paging.stop < total:
         per_page = paging.per_page if paging.requested else MAX_PER_PAGE
         page = paging.page + 1 if paging.requested else LIST_CAP // MAX_PER_PAGE + 1
         headers["Link"] = f'<{path}?page={page}&per_page={per_page}>; rel="next"'
-    return Response(b"[" + b",".join(items) + b"]", media_type="application/json", headers=headers)
+    return b"[" + b",".join(items) + b"]", headers
+
+
+def json_list(items: list[bytes], total: int, paging: Paging, path: str) -> Response:
+    """``list_body`` as a response."""
+    body, headers = list_body(items, total, paging, path)
+    return Response(body, media_type="application/json", headers=headers)

@@ -205,6 +205,13 @@ class Mirror:
             order = self._tables[collection].order
             return order[start:stop], len(order)
 
+    def range_nodes(self, collection: str, start: int, stop: int) -> tuple[list[Node], int]:
+        """The nodes of sorted keys ``[start:stop]``, and the total count (``sorted_keys`` collections)."""
+        with self._lock:
+            table = self._tables[collection]
+            nodes = table.nodes
+            return [nodes[key] for key in table.order[start:stop]], len(table.order)
+
     def items(self, collection: str) -> list[tuple[Key, Node]]:
         with self._lock:
             return list(self._tables[collection].nodes.items())

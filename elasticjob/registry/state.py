@@ -263,9 +263,8 @@ class ClusterState:
     def jobs_json(self, start: int = 0, stop: int | None = None) -> tuple[list[bytes], int]:
         """The JSON of the valid jobs among those at positions ``[start:stop]`` in name order, and the
         number of jobs."""
-        names, total = self.mirror.key_range(JOBS, start, total_if_none(stop))
-        found = [self.mirror.get(JOBS, name) for name in names]
-        return [n.value.json for n in found if n is not None and n.value.error is None], total
+        nodes, total = self.mirror.range_nodes(JOBS, start, total_if_none(stop))
+        return [n.value.json for n in nodes if n.value.error is None], total
 
     def jobs_of_app(self, app_name: str) -> list[str]:
         with self._index_lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -416,6 +417,54 @@ def test_job_detail_of_an_unknown_job_is_a_json_404(api: httpx.Client) -> None:
     name = unique()
     body = assert_error(api.get(f"/job/jobs/{name}"), 404)
     assert name in body["message"]
+
+
+def test_job_list_pages_follow_the_name_order_with_total_and_next_link(api: httpx.Client) -> None:
+    prefix = unique("paged")
+    names = [f"{prefix}_{i}" for i in range(3)]
+    for name in names:
+        register(api, job_body(name))
+    everything = [job["jobName"] for job in api.get("/job/jobs").json()]
+    assert everything == sorted(everything)
+    total = len(everything)
+    position = everything.index(names[0])
+
+    page = api.get("/job/jobs", params={"page": position + 1, "per_page": 1})
+    assert page.status_code == 200
+    assert [job["jobName"] for job in page.json()] == [names[0]]
+    assert page.headers["X-Total-Count"] == str(total)
+    if position + 1 < total:
+        assert page.headers["Link"] == f'</job/jobs?page={position + 2}&per_page=1>; rel="next"'
+    assert api.get("/api/job/jobs", params={"page": position + 1, "per_page": 1}).json() == page.json()
+
+    for bad in ({"page": "0"}, {"page": ""}, {"per_page": "1001"}, {"page": "x"}):
+        field = next(iter(bad))
+        assert_error(api.get("/job/jobs", params=bad), 422, field)
+
+
+def test_job_reads_are_counted_in_the_metrics_under_their_route(api: httpx.Client) -> None:
+    name = unique()
+    register(api, job_body(name))
+    one = '{method="GET",route="/job/jobs/{jobName}",status="200"}'
+    listed = '{method="GET",route="/job/jobs",status="200"}'
+    missing = '{method="GET",route="/job/jobs/{jobName}",status="404"}'
+
+    def counts() -> list[float]:
+        text = api.get("/metrics").text
+        return [metric(text, "elasticjob_http_requests_total", labels) or 0.0 for labels in (one, listed, missing)]
+
+    before = counts()
+    for _ in range(3):
+        assert api.get(f"/job/jobs/{name}").status_code == 200
+    assert api.get("/job/jobs", params={"page": 1, "per_page": 5}).status_code == 200
+    assert api.get(f"/job/jobs/{unique()}").status_code == 404
+    assert counts() == [before[0] + 3, before[1] + 1, before[2] + 1]
+
+
+def metric(text: str, name: str, labels: str) -> float | None:
+    pattern = re.compile(rf"^{re.escape(name)}{re.escape(labels)} (\S+)$", re.MULTILINE)
+    match = pattern.search(text)
+    return float(match.group(1)) if match else None
 
 
 # ---- disable / enable ---------------------------------------------------------------------------------
