@@ -9,9 +9,10 @@ whether the masters serve the target rate on time while the scheduler keeps its 
 a 2-core machine would only measure who wins the CPU. Each read's latency counts from its planned start,
 so a read that waits for a late one before it is counted late too (no coordinated omission).
 
-The client is a few lines over a socket, because the load generator shares the machine with what it
-measures: httpx spends ~1.9 ms of CPU per request here, ``http.client`` ~0.6 ms, this ~0.05 ms. Each answer
-is checked: status 200, and the job's name in a job's answer, the page's number of jobs in a page.
+The client is ``elasticjob.dev.httpload.Connection``, a few lines over a socket, because the load
+generator shares the machine with what it measures: httpx spends ~1.9 ms of CPU per request here, this
+~0.05 ms. Each answer is checked: status 200, and the job's name in a job's answer, the page's number of
+jobs in a page.
 
 Reads still due when the window closes are not sent: a master that cannot keep up shows as a lower rate.
 Prints one JSON object: the latencies (ms) of each kind, the count of wrong answers and of reads not sent.
@@ -22,42 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import socket
 import time
-from urllib.parse import urlsplit
 
-
-class Connection:
-    """HTTP/1.1 keep-alive GETs of ``Content-Length`` answers (what the master sends)."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.sock = socket.create_connection((host, port), timeout=30)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.host = f"{host}:{port}".encode()
-        self.buffer = b""
-
-    def get(self, target: str) -> tuple[int, bytes]:
-        self.sock.sendall(b"GET " + target.encode() + b" HTTP/1.1\r\nHost: " + self.host + b"\r\n\r\n")
-        while b"\r\n\r\n" not in self.buffer:
-            self._fill()
-        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
-        lines = head.split(b"\r\n")
-        status = int(lines[0].split(b" ", 2)[1])
-        length = 0
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(self.buffer) < length:
-            self._fill()
-        body, self.buffer = self.buffer[:length], self.buffer[length:]
-        return status, body
-
-    def _fill(self) -> None:
-        chunk = self.sock.recv(262144)
-        if not chunk:
-            raise ConnectionError("the master closed the connection")
-        self.buffer += chunk
+from elasticjob.dev.httpload import Connection
 
 
 def main() -> None:
@@ -74,8 +42,7 @@ def main() -> None:
     single: list[float] = []
     paged: list[float] = []
     errors = 0
-    address = urlsplit(args.url)
-    connection = Connection(address.hostname or "127.0.0.1", address.port or 80)
+    connection = Connection(args.url)
     interval = 1.0 / args.rate
     # Planned starts on the wall clock, latencies on the monotonic one.
     time.sleep(max(0.0, args.start - time.time()))

@@ -33,7 +33,6 @@ import shutil
 import threading
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,7 @@ from bench.harness import Figure, at_least, workdir
 from bench.launch_gateway import gateway_ceiling
 from bench.profiling import py_spy
 from elasticjob.common.net import free_port
+from elasticjob.dev.httpload import post_all
 from elasticjob.dev.processes import MasterProcess, build_tarball, wait_until
 from elasticjob.dev.simagents import SimulatedAgentsProcess
 from elasticjob.dev.zookeeper import LocalZooKeeper
@@ -77,18 +77,8 @@ def cron_at(instant: dt.datetime) -> str:
 
 
 def register_jobs(url: str, bodies: Iterable[dict[str, Any]]) -> float:
-    """Register every job from ``CLIENTS`` concurrent clients; return the seconds it took."""
-    local = threading.local()
-
-    def register(body: dict[str, Any]) -> None:
-        if not hasattr(local, "client"):
-            local.client = httpx.Client(base_url=url, timeout=60)
-        local.client.post("/job/register", json=body).raise_for_status()
-
-    started = time.monotonic()
-    with ThreadPoolExecutor(CLIENTS) as pool:
-        list(pool.map(register, bodies))
-    return time.monotonic() - started
+    """Register every job from ``CLIENTS`` concurrent client processes; return the seconds it took."""
+    return post_all(url, "/job/register", bodies, CLIENTS)
 
 
 def connected_agents(api: httpx.Client) -> float | None:

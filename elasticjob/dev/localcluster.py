@@ -10,11 +10,8 @@ Every process is a child of the caller, ended by its pid when the cluster stops.
 
 from __future__ import annotations
 
-import concurrent.futures
 import datetime as dt
 import functools
-import threading
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -23,6 +20,7 @@ from typing import Any
 import httpx
 
 from elasticjob.common.net import free_port
+from elasticjob.dev.httpload import post_all
 from elasticjob.dev.processes import AgentProcess, MasterProcess, wait_until
 from elasticjob.dev.zookeeper import LocalZooKeeper
 
@@ -145,24 +143,11 @@ class LocalCluster:
     def register_jobs(
         self, bodies: Iterable[dict[str, Any]], clients: int = 8, url: str | None = None
     ) -> float:
-        """Register jobs with ``clients`` concurrent HTTP clients; returns registrations per second."""
-        target = url or self.leader().url
-        local = threading.local()
-
-        def register(body: dict[str, Any]) -> None:
-            client = getattr(local, "client", None)
-            if client is None:
-                client = local.client = httpx.Client(base_url=target, timeout=60)
-            response = client.post("/job/register", json=body)
-            if response.status_code != 204:
-                raise RuntimeError(f"register {body['jobName']}: {response.status_code} {response.text}")
-
+        """Register jobs from ``clients`` concurrent client processes (``httpload``); returns registrations
+        per second."""
         items = list(bodies)
-        started = time.perf_counter()
-        with concurrent.futures.ThreadPoolExecutor(clients) as pool:
-            for future in [pool.submit(register, body) for body in items]:
-                future.result()
-        return len(items) / (time.perf_counter() - started)
+        seconds = post_all(url or self.leader().url, "/job/register", items, clients)
+        return len(items) / seconds
 
     def executions(self, job: str | None = None, per_page: int = 1000) -> list[dict[str, Any]]:
         """Every execution in the history (read through the leader), oldest first, one row per task.
