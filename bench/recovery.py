@@ -24,10 +24,11 @@ from elasticjob.common.net import free_port
 from elasticjob.dev.localcluster import firing_instant
 from elasticjob.dev.processes import AgentProcess, MasterProcess, wait_until
 from elasticjob.dev.zookeeper import LocalZooKeeper
+from elasticjob.master.config import MasterConfig
 
 LONG = "#!/bin/sh\nsleep 60\n"
 QUICK = "#!/bin/sh\nsleep 0.2\n"
-LAUNCH_AHEAD = 2.5  # the masters' default --launch-ahead
+LAUNCH_AHEAD = MasterConfig.launch_ahead  # the masters' default --launch-ahead
 
 
 def started(client: httpx.Client, job: str) -> list[dict]:  # type: ignore[type-arg]
@@ -95,7 +96,7 @@ def leader_sigkill(root: Path, zk: str, session: float) -> float:
         with httpx.Client(base_url=masters[1].url, timeout=10) as client:
             wait_until(lambda: client.get("/leader").json().get("self"), 60, interval=0.1)
             # Only firings due after anything the killed leader could have launched ahead of time (its
-            # --launch-ahead, 2.5 s, and a margin) were launched by the new leader.
+            # --launch-ahead, and a margin) were launched by the new leader.
             after = wait_until(
                 lambda: [
                     r

@@ -29,6 +29,7 @@ from kazoo.client import KazooClient
 from bench.harness import Figure, at_least, at_most, percentile, rounded, workdir
 from elasticjob.dev.localcluster import LocalCluster, firing_instant
 from elasticjob.dev.processes import build_tarball, wait_until
+from elasticjob.master.config import MasterConfig
 from elasticjob.model import App, Job
 from elasticjob.model.queue import ReadyQueue
 from elasticjob.registry import Layout
@@ -38,7 +39,7 @@ from elasticjob.registry.store import encode
 SCRIPT = "#!/bin/sh\nexit 0\n"
 IDLE = "0 0 0 1 1 ? 2099"
 APP = "idle"
-LAUNCH_AHEAD = 2.5  # the masters' default --launch-ahead
+LAUNCH_AHEAD = MasterConfig.launch_ahead  # the masters' default --launch-ahead
 BATCH = 500
 
 
@@ -92,7 +93,7 @@ def _new_start(client: httpx.Client, job: str, seen: frozenset[str]) -> dict[str
 
 def _started_after(client: httpx.Client, job: str, killed: float) -> list[dict[str, Any]]:
     """Executions of ``job`` launched by a leader elected after ``killed``: firings due later than anything
-    the killed leader could have launched ahead of time (its --launch-ahead, 2.5 s, and a margin)."""
+    the killed leader could have launched ahead of time (its --launch-ahead, and a margin)."""
     rows = []
     for row in _rows(client, job):
         instant = firing_instant(row["firingId"])

@@ -3,8 +3,8 @@
 ``GET /job/jobs/{jobName}`` and ``GET /job/jobs`` (a page, or the whole list), and their ``/api`` twins, are
 what dashboards and scripts poll. Profiled under the ``api`` benchmark, FastAPI's middleware, routing and
 dependency solving took about 60 % of such a read's ~430 µs of CPU, and a master's CPU is what its scheduler
-needs on time. ``HotReads`` wraps the FastAPI application and answers these two routes from the same service
-calls as the declared routes of ``native_jobs`` (which stay: the fallback, and the OpenAPI document). It
+needs on time. ``HotReads`` wraps the FastAPI application and answers these two routes with the same calls
+as the declared routes of ``native_jobs`` (which stay: the fallback, and the OpenAPI document). It
 passes everything else on: other methods and paths, and every request that is not a plain success — an
 unknown or invalid job name, paging parameters the parser refuses, anything unexpected — so that errors keep
 their one rendering, a JSON body.
@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from elasticjob.api.paging import list_body, parse_paging
+from elasticjob.api.native_jobs import jobs_page
 from elasticjob.api.service import JobService
 from elasticjob.model.names import check_name
 
@@ -58,9 +58,7 @@ class HotReads:
         try:
             if local == LIST:
                 query = scope.get("query_string", b"").decode("latin-1")
-                paging = parse_paging(dict(parse_qsl(query, keep_blank_values=True)))
-                items, total = self.service.jobs_json(paging.start, paging.stop)
-                body, headers = list_body(items, total, paging, path)
+                body, headers = jobs_page(self.service, dict(parse_qsl(query, keep_blank_values=True)), path)
                 return body, headers, list_route
             if local.startswith(ONE_PREFIX) and "/" not in local[len(ONE_PREFIX):]:
                 name = check_name(local[len(ONE_PREFIX):])

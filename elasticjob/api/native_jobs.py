@@ -5,6 +5,7 @@ Void operations answer 204 like the original JAX-RS resources; lists are JSON ar
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -12,13 +13,21 @@ from starlette.concurrency import run_in_threadpool
 
 from elasticjob.api.bodies import json_model, name_body, path_name
 from elasticjob.api.openapi import json_body
-from elasticjob.api.paging import json_list, parse_paging
+from elasticjob.api.paging import list_body, parse_paging
 from elasticjob.api.service import JobService
 from elasticjob.model import Job, NotFound
 
 
 def _no_job(name: str) -> NotFound:
     return NotFound(f"job '{name}' does not exist")
+
+
+def jobs_page(service: JobService, query: Mapping[str, str], path: str) -> tuple[bytes, dict[str, str]]:
+    """``GET /job/jobs``: the JSON of the page ``query`` asks for (or of the whole list), and its headers;
+    ``ValidationFailed`` for paging parameters out of range. Shared with ``hot.HotReads``."""
+    paging = parse_paging(query)
+    items, total = service.jobs_json(paging.start, paging.stop)
+    return list_body(items, total, paging, path)
 
 
 def job_router(service: JobService) -> APIRouter:
@@ -63,9 +72,8 @@ def job_router(service: JobService) -> APIRouter:
     async def jobs(request: Request) -> Response:
         """Registered jobs in name order: all of them (at most 10,000; ``X-Total-Count`` tells how many
         exist and ``Link`` names the next page), or one page with ``?page=&per_page=`` (at most 1,000)."""
-        paging = parse_paging(request.query_params)
-        items, total = service.jobs_json(paging.start, paging.stop)
-        return json_list(items, total, paging, request.url.path)
+        body, headers = jobs_page(service, request.query_params, request.url.path)
+        return Response(body, media_type="application/json", headers=headers)
 
     @router.get("/jobs/{jobName}", response_model=dict[str, Any])
     async def detail(jobName: str) -> Response:  # noqa: N803 - the original's path variable

@@ -199,12 +199,6 @@ class Mirror:
             table = self._tables[collection]
             return list(table.order) if table.spec.sorted_keys else list(table.nodes)
 
-    def key_range(self, collection: str, start: int, stop: int) -> tuple[list[str], int]:
-        """Sorted keys ``[start:stop]`` and the total count (collections with ``sorted_keys``)."""
-        with self._lock:
-            order = self._tables[collection].order
-            return order[start:stop], len(order)
-
     def range_nodes(self, collection: str, start: int, stop: int) -> tuple[list[Node], int]:
         """The nodes of sorted keys ``[start:stop]``, and the total count (``sorted_keys`` collections)."""
         with self._lock:

@@ -66,7 +66,8 @@ def test_first_load_reads_every_collection_with_versions(zk: KazooClient, client
         job_a = mirror.get("jobs", "a")
         assert job_a is not None and job_a.value == {"n": 11} and job_a.version == 1
         assert mirror.keys("jobs") == ["a", "b"]
-        assert mirror.key_range("jobs", 1, 10) == (["b"], 2)
+        nodes, total = mirror.range_nodes("jobs", 1, 10)
+        assert ([n.value for n in nodes], total) == ([{"n": 2}], 2)
         assert [(c, n.value) for c, n in mirror.children("running", "a")] == [("t1", {"s": "RUNNING"})]
         assert mirror.contains("markers", "b") and not mirror.contains("markers", "a")
         assert mirror.generation == 1
