@@ -11,6 +11,7 @@ import logging
 import queue
 import socket
 import threading
+import uuid
 from collections.abc import Iterator
 
 import grpc
@@ -47,6 +48,8 @@ class MasterLink:
         self.mem_mb = mem_mb
         self.attributes = attributes
         self.heartbeat_seconds = heartbeat_seconds
+        # New at every start of this process: see Register.incarnation.
+        self.incarnation = uuid.uuid4().hex
         self.tasks: TaskManager | None = None
         self.connected = threading.Event()
         self._stopped = threading.Event()
@@ -132,6 +135,7 @@ class MasterLink:
             attributes=self.attributes,
             tasks=[s.to_proto() for s in self.tasks.statuses()],
             version=__version__,
+            incarnation=self.incarnation,
         )
         outbound.put(pb.AgentMessage(register=register))
         with self._lock:

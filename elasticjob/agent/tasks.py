@@ -34,7 +34,7 @@ from elasticjob.agent.reactor import Timer, shared_reactor
 from elasticjob.agent.spawn import can_gate
 from elasticjob.agent.tasklogs import LogChunk, read_log
 from elasticjob.agent.unpack import ArchiveError, UnsafeArchive, unpack
-from elasticjob.model import TaskState
+from elasticjob.model import NOT_STARTED, TaskState
 from elasticjob.protocol.convert import StatusUpdate, now_ms
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,10 @@ class TaskManager:
 
     def _killed(self, run: TaskRun, message: str, exit_code: int | None = None) -> None:
         if run.abandoned:
-            self._set(run, TaskState.FAILED, exit_code=exit_code, message=message, reason="agent")
+            # Given up before its command ran (staging, or held at its gate): the master may run it again
+            # whatever the job's failover policy, since nothing of it ran.
+            reason = NOT_STARTED if run.started_ms == 0 else "agent"
+            self._set(run, TaskState.FAILED, exit_code=exit_code, message=message, reason=reason)
         else:
             self._set(run, TaskState.KILLED, exit_code=exit_code, message=message, reason="killed")
 

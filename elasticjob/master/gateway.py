@@ -98,6 +98,7 @@ class Gateway(pb_grpc.AgentGatewayServicer):
             mem_mb=register.total.mem_mb,
             attributes=dict(register.attributes),
             waker=self._loop_waker(),
+            incarnation=register.incarnation,
         )
         tasks = []
         for status in register.tasks:

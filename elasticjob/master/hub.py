@@ -52,15 +52,17 @@ class AgentConnection:
         mem_mb: float,
         attributes: dict[str, str],
         waker: LoopWaker,
+        incarnation: str = "",
     ) -> None:
         self.agent_id = agent_id
         self.hostname = hostname
         self.cpus = cpus
         self.mem_mb = mem_mb
         self.attributes = attributes
+        self.incarnation = incarnation
         self.registered_at = time.time()
         self.last_seen = time.monotonic()  # written by the stream's reader on the loop
-        self.view = AgentView(agent_id, hostname, cpus, mem_mb, dict(attributes))
+        self.view = AgentView(agent_id, hostname, cpus, mem_mb, dict(attributes), incarnation)
         self.outbox = Outbox(waker)
 
     @property

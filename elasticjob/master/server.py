@@ -41,7 +41,7 @@ class _GatewayEvents(AgentEvents):
         self.scheduler = scheduler
 
     def agent_registered(self, connection: AgentConnection, tasks: list[StatusUpdate]) -> None:
-        self.scheduler.agent_registered(connection.agent_id, tasks)
+        self.scheduler.agent_registered(connection.agent_id, tasks, connection.incarnation)
 
     def agent_disconnected(self, connection: AgentConnection) -> None:
         self.scheduler.agent_disconnected(connection.agent_id)

@@ -4,7 +4,15 @@ from elasticjob.model.app import App
 from elasticjob.model.errors import Conflict, DomainError, FieldError, NotFound, Unavailable, ValidationFailed
 from elasticjob.model.job import Job, JobExecutionType, JobType, parse_sharding_item_parameters
 from elasticjob.model.names import check_name
-from elasticjob.model.task import TERMINAL_STATES, TaskId, TaskKind, TaskState, check_agent_id, missed_task_id
+from elasticjob.model.task import (
+    NOT_STARTED,
+    TERMINAL_STATES,
+    TaskId,
+    TaskKind,
+    TaskState,
+    check_agent_id,
+    missed_task_id,
+)
 from elasticjob.model.validation import parse_json_model
 
 __all__ = [
@@ -15,6 +23,7 @@ __all__ = [
     "Job",
     "JobExecutionType",
     "JobType",
+    "NOT_STARTED",
     "NotFound",
     "TERMINAL_STATES",
     "TaskId",

@@ -32,6 +32,9 @@ class RunningTask:
     started_at: dt.datetime | None = None
     attempt: int = 0  # 0 for a firing's first run; failover/retry runs count up
     start_at: dt.datetime | None = None  # launched ahead: its agent starts it at this instant
+    # The agent process it was launched to (``Register.incarnation``; "" if unknown): if that same process
+    # reconnects without the task, it never received it.
+    agent_incarnation: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +55,7 @@ class RunningTask:
             "startedAt": iso(self.started_at) if self.started_at else None,
             "attempt": self.attempt,
             "startAt": iso(self.start_at) if self.start_at else None,
+            "agentIncarnation": self.agent_incarnation,
         }
 
     @classmethod
@@ -74,6 +78,7 @@ class RunningTask:
             started_at=parse_iso(value["startedAt"]) if value.get("startedAt") else None,
             attempt=int(value.get("attempt", 0)),
             start_at=parse_iso(value["startAt"]) if value.get("startAt") else None,
+            agent_incarnation=value.get("agentIncarnation", ""),
         )
 
     def native_view(self) -> dict[str, Any]:

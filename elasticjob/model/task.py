@@ -26,6 +26,11 @@ class TaskState(enum.StrEnum):
 
 TERMINAL_STATES = frozenset({TaskState.FINISHED, TaskState.FAILED, TaskState.KILLED, TaskState.LOST})
 
+# The reason of a task that ended before its command ever ran: given up by its agent while staging or held
+# at its start gate, or launched to an agent that never received it. Nothing of it ran, so its shard may
+# be run again whatever the job's failover policy (see scheduler.failover.after_end).
+NOT_STARTED = "not-started"
+
 
 class TaskKind(enum.StrEnum):
     READY = "READY"  # launched for a firing

@@ -117,7 +117,8 @@ def plan_cycle(
         placements = placed_by_group.get(job_name, [])
         if placements and job_name not in reasons:
             for placed in sorted(placements, key=lambda p: p.task.sharding_item):
-                result.launches.append(_launch(job, app, placed, head, now))
+                agent = snapshot.agents[placed.agent_id]
+                result.launches.append(_launch(job, app, placed, head, now, incarnation=agent.incarnation))
             if head is not None:
                 queue = queues[job_name]
                 fired = max(now, head.scheduled_at)  # a firing launched ahead fires at its instant
@@ -310,6 +311,7 @@ def _apply_failover(
                 kind=TaskKind.FAILOVER,
                 firing_id=entry.firing_id,
                 attempt=entry.attempt,
+                incarnation=snapshot.agents[placed.agent_id].incarnation,
             )
             result.launches.append(launch)
             result.failover_deletes.append((job_name, entry.sharding_item, version))
@@ -363,6 +365,7 @@ def _launch(
     kind: TaskKind = TaskKind.READY,
     firing_id: str | None = None,
     attempt: int = 0,
+    incarnation: str = "",
 ) -> TaskLaunch:
     item = placed.task.sharding_item
     task_id = str(TaskId.new(job.jobName, item, kind, placed.agent_id))
@@ -386,6 +389,7 @@ def _launch(
         launched_at=now,
         attempt=attempt,
         start_at=start_at,
+        agent_incarnation=incarnation,
     )
     return TaskLaunch(task, task_spec(job, app, task))
 

@@ -4,6 +4,9 @@
   start): with ``failover=true`` the shard is queued in ``/state/failover/{job}/{item}`` and re-placed on
   any agent, keeping its sharding item and firing; without failover it is recorded and the next firing
   runs normally.
+- Ended before its command ran (reason ``NOT_STARTED``: given up by its agent while staging or held at
+  its start gate, or launched to an agent that never received it): queued like a failover whatever the
+  job's ``failover`` flag — nothing of it ran, so running it now is its first run, not a second one.
 - FAILED by the job's own code (non-zero exit, memory limit): retried per shard, up to the job's
   ``shardRetryLimit``, after ``shardRetryBackoffSeconds`` doubling with each attempt. One bad shard uses
   only its own budget.
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from elasticjob.model import Job, TaskState
+from elasticjob.model import NOT_STARTED, Job, TaskState
 from elasticjob.model.failover import FailoverCause, FailoverEntry
 from elasticjob.model.running import RunningTask
 
@@ -21,7 +24,7 @@ from elasticjob.model.running import RunningTask
 MAX_FAILOVERS_PER_SHARD = 10
 MAX_BACKOFF = dt.timedelta(minutes=10)
 # Failures outside the job's code; "agent": the agent gave the task up (e.g. its ZooKeeper session expired).
-INFRASTRUCTURE_REASONS = frozenset({"fetch", "sandbox", "start", "agent"})
+INFRASTRUCTURE_REASONS = frozenset({"fetch", "sandbox", "start", "agent", NOT_STARTED})
 
 
 def after_end(
@@ -35,7 +38,8 @@ def after_end(
     item, firing, attempt = task.sharding_item, task.firing_id, task.attempt
     lost = state is TaskState.LOST or (state is TaskState.FAILED and reason in INFRASTRUCTURE_REASONS)
     if lost:
-        if not job.failover or attempt >= MAX_FAILOVERS_PER_SHARD:
+        never_ran = reason == NOT_STARTED
+        if not (job.failover or never_ran) or attempt >= MAX_FAILOVERS_PER_SHARD:
             return None
         return FailoverEntry(job.jobName, item, firing, task.task_id, attempt + 1, FailoverCause.LOST, now)
     if attempt >= job.shardRetryLimit:

@@ -132,11 +132,11 @@ class Scheduler:
         self.reports.queue.put((agent_id, status))
         self._wake.set()
 
-    def agent_registered(self, agent_id: str, tasks: list[StatusUpdate]) -> None:
+    def agent_registered(self, agent_id: str, tasks: list[StatusUpdate], incarnation: str = "") -> None:
         self.reports.gone_since.pop(agent_id, None)
         for status in tasks:
             self.reports.queue.put((agent_id, status))
-        self.reports.registrations.put((agent_id, time.time(), {s.task_id for s in tasks}))
+        self.reports.registrations.put((agent_id, time.time(), {s.task_id for s in tasks}, incarnation))
         with self._lock:
             self._capacity_changed = True
         self._wake.set()

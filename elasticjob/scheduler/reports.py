@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from elasticjob.model import TaskId, TaskState
+from elasticjob.model import NOT_STARTED, TaskId, TaskState
 from elasticjob.model.failover import FailoverCause, FailoverEntry
 from elasticjob.model.running import RunningTask
 from elasticjob.protocol import agent_pb2 as pb
@@ -31,9 +31,9 @@ log = logging.getLogger(__name__)
 
 
 class Reports:
-    """``queue``: (agent, status) reports to decide; ``registrations``: (agent, when, task ids it reported)
-    of agents that (re)connected; ``gone_since``: agent -> when its stream ended. ``wake`` asks the loop for
-    another cycle (some reports must be decided again)."""
+    """``queue``: (agent, status) reports to decide; ``registrations``: (agent, when, task ids it reported,
+    its incarnation) of agents that (re)connected; ``gone_since``: agent -> when its stream ended.
+    ``wake`` asks the loop for another cycle (some reports must be decided again)."""
 
     def __init__(
         self,
@@ -53,7 +53,7 @@ class Reports:
         self.agent_grace = agent_grace
         self.wake = wake
         self.queue: queue.Queue[tuple[str, StatusUpdate]] = queue.Queue()
-        self.registrations: queue.Queue[tuple[str, float, set[str]]] = queue.Queue()
+        self.registrations: queue.Queue[tuple[str, float, set[str], str]] = queue.Queue()
         self.gone_since: dict[str, float] = {}
 
     def apply_statuses(self, fence: Fence, now: dt.datetime) -> bool:
@@ -175,7 +175,13 @@ class Reports:
     def expire_lost(self, fence: Fence, now: dt.datetime, leader_since: float | None) -> bool:
         """Tasks whose agent is gone past the grace period, or that a re-registered agent did not report,
         become LOST: recorded, tombstoned (a stale copy that turns up is killed) and, per the job's
-        policy, queued for failover — all in one transaction per task. True if any was."""
+        policy, queued for failover — all in one transaction per task. True if any was.
+
+        A task that the very agent process it was launched to (same incarnation) does not report when it
+        reconnects never reached it (an agent keeps every task until its end is acknowledged): its launch
+        was lost with the stream. Nothing of it ran, so its shard is queued again whatever the job's
+        failover policy (reason ``NOT_STARTED``); if it turns up after all, the pending entry makes the
+        reconciliation adopt it instead of running it twice."""
         registrations = []
         while True:
             try:
@@ -184,15 +190,19 @@ class Reports:
                 break
         connected = set(self.agents.agents())
         tasks = self.state.running()
-        lost: dict[str, tuple[RunningTask, str]] = {}
-        for agent_id, registered_at, reported in registrations:
+        lost: dict[str, tuple[RunningTask, str, str]] = {}  # task id -> task, message, reason
+        for agent_id, registered_at, reported, incarnation in registrations:
             for task in tasks:
                 if (
                     task.agent_id == agent_id
                     and task.task_id not in reported
                     and task.launched_at.timestamp() < registered_at
                 ):
-                    lost[task.task_id] = (task, f"agent {agent_id} reconnected without this task")
+                    if incarnation and task.agent_incarnation == incarnation:
+                        message = f"agent {agent_id} reconnected without this task: it never received it"
+                        lost[task.task_id] = (task, message, NOT_STARTED)
+                    else:
+                        lost[task.task_id] = (task, f"agent {agent_id} reconnected without this task", "")
         now_mono = time.monotonic()
         reference = leader_since or now_mono
         for task in tasks:
@@ -200,7 +210,7 @@ class Reports:
                 continue
             gone_for = now_mono - self.gone_since.get(task.agent_id, reference)
             if gone_for >= self.agent_grace:
-                lost[task.task_id] = (task, f"agent {task.agent_id} gone for {gone_for:.0f}s")
+                lost[task.task_id] = (task, f"agent {task.agent_id} gone for {gone_for:.0f}s", "")
         # Absent agents past their grace period have been dealt with: stop waking up for them.
         for agent_id, since in list(self.gone_since.items()):
             if agent_id in connected or now_mono - since >= self.agent_grace:
@@ -210,7 +220,7 @@ class Reports:
         groups: list[Group] = []
         records: dict[str, Recorded] = {}
         entries: dict[str, FailoverEntry] = {}
-        for task, reason in lost.values():
+        for task, message, reason in lost.values():
             found = self.state.running_task(task.job_name, task.task_id)
             version = found[1] if found is not None else -1
             group = Group(
@@ -221,20 +231,20 @@ class Reports:
                 stored = self.state.job(task.job_name)
             except CorruptConfig:
                 stored = None
-            entry = after_end(stored.model if stored else None, task, TaskState.LOST, "", now)
+            entry = after_end(stored.model if stored else None, task, TaskState.LOST, reason, now)
             if entry is not None and not any(
                 e.sharding_item == entry.sharding_item for e, _ in self.state.failover_of(task.job_name)
             ):
                 group.ops.extend(self.writes.create_failover(entry))
                 entries[task.task_id] = entry
             groups.append(group)
-            records[task.task_id] = Recorded(task, TaskState.LOST, None, reason, now, task.started_at, now)
+            records[task.task_id] = Recorded(task, TaskState.LOST, None, message, now, task.started_at, now)
             log.warning(
                 "task %s of job %s shard %d is LOST: %s",
                 task.task_id,
                 task.job_name,
                 task.sharding_item,
-                reason,
+                message,
             )
         outcome = self.applier.commit(fence, groups)
         committed = set(outcome.committed)

@@ -20,6 +20,7 @@ class AgentView:
     cpus: float
     mem_mb: float
     attributes: Mapping[str, str] = field(default_factory=dict)
+    incarnation: str = ""  # of the agent's process (Register.incarnation; "" if it sent none)
 
 
 @dataclass(frozen=True)

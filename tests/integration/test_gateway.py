@@ -51,10 +51,19 @@ class HandAgent:
     def send(self, message: pb.AgentMessage) -> None:
         self.outbox.put(message)
 
-    def register(self, agent_id: str) -> pb.MasterMessage:
+    def register(self, agent_id: str, incarnation: str = "") -> pb.MasterMessage:
         self.send(pb.AgentMessage(register=pb.Register(agent_id=agent_id, hostname="hand",
-                                                       total=pb.Resources(cpus=1, mem_mb=64))))
+                                                       total=pb.Resources(cpus=1, mem_mb=64),
+                                                       incarnation=incarnation)))
         return self.receive()
+
+    def next_launch(self, timeout: float = 15) -> pb.Launch:
+        """The next Launch the master sends (what comes before it is skipped)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            message = self.receive(max(deadline - time.monotonic(), 0.01))
+            if message.WhichOneof("body") == "launch":
+                return message.launch
 
     def receive(self, timeout: float = 10) -> pb.MasterMessage:
         return self.inbox.get(timeout=timeout)
@@ -209,3 +218,52 @@ def test_a_second_master_cannot_share_the_grpc_port(master_factory: Factory, nam
     assert result.returncode == 2, result.stderr
     assert f"cannot listen for agents on 127.0.0.1:{first.grpc_port} (--grpc)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+NEVER = "0 0 0 1 1 ? 2099"
+
+
+@pytest.mark.parametrize("same_process", [True, False], ids=["same-incarnation", "restarted-agent"])
+def test_a_launch_its_agent_never_received_is_run_again_whatever_the_failover_policy(
+    lead: Lead, same_process: bool,
+) -> None:
+    """A launch lost with its stream (the leader closes every stream when it loses ZooKeeper, dropping what
+    they had queued): the same agent process reconnects without the task, so it never ran, and its shard
+    is queued again although the job has ``failover: false``. An agent that restarted (a new incarnation)
+    may have run part of it before it died: that task is LOST and, without failover, not run again."""
+    with httpx.Client(base_url=lead.master.url, timeout=10) as api:
+        assert api.post("/app", json={"appName": "hand", "appURL": "file:///nowhere.tar.gz",
+                                      "bootstrapScript": "run.sh", "cpuCount": 0.1, "memoryMB": 8}).status_code == 204
+        assert api.post("/job/register", json={"jobName": "once", "appName": "hand", "cron": NEVER,
+                                               "shardingTotalCount": 1, "cpuCount": 0.1, "memoryMB": 8,
+                                               "failover": False}).status_code == 204
+        first = lead.stream()
+        first.register("hand-1", incarnation="process-1")
+        assert api.post("/job/trigger", content=b"once", headers={"Content-Type": "text/plain"}).status_code == 204
+        [lost] = first.next_launch().tasks
+        # The launch never makes it into the agent: its stream is replaced before it was taken in.
+        again = lead.stream()
+        again.register("hand-1", incarnation="process-1" if same_process else "process-2")
+
+        def ended() -> list[dict]:  # type: ignore[type-arg]
+            rows = api.get("/job/events/executions", params={"jobName": "once"}).json()["rows"]
+            return [r for r in rows if r["taskId"] == lost.task_id and r["state"] == "LOST"]
+
+        [row] = wait_until(ended, 15, message="the undelivered task ended")
+        if same_process:
+            assert "it never received it" in row["failureCause"]
+            [rerun] = again.next_launch().tasks
+            assert rerun.task_id != lost.task_id and "@-@FAILOVER@-@" in rerun.task_id
+            assert (rerun.firing_id, rerun.sharding_item) == (lost.firing_id, lost.sharding_item)
+        else:
+            assert "it never received it" not in row["failureCause"]
+            time.sleep(2)  # a cycle or two: nothing is queued for it, nothing launched
+            assert api.get("/job/tasks/failover").json() == []
+            assert all(m.WhichOneof("body") != "launch" for m in _drain(again))
+
+
+def _drain(agent: HandAgent) -> list[pb.MasterMessage]:
+    messages = []
+    while not agent.inbox.empty():
+        messages.append(agent.inbox.get_nowait())
+    return messages

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from elasticjob.model import TaskKind, TaskState
+from elasticjob.model import NOT_STARTED, TaskKind, TaskState
 from elasticjob.model.running import RunningTask
 from elasticjob.protocol.convert import StatusUpdate
 from elasticjob.scheduler.statuses import Recorded, StatusPlan, plan_statuses
@@ -221,6 +221,11 @@ def real_task(item: int = 1, agent: str = "a1", attempt: int = 0) -> RunningTask
         (TaskState.LOST, "", True, 0, FailoverCause.LOST),
         (TaskState.FAILED, "fetch", True, 0, FailoverCause.LOST),  # infrastructure: failover
         (TaskState.LOST, "", False, 0, None),  # no failover: recorded, next firing runs normally
+        (TaskState.FAILED, "agent", False, 0, None),  # given up by its agent mid-run: no failover, no rerun
+        # Nothing of it ran (its agent gave it up at its gate, or never received it): run it, failover or not.
+        (TaskState.FAILED, NOT_STARTED, False, 0, FailoverCause.LOST),
+        (TaskState.LOST, NOT_STARTED, False, 0, FailoverCause.LOST),
+        (TaskState.KILLED, NOT_STARTED, False, 0, None),  # killed on request: not run again
         (TaskState.FAILED, "exit", True, 0, None),  # the job's own failure is not failover
         (TaskState.FAILED, "exit", False, 2, FailoverCause.RETRY),  # ...it follows the retry policy
         (TaskState.FAILED, "memory", False, 1, FailoverCause.RETRY),
