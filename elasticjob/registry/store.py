@@ -202,10 +202,27 @@ class Transaction:
     def commit(self) -> list[Any]:
         """Commit; on failure raise the ``StoreError`` of the first operation that failed. Returns kazoo's
         result of each operation: the path of a create, the new ``ZnodeStat`` of a set, True otherwise."""
-        if not self.writes:
+        return self.commit_async().result()
+
+    def commit_async(self) -> PendingCommit:
+        """Send the commit and return at once; ``result()`` of what it returns waits for the answer (and
+        raises or returns as ``commit`` does). ZooKeeper applies a session's transactions in the order
+        they were sent, so several can be in flight at once."""
+        return PendingCommit(self, self._txn.commit_async() if self.writes else None)
+
+
+class PendingCommit:
+    """A transaction sent to ZooKeeper, its answer not read yet (see ``Transaction.commit_async``)."""
+
+    def __init__(self, txn: Transaction, answer: Any) -> None:
+        self.txn = txn
+        self._answer = answer
+
+    def result(self) -> list[Any]:
+        if self._answer is None:
             return []
-        results: list[Any] = self._txn.commit()
-        for index, (path, result) in enumerate(zip(self.paths, results, strict=True)):
+        results: list[Any] = self._answer.get()
+        for index, (path, result) in enumerate(zip(self.txn.paths, results, strict=True)):
             if isinstance(result, Exception) and not _is_rollback(result):
                 error = _translate(result, path)
                 error.index = index

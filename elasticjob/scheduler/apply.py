@@ -25,7 +25,7 @@ from elasticjob.model.execution import MISSED, ExecutionEvent
 from elasticjob.protocol import agent_pb2 as pb
 from elasticjob.protocol.convert import spec_to_proto
 from elasticjob.registry import Fence, JsonStore, StoreError
-from elasticjob.registry.store import Write
+from elasticjob.registry.store import PendingCommit, Write
 from elasticjob.scheduler.cycle import TaskLaunch
 from elasticjob.scheduler.ports import AgentPort, EventSink
 from elasticjob.scheduler.statuses import Recorded
@@ -76,36 +76,46 @@ class Applier:
         self.stamp = stamp
 
     def commit(self, fence: Fence, groups: Sequence[Group]) -> Outcome:
-        """Commit every group that can be (see module doc); send the launches of committed groups."""
+        """Commit every group that can be (see module doc), then send the launches of the committed ones.
+
+        The transactions are sent one after the other without waiting for answers (ZooKeeper applies them
+        in order), and the launches of all of them go out together, one message per agent: a burst of
+        thousands of tasks costs one ZooKeeper round trip of waiting and one launch per agent, not one
+        per transaction and agent. A transaction that failed is sent again without its failed group."""
         outcome = Outcome()
-        batch: list[Group] = []
-        size = 0
-        for group in groups:
-            if batch and size + len(group.ops) > MAX_OPS_PER_TRANSACTION:
-                self._commit_batch(fence, batch, outcome)
-                batch, size = [], 0
-            batch.append(group)
-            size += len(group.ops)
-        if batch:
-            self._commit_batch(fence, batch, outcome)
+        launches: list[TaskLaunch] = []
+        try:
+            sent = [(batch, self._send(fence, batch)) for batch in _packed(groups)]
+            for batch, pending in sent:
+                launches.extend(self._settle(fence, batch, pending, outcome))
+        finally:
+            # Even when the fence is found lost part-way: what committed was decided by the leader.
+            self.launch(launches)
         return outcome
 
-    def _commit_batch(self, fence: Fence, batch: list[Group], outcome: Outcome) -> None:
+    def _send(self, fence: Fence, batch: list[Group]) -> PendingCommit:
+        txn = self.store.transaction().check(fence.path, fence.version)
+        for group in batch:
+            for op in group.ops:
+                op(txn)
+        if self.stamp is not None:
+            txn.stamp(self.stamp)  # the transaction's id, to apply its creates and deletes in order
+        return txn.commit_async()
+
+    def _settle(
+        self, fence: Fence, batch: list[Group], pending: PendingCommit, outcome: Outcome
+    ) -> list[TaskLaunch]:
+        """Wait for ``pending`` (the transaction of ``batch``); while it fails on one group, drop that
+        group and commit the rest again. Returns the launches of the groups that committed."""
         while batch:
-            txn = self.store.transaction().check(fence.path, fence.version)
-            owner: list[Group | None] = [None]  # the group of each operation, by position in the transaction
-            for group in batch:
-                for op in group.ops:
-                    op(txn)
-                    owner.append(group)
-            if self.stamp is not None:
-                txn.stamp(self.stamp)  # the transaction's id, to apply its creates and deletes in order
-                owner.append(None)
             try:
-                results = txn.commit()
+                results = pending.result()
             except StoreError as exc:
-                if self.stamp is not None and exc.index == len(owner) - 1:
+                # The group of each operation, by position in the transaction (the fence check first).
+                owner: list[Group | None] = [None] + [g for g in batch for _ in g.ops]
+                if self.stamp is not None and exc.index == len(owner):
                     self.store.client.ensure_path(self.stamp)  # removed by hand: put it back
+                    pending = self._send(fence, batch)
                     continue
                 failed = _failed_group(owner, exc)
                 if failed is None:
@@ -114,11 +124,13 @@ class Applier:
                 outcome.failed[failed.key] = str(exc)
                 self.refresh([w.path for w in failed.ops])  # what it was decided on is read again
                 batch = [g for g in batch if g is not failed]
+                if batch:
+                    pending = self._send(fence, batch)
                 continue
             outcome.committed.extend(g.key for g in batch)
-            self.wrote(txn.writes[1:], results[1:])  # not the fence's
-            self.launch([launch for g in batch for launch in g.launches])
-            return
+            self.wrote(pending.txn.writes[1:], results[1:])  # not the fence's
+            return [launch for g in batch for launch in g.launches]
+        return []
 
     def launch(self, launches: list[TaskLaunch]) -> None:
         """Send launches, one message per agent, and record them as STAGING."""
@@ -184,6 +196,20 @@ class Applier:
             self.events.record(events)
         except Exception:  # noqa: BLE001 - history is best effort; ZooKeeper state is the truth
             log.exception("could not record %d execution event(s)", len(events))
+
+
+def _packed(groups: Sequence[Group]) -> list[list[Group]]:
+    """Groups packed in order into batches of at most ``MAX_OPS_PER_TRANSACTION`` operations (a group is
+    never split; one larger than that is a batch of its own)."""
+    batches: list[list[Group]] = []
+    size = 0
+    for group in groups:
+        if not batches or (batches[-1] and size + len(group.ops) > MAX_OPS_PER_TRANSACTION):
+            batches.append([])
+            size = 0
+        batches[-1].append(group)
+        size += len(group.ops)
+    return batches
 
 
 def _failed_group(owner: list[Group | None], exc: StoreError) -> Group | None:

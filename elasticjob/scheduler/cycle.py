@@ -130,7 +130,9 @@ def plan_cycle(
 
     for name, queue in queues.items():
         stored = snapshot.queues.get(name)
-        if stored is None or stored[0].to_json() != queue.to_json():
+        # Equal records serialise alike (``extra`` takes no part in ``==``); unequal ones at worst cost a
+        # write that changes nothing (instants kept to the microsecond here, stored to the millisecond).
+        if stored is None or stored[0] != queue or stored[0].extra != queue.extra:
             result.queue_writes.append(QueueWrite(name, queue, None if stored is None else stored[1]))
 
     for job_name, tasks in snapshot.running.items():
