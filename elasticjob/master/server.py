@@ -30,7 +30,16 @@ from elasticjob.master.config import MasterConfig
 from elasticjob.master.gateway import AgentEvents, Gateway, start_grpc_server
 from elasticjob.master.hub import AgentConnection, AgentHub
 from elasticjob.protocol.convert import StatusUpdate
-from elasticjob.registry import ClusterState, JsonStore, Layout, LeaderElection, connect, read_leader
+from elasticjob.registry import (
+    ClusterState,
+    JsonStore,
+    Layout,
+    LeaderElection,
+    ZooKeeperUnavailable,
+    connect,
+    read_leader,
+)
+from elasticjob.registry.watches import PersistentWatchesUnsupported
 from elasticjob.scheduler.loop import Scheduler
 
 log = logging.getLogger(__name__)
@@ -70,7 +79,15 @@ def run_master(config: MasterConfig) -> None:
     state = ClusterState(client, layout)
     state.start()
     log.info("reading the installation's state from ZooKeeper")
-    state.wait_synced()
+    try:
+        state.wait_synced()
+    except PersistentWatchesUnsupported as exc:  # a ZooKeeper older than 3.6
+        state.stop()
+        recorder.stop()
+        client.stop()
+        client.close()
+        history.close()
+        raise ZooKeeperUnavailable(str(exc)) from None
     host = config.advertise_host or advertised_host(config.http.host)
     grpc_host = config.advertise_host or advertised_host(config.grpc.host)
     metrics = MasterMetrics()
@@ -87,6 +104,7 @@ def run_master(config: MasterConfig) -> None:
         scorer=placement.BinPack() if config.placement == "binpack" else placement.SPREAD,
         metrics=metrics,
         launch_ahead=config.launch_ahead,
+        fence_lost=lambda: election_box[0].forget_fence(),
     )
     hub.on_change = scheduler.wake
 

@@ -90,6 +90,7 @@ class LeaderElection:
         self._reported = False  # the last value given to on_change
         self._dropped = False  # set by kazoo's thread when it cleared the flag; reported by ours
         self._suspended = False
+        self._fence: Fence | None = None  # see fence()
         self._thread = threading.Thread(target=self._run, name="leader-election", daemon=True)
 
     # ---- public API -------------------------------------------------------------------------------
@@ -119,16 +120,30 @@ class LeaderElection:
         return self._node
 
     def fence(self) -> Fence | None:
-        """The fence to include in a leader's writes, or ``None`` when we are not the leader."""
+        """The fence to include in a leader's writes, or ``None`` when we are not the leader.
+
+        Read from ZooKeeper once per election node and then kept: the scheduler asks for it every cycle,
+        and the check inside each transaction is what fences. A write that fails that check calls
+        ``forget_fence`` so that the next call reads it again (nobody but a person by hand changes it)."""
         node = self._node
         if not self._leader or node is None:
             return None
+        cached = self._fence
         path = f"{self._layout.election}/{node}"
+        if cached is not None and cached.path == path:
+            return cached
         try:
             stat = self._client.exists(path)
         except KazooException:
             return None
-        return None if stat is None else Fence(path, stat.version)
+        if stat is None:
+            return None
+        self._fence = Fence(path, stat.version)
+        return self._fence
+
+    def forget_fence(self) -> None:
+        """A transaction failed its fence check: read the fence again before the next write."""
+        self._fence = None
 
     # ---- kazoo callbacks: never block ------------------------------------------------------------
     def _on_state(self, state: str) -> None:

@@ -1,9 +1,11 @@
 """A watch-driven, in-memory copy of ZooKeeper collections: list once, then apply watch events.
 
 A ``Collection`` is a znode whose children (``depth=1``: ``path/{key}``) or grandchildren (``depth=2``:
-``path/{parent}/{child}``, keyed ``(parent, child)``) are mirrored. Children lists are watched; a child's
-data is watched too when ``watch_data`` (values that change), read once when it is not (values written once,
-such as tombstones), and not read at all without ``read_data`` (presence markers).
+``path/{parent}/{child}``, keyed ``(parent, child)``) are mirrored, with their data (``read_data``) or as
+presence markers (without). Each collection is followed by one persistent recursive watch on its path
+(``watches.py``; ZooKeeper 3.6+): ZooKeeper tells of every znode created, changed or deleted below it, by
+path, and the mirror reads what an event names — no listing to learn a new child's name, no watch to set
+again after each change. A change costs one event and one read, whatever the collection's size.
 
 Threads. kazoo calls the watch and state callbacks on its own threads; they only put the event on this
 mirror's queue and return. One thread of the mirror's own takes events in batches, reads what they name
@@ -16,25 +18,19 @@ returns the state at the time it is served, so the mirror never goes back in tim
 Read-your-writes. ZooKeeper sends a session the watch events a write triggers before the write's reply,
 and kazoo delivers watch callbacks in order on one thread. ``barrier()`` queues a marker behind the watch
 callbacks already received and waits until the mirror has applied everything before it: after a write of
-this client returns, ``barrier()`` makes the mirror show it (or something newer).
-
-Large collections. A child created anywhere fires the children watch of its collection, and the mirror
-lists the collection to learn its name: 100,000 names take a noticeable fraction of a second. For a
-collection with ``list_interval`` those listings are spaced by up to that interval, in proportion to the
-collection's size (10 µs a child: a thousand children wait 10 ms, 100,000 a whole second), however many
-children are created meanwhile; a child's changes and removal still arrive at once through its data
-watch, and a writer that ``hint``s the paths it wrote has them read at once (``barrier`` covers hinted
-paths).
+this client returns, ``barrier()`` makes the mirror show it (or something newer). A writer that ``hint``s
+the paths it wrote has them read at once (``barrier`` covers hinted paths).
 
 Owned collections. A collection only one writer changes (the leader's running tasks, failover entries,
-tombstones) can be ``own``ed by that writer: the mirror stops following it by watches and the owner
-``apply``s what it commits instead, so the leader never reads back what it wrote itself. ``disown`` reads
-such a collection again and follows it by watches once more. A hinted path of an owned collection is still
+tombstones) can be ``own``ed by that writer: the mirror removes its watch and the owner ``apply``s what
+it commits instead, so the leader is neither told of nor reads back what it wrote itself. ``disown``
+reads such a collection again and watches it once more. A hinted path of an owned collection is still
 read (a write that conflicted refreshes what it was decided on).
 
-Connection loss. kazoo drops every watch when the connection drops, even if the session survives. On
-SUSPENDED or LOST the mirror stops claiming to be in sync; once CONNECTED again it re-reads everything (a
-full resync: ``generation`` goes up, and keys that disappeared meanwhile are reported as removed).
+Connection loss. kazoo drops every watch when the connection drops, even if the session survives, and
+ZooKeeper ends the connection's persistent watches. On SUSPENDED or LOST the mirror stops claiming to be
+in sync; once CONNECTED again it watches and re-reads everything (a full resync: ``generation`` goes up,
+and keys that disappeared meanwhile are reported as removed).
 """
 
 from __future__ import annotations
@@ -54,11 +50,11 @@ from kazoo.protocol.states import Callback, EventType, WatchedEvent
 
 from elasticjob.registry.store import Write
 from elasticjob.registry.tables import Change, Collection, Key, Node, Table, apply_writes, removed, stored
+from elasticjob.registry.watches import PersistentWatches, PersistentWatchesUnsupported
 
 log = logging.getLogger(__name__)
 
 _WINDOW = 2_000  # reads in flight at once
-_LIST_SPACING_PER_CHILD = 10e-6  # seconds between listings of a large collection, per child it has
 _RESYNC = "resync"
 _STOP = "stop"
 
@@ -92,11 +88,8 @@ class Mirror:
         self.generation = 0
         self.stats = Stats()
         self._owned: set[str] = set()  # collections applied by their single writer, not followed by watches
-        self._listed_at: dict[str, float] = {}  # collection path -> when it was last listed
-        self._deferred: set[str] = set()  # collection paths whose listing waits for its interval
-        # One callable per kind, so kazoo keeps one watcher per path (its sets deduplicate by identity).
-        self._children_cb = self._on_children
-        self._data_cb = self._on_data
+        self._watches = PersistentWatches.of(client)
+        self.failure: PersistentWatchesUnsupported | None = None  # set when the mirror cannot work at all
 
     # ---- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -120,7 +113,17 @@ class Mirror:
         return self._synced.is_set()
 
     def wait_synced(self, timeout: float | None = None) -> bool:
-        return self._synced.wait(timeout)
+        """Wait until synced; False on timeout. Raises ``PersistentWatchesUnsupported`` if the server
+        cannot follow collections (older than ZooKeeper 3.6): the mirror has then stopped."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self.failure is not None:
+                raise self.failure
+            wait = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
+            if self._synced.wait(max(wait, 0.0)):
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
 
     def hint(self, paths: Iterable[str]) -> None:
         """Read these paths (just written by this client) now, as if their data watches had fired."""
@@ -129,9 +132,17 @@ class Mirror:
 
     # ---- owned collections ---------------------------------------------------------------------------
     def own(self, collections: Iterable[str]) -> None:
-        """From now on ``collections`` change only through ``apply`` (and hinted reads)."""
+        """From now on ``collections`` change only through ``apply`` (and hinted reads); their watches are
+        removed (events already on their way are ignored). Waits for ZooKeeper's answers."""
+        names = set(collections)
         with self._lock:
-            self._owned.update(collections)
+            names -= self._owned
+            self._owned.update(names)
+        for name in names:
+            try:
+                self._watches.remove(self._tables[name].spec.path)
+            except KazooException as exc:  # the watch goes with the connection anyway
+                log.info("registry mirror: %s while removing the watch of %s", type(exc).__name__, name)
 
     def disown(self, collections: Iterable[str]) -> None:
         """Follow ``collections`` by watches again, after reading them anew."""
@@ -238,13 +249,9 @@ class Mirror:
         elif state == KazooState.CONNECTED and not self._stopped:
             self._events.put(_RESYNC)
 
-    def _on_children(self, event: WatchedEvent) -> None:
+    def _on_event(self, event: WatchedEvent) -> None:
         if event.type != EventType.NONE and event.path:
-            self._events.put(("children", event.path))
-
-    def _on_data(self, event: WatchedEvent) -> None:
-        if event.type != EventType.NONE and event.path:
-            self._events.put(("data", event.path))
+            self._events.put(("deleted" if event.type == EventType.DELETED else "changed", event.path))
 
     # ---- the mirror's thread ---------------------------------------------------------------------------
     def _run(self) -> None:
@@ -270,6 +277,10 @@ class Mirror:
                     self._apply_events(
                         [e for e in batch if isinstance(e, tuple) and e[0] not in ("barrier", "reread")]
                     )
+            except PersistentWatchesUnsupported as exc:
+                log.error("registry mirror: %s", exc)
+                self.failure = exc
+                return
             except KazooException as exc:
                 # Disconnected mid-batch: the state listener schedules a full resync once connected. Any
                 # other failure (e.g. no permission on a znode) is retried by a resync after a pause.
@@ -299,56 +310,40 @@ class Mirror:
         return None
 
     def _apply_events(self, events: list[tuple[str, str]]) -> None:
-        lists: dict[str, tuple[Table, str | None]] = {}  # path -> (table, parent or None for the root)
+        """Apply a batch of ``(kind, path)`` events (``changed``, ``deleted``, ``hint``): a record's path is
+        read (a deleted one reads as gone), a two-level collection's parent is noted or dropped."""
         reads: dict[str, tuple[Table, Key]] = {}
         hinted = {path for kind, path in events if kind == "hint"}
-        now = time.monotonic()
-        for kind, path in events:
-            found = self._locate(path)
-            if found is None:
-                continue
-            table, parts = found
-            if table.spec.name in self._owned and kind != "hint":
-                continue  # its writer applies it
-            if kind in ("children", "relist") and not parts:
-                if kind == "relist":
-                    self._deferred.discard(path)
-                elif path in self._deferred:
-                    continue
-                interval = min(table.spec.list_interval, len(table.nodes) * _LIST_SPACING_PER_CHILD)
-                due = self._listed_at.get(path, 0.0) + interval
-                if interval and now < due:
-                    self._deferred.add(path)
-                    timer = threading.Timer(due - now, self._events.put, (("relist", path),))
-                    timer.daemon = True
-                    timer.start()
-                    continue
-                self._listed_at[path] = now
-                lists[path] = (table, None)
-            elif kind == "children" and len(parts) == 1 and table.spec.depth == 2:
-                lists[path] = (table, parts[0])
-            elif kind in ("data", "hint") and len(parts) == table.spec.depth:
-                reads[path] = (table, parts[0] if table.spec.depth == 1 else (parts[0], parts[1]))
         changes: list[Change] = []
-        while lists or reads:
-            list_results = self._pipelined(
-                lists, lambda p, tp: self._client.get_children_async(p, watch=self._children_cb)
-            )
-            read_results = self._pipelined(reads, lambda p, tk: self._read_async(tk[0].spec, p))
-            lists, reads = {}, {}
+        with self._lock:
+            for kind, path in events:
+                found = self._locate(path)
+                if found is None:
+                    continue
+                table, parts = found
+                if table.spec.name in self._owned and kind != "hint":
+                    continue  # its writer applies it
+                if table.spec.depth == 2 and len(parts) == 1:
+                    self._apply_parent(table, parts[0], kind, changes)
+                elif len(parts) == table.spec.depth:
+                    reads[path] = (table, parts[0] if table.spec.depth == 1 else (parts[0], parts[1]))
+        for path, (table, key), result in self._pipelined(reads, lambda p, _tk: self._client.get_async(p)):
             with self._lock:
-                for path, (table, parent), result in list_results:
-                    if table.spec.name not in self._owned:
-                        self._apply_listing(path, table, parent, result, lists, reads, changes)
-                for path, (table, key), result in read_results:
-                    if table.spec.name not in self._owned or path in hinted:
-                        self._apply_read(table, key, result, changes)
+                if table.spec.name not in self._owned or path in hinted:
+                    self._apply_read(table, key, result, changes)
         self.stats.batches += 1
         self._notify(changes, False)
 
-    def _read_async(self, spec: Collection, path: str) -> Any:
-        watched = spec.watch_data and spec.name not in self._owned
-        return self._client.get_async(path, watch=self._data_cb if watched else None)
+    @staticmethod
+    def _apply_parent(table: Table, parent: str, kind: str, changes: list[Change]) -> None:
+        if kind == "changed":
+            table.parents.setdefault(parent, set())
+        elif kind == "deleted":
+            # ZooKeeper deletes only an empty parent: its children's deletions came first. Any left here
+            # were missed (an owned collection disowned meanwhile): gone with it.
+            for child in list(table.parents.get(parent, ())):
+                removed(table, (parent, child), changes)
+            table.parents.pop(parent, None)
 
     def _pipelined(
         self, requests: dict[str, Any], issue: Callable[[str, Any], Any]
@@ -373,50 +368,6 @@ class Mirror:
             except NoNodeError as exc:
                 yield path, info, exc
 
-    def _apply_listing(
-        self,
-        path: str,
-        table: Table,
-        parent: str | None,
-        result: Any,
-        lists: dict[str, tuple[Table, str | None]],
-        reads: dict[str, tuple[Table, Key]],
-        changes: list[Change],
-    ) -> None:
-        self.stats.lists += 1
-        names = set() if isinstance(result, Exception) else set(result)
-        spec = table.spec
-        if spec.depth == 2 and parent is None:  # the root of a two-level collection: its parents
-            known = set(table.parents)
-            for gone in known - names:
-                for child in list(table.parents.get(gone, ())):
-                    removed(table, (gone, child), changes)
-                table.parents.pop(gone, None)
-            for name in names - known:
-                table.parents[name] = set()
-                lists[f"{path}/{name}"] = (table, name)
-            return
-        if parent is not None and isinstance(result, Exception):  # the parent itself is gone
-            for child in list(table.parents.get(parent, ())):
-                removed(table, (parent, child), changes)
-            table.parents.pop(parent, None)
-            return
-        known_children = (
-            set(table.parents.get(parent, ())) if parent is not None else set(table.nodes)
-        )
-        for gone in known_children - names:
-            removed(table, gone if parent is None else (parent, gone), changes)
-        for name in names - known_children:
-            key = name if parent is None else (parent, name)
-            if spec.read_data:
-                reads[f"{path}/{name}"] = (table, key)
-            else:
-                stored(table, key, Node(None, 0), changes)
-            for companion in spec.companions:  # its records in other collections come along
-                other = self._tables[companion]
-                if name not in other.nodes:
-                    reads[f"{other.spec.path}/{name}"] = (other, name)
-
     def _apply_read(self, table: Table, key: Key, result: Any, changes: list[Change]) -> None:
         self.stats.reads += 1
         if isinstance(result, Exception):
@@ -432,7 +383,7 @@ class Mirror:
                 return  # read before this master deleted it
             del table.gone[key]
         try:
-            value = table.spec.decode(key, data)
+            value = table.spec.decode(key, data) if table.spec.read_data else None
         except Exception as exc:  # noqa: BLE001 - one bad znode must not stop the mirror
             log.error("%s %s in ZooKeeper cannot be read (%s); left out", table.spec.name, key, exc)
             removed(table, key, changes)
@@ -479,18 +430,22 @@ class Mirror:
         self._notify(changes, True)
 
     def _load(self, table: Table) -> None:
+        """Read the collection whole: its watch first (unless owned), so that no change after the read
+        goes untold — a change the read already saw is read once more, and applied as nothing new."""
         spec = table.spec
-        self._listed_at[spec.path] = time.monotonic()
+        if spec.name not in self._owned:
+            self._watches.add(spec.path, self._on_event)
         try:
-            names = self._client.get_children(spec.path, watch=self._children_cb)
+            names = self._client.get_children(spec.path)
         except NoNodeError:
             return
+        self.stats.lists += 1
         changes: list[Change] = []
         reads: dict[str, tuple[Table, Key]] = {}
         if spec.depth == 2:
             lists = {f"{spec.path}/{name}": (table, name) for name in names}
             for path, (_, parent), result in self._pipelined(
-                lists, lambda p, _tp: self._client.get_children_async(p, watch=self._children_cb)
+                lists, lambda p, _tp: self._client.get_children_async(p)
             ):
                 if not isinstance(result, Exception):
                     table.parents.setdefault(parent, set())
@@ -505,7 +460,7 @@ class Mirror:
                     reads[f"{spec.path}/{name}"] = (table, name)
                 else:
                     stored(table, name, Node(None, 0), changes)
-        for _path, (_, key), result in self._pipelined(reads, lambda p, tk: self._read_async(spec, p)):
+        for _path, (_, key), result in self._pipelined(reads, lambda p, _tk: self._client.get_async(p)):
             self._apply_read(table, key, result, changes)
 
     def _notify(self, changes: list[Change], resynced: bool) -> None:

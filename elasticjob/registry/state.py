@@ -49,13 +49,6 @@ LEADER_OWNED = (RUNNING, FAILOVER, LOST)
 # Stored next to an implied app's fields (and never shown by the API): which job's registration created it.
 IMPLIED_BY = "impliedBy"
 MODEL_CACHE_SIZE = 20_000
-# Jobs, apps and queues are listed at most once a second to learn of children created elsewhere (see
-# Mirror): a master's own writes are hinted to its mirror at once; another master's within a second.
-LIST_INTERVAL = 1.0
-# A job's ready queue is created with it and read along with it: the queues' own listing (which finds a
-# queue created by hand, or for a job that had none) can be much rarer.
-COMPANION_LIST_INTERVAL = 30.0
-
 M = TypeVar("M", App, Job)
 
 
@@ -143,19 +136,17 @@ def _lost_at(_key: Any, data: bytes) -> dt.datetime:
 def collections(layout: Layout) -> list[Collection]:
     """What a master mirrors, and how each value is decoded."""
     return [
-        Collection(JOBS, layout.jobs, decode=decode_job, sorted_keys=True, list_interval=LIST_INTERVAL,
-                   companions=(READY,)),
-        Collection(APPS, layout.apps, decode=decode_app, sorted_keys=True, list_interval=LIST_INTERVAL),
+        Collection(JOBS, layout.jobs, decode=decode_job, sorted_keys=True),
+        Collection(APPS, layout.apps, decode=decode_app, sorted_keys=True),
         Collection(DISABLED_JOBS, layout.disabled_jobs, read_data=False),
         Collection(DISABLED_APPS, layout.disabled_apps, read_data=False),
-        Collection(READY, layout.ready_root, decode=lambda _k, d: ReadyQueue.from_json(_json(_k, d)),
-                   list_interval=COMPANION_LIST_INTERVAL),
+        Collection(READY, layout.ready_root, decode=lambda _k, d: ReadyQueue.from_json(_json(_k, d))),
         Collection(RUNNING, layout.running_root, depth=2,
                    decode=lambda _k, d: RunningTask.from_json(_json(_k, d))),
         Collection(FAILOVER, layout.failover_root, depth=2,
                    decode=lambda _k, d: FailoverEntry.from_json(_json(_k, d))),
-        Collection(LOST, layout.lost_root, watch_data=False, decode=_lost_at),
-        Collection(AGENTS, layout.agents, watch_data=False, decode=_json),
+        Collection(LOST, layout.lost_root, decode=_lost_at),
+        Collection(AGENTS, layout.agents, decode=_json),
     ]
 
 

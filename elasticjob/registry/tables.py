@@ -30,14 +30,9 @@ class Collection:
     name: str
     path: str
     depth: int = 1
-    watch_data: bool = True
     read_data: bool = True
     decode: Callable[[Key, bytes], Any] = _raw
     sorted_keys: bool = False
-    list_interval: float = 0.0  # seconds between listings of the collection's children (see module doc)
-    # Depth-1 collections keyed alike whose child of the same name is read with a new child of this one
-    # (a job's ready queue with the job): their own listings can then be rare.
-    companions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.depth not in (1, 2):

@@ -81,8 +81,12 @@ class Scheduler:
         scorer: placement.Scorer = placement.SPREAD,
         metrics: SchedulerMetrics | None = None,
         launch_ahead: float = 0.0,
+        fence_lost: Callable[[], None] = lambda: None,
     ) -> None:
+        """``fence()`` is the fence of this master's writes (None: not the leader); ``fence_lost()`` is
+        called when a transaction failed its fence check (a cached fence is then read again)."""
         self.store = store
+        self.fence_lost = fence_lost
         self.ahead = dt.timedelta(seconds=launch_ahead)
         self.state = state
         self.layout = state.layout
@@ -184,6 +188,7 @@ class Scheduler:
                     timeout = self.cycle()
                 except FenceLost as exc:
                     log.warning("%s; stopping scheduling until leadership is settled", exc)
+                    self.fence_lost()
                     timeout = 0.5
                 except (KazooException, StoreError) as exc:
                     log.warning("scheduling cycle failed (%s: %s); retrying", type(exc).__name__, exc)

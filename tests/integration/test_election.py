@@ -12,7 +12,16 @@ from collections.abc import Iterator
 import pytest
 from kazoo.client import KazooClient, KazooState
 
-from elasticjob.registry import JsonStore, Layout, LeaderElection, StoreError, ZkConfig, connect, read_leader
+from elasticjob.registry import (
+    Fence,
+    JsonStore,
+    Layout,
+    LeaderElection,
+    StoreError,
+    ZkConfig,
+    connect,
+    read_leader,
+)
 from tests.support import wait_until
 
 
@@ -125,6 +134,21 @@ def test_fence_rejects_writes_after_the_election_node_is_gone(
     with pytest.raises(StoreError):
         store.transaction().check(fence.path, fence.version).create(layout.job("fenced-no"), {}).commit()
     assert store.get(layout.job("fenced-no")) is None
+    election.stop()
+
+
+def test_the_fence_is_read_once_and_again_after_it_was_forgotten(
+    clients: list[KazooClient], namespace: str
+) -> None:
+    layout = Layout(namespace)
+    election = _election(clients[0], layout, "m1:1", [])
+    wait_until(lambda: election.is_leader, 10)
+    fence = election.fence()
+    assert fence is not None and fence.version == 0
+    clients[1].set(fence.path, b"changed by hand")  # version 1: a write fenced with version 0 fails
+    assert election.fence() == fence  # kept: no ZooKeeper read per call
+    election.forget_fence()  # what the scheduler does when a transaction failed its fence check
+    assert election.fence() == Fence(fence.path, 1)
     election.stop()
 
 
