@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from kazoo.client import KazooClient
 
 from tests.support import MasterProcess
 
@@ -31,3 +32,13 @@ def api(api_master: MasterProcess) -> Iterator[httpx.Client]:
 def root(api_master: MasterProcess) -> str:
     """The master's ZooKeeper root."""
     return f"/{api_master.namespace}"
+
+
+@pytest.fixture
+def client(zk_hosts: str) -> Iterator[KazooClient]:
+    """A ZooKeeper client of the test's own (its watches and connection are the test's to break)."""
+    made = KazooClient(hosts=zk_hosts, timeout=10)
+    made.start(timeout=15)
+    yield made
+    made.stop()
+    made.close()

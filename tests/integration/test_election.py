@@ -120,14 +120,19 @@ def test_suspended_connection_stops_leading_at_once(clients: list[KazooClient], 
     election.stop()
 
 
+def _leading(client: KazooClient, layout: Layout) -> tuple[LeaderElection, Fence]:
+    election = _election(client, layout, "m1:1", [])
+    wait_until(lambda: election.is_leader, 10)
+    fence = election.fence()
+    assert fence is not None
+    return election, fence
+
+
 def test_fence_rejects_writes_after_the_election_node_is_gone(
     clients: list[KazooClient], namespace: str
 ) -> None:
     layout = Layout(namespace)
-    election = _election(clients[0], layout, "m1:1", [])
-    wait_until(lambda: election.is_leader, 10)
-    fence = election.fence()
-    assert fence is not None
+    election, fence = _leading(clients[0], layout)
     store = JsonStore(clients[0])
     store.transaction().check(fence.path, fence.version).create(layout.job("fenced-ok"), {}).commit()
     clients[0].delete(fence.path)  # what session expiry does to an old leader's node
@@ -140,11 +145,8 @@ def test_fence_rejects_writes_after_the_election_node_is_gone(
 def test_the_fence_is_read_once_and_again_after_it_was_forgotten(
     clients: list[KazooClient], namespace: str
 ) -> None:
-    layout = Layout(namespace)
-    election = _election(clients[0], layout, "m1:1", [])
-    wait_until(lambda: election.is_leader, 10)
-    fence = election.fence()
-    assert fence is not None and fence.version == 0
+    election, fence = _leading(clients[0], Layout(namespace))
+    assert fence.version == 0
     clients[1].set(fence.path, b"changed by hand")  # version 1: a write fenced with version 0 fails
     assert election.fence() == fence  # kept: no ZooKeeper read per call
     election.forget_fence()  # what the scheduler does when a transaction failed its fence check

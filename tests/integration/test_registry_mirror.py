@@ -36,15 +36,6 @@ def _collections(root: str) -> list[Collection]:
 
 
 @pytest.fixture
-def client(zk_hosts: str) -> Iterator[KazooClient]:
-    made = KazooClient(hosts=zk_hosts, timeout=10)
-    made.start(timeout=15)
-    yield made
-    made.stop()
-    made.close()
-
-
-@pytest.fixture
 def mirror(client: KazooClient, root: str) -> Iterator[Mirror]:
     made = Mirror(client, _collections(root))
     made.start()

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
 
-import pytest
 from kazoo.client import KazooClient, KazooState
 from kazoo.protocol.states import EventType, WatchedEvent
 
 from elasticjob.registry.watches import PersistentWatches
 from tests.support import TcpProxy, wait_until
-
-
-@pytest.fixture
-def client(zk_hosts: str) -> Iterator[KazooClient]:
-    made = KazooClient(hosts=zk_hosts, timeout=10)
-    made.start(timeout=15)
-    yield made
-    made.stop()
-    made.close()
 
 
 class Events:
