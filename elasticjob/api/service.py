@@ -410,7 +410,7 @@ class JobService:
         client that wrote reads its write here). A stamp znode removed by hand is put back."""
         txn.stamp(self.layout.stamp)
         try:
-            results = txn.commit()
+            results = txn.commit(self.state.expect)
         except NodeMissing as exc:
             if exc.path != self.layout.stamp:
                 raise
@@ -418,7 +418,7 @@ class JobService:
             retry = self.store.transaction()
             for write in txn.writes:
                 retry.add(write)
-            results, txn = retry.commit(), retry
+            results, txn = retry.commit(self.state.expect), retry
         self.state.committed(txn.writes, results)
 
     def _require_sync(self) -> None:

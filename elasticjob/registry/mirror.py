@@ -21,6 +21,14 @@ callbacks already received and waits until the mirror has applied everything bef
 this client returns, ``barrier()`` makes the mirror show it (or something newer). A writer that ``hint``s
 the paths it wrote has them read at once (``barrier`` covers hinted paths).
 
+Own writes. A write of this master's to a watched collection comes back as a watch event; the writer
+applies what it committed at once (``apply``), so reading the znode again would only cost a round trip.
+A writer that calls ``expect(writes)`` before sending a transaction has the events of those paths held
+until it tells the outcome (``Expected.done``, queued behind the callbacks kazoo already received, so
+behind the transaction's own events, which ZooKeeper sends before its reply): when the held events are
+exactly as many as the committed writes of a path, they were this master's own and are dropped; any
+other count (a failed or unknown outcome, another writer's change in between) reads the path as usual.
+
 Owned collections. A collection only one writer changes (the leader's running tasks, failover entries,
 tombstones) can be ``own``ed by that writer: the mirror removes its watch and the owner ``apply``s what
 it commits instead, so the leader is neither told of nor reads back what it wrote itself. ``disown``
@@ -48,7 +56,7 @@ from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException, NoNodeError
 from kazoo.protocol.states import Callback, EventType, WatchedEvent
 
-from elasticjob.registry.store import Write
+from elasticjob.registry.store import Expected, Write
 from elasticjob.registry.tables import Change, Collection, Key, Node, Table, apply_writes, removed, stored
 from elasticjob.registry.watches import PersistentWatches, PersistentWatchesUnsupported
 
@@ -66,9 +74,23 @@ class Stats:
     batches: int = 0
     reads: int = 0
     lists: int = 0
+    own_events: int = 0  # events of this master's own writes dropped unread
 
 
 Listener = Callable[[list[Change], bool], None]
+
+
+class _Expected(Expected):
+    """An own transaction's paths, settled once (see ``Mirror.expect``)."""
+
+    def __init__(self, mirror: Mirror, paths: list[str]) -> None:
+        self._mirror = mirror
+        self._paths: list[str] | None = paths
+
+    def done(self, committed: bool) -> None:
+        paths, self._paths = self._paths, None
+        if paths:
+            self._mirror._settle(paths, committed)
 
 
 class Mirror:
@@ -90,6 +112,11 @@ class Mirror:
         self._owned: set[str] = set()  # collections applied by their single writer, not followed by watches
         self._watches = PersistentWatches.of(client)
         self.failure: PersistentWatchesUnsupported | None = None  # set when the mirror cannot work at all
+        # Own writes (see module doc): writes sent, per path (any thread, under the lock); events held and
+        # writes committed meanwhile, per path (the mirror's thread only).
+        self._expected: dict[str, int] = {}
+        self._held: dict[str, int] = {}
+        self._committed: dict[str, int] = {}
 
     # ---- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -173,6 +200,27 @@ class Mirror:
         if done.unordered:
             self.hint(done.unordered)
         self._notify(done.owned + (done.other if notify else []), False)
+
+    def expect(self, writes: Sequence[Write]) -> Expected:
+        """Before sending a transaction of ``writes``: hold the watch events of the records it writes until
+        the returned ``Expected`` is told whether it committed (see module doc)."""
+        paths: list[str] = []
+        with self._lock:
+            for write in writes:
+                if write.kind not in ("create", "set", "delete"):
+                    continue
+                found = self._where(write)
+                if found is None or found[2] or found[0].spec.name in self._owned:
+                    continue  # a parent, or a collection its writer applies: no read to save
+                self._expected[write.path] = self._expected.get(write.path, 0) + 1
+                paths.append(write.path)
+        return _Expected(self, paths)
+
+    def _settle(self, paths: list[str], committed: bool) -> None:
+        # Behind the callbacks kazoo has received so far: the transaction's own events come first.
+        self._client.handler.dispatch_callback(
+            Callback("watch", self._events.put, (("settle", paths, committed),))
+        )
 
     def _where(self, write: Write) -> tuple[Table, Key, bool] | None:
         """The table, key and parent flag of a write (from the write when it names them, else its path)."""
@@ -270,6 +318,10 @@ class Mirror:
             }
             try:
                 if _RESYNC in batch:
+                    with self._lock:  # everything is read again: only the own writes' counts matter
+                        for item in batch:
+                            if isinstance(item, tuple) and item[0] == "settle":
+                                self._settled(item[1], item[2])
                     self._resync()
                 else:
                     if rereads:
@@ -309,30 +361,64 @@ class Mirror:
                 return self._tables[spec.name], path[len(prefix) + 1 :].split("/")
         return None
 
-    def _apply_events(self, events: list[tuple[str, str]]) -> None:
-        """Apply a batch of ``(kind, path)`` events (``changed``, ``deleted``, ``hint``): a record's path is
-        read (a deleted one reads as gone), a two-level collection's parent is noted or dropped."""
+    def _apply_events(self, events: list[tuple[Any, ...]]) -> None:
+        """Apply a batch of ``(kind, path)`` events (``changed``, ``deleted``, ``hint``) and ``settle``s of
+        own writes, in order: a record's path is read (a deleted one reads as gone), a two-level
+        collection's parent is noted or dropped; the events of an own write are held until it settles."""
         reads: dict[str, tuple[Table, Key]] = {}
-        hinted = {path for kind, path in events if kind == "hint"}
+        hinted = {e[1] for e in events if e[0] == "hint"}
         changes: list[Change] = []
         with self._lock:
-            for kind, path in events:
-                found = self._locate(path)
-                if found is None:
+            for event in events:
+                if event[0] == "settle":
+                    for path in self._settled(event[1], event[2]):
+                        self._note(("changed", path), reads, changes)
                     continue
-                table, parts = found
-                if table.spec.name in self._owned and kind != "hint":
-                    continue  # its writer applies it
-                if table.spec.depth == 2 and len(parts) == 1:
-                    self._apply_parent(table, parts[0], kind, changes)
-                elif len(parts) == table.spec.depth:
-                    reads[path] = (table, parts[0] if table.spec.depth == 1 else (parts[0], parts[1]))
+                if event[0] != "hint" and event[1] in self._expected:
+                    self._held[event[1]] = self._held.get(event[1], 0) + 1
+                    continue
+                self._note(event, reads, changes)
         for path, (table, key), result in self._pipelined(reads, lambda p, _tk: self._client.get_async(p)):
             with self._lock:
                 if table.spec.name not in self._owned or path in hinted:
                     self._apply_read(table, key, result, changes)
         self.stats.batches += 1
         self._notify(changes, False)
+
+    def _note(
+        self, event: tuple[str, str], reads: dict[str, tuple[Table, Key]], changes: list[Change]
+    ) -> None:
+        """One event: a parent's is applied, a record's path goes to ``reads``."""
+        kind, path = event
+        found = self._locate(path)
+        if found is None:
+            return
+        table, parts = found
+        if table.spec.name in self._owned and kind != "hint":
+            return  # its writer applies it
+        if table.spec.depth == 2 and len(parts) == 1:
+            self._apply_parent(table, parts[0], kind, changes)
+        elif len(parts) == table.spec.depth:
+            reads[path] = (table, parts[0] if table.spec.depth == 1 else (parts[0], parts[1]))
+
+    def _settled(self, paths: list[str], committed: bool) -> list[str]:
+        """An own transaction of ``paths`` settled (see module doc): the paths whose held events must be
+        read after all (not just this master's own committed writes)."""
+        unexplained: list[str] = []
+        for path in paths:
+            if committed:
+                self._committed[path] = self._committed.get(path, 0) + 1
+            left = self._expected.get(path, 1) - 1
+            if left > 0:
+                self._expected[path] = left
+                continue
+            self._expected.pop(path, None)
+            held, mine = self._held.pop(path, 0), self._committed.pop(path, 0)
+            if held != mine:
+                unexplained.append(path)
+            else:
+                self.stats.own_events += held
+        return unexplained
 
     @staticmethod
     def _apply_parent(table: Table, parent: str, kind: str, changes: list[Change]) -> None:

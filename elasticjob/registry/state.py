@@ -31,7 +31,7 @@ from elasticjob.model.queue import ReadyQueue, parse_iso
 from elasticjob.model.running import RunningTask
 from elasticjob.registry.layout import Layout
 from elasticjob.registry.mirror import Mirror
-from elasticjob.registry.store import Write, encode
+from elasticjob.registry.store import Expected, Write, encode
 from elasticjob.registry.tables import Change, Collection
 
 JOBS = "jobs"
@@ -201,6 +201,11 @@ class ClusterState:
         once (see ``Mirror.apply``); its listeners are told only of changes to owned collections — the
         scheduler knows what else it wrote."""
         self.mirror.apply(writes, results, notify=False)
+
+    def expect(self, writes: list[Write]) -> Expected:
+        """Before this master's ZooKeeper client sends ``writes``: their watch events need not be read back
+        once they committed (see ``Mirror.expect``; pass it as a transaction's ``expect``)."""
+        return self.mirror.expect(writes)
 
     def committed(self, writes: list[Write], results: list[Any]) -> None:
         """An API write of this master committed: applied at once, listeners told (the scheduler plans

@@ -199,26 +199,65 @@ class Transaction:
         checked = {w.path for w in self.writes if w.kind in ("check", "stamp")}
         return [w.path for w in self.writes if w.path not in checked]
 
-    def commit(self) -> list[Any]:
+    def commit(self, expect: Expect | None = None) -> list[Any]:
         """Commit; on failure raise the ``StoreError`` of the first operation that failed. Returns kazoo's
-        result of each operation: the path of a create, the new ``ZnodeStat`` of a set, True otherwise."""
-        return self.commit_async().result()
+        result of each operation: the path of a create, the new ``ZnodeStat`` of a set, True otherwise.
+        ``expect``: see ``commit_async``."""
+        return self.commit_async(expect).result()
 
-    def commit_async(self) -> PendingCommit:
+    def commit_async(self, expect: Expect | None = None) -> PendingCommit:
         """Send the commit and return at once; ``result()`` of what it returns waits for the answer (and
         raises or returns as ``commit`` does). ZooKeeper applies a session's transactions in the order
-        they were sent, so several can be in flight at once."""
-        return PendingCommit(self, self._txn.commit_async() if self.writes else None)
+        they were sent, so several can be in flight at once. ``expect(writes)``, called before sending,
+        tells a watcher of this client what is about to be written; the ``Expected`` it returns is told
+        whether the transaction committed once its answer is read (or ``abandon``ed)."""
+        expected = expect(self.writes) if expect is not None and self.writes else None
+        try:
+            answer = self._txn.commit_async() if self.writes else None
+        except BaseException:
+            if expected is not None:
+                expected.done(False)
+            raise
+        return PendingCommit(self, answer, expected)
+
+
+class Expected:
+    """What an ``Expect`` returns: told once whether the transaction it was called for committed."""
+
+    def done(self, committed: bool) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+Expect = Callable[[list[Write]], Expected]
 
 
 class PendingCommit:
     """A transaction sent to ZooKeeper, its answer not read yet (see ``Transaction.commit_async``)."""
 
-    def __init__(self, txn: Transaction, answer: Any) -> None:
+    def __init__(self, txn: Transaction, answer: Any, expected: Expected | None = None) -> None:
         self.txn = txn
         self._answer = answer
+        self._expected = expected
 
     def result(self) -> list[Any]:
+        committed = False
+        try:
+            results = self._checked()
+            committed = True
+            return results
+        finally:
+            self._settle(committed)
+
+    def abandon(self) -> None:
+        """The answer will not be read: tell the ``Expected`` the transaction did not (knowingly) commit."""
+        self._settle(False)
+
+    def _settle(self, committed: bool) -> None:
+        expected, self._expected = self._expected, None
+        if expected is not None:
+            expected.done(committed)
+
+    def _checked(self) -> list[Any]:
         if self._answer is None:
             return []
         results: list[Any] = self._answer.get()

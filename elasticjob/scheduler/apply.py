@@ -25,7 +25,7 @@ from elasticjob.model.execution import MISSED, ExecutionEvent
 from elasticjob.protocol import agent_pb2 as pb
 from elasticjob.protocol.convert import spec_to_proto
 from elasticjob.registry import Fence, JsonStore, StoreError
-from elasticjob.registry.store import PendingCommit, Write
+from elasticjob.registry.store import Expect, PendingCommit, Write
 from elasticjob.scheduler.cycle import TaskLaunch
 from elasticjob.scheduler.ports import AgentPort, EventSink
 from elasticjob.scheduler.statuses import Recorded
@@ -67,6 +67,7 @@ class Applier:
         wrote: Callable[[list[Write], list[Any]], None] = lambda _writes, _results: None,
         refresh: Callable[[list[str]], None] = lambda _paths: None,
         stamp: str | None = None,
+        expect: Expect | None = None,
     ) -> None:
         self.store = store
         self.agents = agents
@@ -74,6 +75,7 @@ class Applier:
         self.wrote = wrote
         self.refresh = refresh
         self.stamp = stamp
+        self.expect = expect
 
     def commit(self, fence: Fence, groups: Sequence[Group]) -> Outcome:
         """Commit every group that can be (see module doc), then send the launches of the committed ones.
@@ -84,11 +86,14 @@ class Applier:
         per transaction and agent. A transaction that failed is sent again without its failed group."""
         outcome = Outcome()
         launches: list[TaskLaunch] = []
+        sent: list[tuple[list[Group], PendingCommit]] = []
         try:
             sent = [(batch, self._send(fence, batch)) for batch in _packed(groups)]
             for batch, pending in sent:
                 launches.extend(self._settle(fence, batch, pending, outcome))
         finally:
+            for _batch, pending in sent:
+                pending.abandon()  # those whose answer was not read (the fence lost part-way)
             # Even when the fence is found lost part-way: what committed was decided by the leader.
             self.launch(launches)
         return outcome
@@ -100,7 +105,7 @@ class Applier:
                 op(txn)
         if self.stamp is not None:
             txn.stamp(self.stamp)  # the transaction's id, to apply its creates and deletes in order
-        return txn.commit_async()
+        return txn.commit_async(self.expect)
 
     def _settle(
         self, fence: Fence, batch: list[Group], pending: PendingCommit, outcome: Outcome

@@ -98,7 +98,8 @@ class Scheduler:
         self.scorer = scorer
         self.metrics = metrics or NoMetrics()
         self.applier = Applier(
-            store, agents, events, wrote=state.wrote, refresh=state.refresh, stamp=state.layout.stamp
+            store, agents, events, wrote=state.wrote, refresh=state.refresh, stamp=state.layout.stamp,
+            expect=state.expect,
         )
         self.writes = Writes(self.layout, state)
         self._wake = threading.Event()

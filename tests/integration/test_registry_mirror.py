@@ -224,3 +224,76 @@ def test_an_owned_collection_changes_only_by_its_writer_until_disowned(
     wait_until(lambda: mirror.get("running", ("j", "t1")) is None, 5)
     zk.set(f"{root}/running/j/t2", b'{"s": 22}')
     wait_until(lambda: mirror.get("running", ("j", "t2")).value == {"s": 22}, 5)  # type: ignore[union-attr]
+
+
+def _stamped(client: KazooClient, root: str) -> str:
+    stamp = f"{root}/stamp"
+    client.ensure_path(stamp)
+    return stamp
+
+
+def test_own_writes_told_before_they_are_sent_are_applied_without_being_read_back(
+    client: KazooClient, mirror: Mirror, root: str
+) -> None:
+    from elasticjob.registry.store import Transaction
+
+    stamp = _stamped(client, root)
+    reads = mirror.stats.reads
+    for round_ in range(10):
+        txn = Transaction(client).create(f"{root}/jobs/own{round_}", {"round": round_})
+        if round_:
+            txn.set(f"{root}/jobs/own{round_ - 1}", {"round": round_ - 1, "again": True})
+        txn.stamp(stamp)
+        results = txn.commit(mirror.expect)
+        mirror.apply(txn.writes, results)
+        assert mirror.barrier(5)
+        assert mirror.get("jobs", f"own{round_}").value == {"round": round_}  # type: ignore[union-attr]
+    assert mirror.get("jobs", "own8").value == {"round": 8, "again": True}  # type: ignore[union-attr]
+    assert mirror.stats.reads == reads  # the 19 events were this master's own: none read
+    assert mirror.stats.own_events == 19
+
+
+def test_a_change_by_someone_else_during_an_own_write_is_read(
+    zk: KazooClient, client: KazooClient, mirror: Mirror, root: str
+) -> None:
+    from elasticjob.registry.store import NodeAlreadyExists, Transaction
+
+    stamp = _stamped(client, root)
+    # Another writer creates the znode while this master's create of it is on its way: that create
+    # fails, and the event held meanwhile was not this master's, so it is read after all.
+    txn = Transaction(client).create(f"{root}/jobs/contested", {"by": "me"}).stamp(stamp)
+    expected = mirror.expect(txn.writes)
+    zk.create(f"{root}/jobs/contested", b'{"by": "them"}')
+    time.sleep(0.3)
+    assert mirror.barrier(5) and mirror.get("jobs", "contested") is None  # held
+    with pytest.raises(NodeAlreadyExists):
+        txn.commit()  # (sent without ``expect``: the expectation above stands for it)
+    expected.done(False)
+    wait_until(lambda: mirror.get("jobs", "contested"), 5, message="the other writer's znode is read")
+    assert mirror.get("jobs", "contested").value == {"by": "them"}  # type: ignore[union-attr]
+    # A committed own write with someone else's change beside it: two events held for one own write, so
+    # the path is read, and the mirror ends with what ZooKeeper holds (whichever write came last).
+    txn = Transaction(client).set(f"{root}/jobs/contested", {"by": "me"}).stamp(stamp)
+    pending = txn.commit_async(mirror.expect)
+    zk.set(f"{root}/jobs/contested", b'{"by": "them, again"}')
+    results = pending.result()
+    mirror.apply(txn.writes, results)
+    time.sleep(0.3)
+    assert mirror.barrier(5)
+    data, stat = zk.get(f"{root}/jobs/contested")
+    found = mirror.get("jobs", "contested")
+    assert found is not None and (found.value, found.version) == (json.loads(data), stat.version)
+
+
+def test_an_abandoned_own_write_holds_nothing_back(
+    zk: KazooClient, client: KazooClient, mirror: Mirror, root: str
+) -> None:
+    from elasticjob.registry.store import Transaction
+
+    stamp = _stamped(client, root)
+    txn = Transaction(client).create(f"{root}/jobs/abandoned", {"v": 1}).stamp(stamp)
+    pending = txn.commit_async(mirror.expect)
+    pending.abandon()  # its answer will never be read (a leader that lost its fence part-way)
+    wait_until(lambda: mirror.get("jobs", "abandoned"), 5, message="its event is read as anyone's")
+    zk.set(f"{root}/jobs/abandoned", b'{"v": 2}')  # and later events of the path as usual
+    wait_until(lambda: mirror.get("jobs", "abandoned").value == {"v": 2}, 5)  # type: ignore[union-attr]
