@@ -21,7 +21,7 @@ from elasticjob.api.native_jobs import job_router
 from elasticjob.api.openapi import install_openapi
 from elasticjob.api.ops import LeaderLookup, ops_router
 from elasticjob.api.service import JobService
-from elasticjob.model import App, Job
+from elasticjob.model import App, Job, ManualRun
 
 
 def create_app(
@@ -43,6 +43,6 @@ def create_app(
         if runtime is not None:
             app.include_router(runtime, prefix=prefix, include_in_schema=documented)
     app.include_router(ops_router(leader, metrics))
-    install_openapi(app, [Job, App])
+    install_openapi(app, [Job, App, ManualRun])
     app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
     return MetricsMiddleware(HotReads(app, service), metrics)

@@ -12,10 +12,11 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from elasticjob.api.bodies import json_model, name_body, path_name
-from elasticjob.api.openapi import json_body
+from elasticjob.api.openapi import json_body, name_or_json_body
 from elasticjob.api.paging import list_body, parse_paging
 from elasticjob.api.service import JobService
-from elasticjob.model import Job, NotFound
+from elasticjob.model import Job, ManualRun, NotFound
+from elasticjob.model.queue import Overrides
 
 
 def _no_job(name: str) -> NotFound:
@@ -97,11 +98,17 @@ def job_router(service: JobService) -> APIRouter:
         await run_in_threadpool(service.set_job_disabled, path_name(jobName, _no_job), False)
         return Response(status_code=204)
 
-    @router.post("/trigger", status_code=204)
+    @router.post("/trigger", status_code=204, openapi_extra=name_or_json_body(ManualRun, "the job name"))
     async def trigger(request: Request) -> Response:
-        """Queue one firing of a TRANSIENT job now (body: the job name as text)."""
-        name = await name_body(request, "jobName")
-        await run_in_threadpool(service.trigger, name)
+        """Queue one firing of a TRANSIENT job now. Body: the job name as text, or a JSON object
+        ``{"jobName", "environment": {...}, "jobParameter": "..."}`` whose environment variables and job
+        parameter apply to this run only (every shard and every attempt of it)."""
+        if (await request.body()).lstrip().startswith(b"{"):
+            run = await json_model(request, ManualRun)
+            overrides = Overrides.of(run.environment, run.jobParameter)
+            await run_in_threadpool(service.trigger, run.jobName, None, overrides)
+        else:
+            await run_in_threadpool(service.trigger, await name_body(request, "jobName"))
         return Response(status_code=204)
 
     @router.get("/tasks/ready")

@@ -21,6 +21,13 @@ def json_body(model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
+def name_or_json_body(model: type[BaseModel], what: str) -> dict[str, Any]:
+    """``openapi_extra`` for a body that is either a name as text or a JSON object of ``model``."""
+    body = json_body(model)
+    body["requestBody"]["content"]["text/plain"] = {"schema": {"type": "string", "description": what}}
+    return body
+
+
 def install_openapi(app: FastAPI, models: list[type[BaseModel]]) -> None:
     """Add the schemas of ``models`` (referenced by ``json_body``) to the generated document."""
 

@@ -14,11 +14,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from elasticjob.api.bodies import path_name
+from elasticjob.api.runs import RunsView
 from elasticjob.history import HistoryStore, native_page, native_trace_page, parse_query
 from elasticjob.model import NotFound, TaskId, Unavailable, ValidationFailed
 from elasticjob.protocol import agent_pb2 as pb
 
 MAX_LOG_CHUNK = 1024 * 1024
+
+
+def _no_job(name: str) -> NotFound:
+    return NotFound(f"job '{name}' does not exist")
 
 
 class LogReader(Protocol):
@@ -35,7 +41,9 @@ class LeaderState:
         self.leader_http = leader_http
 
 
-def runtime_router(leader: LeaderState, history: HistoryStore, agents: LogReader) -> APIRouter:
+def runtime_router(
+    leader: LeaderState, history: HistoryStore, agents: LogReader, runs: RunsView
+) -> APIRouter:
     router = APIRouter(prefix="/job", tags=["runtime"])
 
     async def forward(request: Request) -> Response | None:
@@ -75,6 +83,25 @@ def runtime_router(leader: LeaderState, history: HistoryStore, agents: LogReader
         """Every recorded task state change, newest first: ``{"total", "rows"}`` (Elastic-Job-Cloud's
         JobStatusTraceEvent). Query as for executions (``jobName``, ``taskId``, ``state``, times, paging)."""
         return await from_history(request, history.status_traces, native_trace_page)
+
+    @router.get("/jobs/{jobName}/runs")
+    async def job_runs(request: Request, jobName: str, page: int = 1, per_page: int = 20) -> Any:  # noqa: N803
+        """The job's runs (one per firing, all its shards), newest first, those still queued first:
+        ``{"total", "runs"}``. Each run: ``runId``, ``firingId``, ``cause`` (SCHEDULED | MISFIRE | MANUAL),
+        ``status`` (INITIAL | STARTING | ACTIVE | SUCCESS | FAILED), ``reason``, times and ``tasks`` (one per
+        shard and attempt)."""
+        forwarded = await forward(request)
+        if forwarded is not None:
+            return forwarded
+        return await run_in_threadpool(runs.page, path_name(jobName, _no_job), page, per_page)
+
+    @router.get("/jobs/{jobName}/runs/{runId}")
+    async def job_run(request: Request, jobName: str, runId: str) -> Any:  # noqa: N803
+        """One run of the job by its run id (404 if the job has no such run)."""
+        forwarded = await forward(request)
+        if forwarded is not None:
+            return forwarded
+        return await run_in_threadpool(runs.get, path_name(jobName, _no_job), runId)
 
     @router.get("/tasks/{taskId}/logs")
     async def logs(

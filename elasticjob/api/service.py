@@ -17,7 +17,7 @@ from typing import Any
 
 from elasticjob import cron
 from elasticjob.model import App, Conflict, Job, JobExecutionType, NotFound, Unavailable, ValidationFailed
-from elasticjob.model.queue import Firing, ReadyQueue
+from elasticjob.model.queue import NO_OVERRIDES, Firing, Overrides, ReadyQueue
 from elasticjob.registry import (
     JsonStore,
     Layout,
@@ -149,10 +149,13 @@ class JobService:
         self._job(name)
         return self.state.job_disabled(name)
 
-    def trigger(self, name: str, now: dt.datetime | None = None) -> dict[str, Any]:
-        """Queue one firing of a TRANSIENT job now; returns the queued firing."""
+    def trigger(
+        self, name: str, now: dt.datetime | None = None, overrides: Overrides = NO_OVERRIDES
+    ) -> dict[str, Any]:
+        """Queue one firing of a TRANSIENT job now (with ``overrides`` for that run only); returns the queued
+        firing."""
         instant = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-        firing = Firing.trigger(instant)
+        firing = Firing.trigger(instant, overrides=overrides)
         path = self.layout.ready(name)
 
         def trigger() -> Transaction:

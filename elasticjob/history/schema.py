@@ -45,6 +45,7 @@ job_execution_log = Table(
     Index("ix_job_execution_log_time", "execution_time"),
     Index("ix_job_execution_log_state", "state"),
     Index("ix_job_execution_log_firing", "firing_id"),
+    Index("ix_job_execution_log_job_firing", "job_name", "firing_id"),
 )
 """One row per task, holding its latest state (see ``merge.py`` for how events update it)."""
 
@@ -62,3 +63,15 @@ job_status_trace_log = Table(
     Index("ix_job_status_trace_log_state", "state"),
 )
 """Append-only: every event ever recorded, in arrival order (``id``)."""
+
+
+job_run = Table(
+    "job_run",
+    metadata,
+    Column("job_name", String(_NAME), primary_key=True),
+    Column("firing_id", String(_ID), primary_key=True),
+    Column("overrides", Text, nullable=False),  # JSON: {"environment": {...}, "jobParameter": "..."}
+    Column("created_at", DateTime(timezone=False), nullable=False),
+)
+"""A run's own environment and job parameter (a manual run's overrides), written at its first launch.
+Only runs that have some are here; every other fact of a run comes from its executions."""

@@ -8,22 +8,31 @@ lost updates.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Row, bindparam, create_engine, event, func, insert, select, update
+from sqlalchemy import Row, bindparam, create_engine, distinct, event, func, insert, or_, select, update
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from elasticjob.history.merge import apply_event, execution_time
-from elasticjob.history.schema import job_execution_log, job_status_trace_log, metadata
-from elasticjob.history.store import Execution, ExecutionPage, ExecutionQuery, HistoryError, TracePage
+from elasticjob.history.schema import job_execution_log, job_run, job_status_trace_log, metadata
+from elasticjob.history.store import (
+    MAX_PER_PAGE,
+    Execution,
+    ExecutionPage,
+    ExecutionQuery,
+    FiringPage,
+    HistoryError,
+    TracePage,
+)
 from elasticjob.model.execution import ExecutionEvent
 
 DEFAULT_HISTORY_URL = "sqlite:////var/lib/elasticjob/history.db"
@@ -294,6 +303,77 @@ class SqlHistoryStore:
             rows = [_execution_from_row(row) for row in conn.execute(page)]
         return ExecutionPage(total=total, rows=rows)
 
+    def firings(self, job_name: str, offset: int = 0, limit: int = 20) -> FiringPage:
+        """See :meth:`HistoryStore.firings`."""
+        if offset < 0 or not 0 <= limit <= MAX_PER_PAGE:
+            raise ValueError(f"offset must not be negative and limit between 0 and {MAX_PER_PAGE}")
+        self._check_open()
+        t = job_execution_log
+        first = func.min(t.c.created_at).label("first")
+        ids = (
+            select(t.c.firing_id, first)
+            .where(t.c.job_name == job_name)
+            .group_by(t.c.firing_id)
+            .order_by(first.desc(), t.c.firing_id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._reading(), self._failures("querying runs"), self._engine.connect() as conn, conn.begin():
+            total = conn.scalar(
+                select(func.count(distinct(t.c.firing_id))).where(t.c.job_name == job_name)
+            ) or 0
+            order = [row.firing_id for row in conn.execute(ids)] if limit else []
+            rows = self._executions_of(conn, job_name, order)
+        return FiringPage(total=total, rows=[(firing, rows.get(firing, [])) for firing in order])
+
+    def firings_at(self, job_name: str, instant: datetime) -> list[tuple[str, list[Execution]]]:
+        """See :meth:`HistoryStore.firings_at`."""
+        self._check_open()
+        t = job_execution_log
+        second = instant.astimezone(UTC).replace(microsecond=0)
+        stamp = second.strftime("%Y%m%dT%H%M%S")
+        named = or_(t.c.firing_id.like(f"cron-{stamp}.%"), t.c.firing_id.like(f"trigger-{stamp}.%"))
+        in_it = (t.c.created_at >= _naive_utc(second)) & (
+            t.c.created_at < _naive_utc(second + timedelta(seconds=1))
+        )
+        found = select(t.c.firing_id).distinct().where(t.c.job_name == job_name, or_(named, in_it)).limit(100)
+        with self._reading(), self._failures("querying runs"), self._engine.connect() as conn, conn.begin():
+            order = sorted(row[0] for row in conn.execute(found))
+            rows = self._executions_of(conn, job_name, order)
+        return [(firing, rows.get(firing, [])) for firing in order]
+
+    def run_overrides(self, job_name: str, firing_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """See :meth:`HistoryStore.run_overrides`."""
+        self._check_open()
+        r = job_run
+        found: dict[str, dict[str, Any]] = {}
+        if not firing_ids:
+            return found
+        with self._reading(), self._failures("querying runs"), self._engine.connect() as conn, conn.begin():
+            ids = sorted(set(firing_ids))
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                stmt = select(r).where(r.c.job_name == job_name, r.c.firing_id.in_(chunk))
+                for row in conn.execute(stmt):
+                    found[row.firing_id] = json.loads(row.overrides)
+        return found
+
+    @staticmethod
+    def _executions_of(conn: Connection, job_name: str, firing_ids: list[str]) -> dict[str, list[Execution]]:
+        t = job_execution_log
+        found: dict[str, list[Execution]] = {}
+        for start in range(0, len(firing_ids), _CHUNK):
+            chunk = firing_ids[start : start + _CHUNK]
+            query = (
+                select(t)
+                .where(t.c.job_name == job_name, t.c.firing_id.in_(chunk))
+                .order_by(t.c.created_at.asc(), t.c.task_id.asc())
+            )
+            for row in conn.execute(query):
+                execution = _execution_from_row(row)
+                found.setdefault(execution.firing_id, []).append(execution)
+        return found
+
     def status_traces(self, query: ExecutionQuery) -> TracePage:
         """See :meth:`HistoryStore.status_traces`."""
         self._check_open()
@@ -380,6 +460,28 @@ class SqlHistoryStore:
                 del values["task_id"]  # the key goes in WHERE, under a name no column has
             conn.execute(update(t).where(t.c.task_id == bindparam("key_task_id")), updates)
         conn.execute(insert(job_status_trace_log), [_trace_values(e) for e in batch])
+        self._record_overrides(conn, batch)
+
+    @staticmethod
+    def _record_overrides(conn: Connection, batch: list[ExecutionEvent]) -> None:
+        """The overrides of runs launched in ``batch``, once per run (a run's first launch)."""
+        runs = {(e.job_name, e.firing_id): e for e in batch if e.run_overrides}
+        if not runs:
+            return
+        r = job_run
+        known: set[tuple[str, str]] = set()
+        for job_name in {job for job, _ in runs}:
+            firings = [f for job, f in runs if job == job_name]
+            stmt = select(r.c.firing_id).where(r.c.job_name == job_name, r.c.firing_id.in_(firings))
+            known.update((job_name, row.firing_id) for row in conn.execute(stmt))
+        rows = [
+            {"job_name": job, "firing_id": firing, "overrides": json.dumps(e.run_overrides, sort_keys=True),
+             "created_at": _naive_utc(e.at)}
+            for (job, firing), e in runs.items()
+            if (job, firing) not in known
+        ]
+        if rows:
+            conn.execute(insert(r), rows)
 
     def _check_open(self) -> None:
         if self._closed:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from elasticjob.model.execution import TASK_STATES, ExecutionEvent
 
@@ -110,6 +110,15 @@ class TracePage:
     rows: list[tuple[int, ExecutionEvent]]
 
 
+@dataclass(frozen=True)
+class FiringPage:
+    """One page of a job's firings (runs), newest first: each firing id with its executions (oldest
+    first), and ``total``, the number of the job's firings on all pages."""
+
+    total: int
+    rows: list[tuple[str, list[Execution]]]
+
+
 @runtime_checkable
 class HistoryStore(Protocol):
     """Durable record of execution events.
@@ -140,6 +149,21 @@ class HistoryStore(Protocol):
 
     def status_trace(self, task_id: str) -> list[ExecutionEvent]:
         """Every event recorded for ``task_id``, oldest first (by event time, then arrival); [] if none."""
+        ...
+
+    def firings(self, job_name: str, offset: int = 0, limit: int = DEFAULT_PER_PAGE) -> FiringPage:
+        """``limit`` of ``job_name``'s firings (one run each) after the first ``offset``, newest first by
+        their first execution, with their executions."""
+        ...
+
+    def firings_at(self, job_name: str, instant: datetime) -> list[tuple[str, list[Execution]]]:
+        """The firings of ``job_name`` a run id's instant (whole seconds, UTC) can name: those whose firing
+        id carries that second, or whose first execution was in it."""
+        ...
+
+    def run_overrides(self, job_name: str, firing_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The recorded overrides (``{"environment", "jobParameter"}``) of those of ``firing_ids`` that had
+        some, by firing id."""
         ...
 
     def close(self) -> None:

@@ -21,6 +21,7 @@ import uvicorn
 from elasticjob import placement
 from elasticjob.api.app import create_app
 from elasticjob.api.metrics import MasterMetrics
+from elasticjob.api.runs import RunsView
 from elasticjob.api.runtime import LeaderState, runtime_router
 from elasticjob.api.service import JobService
 from elasticjob.common.net import advertised_host
@@ -147,7 +148,9 @@ def run_master(config: MasterConfig) -> None:
 
     metrics.add_sizes(sizes)
     metrics.registry.register(hub.collector())  # elasticjob_connected_agents: streams held here
-    runtime = runtime_router(LeaderState(lambda: election.is_leader, leader_http), history, hub)
+    runtime = runtime_router(
+        LeaderState(lambda: election.is_leader, leader_http), history, hub, RunsView(state, history)
+    )
     app = create_app(JobService(store, layout, state), leader, metrics, config.max_body_bytes, runtime)
     server = uvicorn.Server(
         uvicorn.Config(

@@ -2,7 +2,7 @@
 
 from elasticjob.model.app import App
 from elasticjob.model.errors import Conflict, DomainError, FieldError, NotFound, Unavailable, ValidationFailed
-from elasticjob.model.job import Job, JobExecutionType, JobType, parse_sharding_item_parameters
+from elasticjob.model.job import Job, JobExecutionType, JobType, ManualRun, parse_sharding_item_parameters
 from elasticjob.model.names import check_name
 from elasticjob.model.task import (
     NOT_STARTED,
@@ -21,6 +21,7 @@ __all__ = [
     "DomainError",
     "FieldError",
     "Job",
+    "ManualRun",
     "JobExecutionType",
     "JobType",
     "NOT_STARTED",

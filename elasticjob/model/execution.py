@@ -10,8 +10,10 @@ Everything here is an immutable value: safe to share between threads.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from elasticjob.model.task import TaskState, missed_task_id
 
@@ -71,6 +73,9 @@ class ExecutionEvent:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     at: datetime = field(kw_only=True)
+    # A launch of a run with its own environment or job parameter: those (``Overrides.to_json()``), kept
+    # with the run in the history.
+    run_overrides: Mapping[str, Any] | None = field(default=None, kw_only=True, compare=False)
 
     def __post_init__(self) -> None:
         if not self.task_id:

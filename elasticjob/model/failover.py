@@ -7,7 +7,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from elasticjob.model.queue import iso, parse_iso
+from elasticjob.model.queue import NO_OVERRIDES, Overrides, iso, parse_iso
 
 
 class FailoverCause(enum.StrEnum):
@@ -27,9 +27,10 @@ class FailoverEntry:
     cause: FailoverCause
     not_before: dt.datetime
     reason: str = ""  # why it is waiting to be placed, shown by GET /job/tasks/failover
+    overrides: Overrides = NO_OVERRIDES  # its run's own environment and job parameter
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        value = {
             "jobName": self.job_name,
             "shardingItem": self.sharding_item,
             "firingId": self.firing_id,
@@ -39,6 +40,9 @@ class FailoverEntry:
             "notBefore": iso(self.not_before),
             "reason": self.reason,
         }
+        if self.overrides:
+            value["overrides"] = self.overrides.to_json()
+        return value
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> FailoverEntry:
@@ -51,6 +55,7 @@ class FailoverEntry:
             cause=FailoverCause(value.get("cause", "LOST")),
             not_before=parse_iso(value["notBefore"]),
             reason=value.get("reason", ""),
+            overrides=Overrides.from_json(value.get("overrides")),
         )
 
     def native_view(self) -> dict[str, Any]:

@@ -179,3 +179,19 @@ class FieldValueError(ValueError):
         super().__init__(f"{path}: {message}")
         self.path = path
         self.message = message
+
+
+MAX_RUN_ENVIRONMENT = 100
+
+
+class ManualRun(BaseModel):
+    """``POST /job/trigger`` as a JSON object: one firing of ``jobName`` now, with environment variables
+    and a job parameter for that run only (on top of the job's own)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    jobName: Name
+    environment: Annotated[dict[str, Annotated[str, Field(max_length=65_536)]],
+                           AfterValidator(_check_environment),
+                           Field(max_length=MAX_RUN_ENVIRONMENT)] = Field(default_factory=dict)
+    jobParameter: str | None = Field(default=None, max_length=65_536)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -34,24 +35,81 @@ def cron_firing_id(instant: dt.datetime) -> str:
 
 
 @dataclass(frozen=True)
+class Overrides:
+    """A run's own environment variables and job parameter (a manual run may carry them), applied on top
+    of the job's to every shard and every attempt of that run only."""
+
+    environment: tuple[tuple[str, str], ...] = ()
+    job_parameter: str | None = None
+
+    @classmethod
+    def of(cls, environment: Mapping[str, str] | None = None, job_parameter: str | None = None) -> Overrides:
+        return cls(tuple(sorted((environment or {}).items())), job_parameter)
+
+    def __bool__(self) -> bool:
+        return bool(self.environment) or self.job_parameter is not None
+
+    @property
+    def env(self) -> dict[str, str]:
+        return dict(self.environment)
+
+    def to_json(self) -> dict[str, Any]:
+        value: dict[str, Any] = {}
+        if self.environment:
+            value["environment"] = self.env
+        if self.job_parameter is not None:
+            value["jobParameter"] = self.job_parameter
+        return value
+
+    @classmethod
+    def from_json(cls, value: Any) -> Overrides:
+        if not isinstance(value, dict):
+            return cls()
+        environment = value.get("environment") or {}
+        parameter = value.get("jobParameter")
+        return cls.of(
+            {str(k): str(v) for k, v in environment.items()} if isinstance(environment, dict) else {},
+            str(parameter) if parameter is not None else None,
+        )
+
+
+NO_OVERRIDES = Overrides()
+
+
+@dataclass(frozen=True)
 class Firing:
     firing_id: str
     scheduled_at: dt.datetime
     cause: FiringCause
+    overrides: Overrides = NO_OVERRIDES
 
     def to_json(self) -> dict[str, Any]:
-        return {"firingId": self.firing_id, "scheduledAt": iso(self.scheduled_at), "cause": self.cause.value}
+        value: dict[str, Any] = {
+            "firingId": self.firing_id, "scheduledAt": iso(self.scheduled_at), "cause": self.cause.value
+        }
+        if self.overrides:
+            value["overrides"] = self.overrides.to_json()
+        return value
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> Firing:
         return cls(
-            value["firingId"], parse_iso(value["scheduledAt"]), FiringCause(value.get("cause", "CRON"))
+            value["firingId"],
+            parse_iso(value["scheduledAt"]),
+            FiringCause(value.get("cause", "CRON")),
+            Overrides.from_json(value.get("overrides")),
         )
 
     @classmethod
-    def trigger(cls, at: dt.datetime, firing_id: str | None = None) -> Firing:
-        """A manual firing (``POST /job/trigger``); its id is random: every trigger is a firing of its own."""
-        return cls(firing_id or f"trigger-{uuid.uuid4().hex}", at.astimezone(dt.UTC), FiringCause.TRIGGER)
+    def trigger(
+        cls, at: dt.datetime, firing_id: str | None = None, overrides: Overrides = NO_OVERRIDES
+    ) -> Firing:
+        """A manual firing (``POST /job/trigger``): every trigger is a firing of its own, its id the instant
+        it was asked for (which the run id shows) and a random part."""
+        at = at.astimezone(dt.UTC)
+        stamp = at.strftime("%Y%m%dT%H%M%S.%f")[:-3] + "Z"
+        firing_id = firing_id or f"trigger-{stamp}-{uuid.uuid4().hex[:12]}"
+        return cls(firing_id, at, FiringCause.TRIGGER, overrides)
 
     @classmethod
     def cron(cls, instant: dt.datetime) -> Firing:

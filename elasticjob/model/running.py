@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from elasticjob.model.queue import iso, parse_iso
+from elasticjob.model.queue import NO_OVERRIDES, Overrides, iso, parse_iso
 from elasticjob.model.task import TaskKind, TaskState
 
 
@@ -35,9 +35,10 @@ class RunningTask:
     # The agent process it was launched to (``Register.incarnation``; "" if unknown): if that same process
     # reconnects without the task, it never received it.
     agent_incarnation: str = ""
+    overrides: Overrides = NO_OVERRIDES  # its run's own environment and job parameter
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        value = {
             "taskId": self.task_id,
             "jobName": self.job_name,
             "shardingItem": self.sharding_item,
@@ -57,6 +58,9 @@ class RunningTask:
             "startAt": iso(self.start_at) if self.start_at else None,
             "agentIncarnation": self.agent_incarnation,
         }
+        if self.overrides:
+            value["overrides"] = self.overrides.to_json()
+        return value
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> RunningTask:
@@ -79,6 +83,7 @@ class RunningTask:
             attempt=int(value.get("attempt", 0)),
             start_at=parse_iso(value["startAt"]) if value.get("startAt") else None,
             agent_incarnation=value.get("agentIncarnation", ""),
+            overrides=Overrides.from_json(value.get("overrides")),
         )
 
     def native_view(self) -> dict[str, Any]:

@@ -186,6 +186,7 @@ class Applier:
                         started_at=r.started_at,
                         finished_at=r.finished_at,
                         at=r.at,
+                        run_overrides=r.task.overrides.to_json() if r.task.overrides else None,
                     )
                     for r in records
                 ],

@@ -19,7 +19,7 @@ from elasticjob import placement
 from elasticjob.cron import Schedule
 from elasticjob.model import App, Job, JobExecutionType, JobType, TaskId, TaskKind, TaskState
 from elasticjob.model.failover import FailoverEntry
-from elasticjob.model.queue import Firing, ReadyQueue
+from elasticjob.model.queue import NO_OVERRIDES, Firing, Overrides, ReadyQueue
 from elasticjob.model.running import RunningTask
 from elasticjob.scheduler.firings import coalesce_pending, due_firings
 from elasticjob.scheduler.snapshot import AgentUsage, Snapshot
@@ -314,6 +314,7 @@ def _apply_failover(
                 firing_id=entry.firing_id,
                 attempt=entry.attempt,
                 incarnation=snapshot.agents[placed.agent_id].incarnation,
+                overrides=entry.overrides,
             )
             result.launches.append(launch)
             result.failover_deletes.append((job_name, entry.sharding_item, version))
@@ -368,12 +369,15 @@ def _launch(
     firing_id: str | None = None,
     attempt: int = 0,
     incarnation: str = "",
+    overrides: Overrides | None = None,
 ) -> TaskLaunch:
     item = placed.task.sharding_item
     task_id = str(TaskId.new(job.jobName, item, kind, placed.agent_id))
     if firing_id is None:
         firing_id = head.firing_id if head is not None else DAEMON_FIRING
     start_at = head.scheduled_at if head is not None and head.scheduled_at > now else None
+    if overrides is None:
+        overrides = head.overrides if head is not None else NO_OVERRIDES
     task = RunningTask(
         task_id=task_id,
         job_name=job.jobName,
@@ -392,6 +396,7 @@ def _launch(
         attempt=attempt,
         start_at=start_at,
         agent_incarnation=incarnation,
+        overrides=overrides,
     )
     return TaskLaunch(task, task_spec(job, app, task))
 
@@ -405,7 +410,7 @@ def app_version(app: App) -> str:
 
 def task_spec(job: Job, app: App, task: RunningTask) -> dict[str, Any]:
     """Everything an agent needs to run one shard."""
-    command = ""
+    command, overrides = "", task.overrides
     if job.jobType is JobType.SCRIPT:
         command = job.scriptCommandLine or app.bootstrapScript
     return {
@@ -415,7 +420,7 @@ def task_spec(job: Job, app: App, task: RunningTask) -> dict[str, Any]:
         "sharding_item": task.sharding_item,
         "sharding_total_count": job.shardingTotalCount,
         "sharding_parameter": job.sharding_parameters.get(task.sharding_item, ""),
-        "job_parameter": job.jobParameter,
+        "job_parameter": job.jobParameter if overrides.job_parameter is None else overrides.job_parameter,
         "app_name": app.appName,
         "app_url": app.appURL,
         "app_cache_enable": app.appCacheEnable,
@@ -424,7 +429,7 @@ def task_spec(job: Job, app: App, task: RunningTask) -> dict[str, Any]:
         "command": command,
         "job_class": job.jobClass or "",
         "streaming_process": job.streamingProcess,
-        "environment": dict(job.environment),
+        "environment": {**job.environment, **overrides.env},
         "cpus": job.cpuCount,
         "mem_mb": job.memoryMB,
         "execution_type": job.jobExecutionType.value,

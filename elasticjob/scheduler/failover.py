@@ -41,10 +41,14 @@ def after_end(
         never_ran = reason == NOT_STARTED
         if not (job.failover or never_ran) or attempt >= MAX_FAILOVERS_PER_SHARD:
             return None
-        return FailoverEntry(job.jobName, item, firing, task.task_id, attempt + 1, FailoverCause.LOST, now)
+        return FailoverEntry(
+            job.jobName, item, firing, task.task_id, attempt + 1, FailoverCause.LOST, now,
+            overrides=task.overrides,
+        )
     if attempt >= job.shardRetryLimit:
         return None
     backoff = min(dt.timedelta(seconds=job.shardRetryBackoffSeconds * 2**attempt), MAX_BACKOFF)
     return FailoverEntry(
-        job.jobName, item, firing, task.task_id, attempt + 1, FailoverCause.RETRY, now + backoff
+        job.jobName, item, firing, task.task_id, attempt + 1, FailoverCause.RETRY, now + backoff,
+        overrides=task.overrides,
     )

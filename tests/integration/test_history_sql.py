@@ -476,3 +476,49 @@ def test_status_traces_page_through_every_event_with_filters(tmp_path: Path) -> 
         "message": "", "creationTime": "2026-01-01T00:00:02+00:00",
     }
     store.close()
+
+
+def test_firings_are_a_jobs_runs_newest_first_with_their_executions(store: SqlHistoryStore) -> None:
+    # Three firings of "daily" (the second with a failover attempt), one of another job.
+    store.record(_run("a0", 10, firing="cron-20260301T080000.000Z"))
+    store.record(_run("b0", 100, firing="cron-20260301T080100.000Z", state="LOST"))
+    store.record(_run("b1", 130, firing="cron-20260301T080100.000Z"))
+    store.record(_run("c0", 200, firing="trigger-20260301T080320.000Z-ab12", item=1))
+    store.record(_run("x0", 300, firing="cron-20260301T080500.000Z", job="other"))
+    page = store.firings("daily", 0, 2)
+    assert page.total == 3
+    assert [(f, [e.task_id for e in rows]) for f, rows in page.rows] == [
+        ("trigger-20260301T080320.000Z-ab12", ["c0"]),
+        ("cron-20260301T080100.000Z", ["b0", "b1"]),  # oldest attempt first
+    ]
+    rest = store.firings("daily", 2, 2)
+    assert (rest.total, [f for f, _ in rest.rows]) == (3, ["cron-20260301T080000.000Z"])
+    assert store.firings("daily", 0, 0).rows == [] and store.firings("none", 0, 5).total == 0
+    with pytest.raises(ValueError):
+        store.firings("daily", -1, 5)
+
+
+def test_firings_at_a_second_find_the_ids_that_name_it_or_began_in_it(store: SqlHistoryStore) -> None:
+    store.record(_run("a0", 10, firing="cron-20260301T080000.000Z"))
+    store.record(_run("t0", 10, firing="trigger-20260301T080000.500Z-ab12"))
+    store.record(_run("o0", 9, firing="trigger-0f3a"))  # an older id without an instant: began at 08:00:08
+    store.record(_run("n0", 70, firing="cron-20260301T080100.000Z"))
+    at_eight = store.firings_at("daily", T0)
+    assert [f for f, _ in at_eight] == ["cron-20260301T080000.000Z", "trigger-20260301T080000.500Z-ab12"]
+    assert [e.task_id for e in at_eight[0][1]] == ["a0"]
+    assert [f for f, _ in store.firings_at("daily", _at(8))] == ["trigger-0f3a"]
+    assert store.firings_at("other", T0) == []
+
+
+def test_a_runs_overrides_are_kept_once_from_its_first_launch(store: SqlHistoryStore) -> None:
+    overrides = {"environment": {"MODE": "once"}, "jobParameter": "p"}
+    first = _ev("a0", "STAGING", 1, firing="trigger-20260301T080001.000Z-ab", run_overrides=overrides)
+    store.record([first, _ev("a1", "STAGING", 1, item=1, firing="trigger-20260301T080001.000Z-ab",
+                             run_overrides=overrides)])
+    # A failover attempt launched later carries them again: still one record.
+    store.record([_ev("a2", "STAGING", 50, firing="trigger-20260301T080001.000Z-ab", run_overrides=overrides)])
+    store.record(_run("b0", 10, firing="cron-20260301T080010.000Z"))  # none
+    found = store.run_overrides("daily", ["trigger-20260301T080001.000Z-ab", "cron-20260301T080010.000Z"])
+    assert found == {"trigger-20260301T080001.000Z-ab": overrides}
+    assert store.run_overrides("other", ["trigger-20260301T080001.000Z-ab"]) == {}
+    assert store.run_overrides("daily", []) == {}

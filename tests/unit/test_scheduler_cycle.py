@@ -873,3 +873,36 @@ def test_shards_launched_ahead_are_killed_if_their_job_is_disabled_before_the_in
     plan = cycle(snap, now=s(3.5), ahead=AHEAD)
     assert plan.kills == [TaskKill("a1", waiting.task_id, "job 'job' was disabled before its firing's instant")]
     assert cycle(replace(snap, disabled_jobs=frozenset()), now=s(3.5), ahead=AHEAD).kills == []
+
+
+# ---- a run's own environment and job parameter -----------------------------------------------------
+
+
+def test_a_manual_runs_overrides_reach_every_shard_and_its_failover_attempts() -> None:
+    from elasticjob.model.failover import FailoverCause, FailoverEntry
+    from elasticjob.model.queue import Overrides
+    from elasticjob.scheduler.failover import after_end
+
+    overrides = Overrides.of({"MODE": "once", "EXTRA": "1"}, "p=7")
+    trigger = Firing.trigger(s(1), overrides=overrides)
+    assert Firing.from_json(trigger.to_json()) == trigger and trigger.firing_id.startswith("trigger-20240301T")
+    job = make_job(shards=2, environment={"MODE": "x", "KEEP": "y"}, jobParameter="p=0")
+    queues = {"job": (ReadyQueue(cursor=T0, firings=(trigger,)), 3)}
+    plan = cycle(snapshot([job], agents=TWO_AGENTS, queues=queues))
+    assert len(plan.launches) == 2
+    for launch in plan.launches:
+        assert launch.spec["environment"] == {"MODE": "once", "EXTRA": "1", "KEEP": "y"}
+        assert launch.spec["job_parameter"] == "p=7"
+        assert launch.task.overrides == overrides
+        assert RunningTask.from_json(launch.task.to_json()) == launch.task
+    # A failover of one of its shards runs with them too; the next cron firing without them.
+    lost = plan.launches[0].task
+    entry = after_end(job.model_copy(update={"failover": True}), lost, TaskState.LOST, "", s(3))
+    assert entry is not None and entry.cause is FailoverCause.LOST and entry.overrides == overrides
+    assert FailoverEntry.from_json(entry.to_json()) == entry
+    again = cycle(replace(snapshot([job], agents=TWO_AGENTS), failover={"job": ((entry, 0),)}), now=s(3))
+    [relaunch] = [launch for launch in again.launches if launch.task.kind is TaskKind.FAILOVER]
+    assert relaunch.spec["environment"]["MODE"] == "once" and relaunch.spec["job_parameter"] == "p=7"
+    plain = cycle(snapshot([job], agents=TWO_AGENTS))
+    assert {launch.spec["job_parameter"] for launch in plain.launches} == {"p=0"}
+    assert all(launch.spec["environment"] == {"MODE": "x", "KEEP": "y"} for launch in plain.launches)

@@ -1,0 +1,151 @@
+"""Runs of a job: its firings, each with all its shards' tasks (``model/run.py``), for the API.
+
+A run is put together from two sources and nothing else: the leader's in-memory state for what is still
+queued, running or waiting to run again (``ClusterState``: no ZooKeeper read), and the history store for
+every task ever launched (one query for a page of runs, one for a run by id). The leader answers (its
+state is the newest and, with the default SQLite store, the history is its own); followers forward.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from elasticjob.history import Execution, HistoryStore
+from elasticjob.history.store import MAX_PER_PAGE
+from elasticjob.model import NotFound, ValidationFailed
+from elasticjob.model.queue import NO_OVERRIDES, Overrides
+from elasticjob.model.run import RUN_ID_RE, Run, RunStatus, RunTask, assemble
+from elasticjob.model.running import RunningTask
+from elasticjob.registry.state import ClusterState
+
+DEFAULT_PER_PAGE = 20
+
+
+def recorded_task(execution: Execution) -> RunTask:
+    return RunTask(
+        task_id=execution.task_id,
+        sharding_item=execution.sharding_item,
+        state=execution.state,
+        agent_id=execution.agent_id,
+        hostname=execution.hostname,
+        exit_code=execution.exit_code,
+        message=execution.message,
+        created_at=execution.created_at,
+        started_at=execution.started_at,
+        finished_at=execution.finished_at,
+    )
+
+
+def running_task(task: RunningTask) -> RunTask:
+    return RunTask(
+        task_id=task.task_id,
+        sharding_item=task.sharding_item,
+        state=task.state.value,
+        agent_id=task.agent_id,
+        hostname=task.hostname,
+        attempt=task.attempt,
+        created_at=task.launched_at,
+        started_at=task.started_at,
+    )
+
+
+class _Active:
+    """What the leader's state holds of a job's unfinished firings."""
+
+    def __init__(self, state: ClusterState, job_name: str) -> None:
+        self.running: dict[str, list[RunTask]] = defaultdict(list)
+        self.overrides: dict[str, Overrides] = {}  # of the firings that have some
+        for task, _version in state.running_of(job_name):
+            self.running[task.firing_id].append(running_task(task))
+            if task.overrides:
+                self.overrides[task.firing_id] = task.overrides
+        self.pending: dict[str, int] = defaultdict(int)
+        for entry, _version in state.failover_of(job_name):
+            self.pending[entry.firing_id] += 1
+            if entry.overrides:
+                self.overrides[entry.firing_id] = entry.overrides
+        found = state.queue(job_name)
+        firings = found[0].firings if found is not None else ()
+        self.queued: dict[str, dt.datetime] = {f.firing_id: f.scheduled_at for f in firings}
+        self.overrides.update((f.firing_id, f.overrides) for f in firings if f.overrides)
+        self.waits_because = found[0].reason if found is not None else ""
+
+    def run(
+        self, job_name: str, firing_id: str, recorded: list[Execution], overrides: Overrides | None = None
+    ) -> Run:
+        """The run of ``firing_id``; ``overrides``: those the history recorded for it."""
+        overrides = self.overrides.get(firing_id) or overrides or NO_OVERRIDES
+        run = assemble(
+            job_name,
+            firing_id,
+            [recorded_task(e) for e in recorded],
+            running=self.running.get(firing_id, ()),
+            pending_shards=self.pending.get(firing_id, 0),
+            queued_at=self.queued.get(firing_id),
+        )
+        if run.status is RunStatus.INITIAL and self.waits_because:
+            run = dataclasses.replace(run, reason=self.waits_because)
+        if overrides:
+            run = dataclasses.replace(run, environment=overrides.env, job_parameter=overrides.job_parameter)
+        return run
+
+    def unrecorded(self) -> list[str]:
+        """Firings queued (or, for a moment, launched) but not in the history yet, newest first."""
+        firings = set(self.queued) | set(self.running) | set(self.pending)
+        latest = dt.datetime.max.replace(tzinfo=dt.UTC)  # launched: newer than anything queued
+        return sorted(firings, key=lambda f: (self.queued.get(f) or latest, f), reverse=True)
+
+
+class RunsView:
+    def __init__(self, state: ClusterState, history: HistoryStore) -> None:
+        self.state = state
+        self.history = history
+
+    def page(self, job_name: str, page: int = 1, per_page: int = DEFAULT_PER_PAGE) -> dict[str, Any]:
+        """``{"total", "runs"}``: a page of the job's runs, newest first — those still queued first."""
+        if page < 1:
+            raise ValidationFailed.field("page", "must be at least 1")
+        if not 1 <= per_page <= MAX_PER_PAGE:
+            raise ValidationFailed.field("per_page", f"must be between 1 and {MAX_PER_PAGE}")
+        active = _Active(self.state, job_name)
+        offset = (page - 1) * per_page
+        # Firings not launched yet are not in the history: they come first (they are the newest).
+        waiting = [f for f in active.unrecorded() if f in active.queued and f not in active.running]
+        shown = waiting[offset : offset + per_page]
+        history_offset = max(0, offset - len(waiting))
+        found = self.history.firings(job_name, history_offset, per_page - len(shown))
+        if not found.total and not waiting and self.state.job(job_name) is None:
+            raise NotFound(f"job '{job_name}' does not exist")
+        recorded = self._overrides(job_name, [firing for firing, _ in found.rows])
+        runs = [active.run(job_name, firing, []) for firing in shown]
+        runs += [
+            active.run(job_name, firing, rows, recorded.get(firing))
+            for firing, rows in found.rows
+            if firing not in waiting
+        ]
+        return {"total": len(waiting) + found.total, "runs": [run.to_json() for run in runs]}
+
+    def get(self, job_name: str, run_id: str) -> dict[str, Any]:
+        """One run by its id (404 when the job has no such run)."""
+        missing = NotFound(f"run '{run_id}' of job '{job_name}' does not exist")
+        if not RUN_ID_RE.fullmatch(run_id):
+            raise missing
+        instant = dt.datetime.strptime(run_id[:14], "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
+        active = _Active(self.state, job_name)
+        candidates: dict[str, list[Execution]] = {f: [] for f in active.unrecorded()}
+        candidates.update(self.history.firings_at(job_name, instant))
+        for firing, rows in candidates.items():
+            run = active.run(job_name, firing, rows)
+            if run.run_id == run_id:
+                if firing not in active.overrides:
+                    recorded = self._overrides(job_name, [firing]).get(firing)
+                    run = active.run(job_name, firing, rows, recorded)
+                return run.to_json()
+        raise missing
+
+    def _overrides(self, job_name: str, firings: list[str]) -> dict[str, Overrides]:
+        found = self.history.run_overrides(job_name, firings)
+        return {firing: Overrides.from_json(value) for firing, value in found.items()}

@@ -1,0 +1,153 @@
+"""Runs of a job through the native API, on a real cluster: one run per firing, with all its shards."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.e2e.conftest import Cluster
+from tests.support import build_tarball, wait_until
+
+SCRIPT = """#!/bin/sh
+echo "shard $ELASTICJOB_SHARDING_ITEM"
+if [ -n "$OUT" ]; then echo "$MODE $ELASTICJOB_JOB_PARAMETER" > "$OUT/$ELASTICJOB_FIRING_ID-$ELASTICJOB_SHARDING_ITEM"; fi
+if [ -n "$FAIL_SHARD" ] && [ "$ELASTICJOB_SHARDING_ITEM" = "$FAIL_SHARD" ]; then exit 3; fi
+"""
+
+NEVER = "0 0 0 1 1 ? 2099"
+
+
+def _job(name: str, shards: int, memory: float = 32, **environment: str) -> dict[str, Any]:
+    return {
+        "jobName": name,
+        "appName": "runs",
+        "cron": NEVER,
+        "shardingTotalCount": shards,
+        "cpuCount": 0.1,
+        "memoryMB": memory,
+        "failover": False,
+        "environment": environment,
+    }
+
+
+def _trigger(client: httpx.Client, name: str) -> None:
+    response = client.post("/job/trigger", content=name.encode(), headers={"Content-Type": "text/plain"})
+    assert response.status_code == 204, response.text
+
+
+def _runs(client: httpx.Client, name: str, **params: Any) -> dict[str, Any]:
+    response = client.get(f"/job/jobs/{name}/runs", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _finished(client: httpx.Client, name: str) -> dict[str, Any] | None:
+    runs = _runs(client, name)["runs"]
+    return runs[0] if runs and runs[0]["status"] in ("SUCCESS", "FAILED") else None
+
+
+def _start(cluster: Cluster, tmp_path: Path) -> None:
+    """A master, an agent and the app ``runs`` of SCRIPT."""
+    tarball = build_tarball({"bin/run.sh": SCRIPT}, tmp_path / "runs.tar.gz", executable=("bin/run.sh",))
+    cluster.start_master()
+    cluster.start_agent(cpus=2, mem=1024)
+    cluster.wait_agents(1)
+    app = {"appName": "runs", "appURL": tarball.as_uri(), "bootstrapScript": "bin/run.sh",
+           "cpuCount": 0.1, "memoryMB": 16}
+    with cluster.api as client:
+        assert client.post("/app", json=app).status_code == 204
+
+
+def test_each_firing_is_a_run_with_its_shards_cause_status_and_times(cluster: Cluster, tmp_path: Path) -> None:
+    _start(cluster, tmp_path)
+    with cluster.api as client:
+        for job in (_job("good", 2), _job("bad", 2, FAIL_SHARD="1"), _job("huge", 1, memory=4096)):
+            assert client.post("/job/register", json=job).status_code == 204
+        assert _runs(client, "good") == {"total": 0, "runs": []}  # registered, never fired
+        for name in ("good", "bad", "huge"):
+            _trigger(client, name)
+
+        good = wait_until(lambda: _finished(client, "good"), 30, message="the good run ends")
+        assert good["status"] == "SUCCESS" and good["cause"] == "MANUAL" and good["reason"] == ""
+        assert re.fullmatch(r"[0-9]{14}[0-9a-z]{5}", good["runId"])
+        stamp = re.match(r"trigger-(\d{8})T(\d{6})", good["firingId"])
+        assert stamp is not None and good["runId"][:14] == stamp.group(1) + stamp.group(2)
+        assert sorted(t["shardingItem"] for t in good["tasks"]) == [0, 1]
+        for task in good["tasks"]:
+            assert task["state"] == "FINISHED" and task["exitCode"] == 0
+            assert task["agentId"] and task["hostname"] and task["startedAt"] and task["finishedAt"]
+        assert good["createdAt"] <= good["startedAt"] <= good["finishedAt"]
+
+        bad = wait_until(lambda: _finished(client, "bad"), 30, message="the bad run ends")
+        assert bad["status"] == "FAILED" and bad["reason"].startswith("shard 1 FAILED"), bad
+        assert {t["shardingItem"]: t["state"] for t in bad["tasks"]} == {0: "FINISHED", 1: "FAILED"}
+
+        # Asks for more memory than any agent has: queued, with the scheduler's reason, nothing launched.
+        huge = wait_until(lambda: (_runs(client, "huge")["runs"] or [{}])[0].get("reason"), 15,
+                          message="the huge run waits with a reason")
+        [waiting] = _runs(client, "huge")["runs"]
+        assert waiting["status"] == "INITIAL" and waiting["tasks"] == [] and waiting["startedAt"] is None
+        assert huge == waiting["reason"]
+
+        # One run by id, the same as in the list; a second run comes first in the list.
+        one = client.get(f"/job/jobs/good/runs/{good['runId']}")
+        assert one.status_code == 200 and one.json() == good
+        assert client.get(f"/job/jobs/huge/runs/{waiting['runId']}").json()["status"] == "INITIAL"
+        _trigger(client, "good")
+        wait_until(lambda: _runs(client, "good")["total"] == 2, 30, message="the second run is listed")
+        listed = _runs(client, "good", per_page=1)
+        assert listed["total"] == 2 and listed["runs"][0]["runId"] != good["runId"]
+        assert _runs(client, "good", page=2, per_page=1)["runs"] == [good]
+
+        # Errors: a JSON 404 for an unknown job or run, 422 for a bad page; never a stack trace.
+        for path in ("/job/jobs/nope/runs", "/job/jobs/good/runs/20990101000000abcde",
+                     "/job/jobs/good/runs/not-a-run-id"):
+            missing = client.get(path)
+            assert missing.status_code == 404 and "does not exist" in missing.json()["message"], path
+        invalid = client.get("/job/jobs/good/runs", params={"per_page": 0})
+        assert invalid.status_code == 422 and invalid.json()["details"][0]["path"] == "per_page"
+
+    # A follower answers the same (it asks the leader, which holds the runtime state and the history).
+    follower = cluster.start_master()
+    with httpx.Client(base_url=follower.url, timeout=15) as other:
+        assert other.get(f"/job/jobs/good/runs/{good['runId']}").json() == good
+
+
+def test_a_manual_run_carries_its_own_environment_and_job_parameter(cluster: Cluster, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    _start(cluster, tmp_path)
+    with cluster.api as client:
+        job = {**_job("param", 2, OUT=str(out), MODE="default"), "jobParameter": "job-wide"}
+        assert client.post("/job/register", json=job).status_code == 204
+
+        # Bad overrides change nothing: a JSON error naming the field, nothing queued.
+        for body, field in (({"jobName": "param", "environment": {"1BAD": "x"}}, "environment"),
+                            ({"jobName": "param", "environment": {"A": 1}}, "environment.A"),
+                            ({"jobName": "param", "unknown": True}, "unknown")):
+            bad = client.post("/job/trigger", json=body)
+            assert bad.status_code == 422, bad.text
+            assert bad.json()["details"][0]["path"] == field, bad.json()
+        assert client.post("/job/trigger", json={"jobName": "nope"}).status_code == 404
+        assert client.post("/job/trigger", content=b"{not json", headers={"Content-Type": "application/json"}).status_code == 400
+        assert _runs(client, "param")["total"] == 0
+
+        once = {"jobName": "param", "environment": {"MODE": "once"}, "jobParameter": "just-this-run"}
+        assert client.post("/job/trigger", json=once).status_code == 204
+        run = wait_until(lambda: _finished(client, "param"), 30, message="the run with overrides ends")
+        assert run["status"] == "SUCCESS"
+        assert run["environment"] == {"MODE": "once"} and run["jobParameter"] == "just-this-run"
+        outputs = sorted(p.read_text().strip() for p in out.iterdir())
+        assert outputs == ["once just-this-run", "once just-this-run"]
+
+        _trigger(client, "param")  # the text form: the job's own environment and parameter
+        wait_until(lambda: _runs(client, "param")["total"] == 2 and _finished(client, "param"), 30,
+                   message="the plain run ends")
+        plain = _runs(client, "param")["runs"][0]
+        assert plain["environment"] == {} and plain["jobParameter"] is None
+        assert sorted(p.read_text().strip() for p in out.iterdir()).count("default job-wide") == 2
+        # The finished run's overrides come from the history, whichever master answers.
+        assert client.get(f"/job/jobs/param/runs/{run['runId']}").json()["environment"] == {"MODE": "once"}
