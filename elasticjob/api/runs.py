@@ -11,11 +11,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from elasticjob.history import Execution, HistoryStore
 from elasticjob.history.store import MAX_PER_PAGE
-from elasticjob.model import NotFound, ValidationFailed
+from elasticjob.model import Conflict, NotFound, ValidationFailed
 from elasticjob.model.queue import NO_OVERRIDES, Overrides
 from elasticjob.model.run import RUN_ID_RE, Run, RunStatus, RunTask, assemble
 from elasticjob.model.running import RunningTask
@@ -92,17 +93,25 @@ class _Active:
             run = dataclasses.replace(run, environment=overrides.env, job_parameter=overrides.job_parameter)
         return run
 
-    def unrecorded(self) -> list[str]:
-        """Firings queued (or, for a moment, launched) but not in the history yet, newest first."""
+    def unfinished(self) -> list[str]:
+        """Firings queued, running or waiting to run again, newest first."""
         firings = set(self.queued) | set(self.running) | set(self.pending)
         latest = dt.datetime.max.replace(tzinfo=dt.UTC)  # launched: newer than anything queued
         return sorted(firings, key=lambda f: (self.queued.get(f) or latest, f), reverse=True)
 
 
 class RunsView:
-    def __init__(self, state: ClusterState, history: HistoryStore) -> None:
+    """``request_stop(job, firing_id, reason)`` records a request to stop a run (``JobService``)."""
+
+    def __init__(
+        self,
+        state: ClusterState,
+        history: HistoryStore,
+        request_stop: Callable[[str, str, str], None] = lambda _job, _firing, _reason: None,
+    ) -> None:
         self.state = state
         self.history = history
+        self.request_stop = request_stop
 
     def page(self, job_name: str, page: int = 1, per_page: int = DEFAULT_PER_PAGE) -> dict[str, Any]:
         """``{"total", "runs"}``: a page of the job's runs, newest first — those still queued first."""
@@ -111,22 +120,14 @@ class RunsView:
         if not 1 <= per_page <= MAX_PER_PAGE:
             raise ValidationFailed.field("per_page", f"must be between 1 and {MAX_PER_PAGE}")
         active = _Active(self.state, job_name)
-        offset = (page - 1) * per_page
-        # Firings not launched yet are not in the history: they come first (they are the newest).
-        waiting = [f for f in active.unrecorded() if f in active.queued and f not in active.running]
-        shown = waiting[offset : offset + per_page]
-        history_offset = max(0, offset - len(waiting))
-        found = self.history.firings(job_name, history_offset, per_page - len(shown))
-        if not found.total and not waiting and self.state.job(job_name) is None:
+        # Firings queued, or launched a moment ago, are not in the history yet (it is written behind the
+        # scheduler): the store lists those first (they are the newest).
+        found = self.history.firings(job_name, (page - 1) * per_page, per_page, active.unfinished())
+        if not found.total and self.state.job(job_name) is None:
             raise NotFound(f"job '{job_name}' does not exist")
-        recorded = self._overrides(job_name, [firing for firing, _ in found.rows])
-        runs = [active.run(job_name, firing, []) for firing in shown]
-        runs += [
-            active.run(job_name, firing, rows, recorded.get(firing))
-            for firing, rows in found.rows
-            if firing not in waiting
-        ]
-        return {"total": len(waiting) + found.total, "runs": [run.to_json() for run in runs]}
+        overrides = self._overrides(job_name, [firing for firing, rows in found.rows if rows])
+        runs = [active.run(job_name, firing, rows, overrides.get(firing)) for firing, rows in found.rows]
+        return {"total": found.total, "runs": [run.to_json() for run in runs]}
 
     def get(self, job_name: str, run_id: str) -> dict[str, Any]:
         """One run by its id (404 when the job has no such run)."""
@@ -135,7 +136,7 @@ class RunsView:
             raise missing
         instant = dt.datetime.strptime(run_id[:14], "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
         active = _Active(self.state, job_name)
-        candidates: dict[str, list[Execution]] = {f: [] for f in active.unrecorded()}
+        candidates: dict[str, list[Execution]] = {f: [] for f in active.unfinished()}
         candidates.update(self.history.firings_at(job_name, instant))
         for firing, rows in candidates.items():
             run = active.run(job_name, firing, rows)
@@ -145,6 +146,16 @@ class RunsView:
                     run = active.run(job_name, firing, rows, recorded)
                 return run.to_json()
         raise missing
+
+    def stop(self, job_name: str, run_id: str, reason: str = "") -> dict[str, Any]:
+        """Stop an unfinished run: the leader kills its running tasks and drops what it has queued (its
+        shards then end KILLED, and are not run again). 409 for a run that already ended. Returns the run
+        as it is when asked."""
+        run = self.get(job_name, run_id)
+        if RunStatus(run["status"]).finished:
+            raise Conflict(f"run '{run_id}' of job '{job_name}' has already finished ({run['status']})")
+        self.request_stop(job_name, run["firingId"], reason or "stopped through the API")
+        return run
 
     def _overrides(self, job_name: str, firings: list[str]) -> dict[str, Overrides]:
         found = self.history.run_overrides(job_name, firings)

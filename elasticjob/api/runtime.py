@@ -53,9 +53,13 @@ def runtime_router(
         if address is None:
             raise Unavailable("no leader is elected at the moment; try again shortly")
         url = f"http://{address}{request.url.path}"
+        headers = {k: v for k, v in request.headers.items() if k.lower() == "content-type"}
         try:
             async with httpx.AsyncClient(timeout=30) as client:
-                upstream = await client.get(url, params=request.query_params)
+                upstream = await client.request(
+                    request.method, url, params=request.query_params, content=await request.body(),
+                    headers=headers,
+                )
         except httpx.HTTPError as exc:
             raise Unavailable(f"the leader at {address} did not answer ({type(exc).__name__})") from None
         return Response(
@@ -102,6 +106,19 @@ def runtime_router(
         if forwarded is not None:
             return forwarded
         return await run_in_threadpool(runs.get, path_name(jobName, _no_job), runId)
+
+    @router.post("/jobs/{jobName}/runs/{runId}/stop", status_code=202)
+    async def stop_run(request: Request, jobName: str, runId: str, reason: str = "") -> Any:  # noqa: N803
+        """Stop an unfinished run (202, the run as it was when asked): its running tasks are killed
+        (SIGTERM, SIGKILL after the agent's grace period) and end KILLED, its queued firing and shards
+        waiting to run again are dropped; the run ends FAILED. 409 if it had finished already."""
+        forwarded = await forward(request)
+        if forwarded is not None:
+            return forwarded
+        if len(reason) > 1024:
+            raise ValidationFailed.field("reason", "must be at most 1024 characters")
+        run = await run_in_threadpool(runs.stop, path_name(jobName, _no_job), runId, reason)
+        return JSONResponse(run, status_code=202)
 
     @router.get("/tasks/{taskId}/logs")
     async def logs(

@@ -18,6 +18,7 @@ from typing import Any
 from elasticjob import cron
 from elasticjob.model import App, Conflict, Job, JobExecutionType, NotFound, Unavailable, ValidationFailed
 from elasticjob.model.queue import NO_OVERRIDES, Firing, Overrides, ReadyQueue
+from elasticjob.model.run import StopRequest
 from elasticjob.registry import (
     JsonStore,
     Layout,
@@ -27,7 +28,7 @@ from elasticjob.registry import (
     Transaction,
     VersionConflict,
 )
-from elasticjob.registry.state import IMPLIED_BY, ClusterState, CorruptConfig, Stored
+from elasticjob.registry.state import IMPLIED_BY, STOPS, ClusterState, CorruptConfig, Stored
 from elasticjob.registry.store import encode
 
 DEFAULT_BOOTSTRAP_SCRIPT = "bin/start.sh"
@@ -39,6 +40,10 @@ MAX_CONFIG_BYTES = 256 * 1024
 # A write decided on a stale view is decided again (after the view caught up) at most this many times.
 ATTEMPTS = 10
 SYNC_WAIT = 10.0  # seconds a write waits for the state to be re-read after a reconnect, before 503
+
+
+class _AlreadyAsked(Exception):
+    """A stop request that exists already."""
 
 
 class JobService:
@@ -181,6 +186,25 @@ class JobService:
 
         self._commit_deciding_again(trigger, f"the ready queue of job '{name}'")
         return firing.to_json()
+
+    def request_stop(self, name: str, firing_id: str, reason: str) -> None:
+        """Ask the leader to stop the run of ``firing_id`` (``/state/stop/{job}/{firingId}``); asking again
+        while it is being stopped changes nothing."""
+        path = self.layout.stop(name, firing_id)
+        request = StopRequest(reason, dt.datetime.now(dt.UTC)).to_json()
+
+        def stop() -> Transaction:
+            if self.state.mirror.contains(STOPS, (name, firing_id)):
+                raise _AlreadyAsked()
+            txn = self.store.transaction()
+            if not self.state.has_stops(name):
+                txn = txn.create(self.layout.stops(name))
+            return txn.create(path, request)
+
+        try:
+            self._commit_deciding_again(stop, f"the stop requests of job '{name}'")
+        except _AlreadyAsked:
+            return
 
     # ---- task views -----------------------------------------------------------------------------
     def ready_tasks(self) -> list[dict[str, Any]]:

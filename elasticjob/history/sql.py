@@ -303,28 +303,36 @@ class SqlHistoryStore:
             rows = [_execution_from_row(row) for row in conn.execute(page)]
         return ExecutionPage(total=total, rows=rows)
 
-    def firings(self, job_name: str, offset: int = 0, limit: int = 20) -> FiringPage:
+    def firings(
+        self, job_name: str, offset: int = 0, limit: int = 20, pending: Sequence[str] = ()
+    ) -> FiringPage:
         """See :meth:`HistoryStore.firings`."""
         if offset < 0 or not 0 <= limit <= MAX_PER_PAGE:
             raise ValueError(f"offset must not be negative and limit between 0 and {MAX_PER_PAGE}")
         self._check_open()
         t = job_execution_log
         first = func.min(t.c.created_at).label("first")
-        ids = (
-            select(t.c.firing_id, first)
-            .where(t.c.job_name == job_name)
-            .group_by(t.c.firing_id)
-            .order_by(first.desc(), t.c.firing_id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
         with self._reading(), self._failures("querying runs"), self._engine.connect() as conn, conn.begin():
+            # One snapshot: a pending firing is either recorded (and counted below) or listed first.
+            recorded = self._recorded(conn, job_name, pending)
+            unrecorded = [f for f in dict.fromkeys(pending) if f not in recorded]
             total = conn.scalar(
                 select(func.count(distinct(t.c.firing_id))).where(t.c.job_name == job_name)
             ) or 0
-            order = [row.firing_id for row in conn.execute(ids)] if limit else []
+            shown = unrecorded[offset : offset + limit]
+            ids = (
+                select(t.c.firing_id, first)
+                .where(t.c.job_name == job_name)
+                .group_by(t.c.firing_id)
+                .order_by(first.desc(), t.c.firing_id.desc())
+                .limit(limit - len(shown))
+                .offset(max(0, offset - len(unrecorded)))
+            )
+            order = [row.firing_id for row in conn.execute(ids)] if limit > len(shown) else []
             rows = self._executions_of(conn, job_name, order)
-        return FiringPage(total=total, rows=[(firing, rows.get(firing, [])) for firing in order])
+        listed: list[tuple[str, list[Execution]]] = [(firing, []) for firing in shown]
+        listed += [(firing, rows.get(firing, [])) for firing in order]
+        return FiringPage(total=total + len(unrecorded), rows=listed)
 
     def firings_at(self, job_name: str, instant: datetime) -> list[tuple[str, list[Execution]]]:
         """See :meth:`HistoryStore.firings_at`."""
@@ -341,6 +349,17 @@ class SqlHistoryStore:
             order = sorted(row[0] for row in conn.execute(found))
             rows = self._executions_of(conn, job_name, order)
         return [(firing, rows.get(firing, [])) for firing in order]
+
+    @staticmethod
+    def _recorded(conn: Connection, job_name: str, firing_ids: Sequence[str]) -> set[str]:
+        t = job_execution_log
+        found: set[str] = set()
+        ids = sorted(set(firing_ids))
+        for start in range(0, len(ids), _CHUNK):
+            wanted = (t.c.job_name == job_name, t.c.firing_id.in_(ids[start : start + _CHUNK]))
+            query = select(t.c.firing_id).distinct().where(*wanted)
+            found.update(row.firing_id for row in conn.execute(query))
+        return found
 
     def run_overrides(self, job_name: str, firing_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """See :meth:`HistoryStore.run_overrides`."""

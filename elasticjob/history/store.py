@@ -151,9 +151,13 @@ class HistoryStore(Protocol):
         """Every event recorded for ``task_id``, oldest first (by event time, then arrival); [] if none."""
         ...
 
-    def firings(self, job_name: str, offset: int = 0, limit: int = DEFAULT_PER_PAGE) -> FiringPage:
-        """``limit`` of ``job_name``'s firings (one run each) after the first ``offset``, newest first by
-        their first execution, with their executions."""
+    def firings(
+        self, job_name: str, offset: int = 0, limit: int = DEFAULT_PER_PAGE, pending: Sequence[str] = ()
+    ) -> FiringPage:
+        """``limit`` of ``job_name``'s firings (one run each) after the first ``offset``: first those of
+        ``pending`` (firings the caller knows of, newest first) that have no execution recorded yet, then
+        the recorded ones, newest first by their first execution, with their executions. ``total`` counts
+        both, from one snapshot of the store."""
         ...
 
     def firings_at(self, job_name: str, instant: datetime) -> list[tuple[str, list[Execution]]]:

@@ -148,10 +148,12 @@ def run_master(config: MasterConfig) -> None:
 
     metrics.add_sizes(sizes)
     metrics.registry.register(hub.collector())  # elasticjob_connected_agents: streams held here
+    jobs = JobService(store, layout, state)
     runtime = runtime_router(
-        LeaderState(lambda: election.is_leader, leader_http), history, hub, RunsView(state, history)
+        LeaderState(lambda: election.is_leader, leader_http), history, hub,
+        RunsView(state, history, jobs.request_stop),
     )
-    app = create_app(JobService(store, layout, state), leader, metrics, config.max_body_bytes, runtime)
+    app = create_app(jobs, leader, metrics, config.max_body_bytes, runtime)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

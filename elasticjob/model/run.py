@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from elasticjob.model.execution import TERMINAL_STATES
-from elasticjob.model.queue import iso
+from elasticjob.model.queue import iso, parse_iso
 
 RUN_ID_SUFFIX = 5
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -146,6 +146,29 @@ class Run:
             "jobParameter": self.job_parameter,
             "tasks": [t.to_json() for t in self.tasks],
         }
+
+
+@dataclass(frozen=True)
+class StopRequest:
+    """The value of ``/state/stop/{job}/{firingId}``: someone asked to stop that run. The leader kills its
+    running tasks (their agents: SIGTERM, then SIGKILL after the grace period), drops its queued firing
+    and its shards waiting to run again, and removes the request once nothing of the run is left."""
+
+    reason: str
+    requested_at: dt.datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reason": self.reason, "requestedAt": iso(self.requested_at)}
+
+    @classmethod
+    def from_json(cls, value: Any) -> StopRequest:
+        if not isinstance(value, dict):
+            value = {}
+        at = value.get("requestedAt")
+        return cls(
+            str(value.get("reason") or "stopped"),
+            parse_iso(at) if isinstance(at, str) else dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
+        )
 
 
 def finished_status(tasks: Iterable[RunTask]) -> tuple[RunStatus, str]:

@@ -81,6 +81,18 @@ class Layout:
         return f"{self.lost_root}/{task_id}"
 
     @property
+    def stops_root(self) -> str:
+        """Requests to stop a run: ``/state/stop/{job}/{firingId}`` (the leader kills what the run has
+        running, drops what it has queued, then deletes the request)."""
+        return f"{self.root}/state/stop"
+
+    def stops(self, job: str) -> str:
+        return f"{self.stops_root}/{job}"
+
+    def stop(self, job: str, firing_id: str) -> str:
+        return f"{self.stops(job)}/{firing_id}"
+
+    @property
     def stamp(self) -> str:
         """Set (to nothing) by every write of the masters, for the id of the write (``Transaction.stamp``)."""
         return f"{self.root}/state/stamp"
@@ -124,6 +136,7 @@ class Layout:
             self.running_root,
             self.failover_root,
             self.lost_root,
+            self.stops_root,
             self.disabled_apps,
             self.disabled_jobs,
             self.agents,

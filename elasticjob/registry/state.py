@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from elasticjob.model import App, DomainError, Job, JobExecutionType
 from elasticjob.model.failover import FailoverEntry
 from elasticjob.model.queue import ReadyQueue, parse_iso
+from elasticjob.model.run import StopRequest
 from elasticjob.model.running import RunningTask
 from elasticjob.registry.layout import Layout
 from elasticjob.registry.mirror import Mirror
@@ -43,6 +44,7 @@ RUNNING = "running"
 FAILOVER = "failover"
 LOST = "lost"
 AGENTS = "agents"
+STOPS = "stops"  # requests to stop a run: (job, firing id) -> StopRequest
 
 # Written by the leader alone (see ClusterState.own_runtime).
 LEADER_OWNED = (RUNNING, FAILOVER, LOST)
@@ -147,6 +149,8 @@ def collections(layout: Layout) -> list[Collection]:
                    decode=lambda _k, d: FailoverEntry.from_json(_json(_k, d))),
         Collection(LOST, layout.lost_root, decode=_lost_at),
         Collection(AGENTS, layout.agents, decode=_json),
+        Collection(STOPS, layout.stops_root, depth=2,
+                   decode=lambda _k, d: StopRequest.from_json(_json(_k, d))),
     ]
 
 
@@ -321,6 +325,13 @@ class ClusterState:
 
     def failover(self) -> list[FailoverEntry]:
         return [node.value for _, node in sorted(self.mirror.items(FAILOVER), key=lambda kn: kn[0])]
+
+    def stops_of(self, job: str) -> dict[str, tuple[StopRequest, int]]:
+        """Requests to stop runs of ``job``: firing id -> (request, znode version)."""
+        return {firing: (node.value, node.version) for firing, node in self.mirror.children(STOPS, job)}
+
+    def has_stops(self, job: str) -> bool:
+        return self.mirror.has_parent(STOPS, job)
 
     def failover_jobs(self) -> list[str]:
         return self.mirror.parents(FAILOVER)

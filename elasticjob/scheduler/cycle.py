@@ -60,10 +60,11 @@ class CyclePlan:
     failover_deletes: list[tuple[str, int, int]] = field(default_factory=list)  # job, item, version: launched
     failover_writes: list[tuple[FailoverEntry, int]] = field(default_factory=list)  # new reason, version
     missed: list[tuple[str, Firing, str]] = field(default_factory=list)  # job, firing, why it never ran
+    stop_deletes: list[tuple[str, str, int]] = field(default_factory=list)  # job, firing, version: done
 
     @property
     def empty(self) -> bool:
-        return not (self.queue_writes or self.launches or self.kills)
+        return not (self.queue_writes or self.launches or self.kills or self.stop_deletes)
 
 
 def plan_cycle(
@@ -99,6 +100,7 @@ def plan_cycle(
             result.next_wake = nxt - ahead
         queues[name] = queue
 
+    _stop_queued(snapshot, queues, result)
     groups, heads = _task_groups(snapshot, queues, result)
     failover_groups, entries = _failover_groups(snapshot, now, result)
     groups = failover_groups + groups
@@ -140,7 +142,43 @@ def plan_cycle(
             reason = _obsolete(snapshot, job_name, task)
             if reason:
                 result.kills.append(TaskKill(task.agent_id, task.task_id, reason))
+    _finish_stops(snapshot, result)
     return result
+
+
+def _stop_queued(snapshot: Snapshot, queues: dict[str, ReadyQueue], result: CyclePlan) -> None:
+    """Stopped runs still queued are dropped from their queue, recorded as never run."""
+    for job_name, stops in snapshot.stops.items():
+        queue = queues.get(job_name)
+        if queue is None:
+            continue
+        kept = tuple(f for f in queue.firings if f.firing_id not in stops)
+        if len(kept) == len(queue.firings):
+            continue
+        for firing in queue.firings:
+            if firing.firing_id in stops:
+                result.missed.append((job_name, firing, f"stopped: {stops[firing.firing_id][0]}"))
+        queues[job_name] = replace(queue, firings=kept, reason="" if not kept else queue.reason)
+
+
+def _finish_stops(snapshot: Snapshot, result: CyclePlan) -> None:
+    """Stopped runs: their running tasks are killed (not failed over: a KILLED shard is not run again) and
+    their shards waiting to run again dropped; a request is removed once nothing of its run is left."""
+    for job_name, stops in snapshot.stops.items():
+        running = [t for t in snapshot.running.get(job_name, ()) if t.firing_id in stops]
+        killing = {k.task_id for k in result.kills}
+        for task in running:
+            if task.task_id not in killing:
+                reason = f"stopped: {stops[task.firing_id][0]}"
+                result.kills.append(TaskKill(task.agent_id, task.task_id, reason))
+        dropping = {(j, i) for j, i, _ in result.failover_deletes}
+        for entry, version in snapshot.failover.get(job_name, ()):
+            if entry.firing_id in stops and (job_name, entry.sharding_item) not in dropping:
+                result.failover_deletes.append((job_name, entry.sharding_item, version))
+        left = {t.firing_id for t in running}
+        for firing_id, (_reason, version) in stops.items():
+            if firing_id not in left:
+                result.stop_deletes.append((job_name, firing_id, version))
 
 
 def _obsolete(snapshot: Snapshot, job_name: str, task: RunningTask) -> str | None:
@@ -266,7 +304,10 @@ def _failover_groups(
         app = snapshot.apps.get(job.effective_app_name) if job is not None else None
         running = {t.sharding_item for t in snapshot.running.get(job_name, ())}
         due: dict[int, tuple[FailoverEntry, int]] = {}
+        stopped = snapshot.stops.get(job_name, {})
         for entry, version in entries:
+            if entry.firing_id in stopped:
+                continue  # its run was stopped: dropped (see _finish_stops)
             if job is None or entry.sharding_item >= job.shardingTotalCount:
                 result.failover_deletes.append((job_name, entry.sharding_item, version))
             elif entry.not_before > now:

@@ -43,6 +43,7 @@ from elasticjob.registry.state import (
     JOBS,
     READY,
     RUNNING,
+    STOPS,
     ClusterState,
 )
 from elasticjob.registry.tables import Change
@@ -159,7 +160,7 @@ class Scheduler:
         with self._lock:
             for change in changes:
                 collection, key = change.collection, change.key
-                if collection in (JOBS, DISABLED_JOBS, FAILOVER):
+                if collection in (JOBS, DISABLED_JOBS, FAILOVER, STOPS):
                     self._dirty.add(key[0] if isinstance(key, tuple) else key)
                 elif collection == READY:  # a trigger, a registration (this loop's own writes are not told)
                     self._dirty.add(key)
@@ -370,6 +371,8 @@ class Scheduler:
             group(job_name).ops.append(self.writes.delete_failover(job_name, item, version))
         for entry, version in plan.failover_writes:
             group(entry.job_name).ops.append(self.writes.set_failover(entry, version))
+        for job_name, firing_id, version in plan.stop_deletes:
+            group(job_name).ops.append(self.writes.delete_stop(job_name, firing_id, version))
         for launch in plan.launches:
             target = group(launch.task.job_name)
             target.ops.extend(self.writes.create_running(launch.task))

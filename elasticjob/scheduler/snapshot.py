@@ -69,6 +69,8 @@ class Snapshot:
     # Per agent, what all launched tasks use (not only those of ``running``, which may hold just the jobs
     # being planned); None: computed from ``running``.
     usage: Mapping[str, AgentUsage] | None = None
+    # Requests to stop runs: job -> firing id -> (reason, znode version).
+    stops: Mapping[str, Mapping[str, tuple[str, int]]] = field(default_factory=dict)
 
     def agent_usage(self) -> Mapping[str, AgentUsage]:
         if self.usage is not None:

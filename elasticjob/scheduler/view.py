@@ -26,6 +26,7 @@ def snapshot_of(state: ClusterState, job_names: Iterable[str], agents: Mapping[s
     queues = {}
     running = {}
     failover = {}
+    stops: dict[str, dict[str, tuple[str, int]]] = {}
     disabled_jobs = set()
     disabled_apps = set()
     with state.mirror.locked():
@@ -56,6 +57,8 @@ def snapshot_of(state: ClusterState, job_names: Iterable[str], agents: Mapping[s
             entries = state.failover_of(name)
             if entries:
                 failover[name] = tuple(entries)
+            if state.has_stops(name):
+                stops[name] = {f: (stop.reason, v) for f, (stop, v) in state.stops_of(name).items()}
         usage = usage_of(state.running())
     return Snapshot(
         jobs=jobs,
@@ -68,6 +71,7 @@ def snapshot_of(state: ClusterState, job_names: Iterable[str], agents: Mapping[s
         job_versions=versions,
         failover=failover,
         usage=usage,
+        stops=stops,
     )
 
 

@@ -17,7 +17,7 @@ from elasticjob.model.failover import FailoverEntry
 from elasticjob.model.queue import ReadyQueue, iso
 from elasticjob.model.running import RunningTask
 from elasticjob.registry import Layout
-from elasticjob.registry.state import FAILOVER, LOST, READY, RUNNING, ClusterState
+from elasticjob.registry.state import FAILOVER, LOST, READY, RUNNING, STOPS, ClusterState
 from elasticjob.registry.store import Write
 
 
@@ -78,10 +78,18 @@ class Writes:
     def delete_tombstone(self, task_id: str) -> Write:
         return Write("delete", self.layout.lost(task_id), collection=LOST, key=task_id)
 
+    def delete_stop(self, job: str, firing_id: str, version: int) -> Write:
+        return Write("delete", self.layout.stop(job, firing_id), version=version, collection=STOPS,
+                     key=(job, firing_id))
+
     def empty_parents(self) -> list[Write]:
-        """Deletions of the running and failover parents that have no children (left by ended runs)."""
+        """Deletions of the running, failover and stop parents that have no children (left by ended runs
+        and done stops)."""
         writes: list[Write] = []
-        for collection, parent_of in ((RUNNING, self.layout.running), (FAILOVER, self.layout.failover)):
+        parents = (
+            (RUNNING, self.layout.running), (FAILOVER, self.layout.failover), (STOPS, self.layout.stops)
+        )
+        for collection, parent_of in parents:
             for job in self.state.mirror.parents(collection, empty=True):
                 writes.append(Write("delete", parent_of(job), collection=collection, key=job, parent=True))
         return writes

@@ -14,6 +14,7 @@ from tests.support import build_tarball, wait_until
 SCRIPT = """#!/bin/sh
 echo "shard $ELASTICJOB_SHARDING_ITEM"
 if [ -n "$OUT" ]; then echo "$MODE $ELASTICJOB_JOB_PARAMETER" > "$OUT/$ELASTICJOB_FIRING_ID-$ELASTICJOB_SHARDING_ITEM"; fi
+if [ -n "$SLEEP" ]; then sleep "$SLEEP"; fi
 if [ -n "$FAIL_SHARD" ] && [ "$ELASTICJOB_SHARDING_ITEM" = "$FAIL_SHARD" ]; then exit 3; fi
 """
 
@@ -151,3 +152,53 @@ def test_a_manual_run_carries_its_own_environment_and_job_parameter(cluster: Clu
         assert sorted(p.read_text().strip() for p in out.iterdir()).count("default job-wide") == 2
         # The finished run's overrides come from the history, whichever master answers.
         assert client.get(f"/job/jobs/param/runs/{run['runId']}").json()["environment"] == {"MODE": "once"}
+
+
+def test_stopping_a_run_kills_its_shards_drops_its_queue_and_fails_it(cluster: Cluster, tmp_path: Path) -> None:
+    _start(cluster, tmp_path)
+    follower = cluster.start_master()
+    with cluster.api as client:
+        sleeper = {**_job("sleeper", 2, SLEEP="120"), "failover": True}
+        for job in (sleeper, _job("huge", 1, memory=4096)):
+            assert client.post("/job/register", json=job).status_code == 204
+        _trigger(client, "sleeper")
+        _trigger(client, "huge")
+        active = wait_until(
+            lambda: next((r for r in _runs(client, "sleeper")["runs"] if r["status"] == "ACTIVE"
+                          and all(t["state"] == "RUNNING" for t in r["tasks"]) and len(r["tasks"]) == 2), None),
+            30, message="the sleeper runs")
+        # Asked through a follower: it forwards to the leader.
+        with httpx.Client(base_url=follower.url, timeout=15) as other:
+            stopped = other.post(f"/job/jobs/sleeper/runs/{active['runId']}/stop", params={"reason": "by the test"})
+        assert stopped.status_code == 202, stopped.text
+        assert stopped.json()["runId"] == active["runId"]
+        ended = wait_until(lambda: _finished(client, "sleeper"), 30, message="the stopped run ends")
+        assert ended["status"] == "FAILED" and "KILLED" in ended["reason"] and "by the test" in ended["reason"]
+        assert sorted(t["state"] for t in ended["tasks"]) == ["KILLED", "KILLED"]  # not failed over
+        assert client.get("/job/tasks/running").json() == []
+        assert client.get("/job/tasks/failover").json() == []
+        again = client.post(f"/job/jobs/sleeper/runs/{active['runId']}/stop")
+        assert again.status_code == 409 and "already finished" in again.json()["message"]
+
+        # A run still queued: dropped, recorded as never run.
+        queued = wait_until(lambda: (_runs(client, "huge")["runs"] or [None])[0], 15, message="huge is queued")
+        assert client.post(f"/job/jobs/huge/runs/{queued['runId']}/stop").status_code == 202
+        dropped = wait_until(lambda: _finished(client, "huge"), 15, message="the queued run is dropped")
+        assert dropped["status"] == "FAILED" and "stopped" in dropped["reason"]
+        assert client.get("/job/tasks/ready").json() == []
+        assert client.post("/job/jobs/huge/runs/20990101000000abcde/stop").status_code == 404
+        # The requests are gone once done: nothing is left for the leader to act on.
+        wait_until(lambda: not cluster_stops(cluster), 15, message="the stop requests are removed")
+
+
+def cluster_stops(cluster: Cluster) -> list[str]:
+    from kazoo.client import KazooClient
+
+    zk = KazooClient(hosts=cluster.zk_hosts)
+    zk.start(timeout=10)
+    try:
+        root = f"/{cluster.namespace}/state/stop"
+        return [f"{job}/{firing}" for job in zk.get_children(root) for firing in zk.get_children(f"{root}/{job}")]
+    finally:
+        zk.stop()
+        zk.close()

@@ -522,3 +522,16 @@ def test_a_runs_overrides_are_kept_once_from_its_first_launch(store: SqlHistoryS
     assert found == {"trigger-20260301T080001.000Z-ab": overrides}
     assert store.run_overrides("other", ["trigger-20260301T080001.000Z-ab"]) == {}
     assert store.run_overrides("daily", []) == {}
+
+
+def test_pending_firings_not_recorded_yet_come_first_and_count_once(store: SqlHistoryStore) -> None:
+    store.record(_run("a0", 10, firing="cron-20260301T080000.000Z"))
+    store.record(_run("b0", 70, firing="cron-20260301T080100.000Z"))
+    store.record(_run("x0", 10, firing="cron-20260301T080200.000Z", job="other"))
+    # Queued (not recorded) and launched (recorded already): the recorded one is listed once, in order.
+    pending = ["trigger-new", "cron-20260301T080100.000Z"]
+    page = store.firings("daily", 0, 2, pending)
+    assert page.total == 3
+    assert [(f, len(rows)) for f, rows in page.rows] == [("trigger-new", 0), ("cron-20260301T080100.000Z", 1)]
+    assert [f for f, _ in store.firings("daily", 2, 2, pending).rows] == ["cron-20260301T080000.000Z"]
+    assert [f for f, _ in store.firings("daily", 1, 1, pending).rows] == ["cron-20260301T080100.000Z"]

@@ -906,3 +906,43 @@ def test_a_manual_runs_overrides_reach_every_shard_and_its_failover_attempts() -
     plain = cycle(snapshot([job], agents=TWO_AGENTS))
     assert {launch.spec["job_parameter"] for launch in plain.launches} == {"p=0"}
     assert all(launch.spec["environment"] == {"MODE": "x", "KEEP": "y"} for launch in plain.launches)
+
+
+# ---- stopping a run ------------------------------------------------------------------------------
+
+
+def test_a_stopped_run_is_killed_its_queued_firing_dropped_and_its_request_removed_when_done() -> None:
+    from elasticjob.model.failover import FailoverCause, FailoverEntry
+
+    job = make_job(shards=3, cron="0 0 0 1 1 ? 2099")
+    old = "cron-20240301T115958.000Z"
+    trigger = Firing.trigger(s(1))
+    queues = {"job": (ReadyQueue(cursor=T0, firings=(trigger,)), 3)}
+    running = [running_task("job", 0, "a1", firing=old), running_task("job", 1, "a1", firing=old)]
+    waiting = FailoverEntry("job", 2, old, "t2", 1, FailoverCause.LOST, s(0))
+    snap = replace(
+        snapshot([job], agents=TWO_AGENTS, queues=queues, running=running),
+        failover={"job": ((waiting, 4),)},
+        stops={"job": {old: ("by ops", 7), trigger.firing_id: ("not wanted", 2)}},
+    )
+    plan = cycle(snap)
+    assert plan.launches == []  # neither the stopped trigger nor the stopped run's waiting shard
+    assert sorted((k.task_id, k.reason) for k in plan.kills) == sorted(
+        (t.task_id, "stopped: by ops") for t in running
+    )
+    assert plan.failover_deletes == [("job", 2, 4)]
+    assert [(f.firing_id, why) for _, f, why in plan.missed] == [(trigger.firing_id, "stopped: not wanted")]
+    assert write_of(plan).queue.firings == ()
+    # The queued run's request is done; the other waits until its tasks ended.
+    assert plan.stop_deletes == [("job", trigger.firing_id, 2)]
+    ended = replace(snap, running={}, failover={}, stops={"job": {old: ("by ops", 7)}})
+    assert cycle(ended).stop_deletes == [("job", old, 7)] and cycle(ended).kills == []
+
+
+def test_a_stop_of_one_run_leaves_the_jobs_other_runs_alone() -> None:
+    job = make_job(shards=2)
+    other = running_task("job", 0, "a1", firing="cron-20240301T115958.000Z")
+    snap = replace(snapshot([job], agents=TWO_AGENTS, running=[other]),
+                   stops={"job": {"cron-20240301T115900.000Z": ("old one", 0)}})
+    plan = cycle(snap)
+    assert plan.kills == [] and plan.stop_deletes == [("job", "cron-20240301T115900.000Z", 0)]
