@@ -2,7 +2,14 @@
 
 from elasticjob.model.app import App
 from elasticjob.model.errors import Conflict, DomainError, FieldError, NotFound, Unavailable, ValidationFailed
-from elasticjob.model.job import Job, JobExecutionType, JobType, ManualRun, parse_sharding_item_parameters
+from elasticjob.model.job import (
+    ConcurrencyPolicy,
+    Job,
+    JobExecutionType,
+    JobType,
+    ManualRun,
+    parse_sharding_item_parameters,
+)
 from elasticjob.model.names import check_name
 from elasticjob.model.task import (
     NOT_STARTED,
@@ -17,6 +24,7 @@ from elasticjob.model.validation import parse_json_model
 
 __all__ = [
     "App",
+    "ConcurrencyPolicy",
     "Conflict",
     "DomainError",
     "FieldError",

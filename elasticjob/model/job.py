@@ -28,6 +28,14 @@ class JobExecutionType(enum.StrEnum):
     DAEMON = "DAEMON"  # a long-lived executor that runs the job's cron itself
 
 
+class ConcurrencyPolicy(enum.StrEnum):
+    """What a firing does while the job's previous run is still active."""
+
+    FORBID = "FORBID"  # it waits for the previous run to end (one run at a time)
+    REPLACE = "REPLACE"  # the previous run is stopped (its shards killed), then this one starts
+    ALLOW = "ALLOW"  # runs side by side: not supported yet, refused
+
+
 class JobType(enum.StrEnum):
     SIMPLE = "SIMPLE"  # a Python callable receiving a ShardingContext
     DATAFLOW = "DATAFLOW"  # a Python class with fetch_data / process_data
@@ -115,6 +123,7 @@ class Job(BaseModel):
     # Per-shard retry of the job's own failures (non-zero exit, memory): like backoffLimitPerIndex.
     shardRetryLimit: int = Field(default=0, ge=0, le=100)
     shardRetryBackoffSeconds: float = Field(default=10.0, ge=0, le=3600)
+    concurrencyPolicy: ConcurrencyPolicy = ConcurrencyPolicy.FORBID
     description: str = Field(default="", max_length=4096)
     dockerImageName: str | None = None  # accepted and stored; reserved, nothing uses it yet
     jobType: JobType = JobType.SCRIPT
@@ -156,6 +165,13 @@ class Job(BaseModel):
             raise FieldValueError("jobClass", "is only for SIMPLE and DATAFLOW jobs")
         if self.streamingProcess and self.jobType is not JobType.DATAFLOW:
             raise FieldValueError("streamingProcess", "is only for DATAFLOW jobs")
+        if self.concurrencyPolicy is ConcurrencyPolicy.ALLOW:
+            raise FieldValueError(
+                "concurrencyPolicy", "ALLOW (runs side by side) is not supported yet; use FORBID or REPLACE"
+            )
+        daemon = self.jobExecutionType is JobExecutionType.DAEMON
+        if self.concurrencyPolicy is ConcurrencyPolicy.REPLACE and daemon:
+            raise FieldValueError("concurrencyPolicy", "REPLACE is only for TRANSIENT jobs")
         return self
 
     @property

@@ -17,7 +17,16 @@ from typing import Any
 
 from elasticjob import placement
 from elasticjob.cron import Schedule
-from elasticjob.model import App, Job, JobExecutionType, JobType, TaskId, TaskKind, TaskState
+from elasticjob.model import (
+    App,
+    ConcurrencyPolicy,
+    Job,
+    JobExecutionType,
+    JobType,
+    TaskId,
+    TaskKind,
+    TaskState,
+)
 from elasticjob.model.failover import FailoverEntry
 from elasticjob.model.queue import NO_OVERRIDES, Firing, Overrides, ReadyQueue
 from elasticjob.model.running import RunningTask
@@ -25,6 +34,7 @@ from elasticjob.scheduler.firings import coalesce_pending, due_firings
 from elasticjob.scheduler.snapshot import AgentUsage, Snapshot
 
 WAITING_FOR_PREVIOUS = "previous firing still running"
+REPLACING_PREVIOUS = "stopping the previous run, which this one replaces"
 DAEMON_FIRING = "daemon"
 
 
@@ -92,7 +102,11 @@ def plan_cycle(
         queue = _advance_cron(job, queue, now, schedule, snapshot, result, max_pending)
         nxt = schedule.next_fire(queue.cursor or now)
         near = nxt is not None and ahead and nxt <= now + ahead
-        if near and nxt is not None and not queue.firings and snapshot.job_enabled(job):
+        # A job that replaces its previous run does so at the instant, not ahead of it.
+        replacing = job.concurrencyPolicy is ConcurrencyPolicy.REPLACE and (
+            snapshot.running.get(name) or snapshot.failover.get(name)
+        )
+        if near and nxt is not None and not queue.firings and snapshot.job_enabled(job) and not replacing:
             # Nothing pending and the next instant is near: queue it now, to be launched ahead of it.
             queue = replace(queue, cursor=nxt, firings=(Firing.cron(nxt),))
             nxt = schedule.next_fire(nxt)
@@ -102,7 +116,7 @@ def plan_cycle(
 
     _stop_queued(snapshot, queues, result)
     groups, heads = _task_groups(snapshot, queues, result)
-    failover_groups, entries = _failover_groups(snapshot, now, result)
+    failover_groups, entries = _failover_groups(snapshot, queues, now, result)
     groups = failover_groups + groups
     decided = placement.plan(groups, _offers(snapshot), scorer) if groups else placement.LaunchPlan((), ())
     placed_by_group: dict[str, list[placement.Placement]] = defaultdict(list)
@@ -276,10 +290,20 @@ def _task_groups(
         queue = queues[name]
         if not queue.firings:
             continue
+        pending = snapshot.failover.get(name)
+        if job.concurrencyPolicy is ConcurrencyPolicy.REPLACE and (running or pending):
+            # The previous run gives way: its shards are killed (KILLED: not run again) and its shards
+            # waiting to run again dropped; this firing starts once they are gone.
+            why = f"replaced by the next run ({queue.firings[0].firing_id})"
+            result.kills.extend(TaskKill(t.agent_id, t.task_id, why) for t in running)
+            result.failover_deletes.extend((name, e.sharding_item, version) for e, version in pending or ())
+            if running:
+                queues[name] = replace(queue, reason=REPLACING_PREVIOUS)
+                continue
+            pending = None
         if running:
             queues[name] = replace(queue, reason=WAITING_FOR_PREVIOUS)
             continue
-        pending = snapshot.failover.get(name)
         if pending:
             shards = ", ".join(str(e.sharding_item) for e, _ in pending)
             queues[name] = replace(queue, reason=f"previous firing's shard(s) {shards} waiting to be re-run")
@@ -294,7 +318,7 @@ FAILOVER_GROUP = "!failover"
 
 
 def _failover_groups(
-    snapshot: Snapshot, now: dt.datetime, result: CyclePlan
+    snapshot: Snapshot, queues: dict[str, ReadyQueue], now: dt.datetime, result: CyclePlan
 ) -> tuple[list[placement.TaskGroup], dict[str, dict[int, tuple[FailoverEntry, int]]]]:
     """One group per job with shards due for failover or retry: placed one by one, before any firing."""
     groups: list[placement.TaskGroup] = []
@@ -304,6 +328,10 @@ def _failover_groups(
         app = snapshot.apps.get(job.effective_app_name) if job is not None else None
         running = {t.sharding_item for t in snapshot.running.get(job_name, ())}
         due: dict[int, tuple[FailoverEntry, int]] = {}
+        queued = queues.get(job_name)
+        replaced = job is not None and job.concurrencyPolicy is ConcurrencyPolicy.REPLACE
+        if replaced and queued is not None and queued.firings:
+            continue  # a next run replaces the one these shards belong to (see _task_groups)
         stopped = snapshot.stops.get(job_name, {})
         for entry, version in entries:
             if entry.firing_id in stopped:

@@ -48,7 +48,7 @@ from elasticjob.registry.state import (
 )
 from elasticjob.registry.tables import Change
 from elasticjob.scheduler.apply import Applier, FenceLost, Group
-from elasticjob.scheduler.cycle import WAITING_FOR_PREVIOUS, CyclePlan, plan_cycle
+from elasticjob.scheduler.cycle import REPLACING_PREVIOUS, WAITING_FOR_PREVIOUS, CyclePlan, plan_cycle
 from elasticjob.scheduler.ports import AgentPort, EventSink, NoMetrics, SchedulerMetrics
 from elasticjob.scheduler.reports import Reports
 from elasticjob.scheduler.timers import FireHeap
@@ -56,6 +56,9 @@ from elasticjob.scheduler.view import snapshot_of
 from elasticjob.scheduler.writes import Writes
 
 log = logging.getLogger(__name__)
+
+# Reasons a firing waits that are not a shortage of resources (no point replanning it when room appears).
+PREVIOUS_RUN_REASONS = ("", WAITING_FOR_PREVIOUS, REPLACING_PREVIOUS)
 
 TOMBSTONE_TTL = dt.timedelta(days=1)
 HOUSEKEEPING_EVERY = 30.0  # seconds between removals of empty parents and old tombstones
@@ -342,7 +345,7 @@ class Scheduler:
             queue = new_queues.get(name) or (stored[0] if stored is not None else None)
             entries = snapshot.failover.get(name, ())
             self._time(job, queue, entries, now)
-            waiting = bool(queue and queue.firings and queue.reason not in ("", WAITING_FOR_PREVIOUS))
+            waiting = bool(queue and queue.firings and queue.reason not in PREVIOUS_RUN_REASONS)
             if waiting or any(e.reason and e.not_before <= now for e, _ in entries):
                 self._waiting.add(name)
             else:

@@ -202,3 +202,34 @@ def cluster_stops(cluster: Cluster) -> list[str]:
     finally:
         zk.stop()
         zk.close()
+
+
+def test_replace_stops_the_active_run_for_the_next_and_allow_is_refused(cluster: Cluster, tmp_path: Path) -> None:
+    _start(cluster, tmp_path)
+    with cluster.api as client:
+        allow = {**_job("side", 1), "concurrencyPolicy": "ALLOW"}
+        refused = client.post("/job/register", json=allow)
+        assert refused.status_code == 422 and refused.json()["details"][0]["path"] == "concurrencyPolicy"
+        assert client.get("/job/jobs/side").status_code == 404
+        job = {**_job("replacer", 2, SLEEP="120"), "concurrencyPolicy": "REPLACE", "failover": True}
+        assert client.post("/job/register", json=job).status_code == 204
+        assert client.get("/job/jobs/replacer").json()["concurrencyPolicy"] == "REPLACE"
+        _trigger(client, "replacer")
+        first = wait_until(
+            lambda: next((r for r in _runs(client, "replacer")["runs"]
+                          if [t["state"] for t in r["tasks"]] == ["RUNNING", "RUNNING"]), None),
+            30, message="the first run runs")
+        _trigger(client, "replacer")
+
+        def replaced() -> dict[str, Any] | None:
+            runs = {r["runId"]: r for r in _runs(client, "replacer")["runs"]}
+            old = runs.get(first["runId"])
+            new = [r for r in runs.values() if r["runId"] != first["runId"]]
+            if old and old["status"] == "FAILED" and new and new[0]["status"] == "ACTIVE":
+                return old
+            return None
+
+        old = wait_until(replaced, 30, message="the second run replaces the first")
+        assert sorted(t["state"] for t in old["tasks"]) == ["KILLED", "KILLED"]
+        assert "replaced by the next run" in old["reason"]
+        assert client.get("/job/tasks/failover").json() == []  # killed shards are not run again

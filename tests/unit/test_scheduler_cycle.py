@@ -946,3 +946,43 @@ def test_a_stop_of_one_run_leaves_the_jobs_other_runs_alone() -> None:
                    stops={"job": {"cron-20240301T115900.000Z": ("old one", 0)}})
     plan = cycle(snap)
     assert plan.kills == [] and plan.stop_deletes == [("job", "cron-20240301T115900.000Z", 0)]
+
+
+# ---- concurrencyPolicy ---------------------------------------------------------------------------
+
+
+def test_replace_kills_the_previous_run_and_starts_the_next_once_it_is_gone() -> None:
+    from elasticjob.model.failover import FailoverCause, FailoverEntry
+
+    job = make_job(shards=2, cron="0 0 0 1 1 ? 2099", concurrencyPolicy="REPLACE")
+    trigger = Firing.trigger(s(1))
+    queues = {"job": (ReadyQueue(cursor=T0, firings=(trigger,)), 3)}
+    old = [running_task("job", 0, "a1"), running_task("job", 1, "a1")]
+    plan = cycle(snapshot([job], agents=TWO_AGENTS, queues=queues, running=old))
+    assert plan.launches == []
+    assert {k.task_id for k in plan.kills} == {t.task_id for t in old}
+    assert all(k.reason == f"replaced by the next run ({trigger.firing_id})" for k in plan.kills)
+    assert write_of(plan).queue.reason == "stopping the previous run, which this one replaces"
+    # Its shards gone (one still waiting to be failed over: dropped), the next run starts at once.
+    waiting = FailoverEntry("job", 1, "cron-20240301T115958.000Z", "t1", 1, FailoverCause.LOST, s(0))
+    gone = replace(snapshot([job], agents=TWO_AGENTS, queues=queues), failover={"job": ((waiting, 5),)})
+    plan = cycle(gone)
+    assert plan.failover_deletes == [("job", 1, 5)]
+    assert sorted(launch.task.sharding_item for launch in plan.launches) == [0, 1]
+    assert {launch.task.firing_id for launch in plan.launches} == {trigger.firing_id}
+
+
+def test_forbid_waits_for_the_previous_run_and_kills_nothing() -> None:
+    job = make_job(shards=1, cron="0 0 0 1 1 ? 2099")
+    queues = {"job": (ReadyQueue(cursor=T0, firings=(Firing.trigger(s(1)),)), 3)}
+    plan = cycle(snapshot([job], agents=TWO_AGENTS, queues=queues, running=[running_task("job", 0, "a1")]))
+    assert plan.launches == [] and plan.kills == []
+    assert write_of(plan).queue.reason == "previous firing still running"
+
+
+def test_a_replacing_job_is_not_launched_ahead_of_its_instant_while_its_previous_run_runs() -> None:
+    job = make_job(shards=1, concurrencyPolicy="REPLACE")  # every 2 s: the next instant is s(4)
+    snap = snapshot([job], agents=TWO_AGENTS, queues={"job": (ReadyQueue(cursor=s(2)), 3)},
+                    running=[running_task("job", 0, "a1")])
+    plan = cycle(snap, now=s(3), ahead=dt.timedelta(seconds=2))
+    assert plan.kills == [] and plan.launches == []  # at s(4), not 1 s early
