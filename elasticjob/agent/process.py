@@ -151,7 +151,7 @@ class TaskProcess:
         # Only the reactor thread touches what follows.
         self._pipes = {pipe.fd: pipe for pipe in (stdout, stderr)}
         self._drain_timer: Timer | None = None
-        _guard.add(self.pgid)
+        # The orphan guard knows the group already: ``spawn`` told it on the spawning thread.
         if cgroup is None:
             _watchdog.watch(self.pgid, spec.memory_bytes, self._kill_for_memory)
         for pipe in (stdout, stderr):
@@ -366,7 +366,7 @@ def start_task(spec: ProcessSpec, *, gate: int | None = None) -> TaskProcess:
         check_executable(argv[0], spec.cwd, env["PATH"])
         popen = spawn(argv, cwd=spec.cwd, env=env, stdout=out_write, stderr=err_write,
                       address_space_bytes=None if cgroup else spec.memory_bytes,
-                      cgroup_procs=cgroup.procs if cgroup else None, gate=gate)
+                      cgroup_procs=cgroup.procs if cgroup else None, gate=gate, started=_guard.add)
     except (OSError, subprocess.SubprocessError) as exc:
         for fd in (out_read, out_write, err_read, err_write):
             os.close(fd)

@@ -132,12 +132,14 @@ def can_gate() -> bool:
 
 def spawn(argv: list[str], *, cwd: Path, env: dict[str, str], stdout: int, stderr: int,
           address_space_bytes: int | None, cgroup_procs: Path | None,
-          gate: int | None = None) -> subprocess.Popen[bytes]:
+          gate: int | None = None, started: Callable[[int], None] | None = None) -> subprocess.Popen[bytes]:
     """Start ``argv`` (already checked with ``check_executable``) in a new session and process group, with
     the guarantees of the module docstring, stdin from /dev/null and ``stdout``/``stderr`` as given (no other
     descriptor is inherited). ``env`` is the complete environment. ``gate`` (only where ``can_gate()``): the
-    read end of a pipe; the command runs once the wrapper has read a line from it. Raises ``OSError`` or
-    ``subprocess.SubprocessError`` if it cannot start. Thread-safe."""
+    read end of a pipe; the command runs once the wrapper has read a line from it. ``started(pid)`` is
+    called on the spawning thread as soon as the process exists (before ``spawn`` returns to a caller that
+    may wait for the GIL a while): what must know of the process at once — the orphan guard — is told
+    there. Raises ``OSError`` or ``subprocess.SubprocessError`` if it cannot start. Thread-safe."""
     parent_pid = os.getpid()
     setpriv = _setpriv()
     preexec: Callable[[], None] | None = None
@@ -158,9 +160,12 @@ def spawn(argv: list[str], *, cwd: Path, env: dict[str, str], stdout: int, stder
                                cgroup_procs=cgroup_procs)
 
     def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(command, cwd=cwd, env=env,
-                                stdin=subprocess.DEVNULL if gate is None else gate, stdout=stdout,
-                                stderr=stderr, start_new_session=True, close_fds=True, preexec_fn=preexec)
+        popen = subprocess.Popen(command, cwd=cwd, env=env,
+                                 stdin=subprocess.DEVNULL if gate is None else gate, stdout=stdout,
+                                 stderr=stderr, start_new_session=True, close_fds=True, preexec_fn=preexec)
+        if started is not None:
+            started(popen.pid)
+        return popen
 
     return _spawner.run(start)
 

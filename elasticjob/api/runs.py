@@ -107,7 +107,7 @@ class RunsView:
         self,
         state: ClusterState,
         history: HistoryStore,
-        request_stop: Callable[[str, str, str], None] = lambda _job, _firing, _reason: None,
+        request_stop: Callable[[str, str, str], None],
     ) -> None:
         self.state = state
         self.history = history
@@ -131,6 +131,19 @@ class RunsView:
 
     def get(self, job_name: str, run_id: str) -> dict[str, Any]:
         """One run by its id (404 when the job has no such run)."""
+        return self._find(job_name, run_id).to_json()
+
+    def stop(self, job_name: str, run_id: str, reason: str = "") -> dict[str, Any]:
+        """Stop an unfinished run: the leader kills its running tasks and drops what it has queued (its
+        shards then end KILLED, and are not run again). 409 for a run that already ended. Returns the run
+        as it is when asked."""
+        run = self._find(job_name, run_id)
+        if run.status.finished:
+            raise Conflict(f"run '{run_id}' of job '{job_name}' has already finished ({run.status.value})")
+        self.request_stop(job_name, run.firing_id, reason or "stopped through the API")
+        return run.to_json()
+
+    def _find(self, job_name: str, run_id: str) -> Run:
         missing = NotFound(f"run '{run_id}' of job '{job_name}' does not exist")
         if not RUN_ID_RE.fullmatch(run_id):
             raise missing
@@ -139,23 +152,11 @@ class RunsView:
         candidates: dict[str, list[Execution]] = {f: [] for f in active.unfinished()}
         candidates.update(self.history.firings_at(job_name, instant))
         for firing, rows in candidates.items():
-            run = active.run(job_name, firing, rows)
-            if run.run_id == run_id:
-                if firing not in active.overrides:
-                    recorded = self._overrides(job_name, [firing]).get(firing)
-                    run = active.run(job_name, firing, rows, recorded)
-                return run.to_json()
+            if active.run(job_name, firing, rows).run_id == run_id:
+                if firing in active.overrides:
+                    return active.run(job_name, firing, rows)
+                return active.run(job_name, firing, rows, self._overrides(job_name, [firing]).get(firing))
         raise missing
-
-    def stop(self, job_name: str, run_id: str, reason: str = "") -> dict[str, Any]:
-        """Stop an unfinished run: the leader kills its running tasks and drops what it has queued (its
-        shards then end KILLED, and are not run again). 409 for a run that already ended. Returns the run
-        as it is when asked."""
-        run = self.get(job_name, run_id)
-        if RunStatus(run["status"]).finished:
-            raise Conflict(f"run '{run_id}' of job '{job_name}' has already finished ({run['status']})")
-        self.request_stop(job_name, run["firingId"], reason or "stopped through the API")
-        return run
 
     def _overrides(self, job_name: str, firings: list[str]) -> dict[str, Overrides]:
         found = self.history.run_overrides(job_name, firings)
