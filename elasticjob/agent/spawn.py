@@ -22,7 +22,9 @@ agent falls back to ``limits.make_preexec`` (same guarantees, slower spawns) and
 
 The death signal fires when the *thread* that forked the child exits, so every spawn runs on one thread
 that lives as long as the agent (``_Spawner``). It reaches a task's main process only; ``OrphanGuard``
-kills the rest of a task's process group when the agent dies.
+kills the rest of a task's process group when the agent dies — and so that no command runs before the guard
+knows of its group, every spawn with a ``started`` callback is gated too, by a pipe of its own opened right
+after the callback.
 """
 
 from __future__ import annotations
@@ -139,7 +141,8 @@ def spawn(argv: list[str], *, cwd: Path, env: dict[str, str], stdout: int, stder
     read end of a pipe; the command runs once the wrapper has read a line from it. ``started(pid)`` is
     called on the spawning thread as soon as the process exists (before ``spawn`` returns to a caller that
     may wait for the GIL a while): what must know of the process at once — the orphan guard — is told
-    there. Raises ``OSError`` or ``subprocess.SubprocessError`` if it cannot start. Thread-safe."""
+    there, and through the wrapper the command does not run before ``started`` has returned. Raises
+    ``OSError`` or ``subprocess.SubprocessError`` if it cannot start. Thread-safe."""
     parent_pid = os.getpid()
     setpriv = _setpriv()
     preexec: Callable[[], None] | None = None
@@ -150,7 +153,8 @@ def spawn(argv: list[str], *, cwd: Path, env: dict[str, str], stdout: int, stder
         command = [setpriv, "--pdeathsig", "KILL", "--", "/bin/sh", "-c", _WRAPPER,
                    argv[0] if script else _WRAPPER_NAME, str(parent_pid), limit,
                    "" if cgroup_procs is None else str(cgroup_procs), "keep" if "PWD" in env else "",
-                   "" if gate is None else "gated", *(("script", argv[2]) if script else ("exec", *argv))]
+                   "gated" if gate is not None or started is not None else "",
+                   *(("script", argv[2]) if script else ("exec", *argv))]
     elif gate is not None:
         raise ValueError("a gated spawn needs the exec wrapper (setpriv): check can_gate() first")
     else:
@@ -159,12 +163,24 @@ def spawn(argv: list[str], *, cwd: Path, env: dict[str, str], stdout: int, stder
         preexec = make_preexec(parent_pid=parent_pid, address_space_bytes=address_space_bytes,
                                cgroup_procs=cgroup_procs)
 
+    # Through the wrapper an ungated spawn still passes a gate of its own, opened once ``started`` has
+    # returned: an agent that dies before the orphan guard knows of the process leaves nothing running.
+    own_gate = setpriv is not None and gate is None and started is not None
+
     def start() -> subprocess.Popen[bytes]:
-        popen = subprocess.Popen(command, cwd=cwd, env=env,
-                                 stdin=subprocess.DEVNULL if gate is None else gate, stdout=stdout,
-                                 stderr=stderr, start_new_session=True, close_fds=True, preexec_fn=preexec)
-        if started is not None:
-            started(popen.pid)
+        read, write = os.pipe() if own_gate else (-1, -1)
+        stdin = read if own_gate else subprocess.DEVNULL if gate is None else gate
+        try:
+            popen = subprocess.Popen(command, cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr,
+                                     start_new_session=True, close_fds=True, preexec_fn=preexec)
+            if started is not None:
+                started(popen.pid)
+            if own_gate:
+                os.write(write, b"\n")
+        finally:
+            if own_gate:
+                os.close(read)
+                os.close(write)
         return popen
 
     return _spawner.run(start)

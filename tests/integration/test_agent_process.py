@@ -15,6 +15,7 @@ import pytest
 
 from elasticjob.agent.limits import TaskCgroup, find_delegated_cgroup, group_rss_bytes
 from elasticjob.agent.process import ProcessSpec, TaskProcess, TaskStartError, start_task
+from elasticjob.agent.spawn import can_gate
 
 PY = sys.executable
 
@@ -304,6 +305,44 @@ def test_task_and_its_children_die_when_the_agent_is_sigkilled(tmp_path: Path) -
         for pid in (main, background):
             if not is_gone(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+# A stand-in agent that is SIGKILLed after forking a task but before the orphan guard heard of it (as a
+# busy agent can be: the registration waits for the GIL). Nothing of the task may run: not even its first line.
+DIES_BEFORE_GUARD = """
+import os, signal, sys, time
+from pathlib import Path
+import elasticjob.agent.process as process
+class Stalled:
+    def add(self, pgid):
+        print(pgid, flush=True)
+        time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGKILL)
+    def remove(self, pgid): pass
+process._guard = Stalled()
+tmp = Path(sys.argv[1])
+process.start_task(process.ProcessSpec("t", "echo ran > ran; sleep 61 & echo $! > child.pid; wait", tmp, {},
+                                       64, 1, tmp / "logs"))
+"""
+
+
+@pytest.mark.skipif(not can_gate(), reason="needs setpriv with --pdeathsig (util-linux)")
+def test_a_task_forked_by_an_agent_killed_before_the_guard_knew_of_it_never_runs(tmp_path: Path) -> None:
+    agent = subprocess.Popen([PY, "-c", DIES_BEFORE_GUARD, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert agent.stdout is not None
+        main = int(agent.stdout.readline())
+        assert agent.wait(10) == -signal.SIGKILL
+        assert wait_gone(main, 3.0), "the task's main process outlived its SIGKILLed agent"
+        time.sleep(0.3)
+        assert not (tmp_path / "ran").exists(), "the task ran although its agent died before guarding it"
+        assert not (tmp_path / "child.pid").exists()
+    finally:
+        agent.kill()
+        agent.wait(5)
+        child = tmp_path / "child.pid"
+        if child.exists() and not is_gone(int(child.read_text())):
+            os.kill(int(child.read_text()), signal.SIGKILL)
 
 
 def test_pdeathsig_alone_kills_the_main_process(tmp_path: Path) -> None:
