@@ -106,7 +106,7 @@ class TaskManager:
             run = TaskRun(spec, self.sandboxes / task_id, staging)
             self._tasks[task_id] = run
         # Launches of one cached app share a lane; a task downloading an app of its own gets one alone.
-        lane = spec["app_url"] if spec["app_cache_enable"] else task_id
+        lane = spec["app_url"] if spec["app_cache_enable"] and spec["app_url"] else task_id
         self._lanes.submit(lane, lambda: self._stage(run))
 
     def kill(self, task_id: str, reason: str, *, abandon: bool = False) -> None:
@@ -225,6 +225,9 @@ class TaskManager:
             self._start_at_its_time(run, app_dir)
 
     def _install_app(self, spec: dict[str, Any], app_dir: Path) -> None:
+        if not spec["app_url"]:
+            app_dir.mkdir(parents=True)  # an app without an archive: its job runs a command of its own
+            return
         if spec["app_cache_enable"]:
             archive = self.cache.fetch_app(spec["app_url"], version=spec.get("app_version", ""))
             self.apps.install(archive, app_dir)

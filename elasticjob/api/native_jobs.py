@@ -15,12 +15,20 @@ from elasticjob.api.bodies import json_model, name_body, path_name
 from elasticjob.api.openapi import json_body, name_or_json_body
 from elasticjob.api.paging import list_body, parse_paging
 from elasticjob.api.service import JobService
-from elasticjob.model import Job, ManualRun, NotFound
+from elasticjob.model import Job, ManualRun, NotFound, ValidationFailed
 from elasticjob.model.queue import Overrides
 
 
 def _no_job(name: str) -> NotFound:
     return NotFound(f"job '{name}' does not exist")
+
+
+def _scheduled(job: Job) -> Job:
+    """The native API requires ``cron``, as Elastic-Job-Cloud's; only a job created through another API
+    (``dialect``: a Metronome job without a schedule) may lack one."""
+    if job.cron is None and job.dialect is None:
+        raise ValidationFailed.field("cron", "Field required")
+    return job
 
 
 def jobs_page(service: JobService, query: Mapping[str, str], path: str) -> tuple[bytes, dict[str, str]]:
@@ -37,14 +45,14 @@ def job_router(service: JobService) -> APIRouter:
     @router.post("/register", status_code=204, openapi_extra=json_body(Job))
     async def register(request: Request) -> Response:
         """Register a job (``appName`` of a registered app, or ``appURL`` for the single-step form)."""
-        job = await json_model(request, Job)
+        job = _scheduled(await json_model(request, Job))
         await run_in_threadpool(service.register_job, job)
         return Response(status_code=204)
 
     @router.put("/update", status_code=204, openapi_extra=json_body(Job))
     async def update(request: Request) -> Response:
         """Replace a registered job's configuration."""
-        job = await json_model(request, Job)
+        job = _scheduled(await json_model(request, Job))
         await run_in_threadpool(service.update_job, job)
         return Response(status_code=204)
 

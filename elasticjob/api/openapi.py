@@ -39,6 +39,10 @@ def install_openapi(app: FastAPI, models: list[type[BaseModel]]) -> None:
                 definition = model.model_json_schema(ref_template=_REF)
                 components.update(definition.pop("$defs", {}))
                 components[model.__name__] = definition
+            job = components.get("Job")
+            if job is not None and "cron" not in job.get("required", []):
+                # The native routes require cron (as Elastic-Job-Cloud); only /v1 jobs may lack one.
+                job.setdefault("required", []).append("cron")
             app.openapi_schema = schema
         return app.openapi_schema
 

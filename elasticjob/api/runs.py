@@ -119,31 +119,50 @@ class RunsView:
             raise ValidationFailed.field("page", "must be at least 1")
         if not 1 <= per_page <= MAX_PER_PAGE:
             raise ValidationFailed.field("per_page", f"must be between 1 and {MAX_PER_PAGE}")
+        total, runs = self.runs(job_name, (page - 1) * per_page, per_page)
+        return {"total": total, "runs": [run.to_json() for run in runs]}
+
+    def runs(self, job_name: str, offset: int, limit: int) -> tuple[int, list[Run]]:
+        """The number of the job's runs, and ``limit`` of them from ``offset``, newest first."""
         active = _Active(self.state, job_name)
         # Firings queued, or launched a moment ago, are not in the history yet (it is written behind the
         # scheduler): the store lists those first (they are the newest).
-        found = self.history.firings(job_name, (page - 1) * per_page, per_page, active.unfinished())
+        found = self.history.firings(job_name, offset, limit, active.unfinished())
         if not found.total and self.state.job(job_name) is None:
             raise NotFound(f"job '{job_name}' does not exist")
         overrides = self._overrides(job_name, [firing for firing, rows in found.rows if rows])
         runs = [active.run(job_name, firing, rows, overrides.get(firing)) for firing, rows in found.rows]
-        return {"total": found.total, "runs": [run.to_json() for run in runs]}
+        return found.total, runs
+
+    def has_active(self, job_name: str) -> bool:
+        """Whether the job has a run queued, running or waiting to run a shard again (state only)."""
+        return bool(_Active(self.state, job_name).unfinished())
+
+    def active(self, job_name: str) -> list[Run]:
+        """The job's unfinished runs, newest first (from the state; their tasks from the history)."""
+        unfinished = _Active(self.state, job_name).unfinished()
+        if not unfinished:
+            return []
+        _, recent = self.runs(job_name, 0, min(MAX_PER_PAGE, 2 * len(unfinished) + 10))
+        found = {run.firing_id: run for run in recent if not run.status.finished}
+        return [found[f] for f in unfinished if f in found]
 
     def get(self, job_name: str, run_id: str) -> dict[str, Any]:
         """One run by its id (404 when the job has no such run)."""
-        return self._find(job_name, run_id).to_json()
+        return self.find(job_name, run_id).to_json()
 
     def stop(self, job_name: str, run_id: str, reason: str = "") -> dict[str, Any]:
         """Stop an unfinished run: the leader kills its running tasks and drops what it has queued (its
         shards then end KILLED, and are not run again). 409 for a run that already ended. Returns the run
         as it is when asked."""
-        run = self._find(job_name, run_id)
+        run = self.find(job_name, run_id)
         if run.status.finished:
             raise Conflict(f"run '{run_id}' of job '{job_name}' has already finished ({run.status.value})")
         self.request_stop(job_name, run.firing_id, reason or "stopped through the API")
         return run.to_json()
 
-    def _find(self, job_name: str, run_id: str) -> Run:
+    def find(self, job_name: str, run_id: str) -> Run:
+        """One run by its id; ``NotFound`` when the job has no such run."""
         missing = NotFound(f"run '{run_id}' of job '{job_name}' does not exist")
         if not RUN_ID_RE.fullmatch(run_id):
             raise missing

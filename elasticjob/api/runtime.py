@@ -6,7 +6,7 @@ forwards these reads to the leader over HTTP.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import httpx
@@ -41,10 +41,9 @@ class LeaderState:
         self.leader_http = leader_http
 
 
-def runtime_router(
-    leader: LeaderState, history: HistoryStore, agents: LogReader, runs: RunsView
-) -> APIRouter:
-    router = APIRouter(prefix="/job", tags=["runtime"])
+def forwarder(leader: LeaderState) -> Callable[[Request], Awaitable[Response | None]]:
+    """``forward(request)``: None on the leader (answer here), else the leader's answer to the same
+    request (method, path, query, body); ``Unavailable`` when there is no leader or it does not answer."""
 
     async def forward(request: Request) -> Response | None:
         if leader.is_leader():
@@ -67,6 +66,16 @@ def runtime_router(
             status_code=upstream.status_code,
             media_type=upstream.headers.get("content-type"),
         )
+
+    return forward
+
+
+def runtime_router(
+    leader: LeaderState, history: HistoryStore, agents: LogReader, runs: RunsView
+) -> APIRouter:
+    router = APIRouter(prefix="/job", tags=["runtime"])
+
+    forward = forwarder(leader)
 
     async def from_history(request: Request, read: Callable[[Any], Any], render: Callable[[Any], Any]) -> Any:
         """Answer a history query here when leading, else from the leader."""

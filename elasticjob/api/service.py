@@ -28,7 +28,7 @@ from elasticjob.registry import (
     Transaction,
     VersionConflict,
 )
-from elasticjob.registry.state import IMPLIED_BY, STOPS, ClusterState, CorruptConfig, Stored
+from elasticjob.registry.state import IMPLIED_BY, STOPS, ClusterState, CorruptConfig, JobRecord, Stored
 from elasticjob.registry.store import encode
 
 DEFAULT_BOOTSTRAP_SCRIPT = "bin/start.sh"
@@ -53,8 +53,7 @@ class JobService:
         self.store = store
         self.layout = layout
         self.state = state
-        self._schedules: dict[tuple[str, str], cron.Schedule] = {}
-        self._upcoming: dict[tuple[str, str], tuple[int, dt.datetime | None]] = {}
+        self._upcoming: dict[tuple[str | None, str, str], tuple[int, dt.datetime | None]] = {}
 
     # ---- jobs -----------------------------------------------------------------------------------
     def register_job(self, job: Job) -> Job:
@@ -122,7 +121,7 @@ class JobService:
         queue = stored[0] if stored is not None else ReadyQueue()
         zone = cron.load_time_zone(record.time_zone)
         after = max(filter(None, (queue.cursor, now or dt.datetime.now(dt.UTC))))
-        upcoming = self._next_fire(record.cron, record.time_zone, after)
+        upcoming = self._next_fire(record, after)
         extra: dict[str, Any] = {}
         if upcoming is not None:
             extra["nextFireTime"] = upcoming.astimezone(zone).isoformat()
@@ -132,6 +131,16 @@ class JobService:
             extra["lastFireTime"] = queue.last_fire_time.astimezone(zone).isoformat(timespec="milliseconds")
         # The stored JSON is a non-empty object: the computed fields are appended to it.
         return record.json[:-1] + b"," + encode(extra)[1:]
+
+    def next_fire(self, name: str, now: dt.datetime | None = None) -> dt.datetime | None:
+        """The job's next scheduled instant (after its cron cursor and now), or None (no schedule, or none
+        left, or no such job)."""
+        record = self.state.job_record(name)
+        if record is None or record.error is not None:
+            return None
+        stored = self.state.queue(name)
+        cursor = stored[0].cursor if stored is not None else None
+        return self._next_fire(record, max(filter(None, (cursor, now or dt.datetime.now(dt.UTC)))))
 
     def jobs_json(self, start: int, stop: int) -> tuple[list[bytes], int]:
         """The JSON of the jobs at positions ``[start:stop]`` in name order, and the number of jobs."""
@@ -308,25 +317,15 @@ class JobService:
             raise NotFound(f"app '{name}' does not exist")
         return stored
 
-    def _schedule(self, expression: str, time_zone: str) -> cron.Schedule:
-        key = (expression, time_zone)
-        schedule = self._schedules.get(key)
-        if schedule is None:
-            schedule = cron.parse(expression, cron.Dialect.QUARTZ, time_zone)
-            if len(self._schedules) > 10_000:
-                self._schedules.clear()
-            self._schedules[key] = schedule
-        return schedule
-
-    def _next_fire(self, expression: str, time_zone: str, after: dt.datetime) -> dt.datetime | None:
-        """The schedule's first instant after ``after``. Quartz fires on whole seconds, so the answer is the
+    def _next_fire(self, record: JobRecord, after: dt.datetime) -> dt.datetime | None:
+        """The job's first instant after ``after``. Quartz fires on whole seconds, so the answer is the
         same for every ``after`` within one second: each schedule's last answer is kept for its second."""
-        key = (expression, time_zone)
+        key = (record.cron, record.cron_dialect, record.time_zone)
         second = int(after.timestamp() // 1)
         known = self._upcoming.get(key)
         if known is not None and known[0] == second:
             return known[1]
-        upcoming = self._schedule(expression, time_zone).next_fire(after)
+        upcoming = cron.parse_cached(*key).next_fire(after)
         if len(self._upcoming) > 10_000:
             self._upcoming.clear()
         self._upcoming[key] = (second, upcoming)
@@ -334,9 +333,11 @@ class JobService:
 
     def _check_schedule(self, job: Job) -> None:
         try:
-            self._schedule(job.cron, job.timeZone)
+            schedule = cron.parse_cached(job.cron, job.cronDialect or "QUARTZ", job.timeZone)
         except cron.CronError as exc:
             raise ValidationFailed.field("cron", exc.message) from None
+        if job.cron is not None and schedule.next_fire(dt.datetime.now(dt.UTC)) is None:
+            raise ValidationFailed.field("cron", f"{job.cron!r} never fires (no such date from now on)")
 
     def _add_app_ops(self, txn: Transaction, job: Job, previous: Job | None) -> None:
         """Check the job's app exists (and stays so until commit) or create the single-step form's app."""

@@ -14,9 +14,11 @@ Usage::
     schedule.next_fire(datetime.now(timezone.utc))  # aware UTC datetime, or None
 """
 
-from elasticjob.cron.dialects import parse
+from elasticjob.cron.dialects import NEVER, parse, parse_cached
 from elasticjob.cron.errors import CronError
 from elasticjob.cron.schedule import Dialect, Schedule, fire_times
 from elasticjob.cron.zones import load_time_zone
 
-__all__ = ["CronError", "Dialect", "Schedule", "fire_times", "load_time_zone", "parse"]
+__all__ = [
+    "NEVER", "CronError", "Dialect", "Schedule", "fire_times", "load_time_zone", "parse", "parse_cached",
+]

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
+from datetime import datetime
+
 from elasticjob.cron.errors import CronError
 from elasticjob.cron.iso8601 import parse_iso8601
+from elasticjob.cron.metronome import parse_metronome
 from elasticjob.cron.quartz import parse_quartz
 from elasticjob.cron.schedule import Dialect, Schedule
 from elasticjob.cron.unix import parse_unix
@@ -30,4 +35,32 @@ def parse(expression: str, dialect: Dialect, time_zone: str = "UTC") -> Schedule
         return parse_quartz(text, zone)
     if dialect is Dialect.UNIX:
         return parse_unix(text, zone)
+    if dialect is Dialect.METRONOME:
+        return parse_metronome(text, zone)
     return parse_iso8601(text, zone)
+
+
+@dataclass(frozen=True)
+class _Never:
+    """The schedule of a job that has none: it never fires (it runs only when triggered)."""
+
+    expression: str = ""
+
+    def next_fire(self, after: datetime) -> datetime | None:
+        if after.tzinfo is None:
+            raise ValueError("after must be timezone-aware")
+        return None
+
+
+NEVER: Schedule = _Never()
+
+
+@functools.lru_cache(maxsize=16_384)
+def parse_cached(expression: str | None, dialect: Dialect | str, time_zone: str = "UTC") -> Schedule:
+    """``parse``, remembered (schedules are immutable: thousands of jobs share a few); ``None`` as the
+    expression is ``NEVER``. ``dialect`` may also be given by its name in either case (``"QUARTZ"``)."""
+    if expression is None:
+        return NEVER
+    if isinstance(dialect, str) and not isinstance(dialect, Dialect):
+        dialect = dialect.lower()
+    return parse(expression, dialect, time_zone)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ class Dialect(enum.Enum):
     QUARTZ = "quartz"  # 6-7 fields, seconds first, 1=SUN..7=SAT, L/W/# (Elastic-Job's native dialect)
     UNIX = "unix"  # classic 5-field crontab with Vixie's day-of-month OR day-of-week rule
     ISO8601 = "iso8601"  # repeating interval R[n]/start/period
+    METRONOME = "metronome"  # DC/OS Metronome's: Unix fields (+ year), L/W/#, day-of-month AND day-of-week
 
 
 class Schedule(Protocol):

@@ -21,8 +21,9 @@ import uvicorn
 from elasticjob import placement
 from elasticjob.api.app import create_app
 from elasticjob.api.metrics import MasterMetrics
+from elasticjob.api.metronome import metronome_router
 from elasticjob.api.runs import RunsView
-from elasticjob.api.runtime import LeaderState, runtime_router
+from elasticjob.api.runtime import LeaderState, forwarder, runtime_router
 from elasticjob.api.service import JobService
 from elasticjob.common.net import advertised_host
 from elasticjob.history import open_history
@@ -149,11 +150,11 @@ def run_master(config: MasterConfig) -> None:
     metrics.add_sizes(sizes)
     metrics.registry.register(hub.collector())  # elasticjob_connected_agents: streams held here
     jobs = JobService(store, layout, state)
-    runtime = runtime_router(
-        LeaderState(lambda: election.is_leader, leader_http), history, hub,
-        RunsView(state, history, jobs.request_stop),
-    )
-    app = create_app(jobs, leader, metrics, config.max_body_bytes, runtime)
+    leadership = LeaderState(lambda: election.is_leader, leader_http)
+    runs = RunsView(state, history, jobs.request_stop)
+    runtime = runtime_router(leadership, history, hub, runs)
+    v1 = metronome_router(jobs, runs, forwarder(leadership))
+    app = create_app(jobs, leader, metrics, config.max_body_bytes, runtime, v1)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -4,6 +4,7 @@ from elasticjob.model.app import App
 from elasticjob.model.errors import Conflict, DomainError, FieldError, NotFound, Unavailable, ValidationFailed
 from elasticjob.model.job import (
     ConcurrencyPolicy,
+    CronDialect,
     Job,
     JobExecutionType,
     JobType,
@@ -26,6 +27,7 @@ __all__ = [
     "App",
     "ConcurrencyPolicy",
     "Conflict",
+    "CronDialect",
     "DomainError",
     "FieldError",
     "Job",

@@ -12,7 +12,10 @@ APP_URL_SCHEMES = ("http", "https", "file")
 
 
 def check_app_url(value: str) -> str:
-    """Accept only URLs an agent can fetch: ``http://``, ``https://`` with a host, or ``file://``."""
+    """Accept only URLs an agent can fetch: ``http://``, ``https://`` with a host, or ``file://``; or ``""``:
+    no archive at all (the task's app directory starts empty; its job runs a command of its own)."""
+    if value == "":
+        return value
     parts = urlsplit(value)
     if parts.scheme not in APP_URL_SCHEMES:
         raise ValueError(f"scheme must be one of {', '.join(APP_URL_SCHEMES)} (got {value!r})")

@@ -36,6 +36,13 @@ class ConcurrencyPolicy(enum.StrEnum):
     ALLOW = "ALLOW"  # runs side by side: not supported yet, refused
 
 
+class CronDialect(enum.StrEnum):
+    """The language of a job's ``cron`` (absent: QUARTZ, Elastic-Job's own)."""
+
+    QUARTZ = "QUARTZ"  # 6-7 fields, seconds first (see elasticjob.cron.quartz)
+    METRONOME = "METRONOME"  # DC/OS Metronome's 5-field Unix cron, day-of-month AND day-of-week
+
+
 class JobType(enum.StrEnum):
     SIMPLE = "SIMPLE"  # a Python callable receiving a ShardingContext
     DATAFLOW = "DATAFLOW"  # a Python class with fetch_data / process_data
@@ -108,7 +115,9 @@ class Job(BaseModel):
     appName: Name | None = None
     appURL: str | None = None
     bootstrapScript: str | None = Field(default=None, min_length=1)
-    cron: str = Field(min_length=1, max_length=512)
+    # Absent: the job has no schedule and runs only when triggered (a Metronome job without schedules).
+    cron: str | None = Field(default=None, min_length=1, max_length=512)
+    cronDialect: CronDialect | None = None
     jobExecutionType: JobExecutionType = JobExecutionType.TRANSIENT
     shardingTotalCount: int = Field(gt=0, le=MAX_SHARDS)
     shardingItemParameters: str = Field(default="", max_length=65_536)
@@ -134,6 +143,10 @@ class Job(BaseModel):
     timeZone: Annotated[str, AfterValidator(_check_time_zone)] = "UTC"
     # Agent attributes every shard's agent must have, e.g. {"rack": "a"} (agents: --attributes rack=a).
     constraints: Annotated[dict[str, str], AfterValidator(_check_constraints)] = Field(default_factory=dict)
+    # A job created through another API (``/v1``) remembers which, and the fields of that API's own shape
+    # that have no native counterpart, so that it answers there as it was written.
+    dialect: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")] | None = None
+    dialectSpec: dict[str, Any] | None = None
     # Elastic-Job-Cloud 2.x fields, accepted so its clients work unchanged; stored, not interpreted.
     jobProperties: dict[str, str] | None = None
     beanName: str | None = None
@@ -159,6 +172,8 @@ class Job(BaseModel):
             raise FieldValueError("shardingItemParameters", str(exc)) from None
         if self.appName is None and self.appURL is None:
             raise FieldValueError("appName", "give appName (a registered app) or appURL (single-step form)")
+        if self.appURL == "" and self.scriptCommandLine is None:
+            raise FieldValueError("scriptCommandLine", 'is required with appURL "" (no archive to run from)')
         if self.jobType in (JobType.SIMPLE, JobType.DATAFLOW) and self.jobClass is None:
             raise FieldValueError("jobClass", f"is required for jobType {self.jobType.value}")
         if self.jobType is JobType.SCRIPT and self.jobClass is not None:
@@ -170,6 +185,12 @@ class Job(BaseModel):
                 "concurrencyPolicy", "ALLOW (runs side by side) is not supported yet; use FORBID or REPLACE"
             )
         daemon = self.jobExecutionType is JobExecutionType.DAEMON
+        if daemon and self.cron is None:
+            raise FieldValueError("cron", "is required for a DAEMON job (its executor runs the schedule)")
+        if daemon and self.cronDialect not in (None, CronDialect.QUARTZ):
+            raise FieldValueError("cronDialect", "a DAEMON job's schedule is Quartz cron")
+        if self.cronDialect is not None and self.cron is None:
+            raise FieldValueError("cronDialect", "names the language of cron, which is absent")
         if self.concurrencyPolicy is ConcurrencyPolicy.REPLACE and daemon:
             raise FieldValueError("concurrencyPolicy", "REPLACE is only for TRANSIENT jobs")
         return self

@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 from kazoo.client import KazooClient
 from pydantic import ValidationError
 
-from elasticjob.model import App, DomainError, Job, JobExecutionType
+from elasticjob.model import App, CronDialect, DomainError, Job, JobExecutionType
 from elasticjob.model.failover import FailoverEntry
 from elasticjob.model.queue import ReadyQueue, parse_iso
 from elasticjob.model.run import StopRequest
@@ -75,7 +75,8 @@ class JobRecord:
 
     json: bytes
     app_name: str
-    cron: str = ""
+    cron: str | None = None  # None: no schedule
+    cron_dialect: str = "QUARTZ"
     time_zone: str = ""
     daemon: bool = False
     error: str | None = None
@@ -96,7 +97,8 @@ def decode_job(name: str, data: bytes) -> JobRecord:
     return JobRecord(
         encode(job.as_json()),
         sys.intern(job.effective_app_name),
-        sys.intern(job.cron),
+        None if job.cron is None else sys.intern(job.cron),
+        (job.cronDialect or CronDialect.QUARTZ).value,
         sys.intern(job.timeZone),
         job.jobExecutionType is JobExecutionType.DAEMON,
     )

@@ -502,7 +502,7 @@ def task_spec(job: Job, app: App, task: RunningTask) -> dict[str, Any]:
         "cpus": job.cpuCount,
         "mem_mb": job.memoryMB,
         "execution_type": job.jobExecutionType.value,
-        "cron": job.cron,
+        "cron": job.cron or "",
         "time_zone": job.timeZone,
         "start_at_ms": int(task.start_at.timestamp() * 1000) if task.start_at else 0,
     }

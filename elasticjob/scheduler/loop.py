@@ -110,7 +110,6 @@ class Scheduler:
         self._stopped = threading.Event()
         self.reports = Reports(state, self.writes, self.applier, agents, self.metrics, agent_grace, self.wake)
         self._leader_since: float | None = None
-        self._schedules: dict[tuple[str, str], cron.Schedule] = {}
         # Fed by the state's listener (mirror thread) and the gateway (gRPC threads), taken by the loop.
         self._lock = threading.Lock()
         self._dirty: set[str] = set()
@@ -231,15 +230,7 @@ class Scheduler:
         return self._next_wait()
 
     def _schedule(self, job: Job) -> cron.Schedule:
-        return self._schedule_of(job.cron, job.timeZone)
-
-    def _schedule_of(self, expression: str, zone: str) -> cron.Schedule:
-        key = (expression, zone)
-        schedule = self._schedules.get(key)
-        if schedule is None:
-            schedule = cron.parse(expression, cron.Dialect.QUARTZ, zone)
-            self._schedules[key] = schedule
-        return schedule
+        return cron.parse_cached(job.cron, job.cronDialect or "QUARTZ", job.timeZone)
 
     def _rebuild(self) -> None:
         """Every job's next instant from its stored cron cursor; every job with something pending is dirty.
@@ -268,7 +259,8 @@ class Scheduler:
                 dirty.add(name)
             cursor = stored[0].cursor if stored is not None else None
             try:
-                upcoming = self._schedule_of(record.cron, record.time_zone).next_fire(cursor or now)
+                schedule = cron.parse_cached(record.cron, record.cron_dialect, record.time_zone)
+                upcoming = schedule.next_fire(cursor or now)
             except cron.CronError as exc:
                 log.error("job %s: %s", name, exc)
                 continue

@@ -1,0 +1,397 @@
+"""DC/OS Metronome's job and schedule shapes, and how they map onto a native job (pure: no I/O).
+
+A ``/v1`` job *is* a native ``Job``: ``run.cmd``/``run.args`` become ``scriptCommandLine``, ``cpus``/``mem``
+``cpuCount``/``memoryMB``, ``env`` ``environment``, EQ/IS placement constraints ``constraints``, the one
+schedule ``cron`` (Metronome's dialect), ``timeZone``, ``startingDeadlineSeconds`` and
+``concurrencyPolicy``. What has no native counterpart (labels, ``disk``, ``user``, ``maxLaunchDelay``,
+``restart``, the artifacts and the schedule as written) is kept in the job's ``dialectSpec``, so that the
+job answers on ``/v1`` as it was written. A native job is shown on ``/v1`` the other way round.
+
+Decisions (README, "Coming from Metronome"): one schedule per job, as Metronome; ``concurrencyPolicy``
+ALLOW (Metronome's only value) is accepted and runs as FORBID — a firing that finds the previous run
+active waits for it instead of running beside it, so no run is lost; ``restart.policy`` ON_FAILURE retries
+a failed shard up to ``ON_FAILURE_RETRIES`` times; a disabled schedule leaves the job without a native
+``cron`` (it can still be run by hand). Fields this platform cannot honour (``docker``, ``ucr``,
+``volumes``, ``secrets``, ``gpus``, ``networks``, secret-valued ``env``, LIKE/UNLIKE constraints, more than
+one artifact or an artifact that is not an archive to extract) are refused with a 422 that says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shlex
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from elasticjob.model.app import App, check_app_url
+from elasticjob.model.errors import FieldError, ValidationFailed
+from elasticjob.model.job import MAX_SHARDS, ConcurrencyPolicy, CronDialect, Job
+from elasticjob.model.validation import validation_failed
+
+DIALECT = "metronome"
+ID_RE = re.compile(r"([a-z0-9]|[a-z0-9][a-z0-9-]*[a-z0-9])(\.([a-z0-9]|[a-z0-9][a-z0-9-]*[a-z0-9]))*")
+ON_FAILURE_RETRIES = 10
+DEFAULT_DEADLINE = 900
+DEFAULT_MAX_LAUNCH_DELAY = 3600
+NATIVE_SCHEDULE_ID = "default"
+UNSUPPORTED_RUN_FIELDS = ("docker", "ucr", "volumes", "secrets", "gpus", "networks")
+_NOT_SUPPORTED = "is not supported by this platform yet (no container runtime, no secret store)"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+
+def _check_id(value: str) -> str:
+    if not ID_RE.fullmatch(value) or len(value) > 128:
+        raise ValueError(
+            "must be lower-case letters, digits and '-', in dot-separated groups (e.g. marketing.myjob), "
+            "at most 128 characters"
+        )
+    return value
+
+
+class Artifact(_Strict):
+    uri: str
+    extract: bool = True
+    executable: bool = False
+    cache: bool = False
+
+    @field_validator("uri")
+    @classmethod
+    def _uri(cls, value: str) -> str:
+        return check_app_url(value) if value else _fail("must not be empty")
+
+
+class Constraint(_Strict):
+    attribute: str = Field(min_length=1, max_length=256)
+    operator: Literal["IS", "EQ", "LIKE", "UNLIKE"]
+    value: str | None = None
+
+
+class Placement(_Strict):
+    constraints: list[Constraint] = Field(default_factory=list, max_length=64)
+
+
+class Restart(_Strict):
+    policy: Literal["NEVER", "ON_FAILURE"] = "NEVER"
+    activeDeadlineSeconds: int | None = Field(default=None, ge=1)
+
+
+class RunSpec(_Strict):
+    cpus: float = Field(ge=0.01)
+    mem: float = Field(ge=32)
+    disk: float = Field(default=0, ge=0)
+    cmd: str | None = Field(default=None, min_length=1, max_length=65_536)
+    args: list[str] | None = Field(default=None, min_length=1, max_length=1024)
+    user: str | None = Field(default=None, min_length=1, max_length=256)
+    env: dict[str, str | dict[str, Any]] = Field(default_factory=dict, max_length=1000)
+    placement: Placement = Field(default_factory=Placement)
+    artifacts: list[Artifact] = Field(default_factory=list, max_length=64)
+    maxLaunchDelay: int = Field(default=DEFAULT_MAX_LAUNCH_DELAY, ge=1)
+    taskKillGracePeriodSeconds: float | None = Field(default=None, ge=0, le=3600)
+    restart: Restart = Field(default_factory=Restart)
+    shards: int = Field(default=1, ge=1, le=MAX_SHARDS)  # extension: N shards, each with the sharding env
+
+    @model_validator(mode="after")
+    def _command(self) -> RunSpec:
+        if (self.cmd is None) == (self.args is None):
+            raise _PathError("run.cmd", "give exactly one of cmd (a shell command) and args (an argv)")
+        for key, value in self.env.items():
+            if not isinstance(value, str):
+                raise _PathError(f"run.env.{key}", f"secret references {_NOT_SUPPORTED}")
+        for i, constraint in enumerate(self.placement.constraints):
+            if constraint.operator in ("LIKE", "UNLIKE"):
+                raise _PathError(
+                    f"run.placement.constraints.{i}.operator",
+                    f"{constraint.operator} is not supported yet; use EQ (or IS)",
+                )
+            if constraint.value is None:
+                raise _PathError(
+                    f"run.placement.constraints.{i}.value", f"is required for {constraint.operator}"
+                )
+        if len(self.artifacts) > 1 or any(not a.extract for a in self.artifacts):
+            raise _PathError(
+                "run.artifacts",
+                "only one artifact, an archive with extract=true (the job's app), is supported yet",
+            )
+        return self
+
+
+class ScheduleSpec(_Strict):
+    id: str
+    cron: str = Field(min_length=1, max_length=512)
+    timezone: str = "UTC"
+    startingDeadlineSeconds: int = Field(default=DEFAULT_DEADLINE, ge=1)
+    concurrencyPolicy: Literal["ALLOW", "FORBID", "REPLACE"] = "ALLOW"
+    enabled: bool = True
+    nextRunAt: str | None = None  # computed; accepted in input (the docs' examples carry it) and ignored
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return _check_id(value)
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"nextRunAt"})
+
+
+class JobSpec(_Strict):
+    id: str
+    description: str = Field(default="", max_length=4096)
+    labels: dict[str, str] = Field(default_factory=dict, max_length=256)
+    run: RunSpec
+    schedules: list[ScheduleSpec] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return _check_id(value)
+
+    @field_validator("schedules")
+    @classmethod
+    def _one_schedule(cls, value: list[ScheduleSpec]) -> list[ScheduleSpec]:
+        if len(value) > 1:
+            raise ValueError("only one schedule per job is supported (as Metronome)")
+        return value
+
+
+class _PathError(ValueError):
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
+def _fail(message: str) -> str:
+    raise ValueError(message)
+
+
+def parse_model(model: type[_Strict], value: Any) -> Any:
+    """Validate a decoded JSON value; ``ValidationFailed`` with Metronome's JSON-pointer paths."""
+    if not isinstance(value, dict):
+        raise ValidationFailed("Object is not valid", [FieldError("/", ("expected a JSON object",))])
+    unsupported = [
+        FieldError(f"/run/{name}", (f"{name} {_NOT_SUPPORTED}",))
+        for name in UNSUPPORTED_RUN_FIELDS
+        if isinstance(value.get("run"), dict) and name in value["run"]
+    ]
+    if unsupported:
+        raise ValidationFailed("Object is not valid", unsupported)
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        failed = validation_failed(exc)
+        raise ValidationFailed("Object is not valid", [pointer(d) for d in failed.details]) from None
+
+
+def pointer(detail: FieldError) -> FieldError:
+    """A native dotted field path as Metronome's JSON pointer (``run.mem`` -> ``/run/mem``)."""
+    if detail.path.startswith("/"):
+        return detail
+    return FieldError("/" + detail.path.replace(".", "/"), detail.errors)
+
+
+# ---- Metronome -> native ----------------------------------------------------------------------------
+def to_native(spec: JobSpec, schedule: ScheduleSpec | None) -> Job:
+    """The native job of ``spec`` with ``schedule`` (or none). Raises ``ValidationFailed`` (paths as
+    Metronome's) when the combination is not valid natively."""
+    run = spec.run
+    command = run.cmd if run.cmd is not None else shlex.join(run.args or [])
+    artifact = run.artifacts[0] if run.artifacts else None
+    scheduled = schedule is not None and schedule.enabled
+    kept_run = run.model_dump(
+        mode="json",
+        include={
+            "disk",
+            "args",
+            "user",
+            "artifacts",
+            "maxLaunchDelay",
+            "restart",
+            "placement",
+            "taskKillGracePeriodSeconds",
+        },
+        exclude_none=True,
+    )
+    fields: dict[str, Any] = {
+        "jobName": spec.id,
+        "appURL": artifact.uri if artifact else "",
+        "scriptCommandLine": command,
+        "shardingTotalCount": run.shards,
+        "cpuCount": run.cpus,
+        "memoryMB": run.mem,
+        "environment": {k: v for k, v in run.env.items() if isinstance(v, str)},
+        "constraints": {c.attribute: c.value or "" for c in run.placement.constraints},
+        "shardRetryLimit": ON_FAILURE_RETRIES if run.restart.policy == "ON_FAILURE" else 0,
+        "description": spec.description,
+        "misfire": True,
+        "dialect": DIALECT,
+        "dialectSpec": {
+            "labels": spec.labels,
+            "run": kept_run,
+            "schedule": schedule.as_json() if schedule else None,
+        },
+    }
+    if scheduled:
+        assert schedule is not None
+        fields.update(
+            cron=schedule.cron,
+            cronDialect=CronDialect.METRONOME,
+            timeZone=schedule.timezone,
+            startingDeadlineSeconds=schedule.startingDeadlineSeconds,
+            concurrencyPolicy=ConcurrencyPolicy.REPLACE
+            if schedule.concurrencyPolicy == "REPLACE"
+            else ConcurrencyPolicy.FORBID,
+        )
+    elif schedule is not None:
+        fields["timeZone"] = schedule.timezone
+    try:
+        return Job.model_validate(fields)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            "Object is not valid", [_native_path(d) for d in validation_failed(exc).details]
+        ) from None
+
+
+_NATIVE_PATHS = {
+    "jobName": "/id",
+    "scriptCommandLine": "/run/cmd",
+    "cpuCount": "/run/cpus",
+    "memoryMB": "/run/mem",
+    "environment": "/run/env",
+    "constraints": "/run/placement/constraints",
+    "appURL": "/run/artifacts",
+    "cron": "/cron",
+    "timeZone": "/timezone",
+    "description": "/description",
+    "shardingTotalCount": "/run/shards",
+}
+
+
+def _native_path(detail: FieldError) -> FieldError:
+    head = detail.path.split(".", 1)[0]
+    return FieldError(_NATIVE_PATHS.get(head, "/" + detail.path.replace(".", "/")), detail.errors)
+
+
+def kept(job: Job) -> Mapping[str, Any]:
+    return job.dialectSpec or {} if job.dialect == DIALECT else {}
+
+
+def stored_schedule(job: Job) -> ScheduleSpec | None:
+    """The job's schedule as ``/v1`` shows it (without ``nextRunAt``); a native job's cron is shown as a
+    schedule named ``default``."""
+    if job.dialect == DIALECT:
+        value = kept(job).get("schedule")
+        return None if value is None else ScheduleSpec.model_validate(value, strict=False)
+    if job.cron is None:
+        return None
+    policy: Literal["REPLACE", "FORBID"] = (
+        "REPLACE" if job.concurrencyPolicy is ConcurrencyPolicy.REPLACE else "FORBID"
+    )
+    return ScheduleSpec(
+        id=NATIVE_SCHEDULE_ID,
+        cron=job.cron,
+        timezone=job.timeZone,
+        startingDeadlineSeconds=job.startingDeadlineSeconds or DEFAULT_DEADLINE,
+        concurrencyPolicy=policy,
+        enabled=True,
+    )
+
+
+def spec_of(job: Job) -> JobSpec:
+    """The job as a ``JobSpec`` (its schedule in ``schedules``), for an update that keeps what it had."""
+    schedule = stored_schedule(job)
+    value = job_json(job, None)
+    value["schedules"] = [] if schedule is None or job.dialect != DIALECT else [schedule.as_json()]
+    return JobSpec.model_validate(value, strict=False)
+
+
+# ---- native -> Metronome ----------------------------------------------------------------------------
+def job_json(job: Job, app: App | None) -> dict[str, Any]:
+    """The ``/v1`` shape of a job: Metronome's fields only (``shards`` and ``taskKillGracePeriodSeconds``
+    only when the job has them)."""
+    own = kept(job).get("run", {})
+    run: dict[str, Any] = {"cpus": job.cpuCount, "mem": job.memoryMB, "disk": own.get("disk", 0)}
+    if "args" in own:
+        run["args"] = own["args"]
+    else:
+        run["cmd"] = job.scriptCommandLine or (app.bootstrapScript if app else "")
+    if own.get("user"):
+        run["user"] = own["user"]
+    run["env"] = dict(job.environment)
+    run["placement"] = own.get("placement") or {
+        "constraints": [
+            {"attribute": k, "operator": "EQ", "value": v} for k, v in sorted(job.constraints.items())
+        ]
+    }
+    if "artifacts" in own:
+        run["artifacts"] = own["artifacts"]
+    else:
+        url = job.appURL if job.appURL is not None else app.appURL if app else ""
+        run["artifacts"] = [{"uri": url, "extract": True, "executable": False, "cache": False}] if url else []
+    run["maxLaunchDelay"] = own.get("maxLaunchDelay", DEFAULT_MAX_LAUNCH_DELAY)
+    run["restart"] = own.get("restart") or {"policy": "ON_FAILURE" if job.shardRetryLimit else "NEVER"}
+    if own.get("taskKillGracePeriodSeconds") is not None:
+        run["taskKillGracePeriodSeconds"] = own["taskKillGracePeriodSeconds"]
+    if job.shardingTotalCount != 1:
+        run["shards"] = job.shardingTotalCount
+    return {
+        "id": job.jobName,
+        "description": job.description,
+        "labels": dict(kept(job).get("labels", {})),
+        "run": run,
+    }
+
+
+def timestamp(instant: dt.datetime | None) -> str | None:
+    """Metronome's ``yyyy-MM-dd'T'HH:mm:ss.SSSZ`` (``2016-07-26T00:20:00.000+0000``), in UTC."""
+    if instant is None:
+        return None
+    utc = instant.astimezone(dt.UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
+
+
+def schedule_json(schedule: ScheduleSpec, next_run: dt.datetime | None) -> dict[str, Any]:
+    value = schedule.as_json()
+    if next_run is not None and schedule.enabled:
+        value["nextRunAt"] = timestamp(next_run)
+    return value
+
+
+TASK_STATUS = {
+    "STAGING": "TASK_STAGING",
+    "RUNNING": "TASK_RUNNING",
+    "FINISHED": "TASK_FINISHED",
+    "FAILED": "TASK_FAILED",
+    "KILLED": "TASK_KILLED",
+    "LOST": "TASK_FAILED",
+}
+
+
+def run_json(job_id: str, run: Any) -> dict[str, Any]:
+    """A run (``model.run.Run``) as Metronome's JobRun: ``id, jobId, status, createdAt, completedAt,
+    tasks[{id, startedAt, completedAt, status}]`` (null fields omitted, as protobuf's JSON does)."""
+    value: dict[str, Any] = {
+        "id": run.run_id,
+        "jobId": job_id,
+        "status": run.status.value,
+        "createdAt": timestamp(run.created_at),
+    }
+    if run.finished_at is not None:
+        value["completedAt"] = timestamp(run.finished_at)
+    tasks = []
+    for task in run.tasks:
+        if task.state not in TASK_STATUS:
+            continue  # a MISSED firing's record is no task
+        entry: dict[str, Any] = {"id": task.task_id, "status": TASK_STATUS[task.state]}
+        if task.started_at is not None:
+            entry["startedAt"] = timestamp(task.started_at)
+        if task.finished_at is not None:
+            entry["completedAt"] = timestamp(task.finished_at)
+        tasks.append(entry)
+    value["tasks"] = tasks
+    return value

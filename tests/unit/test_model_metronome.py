@@ -1,0 +1,115 @@
+"""Metronome's job shapes and their mapping onto native jobs (pure)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from elasticjob.model import ConcurrencyPolicy, CronDialect, Job, ValidationFailed
+from elasticjob.model import metronome as m
+from elasticjob.model.run import Run, RunCause, RunStatus, RunTask
+
+
+def spec(**run: Any) -> dict[str, Any]:
+    return {"id": "team.job", "run": {"cmd": "echo hi", "cpus": 0.5, "mem": 64, **run}}
+
+
+def paths(value: Any, model: type = m.JobSpec) -> list[str]:
+    with pytest.raises(ValidationFailed) as caught:
+        m.parse_model(model, value)
+    assert caught.value.message == "Object is not valid"
+    return [d.path for d in caught.value.details]
+
+
+def test_a_job_spec_becomes_a_native_job_with_its_metronome_fields_kept() -> None:
+    parsed = m.parse_model(m.JobSpec, {
+        **spec(env={"A": "1"}, disk=10, user="nobody", placement={"constraints": [
+            {"attribute": "rack", "operator": "EQ", "value": "a"}]}, restart={"policy": "ON_FAILURE"},
+            maxLaunchDelay=60),
+        "labels": {"team": "data"}, "description": "d",
+        "schedules": [{"id": "s", "cron": "0 3 * * 1", "timezone": "Europe/Berlin", "concurrencyPolicy": "ALLOW"}],
+    })
+    job = m.to_native(parsed, parsed.schedules[0])
+    assert (job.jobName, job.scriptCommandLine, job.cpuCount, job.memoryMB) == ("team.job", "echo hi", 0.5, 64)
+    assert job.appURL == "" and job.environment == {"A": "1"} and job.constraints == {"rack": "a"}
+    assert job.cron == "0 3 * * 1" and job.cronDialect is CronDialect.METRONOME
+    assert job.timeZone == "Europe/Berlin" and job.startingDeadlineSeconds == 900
+    assert job.concurrencyPolicy is ConcurrencyPolicy.FORBID  # ALLOW runs as FORBID: waits, never lost
+    assert job.shardRetryLimit == m.ON_FAILURE_RETRIES and job.misfire
+    shown = m.job_json(job, None)
+    assert shown == {"id": "team.job", "description": "d", "labels": {"team": "data"}, "run": {
+        "cpus": 0.5, "mem": 64, "disk": 10, "cmd": "echo hi", "user": "nobody", "env": {"A": "1"},
+        "placement": {"constraints": [{"attribute": "rack", "operator": "EQ", "value": "a"}]},
+        "artifacts": [], "maxLaunchDelay": 60, "restart": {"policy": "ON_FAILURE"}}}
+    assert m.stored_schedule(job) == parsed.schedules[0].model_copy(update={"nextRunAt": None})
+    assert m.spec_of(job).schedules == [m.stored_schedule(job)]
+
+
+def test_args_run_as_an_argv_and_a_disabled_schedule_leaves_the_job_unscheduled() -> None:
+    parsed = m.parse_model(m.JobSpec, {"id": "j", "run": {"args": ["echo", "a b", "$HOME"], "cpus": 1, "mem": 32},
+                                       "schedules": [{"id": "s", "cron": "* * * * *", "enabled": False}]})
+    job = m.to_native(parsed, parsed.schedules[0])
+    assert job.scriptCommandLine == "echo 'a b' '$HOME'" and job.cron is None
+    assert m.job_json(job, None)["run"]["args"] == ["echo", "a b", "$HOME"]
+    assert m.stored_schedule(job) is not None and not m.stored_schedule(job).enabled  # type: ignore[union-attr]
+
+
+def test_a_native_job_is_shown_in_metronomes_shape() -> None:
+    job = Job(jobName="n", appURL="http://h/app.tgz", cron="0 0 3 * * ?", shardingTotalCount=3, cpuCount=1,
+              memoryMB=128, scriptCommandLine="bin/run", constraints={"zone": "b"})
+    shown = m.job_json(job, None)
+    assert shown["run"]["artifacts"] == [{"uri": "http://h/app.tgz", "extract": True, "executable": False,
+                                          "cache": False}]
+    assert shown["run"]["shards"] == 3 and shown["run"]["cmd"] == "bin/run" and shown["labels"] == {}
+    assert shown["run"]["placement"]["constraints"] == [{"attribute": "zone", "operator": "EQ", "value": "b"}]
+    schedule = m.stored_schedule(job)
+    assert schedule is not None and (schedule.id, schedule.cron, schedule.concurrencyPolicy) == (
+        "default", "0 0 3 * * ?", "FORBID")
+
+
+@pytest.mark.parametrize(("value", "path"), [
+    ({"id": "Upper", "run": {"cmd": "x", "cpus": 1, "mem": 32}}, "/id"),
+    ({"id": "a..b", "run": {"cmd": "x", "cpus": 1, "mem": 32}}, "/id"),
+    (spec(mem=31), "/run/mem"),
+    (spec(cpus=0), "/run/cpus"),
+    (spec(args=["x"]), "/run/cmd"),
+    ({"id": "j", "run": {"cpus": 1, "mem": 32}}, "/run/cmd"),
+    (spec(docker={"image": "busybox"}), "/run/docker"),
+    (spec(volumes=[]), "/run/volumes"),
+    (spec(gpus=1), "/run/gpus"),
+    (spec(env={"S": {"secret": "db"}}), "/run/env/S"),
+    (spec(placement={"constraints": [{"attribute": "h", "operator": "LIKE", "value": "a.*"}]}),
+     "/run/placement/constraints/0/operator"),
+    (spec(placement={"constraints": [{"attribute": "h", "operator": "GROUP_BY"}]}),
+     "/run/placement/constraints/0/operator"),
+    (spec(artifacts=[{"uri": "http://h/a.sh", "extract": False}]), "/run/artifacts"),
+    (spec(artifacts=[{"uri": "ftp://h/a.tgz"}]), "/run/artifacts/0/uri"),
+    (spec(restart={"policy": "ALWAYS"}), "/run/restart/policy"),
+    (spec(surprise=1), "/run/surprise"),
+    ({**spec(), "schedules": [{"id": "a", "cron": "* * * * *"}, {"id": "b", "cron": "* * * * *"}]}, "/schedules"),
+    ({**spec(), "schedules": [{"id": "a", "cron": "* * * * *", "concurrencyPolicy": "SOMETIMES"}]},
+     "/schedules/0/concurrencyPolicy"),
+])
+def test_invalid_specs_are_refused_at_the_field_they_name(value: dict[str, Any], path: str) -> None:
+    assert path in paths(value)
+
+
+def test_a_body_that_is_no_object_is_refused() -> None:
+    assert paths([1, 2]) == ["/"]
+
+
+def test_a_run_is_shown_as_metronomes_job_run() -> None:
+    t0 = dt.datetime(2026, 12, 3, 10, 0, 0, 123_000, tzinfo=dt.UTC)
+    run = Run("20261203100000abcde", "j", "f", RunCause.MANUAL, RunStatus.FAILED, t0,
+              started_at=t0, finished_at=t0 + dt.timedelta(seconds=5), tasks=(
+                  RunTask("t0", 0, "KILLED", started_at=t0, finished_at=t0 + dt.timedelta(seconds=5)),
+                  RunTask("t1", 1, "LOST", started_at=t0),
+                  RunTask("missed", None, "MISSED")))
+    assert m.run_json("j", run) == {
+        "id": "20261203100000abcde", "jobId": "j", "status": "FAILED", "createdAt": "2026-12-03T10:00:00.123+0000",
+        "completedAt": "2026-12-03T10:00:05.123+0000",
+        "tasks": [{"id": "t0", "status": "TASK_KILLED", "startedAt": "2026-12-03T10:00:00.123+0000",
+                   "completedAt": "2026-12-03T10:00:05.123+0000"},
+                  {"id": "t1", "status": "TASK_FAILED", "startedAt": "2026-12-03T10:00:00.123+0000"}]}
