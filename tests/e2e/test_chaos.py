@@ -1,7 +1,8 @@
 """Chaos: kill real processes mid-run and check the recorded history for exactly-once execution.
 
 Every scenario asserts on the execution history (and on the shards' own side-effect files): for a job
-with failover=true, each shard of each firing that started FINISHED exactly once.
+with failover=true, each shard of each firing that started FINISHED exactly once; and on the runs: each
+firing is one run with one final status, whose tasks are exactly the executions recorded for it.
 """
 
 from __future__ import annotations
@@ -52,6 +53,25 @@ def assert_exactly_once(history: list[dict[str, Any]], shards: int, out: Path) -
     return firings
 
 
+def assert_runs(client: httpx.Client, job: str, history: list[dict[str, Any]]) -> None:
+    """Each firing is one run with one final status — SUCCESS when every shard finished — whose tasks are
+    exactly the executions recorded for it."""
+    response = client.get(f"/job/jobs/{job}/runs", params={"per_page": 100})
+    assert response.status_code == 200, response.text
+    listed = response.json()
+    runs = listed["runs"]
+    assert listed["total"] == len(runs) and len({r["runId"] for r in runs}) == len(runs)
+    by_firing = {r["firingId"]: r for r in runs}
+    assert len(by_firing) == len(runs), "a firing shows as two runs"
+    assert set(by_firing) == {r["firingId"] for r in history}
+    for firing, run in by_firing.items():
+        recorded = sorted((r["taskId"], r["state"]) for r in history if r["firingId"] == firing)
+        assert sorted((t["taskId"], t["state"]) for t in run["tasks"]) == recorded, run
+        assert run["status"] in ("SUCCESS", "FAILED") and run["finishedAt"], run
+        started = any(state != "MISSED" for _, state in recorded)
+        assert run["status"] == ("SUCCESS" if started else "FAILED"), run
+
+
 def setup_job(cluster: Cluster, tmp_path: Path, script: str, job: dict[str, Any]) -> tuple[httpx.Client, Path]:
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
@@ -93,6 +113,7 @@ def test_sigkill_an_agent_mid_shard_fails_its_shards_over(cluster: Cluster, tmp_
     history = rows(client, "gated")
     firings = assert_exactly_once(history, 4, out)
     assert len(firings) == 1
+    assert_runs(client, "gated", history)
     lost = [r for r in history if r["state"] == "LOST"]
     assert sorted(r["taskId"] for r in lost) == sorted(t["id"] for t in on_victim)
     assert all(r["agentId"] == "survivor" for r in history if r["state"] == "FINISHED")
@@ -125,6 +146,7 @@ def test_sigstopped_agent_kills_its_stale_copy_after_sigcont(cluster: Cluster, t
     wait_until(lambda: running(client) == [], 30, message="failed-over shards done")
     history = rows(client, "stale")
     assert_exactly_once(history, 2, out)
+    assert_runs(client, "stale", history)
     assert all(r["agentId"] == "spare" for r in history if r["state"] == "FINISHED")
     assert {r["taskId"] for r in history if r["state"] == "LOST"} == set(original)
     assert spare.process is not None and spare.process.poll() is None
@@ -161,6 +183,7 @@ def test_leader_sigkilled_repeatedly_never_loses_or_doubles_a_firing(cluster: Cl
         wait_until(lambda: running(client) == [] and client.get("/job/tasks/failover").json() == [], 40,
                    message="the last firings drained")
         history = rows(client, "steady")
+        assert_runs(client, "steady", history)
     firings = assert_exactly_once(history, 3, out)
     assert len(firings) >= 5
     # firing identity is the scheduled instant: no instant fired twice under two ids
@@ -189,6 +212,7 @@ def test_restarting_every_master_and_agent_at_once_loses_nothing(cluster: Cluste
         wait_until(lambda: running(client) == [] and client.get("/job/tasks/failover").json() == [] and any(
             r["state"] == "FINISHED" for r in rows(client, "reboot")), 60, message="the firing completed")
         history = rows(client, "reboot")
+        assert_runs(client, "reboot", history)
     assert_exactly_once(history, 3, out)
     assert len([r for r in history if r["state"] == "LOST"]) == 3
 

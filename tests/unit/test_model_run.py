@@ -95,3 +95,9 @@ def test_a_run_is_assembled_from_its_recorded_tasks_and_the_leaders_newer_state(
     assert (waiting.status, waiting.cause, waiting.created_at) == (RunStatus.INITIAL, RunCause.MANUAL, T0)
     rerun = assemble("myjob", firing, [task(0, "LOST", 1)], pending_shards=1)
     assert rerun.status is RunStatus.ACTIVE
+
+
+def test_a_missed_firings_run_ends_when_it_was_recorded_missed() -> None:
+    missed = RunTask("m", None, "MISSED", message="disabled", created_at=T0 + dt.timedelta(seconds=3))
+    run = assemble("myjob", "cron-20260725T212507.000Z", [missed])
+    assert run.status is RunStatus.FAILED and run.finished_at == T0 + dt.timedelta(seconds=3)
