@@ -110,7 +110,8 @@ def runtime_router(
     @router.post("/jobs/{jobName}/runs/{runId}/stop", status_code=202)
     async def stop_run(request: Request, jobName: str, runId: str, reason: str = "") -> Any:  # noqa: N803
         """Stop an unfinished run (202, the run as it was when asked): its running tasks are killed
-        (SIGTERM, SIGKILL after the agent's grace period) and end KILLED, its queued firing and shards
+        (SIGTERM, then SIGKILL after the job's ``taskKillGracePeriodSeconds``, else the agent's grace
+        period) and end KILLED, its queued firing and shards
         waiting to run again are dropped; the run ends FAILED. 409 if it had finished already."""
         forwarded = await forward(request)
         if forwarded is not None:

@@ -169,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=10.0,
         metavar="SECONDS",
-        help="time between SIGTERM and SIGKILL when a task is killed (default 10)",
+        help="time between SIGTERM and SIGKILL when a task is killed, for jobs without "
+        "taskKillGracePeriodSeconds; an agent that stops waits no longer than this for any task (default 10)",
     )
     agent.add_argument(
         "--app-revalidate-seconds",

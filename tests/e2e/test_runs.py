@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +52,11 @@ def _finished(client: httpx.Client, name: str) -> dict[str, Any] | None:
     return runs[0] if runs and runs[0]["status"] in ("SUCCESS", "FAILED") else None
 
 
-def _start(cluster: Cluster, tmp_path: Path) -> None:
-    """A master, an agent and the app ``runs`` of SCRIPT."""
+def _start(cluster: Cluster, tmp_path: Path, agent: tuple[str, ...] = ()) -> None:
+    """A master, an agent (with ``agent`` flags) and the app ``runs`` of SCRIPT."""
     tarball = build_tarball({"bin/run.sh": SCRIPT}, tmp_path / "runs.tar.gz", executable=("bin/run.sh",))
     cluster.start_master()
-    cluster.start_agent(cpus=2, mem=1024)
+    cluster.start_agent(cpus=2, mem=1024, extra=agent)
     cluster.wait_agents(1)
     app = {"appName": "runs", "appURL": tarball.as_uri(), "bootstrapScript": "bin/run.sh",
            "cpuCount": 0.1, "memoryMB": 16}
@@ -233,3 +235,52 @@ def test_replace_stops_the_active_run_for_the_next_and_allow_is_refused(cluster:
         assert sorted(t["state"] for t in old["tasks"]) == ["KILLED", "KILLED"]
         assert "replaced by the next run" in old["reason"]
         assert client.get("/job/tasks/failover").json() == []  # killed shards are not run again
+
+
+def _at(stamp: str) -> float:
+    return dt.datetime.fromisoformat(stamp).timestamp()
+
+
+def test_a_stopped_runs_shards_get_their_jobs_grace_between_sigterm_and_sigkill(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    _start(cluster, tmp_path, agent=("--kill-grace", "30"))  # the agent's own grace: 30 s
+    with cluster.api as client:
+        for bad in (-1, 3600.5, "1"):
+            refused = client.post("/job/register", json={**_job("bad", 1), "taskKillGracePeriodSeconds": bad})
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["details"][0]["path"] == "taskKillGracePeriodSeconds"
+        # Ignores SIGTERM (noting when it came): only the SIGKILL a second later ends it.
+        trapper = {**_job("trapper", 1, OUT=str(out)), "taskKillGracePeriodSeconds": 1,
+                   "scriptCommandLine": "trap 'date +%s.%N > \"$OUT/term\"' TERM; while true; do sleep 0.1; done"}
+        # Ends on SIGTERM: a long grace does not keep it waiting.
+        quitter = {**_job("quitter", 1), "taskKillGracePeriodSeconds": 600,
+                   "scriptCommandLine": "trap 'exit 0' TERM; while true; do sleep 0.1; done"}
+        for job in (trapper, quitter):
+            assert client.post("/job/register", json=job).status_code == 204
+            assert client.get(f"/job/jobs/{job['jobName']}").json()["taskKillGracePeriodSeconds"] == job[
+                "taskKillGracePeriodSeconds"]
+            _trigger(client, job["jobName"])
+        running = {
+            name: wait_until(lambda name=name: next((r for r in _runs(client, name)["runs"]
+                                                     if [t["state"] for t in r["tasks"]] == ["RUNNING"]), None),
+                             30, message=f"{name} runs")
+            for name in ("trapper", "quitter")
+        }
+        time.sleep(0.5)  # both shells have set their traps
+        asked = {}
+        for name, run in running.items():
+            asked[name] = time.time()
+            stopped = client.post(f"/job/jobs/{name}/runs/{run['runId']}/stop")
+            assert stopped.status_code == 202, stopped.text
+        ended = {name: wait_until(lambda name=name: _finished(client, name), 30, message=f"{name} ends")
+                 for name in running}
+        for run in ended.values():
+            [task] = run["tasks"]
+            assert run["status"] == "FAILED" and task["state"] == "KILLED", run
+        trapped = _at(ended["trapper"]["tasks"][0]["finishedAt"])
+        termed = float((out / "term").read_text())
+        assert 0.9 <= trapped - termed < 2.5, (termed, trapped)  # SIGKILL 1 s after SIGTERM, not 30 s
+        assert _at(ended["quitter"]["tasks"][0]["finishedAt"]) - asked["quitter"] < 5  # not 600 s
