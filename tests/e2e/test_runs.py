@@ -52,10 +52,10 @@ def _finished(client: httpx.Client, name: str) -> dict[str, Any] | None:
     return runs[0] if runs and runs[0]["status"] in ("SUCCESS", "FAILED") else None
 
 
-def _start(cluster: Cluster, tmp_path: Path, agent: tuple[str, ...] = ()) -> None:
-    """A master, an agent (with ``agent`` flags) and the app ``runs`` of SCRIPT."""
+def _start(cluster: Cluster, tmp_path: Path, agent: tuple[str, ...] = (), master: tuple[str, ...] = ()) -> None:
+    """A master and an agent (with ``master`` and ``agent`` flags) and the app ``runs`` of SCRIPT."""
     tarball = build_tarball({"bin/run.sh": SCRIPT}, tmp_path / "runs.tar.gz", executable=("bin/run.sh",))
-    cluster.start_master()
+    cluster.start_master(*master)
     cluster.start_agent(cpus=2, mem=1024, extra=agent)
     cluster.wait_agents(1)
     app = {"appName": "runs", "appURL": tarball.as_uri(), "bootstrapScript": "bin/run.sh",
@@ -284,3 +284,27 @@ def test_a_stopped_runs_shards_get_their_jobs_grace_between_sigterm_and_sigkill(
         termed = float((out / "term").read_text())
         assert 0.9 <= trapped - termed < 2.5, (termed, trapped)  # SIGKILL 1 s after SIGTERM, not 30 s
         assert _at(ended["quitter"]["tasks"][0]["finishedAt"]) - asked["quitter"] < 5  # not 600 s
+
+
+def test_the_history_keeps_the_newest_finished_runs_of_each_job(cluster: Cluster, tmp_path: Path) -> None:
+    _start(cluster, tmp_path, master=("--run-retention", "2"))
+    with cluster.api as client:
+        for job in (_job("quick", 1), _job("sleeper", 1, SLEEP="120")):
+            assert client.post("/job/register", json=job).status_code == 204
+        _trigger(client, "sleeper")
+        active = wait_until(lambda: next((r for r in _runs(client, "sleeper")["runs"] if r["status"] == "ACTIVE"), None),
+                            30, message="the sleeper runs")
+        ids: list[str] = []
+
+        def newest_ended() -> str | None:
+            newest = _runs(client, "quick")["runs"][0]
+            return newest["runId"] if newest["status"] == "SUCCESS" and newest["runId"] not in ids else None
+
+        for _ in range(4):
+            _trigger(client, "quick")
+            ids.append(wait_until(newest_ended, 30, message="a quick run ends"))
+        wait_until(lambda: _runs(client, "quick")["total"] == 2, 20, message="the oldest runs are pruned")
+        assert [r["runId"] for r in _runs(client, "quick")["runs"]] == ids[:1:-1]
+        assert client.get(f"/job/jobs/quick/runs/{ids[0]}").status_code == 404
+        # The active run of another job is kept, whatever its age.
+        assert [r["runId"] for r in _runs(client, "sleeper")["runs"]] == [active["runId"]]
