@@ -121,6 +121,17 @@ def runtime_router(
         run = await run_in_threadpool(runs.stop, path_name(jobName, _no_job), runId, reason)
         return JSONResponse(run, status_code=202)
 
+    @router.delete("/jobs/{jobName}/runs/{runId}", status_code=204)
+    async def delete_run(request: Request, jobName: str, runId: str) -> Response:  # noqa: N803
+        """Delete a finished run's record (204): its executions and status traces leave the history, and
+        the run the list of runs. 404 if the job has no such run; 409 if it has not finished (stop it
+        first)."""
+        forwarded = await forward(request)
+        if forwarded is not None:
+            return forwarded
+        await run_in_threadpool(runs.delete, path_name(jobName, _no_job), runId)
+        return Response(status_code=204)
+
     @router.get("/tasks/{taskId}/logs")
     async def logs(
         request: Request,

@@ -286,6 +286,56 @@ def test_a_stopped_runs_shards_get_their_jobs_grace_between_sigterm_and_sigkill(
         assert _at(ended["quitter"]["tasks"][0]["finishedAt"]) - asked["quitter"] < 5  # not 600 s
 
 
+def test_a_finished_runs_record_can_be_deleted_and_an_unfinished_one_must_be_stopped_first(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    _start(cluster, tmp_path)
+    follower = cluster.start_master()
+    with cluster.api as client:
+        for job in (_job("quick", 2), _job("sleeper", 1, SLEEP="120")):
+            assert client.post("/job/register", json=job).status_code == 204
+        done = []
+        for _ in range(2):
+            _trigger(client, "quick")
+            done.append(wait_until(lambda: _runs(client, "quick")["total"] == len(done) + 1
+                                   and _finished(client, "quick"), 30, message="a quick run ends"))
+        _trigger(client, "sleeper")
+        active = wait_until(lambda: next((r for r in _runs(client, "sleeper")["runs"] if r["status"] == "ACTIVE"), None),
+                            30, message="the sleeper runs")
+
+        # Not finished: 409, and it stays.
+        busy = client.delete(f"/job/jobs/sleeper/runs/{active['runId']}")
+        assert busy.status_code == 409 and "stop it first" in busy.json()["message"], busy.text
+        assert _runs(client, "sleeper")["total"] == 1
+
+        # Finished: 204, and gone from the list, by id and from the execution history.
+        first = done[0]
+        deleted = client.delete(f"/job/jobs/quick/runs/{first['runId']}")
+        assert deleted.status_code == 204 and deleted.content == b""
+        assert [r["runId"] for r in _runs(client, "quick")["runs"]] == [done[1]["runId"]]
+        gone = client.get(f"/job/jobs/quick/runs/{first['runId']}")
+        assert gone.status_code == 404 and "does not exist" in gone.json()["message"]
+        executions = client.get("/job/events/executions", params={"jobName": "quick", "per_page": 100}).json()
+        assert {row["taskId"] for row in executions["rows"]} == {t["taskId"] for t in done[1]["tasks"]}
+
+        # Errors: JSON 404s for a run or job that does not exist (or no longer does).
+        for path, text in ((f"/job/jobs/quick/runs/{first['runId']}", "run"),
+                           ("/job/jobs/quick/runs/not-a-run-id", "run"),
+                           (f"/job/jobs/nope/runs/{first['runId']}", "job 'nope' does not exist")):
+            missing = client.delete(path)
+            assert missing.status_code == 404, (path, missing.text)
+            assert set(missing.json()) == {"message", "details"} and text in missing.json()["message"], path
+
+        # Through a follower (forwarded to the leader); a stopped run once it has ended.
+        with httpx.Client(base_url=follower.url, timeout=15) as other:
+            assert other.delete(f"/job/jobs/quick/runs/{done[1]['runId']}").status_code == 204
+            assert other.post(f"/job/jobs/sleeper/runs/{active['runId']}/stop").status_code == 202
+            wait_until(lambda: _finished(client, "sleeper"), 30, message="the stopped run ends")
+            assert other.delete(f"/job/jobs/sleeper/runs/{active['runId']}").status_code == 204
+        assert _runs(client, "quick") == {"total": 0, "runs": []}
+        assert _runs(client, "sleeper") == {"total": 0, "runs": []}
+
+
 def test_the_history_keeps_the_newest_finished_runs_of_each_job(cluster: Cluster, tmp_path: Path) -> None:
     _start(cluster, tmp_path, master=("--run-retention", "2"))
     with cluster.api as client:
