@@ -21,7 +21,7 @@ from elasticjob import __version__
 from elasticjob.agent.tasks import TaskManager
 from elasticjob.protocol import agent_pb2 as pb
 from elasticjob.protocol import agent_pb2_grpc as pb_grpc
-from elasticjob.protocol.convert import StatusUpdate, spec_from_proto, status_message
+from elasticjob.protocol.convert import StatusUpdate, kill_grace, spec_from_proto, status_message
 from elasticjob.registry import Layout, read_leader
 
 log = logging.getLogger(__name__)
@@ -205,7 +205,7 @@ class MasterLink:
             for spec in message.launch.tasks:
                 self.tasks.launch(spec_from_proto(spec))
         elif kind == "kill":
-            self.tasks.kill(message.kill.task_id, message.kill.reason)
+            self.tasks.kill(message.kill.task_id, message.kill.reason, grace=kill_grace(message.kill))
         elif kind == "ack":
             self.tasks.acknowledge(list(message.ack.task_ids))
         elif kind == "read_log":

@@ -109,9 +109,10 @@ class TaskManager:
         lane = spec["app_url"] if spec["app_cache_enable"] and spec["app_url"] else task_id
         self._lanes.submit(lane, lambda: self._stage(run))
 
-    def kill(self, task_id: str, reason: str, *, abandon: bool = False) -> None:
-        """Kill a task (SIGTERM, SIGKILL after the grace period). ``abandon``: the agent gives it up, so
-        it ends FAILED with reason ``agent`` (and fails over) instead of KILLED. Returns at once."""
+    def kill(self, task_id: str, reason: str, *, abandon: bool = False, grace: float | None = None) -> None:
+        """Kill a task: SIGTERM, then SIGKILL ``grace`` seconds later (None: the grace its launch carried,
+        its job's taskKillGracePeriodSeconds, else the agent's ``kill_grace``). ``abandon``: the agent gives
+        it up, so it ends FAILED with reason ``agent`` (and fails over) instead of KILLED. Returns at once."""
         with self._lock:
             run = self._tasks.get(task_id)
         if run is None:
@@ -141,7 +142,7 @@ class TaskManager:
             process.kill(0)
             self._killed(run, f"killed before it started: {reason}")
         elif process is not None:
-            process.kill(self.kill_grace)  # its end reports the kill
+            process.kill(self._grace(run) if grace is None else grace)  # its end reports the kill
         elif waiting:
             self._killed(run, f"killed: {reason}")
         # else it is still staging: the staging reports the kill once it is done
@@ -172,8 +173,17 @@ class TaskManager:
             return [t for t, run in self._tasks.items() if not run.status.state.terminal]
 
     def kill_all(self, reason: str, *, abandon: bool = False) -> None:
-        for task_id in self.running_ids():
-            self.kill(task_id, reason, abandon=abandon)
+        """The agent's own kills (it stops, or gives its tasks up): a task's grace, but never longer than
+        the agent's own — the agent waits that long for them, not a job's hour."""
+        with self._lock:
+            runs = [run for run in self._tasks.values() if not run.status.state.terminal]
+        for run in runs:
+            self.kill(run.task_id, reason, abandon=abandon, grace=min(self._grace(run), self.kill_grace))
+
+    def _grace(self, run: TaskRun) -> float:
+        """The grace a task's launch carried (its job's), else the agent's own."""
+        carried = run.spec.get("kill_grace_seconds")
+        return self.kill_grace if carried is None else float(carried)
 
     def _killed(self, run: TaskRun, message: str, exit_code: int | None = None) -> None:
         if run.abandoned:
@@ -475,7 +485,7 @@ class TaskManager:
             memory_mb=spec["mem_mb"],
             cpus=spec["cpus"],
             log_dir=run.sandbox / "logs",
-            kill_grace_seconds=self.kill_grace,
+            kill_grace_seconds=self._grace(run),
         )
 
 

@@ -161,6 +161,23 @@ class RunsView:
         self.request_stop(job_name, run.firing_id, reason or "stopped through the API")
         return run.to_json()
 
+    def delete(self, job_name: str, run_id: str) -> None:
+        """Delete a finished run's record from the history (its executions, status traces and overrides).
+        404 for an unknown job or run; 409 for a run not finished (stop it first) or whose history still
+        shows a task going."""
+        try:
+            run = self.find(job_name, run_id)
+        except NotFound:
+            if self.state.job(job_name) is None:
+                raise NotFound(f"job '{job_name}' does not exist") from None
+            raise
+        if not run.status.finished:
+            raise Conflict(
+                f"run '{run_id}' of job '{job_name}' has not finished ({run.status.value}); stop it first"
+            )
+        if not self.history.delete_runs(job_name, [run.firing_id]):
+            raise Conflict(f"run '{run_id}' of job '{job_name}' still has a task the history shows as going")
+
     def find(self, job_name: str, run_id: str) -> Run:
         """One run by its id; ``NotFound`` when the job has no such run."""
         missing = NotFound(f"run '{run_id}' of job '{job_name}' does not exist")

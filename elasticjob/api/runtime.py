@@ -119,7 +119,8 @@ def runtime_router(
     @router.post("/jobs/{jobName}/runs/{runId}/stop", status_code=202)
     async def stop_run(request: Request, jobName: str, runId: str, reason: str = "") -> Any:  # noqa: N803
         """Stop an unfinished run (202, the run as it was when asked): its running tasks are killed
-        (SIGTERM, SIGKILL after the agent's grace period) and end KILLED, its queued firing and shards
+        (SIGTERM, then SIGKILL after the job's ``taskKillGracePeriodSeconds``, else the agent's grace
+        period) and end KILLED, its queued firing and shards
         waiting to run again are dropped; the run ends FAILED. 409 if it had finished already."""
         forwarded = await forward(request)
         if forwarded is not None:
@@ -128,6 +129,17 @@ def runtime_router(
             raise ValidationFailed.field("reason", "must be at most 1024 characters")
         run = await run_in_threadpool(runs.stop, path_name(jobName, _no_job), runId, reason)
         return JSONResponse(run, status_code=202)
+
+    @router.delete("/jobs/{jobName}/runs/{runId}", status_code=204)
+    async def delete_run(request: Request, jobName: str, runId: str) -> Response:  # noqa: N803
+        """Delete a finished run's record (204): its executions and status traces leave the history, and
+        the run the list of runs. 404 if the job has no such run; 409 if it has not finished (stop it
+        first)."""
+        forwarded = await forward(request)
+        if forwarded is not None:
+            return forwarded
+        await run_in_threadpool(runs.delete, path_name(jobName, _no_job), runId)
+        return Response(status_code=204)
 
     @router.get("/tasks/{taskId}/logs")
     async def logs(

@@ -125,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
         "not while the current ones start; 0: launch at the instant)",
     )
     master.add_argument(
+        "--run-retention",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="finished runs kept in the history per job: older ones (their executions and status traces) "
+        "are deleted in the background; active runs are always kept (default 1000; 0: keep all)",
+    )
+    master.add_argument(
         "--placement",
         choices=["spread", "binpack"],
         default="spread",
@@ -169,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=10.0,
         metavar="SECONDS",
-        help="time between SIGTERM and SIGKILL when a task is killed (default 10)",
+        help="time between SIGTERM and SIGKILL when a task is killed, for jobs without "
+        "taskKillGracePeriodSeconds; an agent that stops waits no longer than this for any task (default 10)",
     )
     agent.add_argument(
         "--app-revalidate-seconds",
@@ -266,6 +275,7 @@ def _master(args: argparse.Namespace) -> int:
             agent_grace=args.agent_grace,
             placement=args.placement,
             launch_ahead=args.launch_ahead,
+            run_retention=args.run_retention,
         )
     except ValueError as exc:
         return _fail(str(exc))

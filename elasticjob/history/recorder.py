@@ -8,6 +8,10 @@ log (history is best effort; ZooKeeper state is the truth) and ``then`` is calle
 hold statuses forever while a database is down. At most ``max_pending`` events wait; beyond that the
 oldest are dropped, logged and counted.
 
+With a ``retention`` (``retention.py``), the writer prunes old finished runs while no events wait, one
+batch at a time, and tells it which jobs it wrote an end for. Events recorded meanwhile wait for one
+batch at most; ``flush`` does not wait for pruning.
+
 Thread-safety: ``record`` may be called from any thread; callbacks run on the writer thread and must not
 block for long.
 """
@@ -20,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from elasticjob.history.retention import RunRetention
 from elasticjob.history.store import HistoryError, HistoryStore
 from elasticjob.model.execution import ExecutionEvent
 
@@ -36,8 +41,10 @@ class HistoryRecorder:
         max_pending: int = 200_000,
         give_up_after: float = 30.0,
         on_dropped: Callable[[int], None] = lambda _count: None,
+        retention: RunRetention | None = None,
     ) -> None:
         self.store = store
+        self.retention = retention
         self.max_pending = max_pending
         self.give_up_after = give_up_after
         self.on_dropped = on_dropped
@@ -93,18 +100,29 @@ class HistoryRecorder:
         while True:
             with self._cond:
                 while not self._pending and not self._stopped:
-                    self._cond.wait()
+                    wait = self.retention.due_in() if self.retention is not None else None
+                    if wait is not None and wait <= 0:
+                        break
+                    self._cond.wait(wait)
                 if not self._pending and self._stopped:
                     return
-                batch: list[ExecutionEvent] = []
-                callbacks: list[Callable[[], None]] = []
-                while self._pending and len(batch) < MAX_BATCH:
-                    events, then = self._pending.popleft()
-                    self._count -= len(events)
-                    batch.extend(events)
-                    if then is not None:
-                        callbacks.append(then)
-                self._busy = True
+                if not self._pending:
+                    prune = True
+                else:
+                    prune = False
+                    batch: list[ExecutionEvent] = []
+                    callbacks: list[Callable[[], None]] = []
+                    while self._pending and len(batch) < MAX_BATCH:
+                        events, then = self._pending.popleft()
+                        self._count -= len(events)
+                        batch.extend(events)
+                        if then is not None:
+                            callbacks.append(then)
+                    self._busy = True
+            if prune:
+                assert self.retention is not None
+                self.retention.step()  # one batch; events recorded meanwhile go first after it
+                continue
             try:
                 self._write(batch)
                 for callback in callbacks:
@@ -125,6 +143,8 @@ class HistoryRecorder:
         while True:
             try:
                 self.store.record(batch)
+                if self.retention is not None:  # only an end can make a run finished
+                    self.retention.touched({e.job_name for e in batch if e.terminal})
                 return
             except HistoryError as exc:
                 if time.monotonic() + delay > deadline or self._stopped:

@@ -22,6 +22,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
+from elasticjob.history import pruning
 from elasticjob.history.merge import apply_event, execution_time
 from elasticjob.history.schema import job_execution_log, job_run, job_status_trace_log, metadata
 from elasticjob.history.store import (
@@ -392,6 +393,30 @@ class SqlHistoryStore:
                 execution = _execution_from_row(row)
                 found.setdefault(execution.firing_id, []).append(execution)
         return found
+
+    def delete_runs(self, job_name: str, firing_ids: Sequence[str]) -> list[str]:
+        """See :meth:`HistoryStore.delete_runs`: one write transaction."""
+        self._check_open()
+        if not firing_ids:
+            return []
+        with self._write_lock, self._failures("deleting runs"), self._engine.connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                return pruning.delete_runs(conn, job_name, firing_ids)
+
+    def prunable_runs(self, job_name: str, keep: int, protected: Sequence[str], limit: int) -> list[str]:
+        """See :meth:`HistoryStore.prunable_runs`."""
+        if keep < 0 or limit < 0:
+            raise ValueError("keep and limit must not be negative")
+        self._check_open()
+        with self._reading(), self._failures("querying runs"), self._engine.connect() as conn, conn.begin():
+            return pruning.prunable_runs(conn, job_name, keep, protected, limit)
+
+    def run_jobs(self) -> list[str]:
+        """See :meth:`HistoryStore.run_jobs`."""
+        self._check_open()
+        with self._reading(), self._failures("querying runs"), self._engine.connect() as conn, conn.begin():
+            return pruning.run_jobs(conn)
 
     def status_traces(self, query: ExecutionQuery) -> TracePage:
         """See :meth:`HistoryStore.status_traces`."""

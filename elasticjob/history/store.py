@@ -170,6 +170,22 @@ class HistoryStore(Protocol):
         some, by firing id."""
         ...
 
+    def delete_runs(self, job_name: str, firing_ids: Sequence[str]) -> list[str]:
+        """Delete those of ``job_name``'s runs (firing ids) whose executions are all terminal — their
+        executions, status traces and overrides — atomically; the others are left alone. Returns the
+        firing ids deleted, sorted. Whether the leader still holds a run is for the caller to check."""
+        ...
+
+    def prunable_runs(self, job_name: str, keep: int, protected: Sequence[str], limit: int) -> list[str]:
+        """Up to ``limit`` firing ids of ``job_name``'s runs whose executions are all terminal, not in
+        ``protected`` (runs the caller knows are active) and not among the ``keep`` newest such runs (by
+        their first execution); newest first."""
+        ...
+
+    def run_jobs(self) -> list[str]:
+        """The names of the jobs with runs in the history, sorted."""
+        ...
+
     def close(self) -> None:
         """Release connections. Idempotent."""
         ...

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from elasticjob.common.net import HostPort
+from elasticjob.history.retention import DEFAULT_RUN_RETENTION
 from elasticjob.registry import ZkConfig
 
 
@@ -23,10 +24,13 @@ class MasterConfig:
     agent_grace: float = 15.0  # how long an agent may be gone before its tasks count as LOST
     placement: str = "spread"  # spread | binpack
     launch_ahead: float = 2.5  # seconds before a cron instant its firing is launched (shards start on time)
+    run_retention: int = DEFAULT_RUN_RETENTION  # finished runs kept per job in the history; 0: all
 
     def __post_init__(self) -> None:
         if not 0 <= self.launch_ahead <= 60:
             raise ValueError(f"--launch-ahead must be from 0 to 60 seconds (got {self.launch_ahead:g})")
+        if self.run_retention < 0:
+            raise ValueError(f"--run-retention must not be negative (got {self.run_retention}; 0 keeps all)")
         if self.http.port != 0 and self.http.port == self.grpc.port and (
             self.http.host == self.grpc.host or _WILDCARD & {self.http.host, self.grpc.host}
         ):

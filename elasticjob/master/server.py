@@ -28,6 +28,7 @@ from elasticjob.api.service import JobService
 from elasticjob.common.net import advertised_host
 from elasticjob.history import open_history
 from elasticjob.history.recorder import HistoryRecorder
+from elasticjob.history.retention import RunRetention
 from elasticjob.master.config import MasterConfig
 from elasticjob.master.gateway import AgentEvents, Gateway, start_grpc_server
 from elasticjob.master.hub import AgentConnection, AgentHub
@@ -70,15 +71,22 @@ def run_master(config: MasterConfig) -> None:
     http_port = http_socket.getsockname()[1]
     config.data_dir.mkdir(parents=True, exist_ok=True)
     history = open_history(config.history_url or str(config.data_dir / "history.db"))
-    # The scheduler records execution events through a writer thread of their own (batched): a slow
-    # database never delays a launch.
-    recorder = HistoryRecorder(history).start()
     client = connect(config.zk)
     store = JsonStore(client)
     store.ensure_paths(layout.base_paths())
     # Every master keeps the installation's state in memory, read once and then kept by watches: API
     # reads and the leader's planning never re-read ZooKeeper.
     state = ClusterState(client, layout)
+    election_box: list[LeaderElection] = []
+    # The leader's writer thread prunes old finished runs while it has nothing to write; a run the state
+    # still holds is never pruned.
+    retention = None
+    if config.run_retention:
+        retention = RunRetention(history, config.run_retention, state.unfinished_firings,
+                                 leading=lambda: bool(election_box) and election_box[0].is_leader)
+    # The scheduler records execution events through a writer thread of their own (batched): a slow
+    # database never delays a launch.
+    recorder = HistoryRecorder(history, retention=retention).start()
     state.start()
     log.info("reading the installation's state from ZooKeeper")
     try:
@@ -94,7 +102,6 @@ def run_master(config: MasterConfig) -> None:
     grpc_host = config.advertise_host or advertised_host(config.grpc.host)
     metrics = MasterMetrics()
     hub = AgentHub()
-    election_box: list[LeaderElection] = []
     scheduler = Scheduler(
         store,
         state,

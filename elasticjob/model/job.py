@@ -18,6 +18,7 @@ from elasticjob.model.app import check_app_url
 from elasticjob.model.names import Name
 
 MAX_SHARDS = 10_000
+MAX_KILL_GRACE_SECONDS = 3600
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _JOB_CLASS_RE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 RESERVED_ENV_PREFIX = "ELASTICJOB_"
@@ -133,6 +134,9 @@ class Job(BaseModel):
     shardRetryLimit: int = Field(default=0, ge=0, le=100)
     shardRetryBackoffSeconds: float = Field(default=10.0, ge=0, le=3600)
     concurrencyPolicy: ConcurrencyPolicy = ConcurrencyPolicy.FORBID
+    # Seconds between SIGTERM and SIGKILL when a shard is killed (its run stopped or replaced, its job
+    # removed or disabled); 0: SIGKILL at once; None: the agent's own --kill-grace.
+    taskKillGracePeriodSeconds: float | None = Field(default=None, ge=0, le=MAX_KILL_GRACE_SECONDS)
     description: str = Field(default="", max_length=4096)
     dockerImageName: str | None = None  # accepted and stored; reserved, nothing uses it yet
     jobType: JobType = JobType.SCRIPT

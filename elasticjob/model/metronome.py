@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from elasticjob.model.app import App, check_app_url
 from elasticjob.model.errors import FieldError, ValidationFailed
-from elasticjob.model.job import MAX_SHARDS, ConcurrencyPolicy, CronDialect, Job
+from elasticjob.model.job import MAX_KILL_GRACE_SECONDS, MAX_SHARDS, ConcurrencyPolicy, CronDialect, Job
 from elasticjob.model.validation import validation_failed
 
 DIALECT = "metronome"
@@ -92,7 +92,7 @@ class RunSpec(_Strict):
     placement: Placement = Field(default_factory=Placement)
     artifacts: list[Artifact] = Field(default_factory=list, max_length=64)
     maxLaunchDelay: int = Field(default=DEFAULT_MAX_LAUNCH_DELAY, ge=1)
-    taskKillGracePeriodSeconds: float | None = Field(default=None, ge=0, le=3600)
+    taskKillGracePeriodSeconds: float | None = Field(default=None, ge=0, le=MAX_KILL_GRACE_SECONDS)
     restart: Restart = Field(default_factory=Restart)
     shards: int = Field(default=1, ge=1, le=MAX_SHARDS)  # extension: N shards, each with the sharding env
 
@@ -228,6 +228,7 @@ def to_native(spec: JobSpec, schedule: ScheduleSpec | None) -> Job:
         "constraints": {c.attribute: c.value or "" for c in run.placement.constraints},
         "shardRetryLimit": ON_FAILURE_RETRIES if run.restart.policy == "ON_FAILURE" else 0,
         "description": spec.description,
+        "taskKillGracePeriodSeconds": run.taskKillGracePeriodSeconds,
         "misfire": True,
         "dialect": DIALECT,
         "dialectSpec": {
@@ -335,8 +336,8 @@ def job_json(job: Job, app: App | None) -> dict[str, Any]:
         run["artifacts"] = [{"uri": url, "extract": True, "executable": False, "cache": False}] if url else []
     run["maxLaunchDelay"] = own.get("maxLaunchDelay", DEFAULT_MAX_LAUNCH_DELAY)
     run["restart"] = own.get("restart") or {"policy": "ON_FAILURE" if job.shardRetryLimit else "NEVER"}
-    if own.get("taskKillGracePeriodSeconds") is not None:
-        run["taskKillGracePeriodSeconds"] = own["taskKillGracePeriodSeconds"]
+    if job.taskKillGracePeriodSeconds is not None:
+        run["taskKillGracePeriodSeconds"] = job.taskKillGracePeriodSeconds
     if job.shardingTotalCount != 1:
         run["shards"] = job.shardingTotalCount
     return {

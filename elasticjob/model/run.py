@@ -231,7 +231,7 @@ def assemble(
     else:
         status, reason = finished_status(ordered)
     # A MISSED record has no finish time of its own: it was final when it was written.
-    finished = [t.finished_at or t.created_at for t in ordered if (t.finished_at or t.created_at) is not None]
+    finished = [stamp for t in ordered if (stamp := t.finished_at or t.created_at) is not None]
     return Run(
         run_id=run_id(job_name, firing_id, created_at),
         job_name=job_name,

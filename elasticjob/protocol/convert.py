@@ -113,6 +113,7 @@ def spec_to_proto(spec: dict[str, Any]) -> pb.TaskSpec:
         time_zone=spec.get("time_zone", "UTC"),
         app_version=spec.get("app_version", ""),
         start_at_ms=spec.get("start_at_ms", 0),
+        kill_grace_seconds=spec.get("kill_grace_seconds"),
     )
 
 
@@ -140,4 +141,16 @@ def spec_from_proto(message: pb.TaskSpec) -> dict[str, Any]:
         "time_zone": message.time_zone or "UTC",
         "app_version": message.app_version,
         "start_at_ms": message.start_at_ms,
+        "kill_grace_seconds": message.kill_grace_seconds if message.HasField("kill_grace_seconds") else None,
     }
+
+
+def kill_message(task_id: str, reason: str, grace_seconds: float | None = None) -> pb.MasterMessage:
+    """Tell an agent to kill a task: SIGTERM, then SIGKILL ``grace_seconds`` later (None: the grace its
+    launch carried, else the agent's own)."""
+    return pb.MasterMessage(kill=pb.Kill(task_id=task_id, reason=reason, grace_seconds=grace_seconds))
+
+
+def kill_grace(message: pb.Kill) -> float | None:
+    """The grace a kill carries (None: none; a master that predates the field sends none)."""
+    return message.grace_seconds if message.HasField("grace_seconds") else None

@@ -332,6 +332,16 @@ class ClusterState:
         """Requests to stop runs of ``job``: firing id -> (request, znode version)."""
         return {firing: (node.value, node.version) for firing, node in self.mirror.children(STOPS, job)}
 
+    def unfinished_firings(self, job: str) -> set[str]:
+        """The firings of ``job`` the state still holds: queued, running, waiting to run again, or asked
+        to stop — its active runs."""
+        found = self.queue(job)
+        firings = {f.firing_id for f in found[0].firings} if found is not None else set()
+        firings.update(task.firing_id for task, _ in self.running_of(job))
+        firings.update(entry.firing_id for entry, _ in self.failover_of(job))
+        firings.update(self.stops_of(job))
+        return firings
+
     def has_stops(self, job: str) -> bool:
         return self.mirror.has_parent(STOPS, job)
 

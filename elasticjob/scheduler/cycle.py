@@ -53,9 +53,18 @@ class TaskLaunch:
 
 @dataclass(frozen=True)
 class TaskKill:
+    """Kill a task: SIGTERM, then SIGKILL after ``grace_seconds`` (its job's taskKillGracePeriodSeconds;
+    None: its agent decides — the grace its launch carried, else its own)."""
+
     agent_id: str
     task_id: str
     reason: str
+    grace_seconds: float | None = None
+
+    @classmethod
+    def of(cls, job: Job | None, task: RunningTask, reason: str) -> TaskKill:
+        grace = job.taskKillGracePeriodSeconds if job is not None else None
+        return cls(task.agent_id, task.task_id, reason, grace)
 
 
 @dataclass
@@ -155,7 +164,7 @@ def plan_cycle(
         for task in tasks:
             reason = _obsolete(snapshot, job_name, task)
             if reason:
-                result.kills.append(TaskKill(task.agent_id, task.task_id, reason))
+                result.kills.append(TaskKill.of(snapshot.jobs.get(job_name), task, reason))
     _finish_stops(snapshot, result)
     return result
 
@@ -184,7 +193,7 @@ def _finish_stops(snapshot: Snapshot, result: CyclePlan) -> None:
         for task in running:
             if task.task_id not in killing:
                 reason = f"stopped: {stops[task.firing_id][0]}"
-                result.kills.append(TaskKill(task.agent_id, task.task_id, reason))
+                result.kills.append(TaskKill.of(snapshot.jobs.get(job_name), task, reason))
         dropping = {(j, i) for j, i, _ in result.failover_deletes}
         for entry, version in snapshot.failover.get(job_name, ()):
             if entry.firing_id in stops and (job_name, entry.sharding_item) not in dropping:
@@ -295,7 +304,7 @@ def _task_groups(
             # The previous run gives way: its shards are killed (KILLED: not run again) and its shards
             # waiting to run again dropped; this firing starts once they are gone.
             why = f"replaced by the next run ({queue.firings[0].firing_id})"
-            result.kills.extend(TaskKill(t.agent_id, t.task_id, why) for t in running)
+            result.kills.extend(TaskKill.of(job, t, why) for t in running)
             result.failover_deletes.extend((name, e.sharding_item, version) for e, version in pending or ())
             if running:
                 queues[name] = replace(queue, reason=REPLACING_PREVIOUS)
@@ -505,4 +514,5 @@ def task_spec(job: Job, app: App, task: RunningTask) -> dict[str, Any]:
         "cron": job.cron or "",
         "time_zone": job.timeZone,
         "start_at_ms": int(task.start_at.timestamp() * 1000) if task.start_at else 0,
+        "kill_grace_seconds": job.taskKillGracePeriodSeconds,
     }

@@ -32,8 +32,7 @@ from elasticjob.model import Job, JobExecutionType
 from elasticjob.model.execution import ExecutionEvent
 from elasticjob.model.failover import FailoverEntry
 from elasticjob.model.queue import ReadyQueue
-from elasticjob.protocol import agent_pb2 as pb
-from elasticjob.protocol.convert import StatusUpdate
+from elasticjob.protocol.convert import StatusUpdate, kill_message
 from elasticjob.registry import Fence, JsonStore, StoreError
 from elasticjob.registry.state import (
     APPS,
@@ -319,9 +318,7 @@ class Scheduler:
         committed = set(outcome.committed)
         self._record_missed(plan, committed)
         for kill in plan.kills:
-            self.agents.send(
-                kill.agent_id, pb.MasterMessage(kill=pb.Kill(task_id=kill.task_id, reason=kill.reason))
-            )
+            self.agents.send(kill.agent_id, kill_message(kill.task_id, kill.reason, kill.grace_seconds))
         new_queues = {w.job_name: w.queue for w in plan.queue_writes}
         for name in jobs:
             if name in outcome.failed:

@@ -32,7 +32,8 @@ class Cluster:
         return master.start()
 
     def start_agent(
-        self, cpus: float = 1.0, mem: float = 512, attributes: str = "", agent_id: str | None = None
+        self, cpus: float = 1.0, mem: float = 512, attributes: str = "", agent_id: str | None = None,
+        extra: tuple[str, ...] = (),
     ) -> AgentProcess:
         agent = AgentProcess(
             self.zk_hosts,
@@ -42,6 +43,7 @@ class Cluster:
             mem=mem,
             attributes=attributes,
             agent_id=agent_id,
+            extra=extra,
         )
         self.agents.append(agent)
         return agent.start()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +52,11 @@ def _finished(client: httpx.Client, name: str) -> dict[str, Any] | None:
     return runs[0] if runs and runs[0]["status"] in ("SUCCESS", "FAILED") else None
 
 
-def _start(cluster: Cluster, tmp_path: Path) -> None:
-    """A master, an agent and the app ``runs`` of SCRIPT."""
+def _start(cluster: Cluster, tmp_path: Path, agent: tuple[str, ...] = (), master: tuple[str, ...] = ()) -> None:
+    """A master and an agent (with ``master`` and ``agent`` flags) and the app ``runs`` of SCRIPT."""
     tarball = build_tarball({"bin/run.sh": SCRIPT}, tmp_path / "runs.tar.gz", executable=("bin/run.sh",))
-    cluster.start_master()
-    cluster.start_agent(cpus=2, mem=1024)
+    cluster.start_master(*master)
+    cluster.start_agent(cpus=2, mem=1024, extra=agent)
     cluster.wait_agents(1)
     app = {"appName": "runs", "appURL": tarball.as_uri(), "bootstrapScript": "bin/run.sh",
            "cpuCount": 0.1, "memoryMB": 16}
@@ -233,3 +235,126 @@ def test_replace_stops_the_active_run_for_the_next_and_allow_is_refused(cluster:
         assert sorted(t["state"] for t in old["tasks"]) == ["KILLED", "KILLED"]
         assert "replaced by the next run" in old["reason"]
         assert client.get("/job/tasks/failover").json() == []  # killed shards are not run again
+
+
+def _at(stamp: str) -> float:
+    return dt.datetime.fromisoformat(stamp).timestamp()
+
+
+def test_a_stopped_runs_shards_get_their_jobs_grace_between_sigterm_and_sigkill(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    _start(cluster, tmp_path, agent=("--kill-grace", "30"))  # the agent's own grace: 30 s
+    with cluster.api as client:
+        for bad in (-1, 3600.5, "1"):
+            refused = client.post("/job/register", json={**_job("bad", 1), "taskKillGracePeriodSeconds": bad})
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["details"][0]["path"] == "taskKillGracePeriodSeconds"
+        # Ignores SIGTERM (noting when it came): only the SIGKILL a second later ends it.
+        trapper = {**_job("trapper", 1, OUT=str(out)), "taskKillGracePeriodSeconds": 1,
+                   "scriptCommandLine": "trap 'date +%s.%N > \"$OUT/term\"' TERM; while true; do sleep 0.1; done"}
+        # Ends on SIGTERM: a long grace does not keep it waiting.
+        quitter = {**_job("quitter", 1), "taskKillGracePeriodSeconds": 600,
+                   "scriptCommandLine": "trap 'exit 0' TERM; while true; do sleep 0.1; done"}
+        for job in (trapper, quitter):
+            assert client.post("/job/register", json=job).status_code == 204
+            assert client.get(f"/job/jobs/{job['jobName']}").json()["taskKillGracePeriodSeconds"] == job[
+                "taskKillGracePeriodSeconds"]
+            _trigger(client, job["jobName"])
+        running = {
+            name: wait_until(lambda name=name: next((r for r in _runs(client, name)["runs"]
+                                                     if [t["state"] for t in r["tasks"]] == ["RUNNING"]), None),
+                             30, message=f"{name} runs")
+            for name in ("trapper", "quitter")
+        }
+        time.sleep(0.5)  # both shells have set their traps
+        asked = {}
+        for name, run in running.items():
+            asked[name] = time.time()
+            stopped = client.post(f"/job/jobs/{name}/runs/{run['runId']}/stop")
+            assert stopped.status_code == 202, stopped.text
+        ended = {name: wait_until(lambda name=name: _finished(client, name), 30, message=f"{name} ends")
+                 for name in running}
+        for run in ended.values():
+            [task] = run["tasks"]
+            assert run["status"] == "FAILED" and task["state"] == "KILLED", run
+        trapped = _at(ended["trapper"]["tasks"][0]["finishedAt"])
+        termed = float((out / "term").read_text())
+        assert 0.9 <= trapped - termed < 2.5, (termed, trapped)  # SIGKILL 1 s after SIGTERM, not 30 s
+        assert _at(ended["quitter"]["tasks"][0]["finishedAt"]) - asked["quitter"] < 5  # not 600 s
+
+
+def test_a_finished_runs_record_can_be_deleted_and_an_unfinished_one_must_be_stopped_first(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    _start(cluster, tmp_path)
+    follower = cluster.start_master()
+    with cluster.api as client:
+        for job in (_job("quick", 2), _job("sleeper", 1, SLEEP="120")):
+            assert client.post("/job/register", json=job).status_code == 204
+        done = []
+        for _ in range(2):
+            _trigger(client, "quick")
+            done.append(wait_until(lambda: _runs(client, "quick")["total"] == len(done) + 1
+                                   and _finished(client, "quick"), 30, message="a quick run ends"))
+        _trigger(client, "sleeper")
+        active = wait_until(lambda: next((r for r in _runs(client, "sleeper")["runs"] if r["status"] == "ACTIVE"), None),
+                            30, message="the sleeper runs")
+
+        # Not finished: 409, and it stays.
+        busy = client.delete(f"/job/jobs/sleeper/runs/{active['runId']}")
+        assert busy.status_code == 409 and "stop it first" in busy.json()["message"], busy.text
+        assert _runs(client, "sleeper")["total"] == 1
+
+        # Finished: 204, and gone from the list, by id and from the execution history.
+        first = done[0]
+        deleted = client.delete(f"/job/jobs/quick/runs/{first['runId']}")
+        assert deleted.status_code == 204 and deleted.content == b""
+        assert [r["runId"] for r in _runs(client, "quick")["runs"]] == [done[1]["runId"]]
+        gone = client.get(f"/job/jobs/quick/runs/{first['runId']}")
+        assert gone.status_code == 404 and "does not exist" in gone.json()["message"]
+        executions = client.get("/job/events/executions", params={"jobName": "quick", "per_page": 100}).json()
+        assert {row["taskId"] for row in executions["rows"]} == {t["taskId"] for t in done[1]["tasks"]}
+
+        # Errors: JSON 404s for a run or job that does not exist (or no longer does).
+        for path, text in ((f"/job/jobs/quick/runs/{first['runId']}", "run"),
+                           ("/job/jobs/quick/runs/not-a-run-id", "run"),
+                           (f"/job/jobs/nope/runs/{first['runId']}", "job 'nope' does not exist")):
+            missing = client.delete(path)
+            assert missing.status_code == 404, (path, missing.text)
+            assert set(missing.json()) == {"message", "details"} and text in missing.json()["message"], path
+
+        # Through a follower (forwarded to the leader); a stopped run once it has ended.
+        with httpx.Client(base_url=follower.url, timeout=15) as other:
+            assert other.delete(f"/job/jobs/quick/runs/{done[1]['runId']}").status_code == 204
+            assert other.post(f"/job/jobs/sleeper/runs/{active['runId']}/stop").status_code == 202
+            wait_until(lambda: _finished(client, "sleeper"), 30, message="the stopped run ends")
+            assert other.delete(f"/job/jobs/sleeper/runs/{active['runId']}").status_code == 204
+        assert _runs(client, "quick") == {"total": 0, "runs": []}
+        assert _runs(client, "sleeper") == {"total": 0, "runs": []}
+
+
+def test_the_history_keeps_the_newest_finished_runs_of_each_job(cluster: Cluster, tmp_path: Path) -> None:
+    _start(cluster, tmp_path, master=("--run-retention", "2"))
+    with cluster.api as client:
+        for job in (_job("quick", 1), _job("sleeper", 1, SLEEP="120")):
+            assert client.post("/job/register", json=job).status_code == 204
+        _trigger(client, "sleeper")
+        active = wait_until(lambda: next((r for r in _runs(client, "sleeper")["runs"] if r["status"] == "ACTIVE"), None),
+                            30, message="the sleeper runs")
+        ids: list[str] = []
+
+        def newest_ended() -> str | None:
+            newest = _runs(client, "quick")["runs"][0]
+            return newest["runId"] if newest["status"] == "SUCCESS" and newest["runId"] not in ids else None
+
+        for _ in range(4):
+            _trigger(client, "quick")
+            ids.append(wait_until(newest_ended, 30, message="a quick run ends"))
+        wait_until(lambda: _runs(client, "quick")["total"] == 2, 20, message="the oldest runs are pruned")
+        assert [r["runId"] for r in _runs(client, "quick")["runs"]] == ids[:1:-1]
+        assert client.get(f"/job/jobs/quick/runs/{ids[0]}").status_code == 404
+        # The active run of another job is kept, whatever its age.
+        assert [r["runId"] for r in _runs(client, "sleeper")["runs"]] == [active["runId"]]

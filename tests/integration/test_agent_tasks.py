@@ -69,3 +69,40 @@ def test_a_task_given_up_before_its_command_ran_says_so_and_a_running_one_does_n
     assert (ahead.reason, ahead.started_ms) == (NOT_STARTED, 0)
     assert running.reason == "agent" and running.started_ms > 0
     assert not (tasks.sandboxes / "ahead" / "app" / "ran").exists()
+
+
+TRAPS_TERM = "trap 'echo TERM' TERM; while true; do sleep 0.1; done"  # SIGTERM does not end it
+EXITS_ON_TERM = "trap 'exit 0' TERM; while true; do sleep 0.1; done"
+
+
+def test_a_kill_waits_the_grace_it_carries_else_the_launchs_else_the_agents_own(tmp_path: Path) -> None:
+    archive = build_tarball({"run.sh": "#!/bin/sh\n"}, tmp_path / "app.tar.gz", executable=("run.sh",))
+    reports = Reports()
+    tasks = TaskManager(tmp_path / "work", AppCache(tmp_path / "cache"), reports, kill_grace=30.0)
+    launched = {
+        "told-1s": spec("told-1s", archive.as_uri(), TRAPS_TERM),
+        "launched-1s": {**spec("launched-1s", archive.as_uri(), TRAPS_TERM), "kill_grace_seconds": 1.0},
+        "exits": spec("exits", archive.as_uri(), EXITS_ON_TERM),
+        "agent-stops": {**spec("agent-stops", archive.as_uri(), TRAPS_TERM), "kill_grace_seconds": 60.0},
+    }
+    for task in launched.values():
+        tasks.launch(task)
+    for task_id in launched:
+        reports.until(task_id, TaskState.RUNNING)
+    time.sleep(0.5)  # every shell has set its trap
+
+    asked = time.time()
+    tasks.kill("told-1s", "stopped", grace=1.0)  # the job's grace, sent with the kill
+    tasks.kill("launched-1s", "stopped")  # none sent (its job was removed): the launch's
+    tasks.kill("exits", "stopped", grace=30.0)  # a long grace, but it ends on SIGTERM
+    ended = {task_id: reports.until(task_id, TaskState.KILLED) for task_id in ("exits", "told-1s", "launched-1s")}
+    after = {task_id: status.timestamp_ms / 1000 - asked for task_id, status in ended.items()}
+    assert all(status.reason == "killed" for status in ended.values())
+    assert after["exits"] < 0.6, after  # at once
+    assert 0.9 <= after["told-1s"] < 2.5 and 0.9 <= after["launched-1s"] < 2.5, after  # SIGKILL after 1 s, not 30
+    # The agent's own kills (it stops, or gives its tasks up) wait no longer than its own grace either.
+    tasks.kill_grace = 1.0
+    asked = time.time()
+    tasks.kill_all("the agent is stopping")
+    stopped = reports.until("agent-stops", TaskState.KILLED)
+    assert 0.9 <= stopped.timestamp_ms / 1000 - asked < 2.5

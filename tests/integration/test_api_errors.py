@@ -317,6 +317,8 @@ def test_class_based_job_type_without_job_class_is_a_422(api: httpx.Client, job_
         ({"appURL": "ftp://host/app.tar.gz"}, "appURL"),
         ({"environment": {"ELASTICJOB_SHARD": "1"}}, "environment"),
         ({"environment": {"1BAD": "x"}}, "environment"),
+        ({"taskKillGracePeriodSeconds": 3601}, "taskKillGracePeriodSeconds"),
+        ({"taskKillGracePeriodSeconds": -0.5}, "taskKillGracePeriodSeconds"),
     ],
 )
 def test_other_invalid_job_fields_are_a_422(api: httpx.Client, overrides: dict[str, Any], path: str) -> None:

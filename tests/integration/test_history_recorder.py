@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from pathlib import Path
 
+import pytest
+
+from elasticjob.cli.main import main
 from elasticjob.history import ExecutionQuery, open_history
 from elasticjob.history.recorder import HistoryRecorder
+from elasticjob.history.retention import DEFAULT_RUN_RETENTION, RunRetention
+from elasticjob.master.config import MasterConfig
 from elasticjob.model.execution import ExecutionEvent
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -73,3 +79,45 @@ def test_beyond_the_bound_the_oldest_events_are_dropped_but_acknowledgements_kep
     finally:
         recorder.stop()
         store.close()
+
+
+def test_the_recorder_prunes_old_runs_while_idle_and_writes_new_events_before_the_next_batch(
+    tmp_path: Path,
+) -> None:
+    store = open_history(str(tmp_path / "history.db"))
+    for i in range(20):
+        store.record([ExecutionEvent(f"t{i}", "job", 0, f"cron-{i:02d}", "FINISHED", at=T0 + dt.timedelta(seconds=i))])
+    retention = RunRetention(store, 3, lambda _job: set(), batch=2, settle=0)
+    recorder = HistoryRecorder(store, retention=retention)
+    written_between: list[bool] = []
+    step = retention.step
+
+    def step_while_the_scheduler_records() -> int:
+        if not written_between:
+            recorder.record([event("new", "RUNNING", 100)])  # arrives while a batch is being pruned
+        written_between.append(bool(store.executions(ExecutionQuery(task_id="new")).total))
+        return step()
+
+    retention.step = step_while_the_scheduler_records  # type: ignore[method-assign]
+    try:
+        recorder.start()
+        deadline = time.monotonic() + 15
+        while store.firings("job", 0, 100).total > 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # The 3 newest finished runs are kept, and the active one (cron-1, RUNNING) was never counted.
+        assert [f for f, _ in store.firings("job", 0, 100).rows] == ["cron-1", "cron-19", "cron-18", "cron-17"]
+        assert written_between[:2] == [False, True]  # the new event went in before the second batch
+        assert len(written_between) >= 9  # 17 runs, 2 a batch: pruned a batch at a time
+    finally:
+        recorder.stop()
+        store.close()
+
+
+def test_the_master_keeps_1000_runs_per_job_by_default_and_refuses_a_negative_retention(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert MasterConfig.__dataclass_fields__["run_retention"].default == DEFAULT_RUN_RETENTION == 1000
+    with pytest.raises(SystemExit) as refused:
+        main(["master", "--zk", "127.0.0.1:1", "--run-retention", "-1"])
+    assert refused.value.code == 2
+    assert "--run-retention must not be negative" in capsys.readouterr().err

@@ -535,3 +535,85 @@ def test_pending_firings_not_recorded_yet_come_first_and_count_once(store: SqlHi
     assert [(f, len(rows)) for f, rows in page.rows] == [("trigger-new", 0), ("cron-20260301T080100.000Z", 1)]
     assert [f for f, _ in store.firings("daily", 2, 2, pending).rows] == ["cron-20260301T080000.000Z"]
     assert [f for f, _ in store.firings("daily", 1, 1, pending).rows] == ["cron-20260301T080100.000Z"]
+
+
+# ---- deleting runs, retention -------------------------------------------------------------------
+
+
+def _firing(n: int) -> str:
+    return f"cron-20260301T08{n // 60:02d}{n % 60:02d}.000Z"
+
+
+def test_deleting_a_finished_run_removes_its_executions_traces_and_overrides_only(store: SqlHistoryStore) -> None:
+    overrides = {"environment": {"MODE": "once"}, "jobParameter": "p"}
+    done, other, active = _firing(1), _firing(2), _firing(3)
+    store.record([_ev("a0", "STAGING", 1, firing=done, run_overrides=overrides)])
+    store.record(_run("a0", 2, firing=done) + _run("a1", 2, item=1, firing=done, state="FAILED"))
+    store.record(_run("b0", 70, firing=other))
+    store.record(_run("x0", 2, firing=done, job="weekly"))  # the same firing id, another job
+    store.record([_ev("c0", "STAGING", 130, firing=active), _ev("c1", "RUNNING", 130, item=1, firing=active)])
+
+    assert store.delete_runs("daily", [done]) == [done]
+    assert [f for f, _ in store.firings("daily", 0, 10).rows] == [active, other]
+    assert store.status_trace("a0") == [] and store.status_trace("a1") == []
+    assert store.run_overrides("daily", [done]) == {}
+    assert _ids(store, job_name="weekly") == ["x0"] and len(store.status_trace("x0")) == 3
+    # A run with a task still going is not deleted; unknown runs are nothing to delete.
+    assert store.delete_runs("daily", [active, "cron-nope"]) == []
+    assert sorted(_ids(store, firing_id=active)) == ["c0", "c1"]
+    assert store.delete_runs("daily", []) == []
+
+
+def test_prunable_runs_are_the_finished_ones_beyond_the_newest_n_never_an_active_one(
+    store: SqlHistoryStore,
+) -> None:
+    store.record([_ev("old-running", "RUNNING", 0, firing=_firing(0))])  # oldest, still running
+    store.record(_run("lost", 5, firing=_firing(1), state="LOST"))  # ended, but the state has it failing over
+    finished = [_firing(10 + i) for i in range(5)]
+    for i, firing in enumerate(finished):
+        store.record(_run(f"f{i}", 10 + i * 10, firing=firing, state="FINISHED" if i % 2 else "FAILED"))
+    store.record([_ev("m0", "MISSED", 200, item=None, firing=_firing(50))])  # a missed firing is a run too
+    store.record(_run("o0", 0, job="other", firing=_firing(0)))
+    protected = [_firing(1)]
+
+    # The newest two finished (the missed one and f4) are kept; f0..f3 go, oldest last.
+    assert store.prunable_runs("daily", 2, protected, 100) == finished[3::-1]
+    assert store.prunable_runs("daily", 2, protected, 3) == finished[3:0:-1]
+    assert store.prunable_runs("daily", 10, protected, 100) == []
+    assert _firing(1) in store.prunable_runs("daily", 2, [], 100)  # protected only by the caller
+    assert store.prunable_runs("other", 0, [], 100) == [_firing(0)]
+    assert store.run_jobs() == ["daily", "other"]
+    assert store.delete_runs("daily", store.prunable_runs("daily", 2, protected, 100)) == sorted(finished[:4])
+    assert [f for f, _ in store.firings("daily", 0, 10).rows] == [_firing(50), finished[4], _firing(1), _firing(0)]
+
+
+def test_retention_prunes_each_job_to_its_newest_runs_in_batches_sparing_active_ones(
+    store: SqlHistoryStore,
+) -> None:
+    from elasticjob.history.retention import RunRetention
+
+    for i in range(12):
+        store.record(_run(f"a{i}", i * 10, firing=_firing(i)))
+    store.record(_run("lost", 1, firing=_firing(100), state="LOST"))  # failing over, says the state
+    for i in range(3):
+        store.record(_run(f"b{i}", i * 10, firing=_firing(i), job="weekly"))
+    active = {"daily": {_firing(100)}}
+    retention = RunRetention(store, 5, lambda job: active.get(job, set()), batch=3, settle=0)
+    steps = []
+    while retention.due_in() == 0:
+        steps.append(retention.step())
+    assert retention.due_in() is None
+    assert sorted(steps, reverse=True)[:3] == [3, 3, 1]  # 7 runs of "daily", 3 at a time
+    assert [f for f, _ in store.firings("daily", 0, 100).rows] == [_firing(i) for i in (11, 10, 9, 8, 7, 100)]
+    assert store.firings("weekly", 0, 100).total == 3
+
+    # New runs of a job it is told of: pruned again, once they have settled.
+    for i in range(12, 14):
+        store.record(_run(f"a{i}", i * 10, firing=_firing(i)))
+    retention.touched(["daily"])
+    while retention.due_in() == 0:
+        retention.step()
+    assert [f for f, _ in store.firings("daily", 0, 100).rows] == [_firing(i) for i in (13, 12, 11, 10, 9, 100)]
+    # A follower prunes nothing (the leader is the history's one writer).
+    idle = RunRetention(store, 1, lambda job: set(), leading=lambda: False, settle=0)
+    assert idle.step() == 0 and idle.due_in() is not None and store.firings("weekly", 0, 100).total == 3

@@ -76,10 +76,20 @@ def test_seed_job_is_valid_with_defaults() -> None:
         ({"jobClass": "pkg.mod:Job"}, "jobClass"),
         ({"streamingProcess": True, "jobType": "SIMPLE", "jobClass": "m:f"}, "streamingProcess"),
         ({"appURL": None}, "appName"),
+        ({"taskKillGracePeriodSeconds": -1}, "taskKillGracePeriodSeconds"),
+        ({"taskKillGracePeriodSeconds": 3600.5}, "taskKillGracePeriodSeconds"),
+        ({"taskKillGracePeriodSeconds": "10"}, "taskKillGracePeriodSeconds"),
     ],
 )
 def test_invalid_job_fields_are_reported_by_path(changes: dict[str, Any], path: str) -> None:
     assert path in _paths(**changes)
+
+
+def test_task_kill_grace_period_is_optional_and_bounded_from_0_to_3600_seconds() -> None:
+    assert _job().taskKillGracePeriodSeconds is None  # the agent's own --kill-grace
+    assert "taskKillGracePeriodSeconds" not in _job().as_json()
+    for seconds in (0, 1.5, 3600):
+        assert _job(taskKillGracePeriodSeconds=seconds).as_json()["taskKillGracePeriodSeconds"] == seconds
 
 
 def test_all_field_errors_are_reported_together() -> None:

@@ -113,3 +113,10 @@ def test_a_run_is_shown_as_metronomes_job_run() -> None:
         "tasks": [{"id": "t0", "status": "TASK_KILLED", "startedAt": "2026-12-03T10:00:00.123+0000",
                    "completedAt": "2026-12-03T10:00:05.123+0000"},
                   {"id": "t1", "status": "TASK_FAILED", "startedAt": "2026-12-03T10:00:00.123+0000"}]}
+
+
+def test_the_kill_grace_period_is_the_native_jobs() -> None:
+    job = m.to_native(m.parse_model(m.JobSpec, spec(taskKillGracePeriodSeconds=7)), None)
+    assert job.taskKillGracePeriodSeconds == 7 and job.cron is None
+    assert m.job_json(job, None)["run"]["taskKillGracePeriodSeconds"] == 7
+    assert "/run/taskKillGracePeriodSeconds" in paths(spec(taskKillGracePeriodSeconds=-1))

@@ -193,6 +193,7 @@ def test_a_due_transient_job_launches_every_shard_of_one_firing() -> None:
         "cron": EVERY_2S,
         "time_zone": "UTC",
         "start_at_ms": 0,
+        "kill_grace_seconds": None,  # the agent's own
     }
 
     # the queue write pops the firing, records the launch time and moves the cursor onto the instant
@@ -986,3 +987,37 @@ def test_a_replacing_job_is_not_launched_ahead_of_its_instant_while_its_previous
                     running=[running_task("job", 0, "a1")])
     plan = cycle(snap, now=s(3), ahead=dt.timedelta(seconds=2))
     assert plan.kills == [] and plan.launches == []  # at s(4), not 1 s early
+
+
+# ---- taskKillGracePeriodSeconds ------------------------------------------------------------------
+
+
+def test_every_kill_of_the_plan_carries_its_jobs_grace_period_and_launches_carry_it_too() -> None:
+    stopped = make_job("stopped", shards=1, cron="0 0 0 1 1 ? 2099", taskKillGracePeriodSeconds=1)
+    replacing = make_job("replacing", shards=1, cron="0 0 0 1 1 ? 2099", concurrencyPolicy="REPLACE",
+                         taskKillGracePeriodSeconds=0)
+    daemon = make_job("daemon", shards=1, jobExecutionType="DAEMON", taskKillGracePeriodSeconds=90)
+    default = make_job("default", shards=1, cron="0 0 0 1 1 ? 2099")
+    old = "cron-20240301T115958.000Z"
+    trigger = Firing.trigger(s(1))
+    running = [running_task("stopped", 0, "a1", firing=old), running_task("replacing", 0, "a1"),
+               running_task("daemon", 0, "a2", firing=DAEMON_FIRING), running_task("default", 0, "a2"),
+               running_task("gone", 0, "a2")]
+    snap = replace(
+        snapshot([stopped, replacing, daemon, default], agents=TWO_AGENTS, running=running,
+                 queues={"replacing": (ReadyQueue(cursor=T0, firings=(trigger,)), 3)},
+                 disabled_jobs=["daemon"]),
+        stops={"stopped": {old: ("by ops", 7)}, "default": {"cron-20240301T115958.000Z": ("by ops", 1)}},
+    )
+    kills = cycle(snap).kills
+    by_job = {TaskId.parse(k.task_id).job_name: k.grace_seconds for k in kills}
+    assert len(kills) == 5
+    # A removed job's grace is not known here: the agent uses the one its launch carried.
+    assert by_job == {"stopped": 1.0, "replacing": 0.0, "daemon": 90.0, "default": None, "gone": None}
+
+    plan = cycle(snapshot([stopped, default], agents=TWO_AGENTS,
+                          queues={n: (ReadyQueue(cursor=T0, firings=(Firing.trigger(s(1)),)), 3)
+                                  for n in ("stopped", "default")}))
+    assert {launch.task.job_name: launch.spec["kill_grace_seconds"] for launch in plan.launches} == {
+        "stopped": 1.0, "default": None,
+    }
