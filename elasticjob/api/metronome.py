@@ -142,6 +142,10 @@ def metronome_router(service: JobService, runs: RunsView, forward: Forward) -> A
 
         return wrapper
 
+    async def for_runs(request: Request, embed: list[str]) -> Response | None:
+        """Runs are the leader's to tell (its state and history): an answer that embeds them is its."""
+        return await forward(request) if set(embed) - {"schedules"} else None
+
     def missing_job(job_id: str) -> JSONResponse:
         return _error(404, "Job not found", id=job_id)
 
@@ -149,6 +153,8 @@ def metronome_router(service: JobService, runs: RunsView, forward: Forward) -> A
     async def list_jobs(request: Request) -> Response:
         """Every job, in Metronome's shape; ``embed`` = activeRuns | schedules | history | historySummary."""
         embed = embeds(request)
+        if (forwarded := await for_runs(request, embed)) is not None:
+            return forwarded
         jobs = await run_in_threadpool(service.jobs)
         return _json([await run_in_threadpool(shape, job, embed) for job in jobs])
 
@@ -172,6 +178,8 @@ def metronome_router(service: JobService, runs: RunsView, forward: Forward) -> A
     async def get_job(request: Request, job_id: str) -> Response:
         """One job (404 ``Job not found``)."""
         embed = embeds(request)
+        if (forwarded := await for_runs(request, embed)) is not None:
+            return forwarded
         job = job_or_none(job_id)
         if job is None:
             return missing_job(job_id)

@@ -349,12 +349,15 @@ class JobService:
             txn.check(self.layout.app(name), stored.version)
             return
         if stored is None:
+            # A job of another API (Metronome's) names the resources of its whole task: its app's executor
+            # adds as little as the model allows.
+            foreign = job.dialect is not None
             implied = App(
                 appName=name,
                 appURL=job.appURL,
                 bootstrapScript=job.bootstrapScript or DEFAULT_BOOTSTRAP_SCRIPT,
-                cpuCount=1.0,
-                memoryMB=128.0,
+                cpuCount=0.001 if foreign else 1.0,
+                memoryMB=1.0 if foreign else 128.0,
             )
             txn.create(self.layout.app(name), {**implied.model_dump(mode="json"), IMPLIED_BY: job.jobName})
             return

@@ -288,3 +288,29 @@ def test_the_docs_examples_and_both_apis_see_each_others_jobs(cluster: Cluster, 
                         ).status_code == 422
         assert api.get("/v1/queue").json() == []
         assert api.get("/ping").text == "pong"
+
+
+def test_a_follower_serves_v1_and_hands_runs_to_the_leader(cluster: Cluster, tmp_path: Path) -> None:
+    cluster.start_master()
+    cluster.start_master()
+    cluster.start_agent(cpus=1, mem=512)
+    cluster.wait_agents(1)
+    _, follower = cluster.masters
+    wait_until(lambda: httpx.get(f"{follower.url}/leader").json().get("self") is False, 20,
+               message="the second master follows")
+    with httpx.Client(base_url=follower.url, timeout=15) as api:
+        job = {"id": "via.follower", "run": {"cmd": "true", "cpus": 0.1, "mem": 32}}
+        assert api.post("/v1/jobs", json=job).status_code == 201
+        assert api.get("/v1/jobs/via.follower").json()["run"]["cmd"] == "true"  # its own write, at once
+        run = api.post("/v1/jobs/via.follower/runs")
+        assert run.status_code == 201, run.text
+
+        def succeeded() -> bool:
+            summary = api.get("/v1/jobs/via.follower", params={"embed": "history"}).json()["history"]
+            return summary["successCount"] == 1
+
+        # (1 CPU is enough for a 0.1 CPU /v1 job: its app's executor adds next to nothing)
+        wait_until(succeeded, 30, message="the follower shows the leader's history")
+        history = api.get("/v1/jobs/via.follower", params={"embed": "history"}).json()["history"]
+        assert [r["id"] for r in history["successfulFinishedRuns"]] == [run.json()["id"]]
+        assert api.get(f"/v1/jobs/via.follower/runs/{run.json()['id']}").json()["status"] == "SUCCESS"
