@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from elasticjob.api.runs import RunsView
 from elasticjob.api.service import JobService
-from elasticjob.model import Conflict, DomainError, Job, NotFound, ValidationFailed
+from elasticjob.model import Conflict, Job, NotFound, ValidationFailed
 from elasticjob.model import metronome as m
 from elasticjob.model.run import run_id as run_id_of
 
@@ -137,8 +137,6 @@ def metronome_router(service: JobService, runs: RunsView, forward: Forward) -> A
                 return _error(404, exc.message)
             except Conflict as exc:
                 return _error(409, exc.message)
-            except DomainError:
-                raise  # the app's handlers (503 and the like)
 
         return wrapper
 
@@ -155,8 +153,7 @@ def metronome_router(service: JobService, runs: RunsView, forward: Forward) -> A
         embed = embeds(request)
         if (forwarded := await for_runs(request, embed)) is not None:
             return forwarded
-        jobs = await run_in_threadpool(service.jobs)
-        return _json([await run_in_threadpool(shape, job, embed) for job in jobs])
+        return _json(await run_in_threadpool(lambda: [shape(job, embed) for job in service.jobs()]))
 
     async def create_job(request: Request) -> Response:
         """Create a job (201, the job as stored); its ``schedules`` (at most one) come with it."""
@@ -209,20 +206,17 @@ def metronome_router(service: JobService, runs: RunsView, forward: Forward) -> A
         stop = request.query_params.get("stopCurrentJobRuns", "false").lower() == "true"
         if not stop and await run_in_threadpool(runs.has_active, job_id):
             return _error(409, "There are active job runs. Override with stopCurrentJobRuns=true", id=job_id)
-        before = m.job_json(job, None)
+        before = shape(job, [])
         await run_in_threadpool(service.deregister_job, job_id)
         return _json(before)
 
     # ---- schedules -----------------------------------------------------------------------------------
-    def schedule_answer(job: Job) -> m.ScheduleSpec | None:
-        return m.stored_schedule(job)
-
     async def list_schedules(request: Request, job_id: str) -> Response:
         """The job's schedules (at most one)."""
         job = job_or_none(job_id)
         if job is None:
             return missing_job(job_id)
-        schedule = schedule_answer(job)
+        schedule = m.stored_schedule(job)
         return _json([] if schedule is None else [m.schedule_json(schedule, service.next_fire(job_id))])
 
     async def save_schedule(job: Job, schedule: m.ScheduleSpec | None) -> None:
@@ -241,7 +235,7 @@ def metronome_router(service: JobService, runs: RunsView, forward: Forward) -> A
         job = job_or_none(job_id)
         if job is None:
             return missing_job(job_id)
-        current = schedule_answer(job)
+        current = m.stored_schedule(job)
         if current is not None:
             if current.id == schedule.id:
                 return _error(409, f"requirement failed: A schedule with id {schedule.id} already exists")
@@ -254,7 +248,7 @@ def metronome_router(service: JobService, runs: RunsView, forward: Forward) -> A
         job = job_or_none(job_id)
         if job is None:
             return missing_job(job_id)
-        schedule = schedule_answer(job)
+        schedule = m.stored_schedule(job)
         if schedule is None or schedule.id != schedule_id:
             return _error(404, "Schedule not found", id=schedule_id)
         return job, schedule

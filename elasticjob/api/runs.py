@@ -135,8 +135,9 @@ class RunsView:
         return found.total, runs
 
     def has_active(self, job_name: str) -> bool:
-        """Whether the job has a run queued, running or waiting to run a shard again (state only)."""
-        return bool(_Active(self.state, job_name).unfinished())
+        """Whether the job has a run queued, running, waiting to run a shard again or being stopped (state
+        only)."""
+        return bool(self.state.unfinished_firings(job_name))
 
     def active(self, job_name: str) -> list[Run]:
         """The job's unfinished runs, newest first (from the state; their tasks from the history)."""

@@ -333,7 +333,7 @@ class JobService:
 
     def _check_schedule(self, job: Job) -> None:
         try:
-            schedule = cron.parse_cached(job.cron, job.cronDialect or "QUARTZ", job.timeZone)
+            schedule = cron.parse_cached(job.cron, job.cron_dialect, job.timeZone)
         except cron.CronError as exc:
             raise ValidationFailed.field("cron", exc.message) from None
         if job.cron is not None and schedule.next_fire(dt.datetime.now(dt.UTC)) is None:

@@ -15,7 +15,7 @@ from elasticjob.cron.unix import parse_unix
 from elasticjob.cron.zones import load_time_zone
 
 
-def parse(expression: str, dialect: Dialect, time_zone: str = "UTC") -> Schedule:
+def parse(expression: str, dialect: Dialect | str, time_zone: str = "UTC") -> Schedule:
     """Parse ``expression`` in ``dialect``; field expressions are evaluated in the IANA ``time_zone``.
 
     Surrounding whitespace is ignored. Raises :class:`CronError` for an unknown time zone or dialect
@@ -61,6 +61,4 @@ def parse_cached(expression: str | None, dialect: Dialect | str, time_zone: str 
     expression is ``NEVER``. ``dialect`` may also be given by its name in either case (``"QUARTZ"``)."""
     if expression is None:
         return NEVER
-    if isinstance(dialect, str) and not isinstance(dialect, Dialect):
-        dialect = dialect.lower()
-    return parse(expression, dialect, time_zone)  # type: ignore[arg-type]
+    return parse(expression, dialect.lower() if isinstance(dialect, str) else dialect, time_zone)

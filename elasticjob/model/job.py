@@ -200,6 +200,11 @@ class Job(BaseModel):
         return self
 
     @property
+    def cron_dialect(self) -> CronDialect:
+        """The language of ``cron``: ``cronDialect``, else Quartz."""
+        return self.cronDialect or CronDialect.QUARTZ
+
+    @property
     def effective_app_name(self) -> str:
         """The app this job runs in: ``appName``, or the job's own name in the single-step form."""
         return self.appName if self.appName is not None else self.jobName

@@ -28,7 +28,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from elasticjob.model.app import App, check_app_url
 from elasticjob.model.errors import FieldError, ValidationFailed
-from elasticjob.model.job import MAX_KILL_GRACE_SECONDS, MAX_SHARDS, ConcurrencyPolicy, CronDialect, Job
+from elasticjob.model.job import (
+    MAX_KILL_GRACE_SECONDS,
+    MAX_SHARDS,
+    ConcurrencyPolicy,
+    CronDialect,
+    FieldValueError,
+    Job,
+)
 from elasticjob.model.validation import validation_failed
 
 DIALECT = "metronome"
@@ -99,22 +106,22 @@ class RunSpec(_Strict):
     @model_validator(mode="after")
     def _command(self) -> RunSpec:
         if (self.cmd is None) == (self.args is None):
-            raise _PathError("run.cmd", "give exactly one of cmd (a shell command) and args (an argv)")
+            raise FieldValueError("run.cmd", "give exactly one of cmd (a shell command) and args (an argv)")
         for key, value in self.env.items():
             if not isinstance(value, str):
-                raise _PathError(f"run.env.{key}", f"secret references {_NOT_SUPPORTED}")
+                raise FieldValueError(f"run.env.{key}", f"secret references {_NOT_SUPPORTED}")
         for i, constraint in enumerate(self.placement.constraints):
             if constraint.operator in ("LIKE", "UNLIKE"):
-                raise _PathError(
+                raise FieldValueError(
                     f"run.placement.constraints.{i}.operator",
                     f"{constraint.operator} is not supported yet; use EQ (or IS)",
                 )
             if constraint.value is None:
-                raise _PathError(
+                raise FieldValueError(
                     f"run.placement.constraints.{i}.value", f"is required for {constraint.operator}"
                 )
         if len(self.artifacts) > 1 or any(not a.extract for a in self.artifacts):
-            raise _PathError(
+            raise FieldValueError(
                 "run.artifacts",
                 "only one artifact, an archive with extract=true (the job's app), is supported yet",
             )
@@ -157,13 +164,6 @@ class JobSpec(_Strict):
         if len(value) > 1:
             raise ValueError("only one schedule per job is supported (as Metronome)")
         return value
-
-
-class _PathError(ValueError):
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}")
-        self.path = path
-        self.message = message
 
 
 def _fail(message: str) -> str:

@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 from kazoo.client import KazooClient
 from pydantic import ValidationError
 
-from elasticjob.model import App, CronDialect, DomainError, Job, JobExecutionType
+from elasticjob.model import App, DomainError, Job, JobExecutionType
 from elasticjob.model.failover import FailoverEntry
 from elasticjob.model.queue import ReadyQueue, parse_iso
 from elasticjob.model.run import StopRequest
@@ -98,7 +98,7 @@ def decode_job(name: str, data: bytes) -> JobRecord:
         encode(job.as_json()),
         sys.intern(job.effective_app_name),
         None if job.cron is None else sys.intern(job.cron),
-        (job.cronDialect or CronDialect.QUARTZ).value,
+        job.cron_dialect.value,
         sys.intern(job.timeZone),
         job.jobExecutionType is JobExecutionType.DAEMON,
     )

@@ -229,7 +229,7 @@ class Scheduler:
         return self._next_wait()
 
     def _schedule(self, job: Job) -> cron.Schedule:
-        return cron.parse_cached(job.cron, job.cronDialect or "QUARTZ", job.timeZone)
+        return cron.parse_cached(job.cron, job.cron_dialect, job.timeZone)
 
     def _rebuild(self) -> None:
         """Every job's next instant from its stored cron cursor; every job with something pending is dirty.

@@ -289,6 +289,16 @@ def test_the_docs_examples_and_both_apis_see_each_others_jobs(cluster: Cluster, 
         assert api.get("/v1/queue").json() == []
         assert api.get("/ping").text == "pong"
 
+        # A run that cannot fit waits in the queue; its job cannot be removed without stopping it.
+        huge = {"id": "huge", "run": {"cmd": "true", "cpus": 0.1, "mem": 4096}}
+        assert api.post("/v1/jobs", json=huge).status_code == 201
+        waiting = api.post("/v1/jobs/huge/runs").json()
+        assert api.get("/v1/queue").json() == [{"jobId": "huge", "runs": [{"runId": waiting["id"]}]}]
+        assert [r["id"] for r in api.get("/v1/jobs/huge/runs").json()] == [waiting["id"]]
+        assert api.delete("/v1/jobs/huge").status_code == 409
+        assert api.delete("/v1/jobs/huge", params={"stopCurrentJobRuns": "true"}).status_code == 200
+        assert api.get("/v1/jobs/huge").status_code == 404 and api.get("/v1/queue").json() == []
+
 
 def test_a_follower_serves_v1_and_hands_runs_to_the_leader(cluster: Cluster, tmp_path: Path) -> None:
     cluster.start_master()
