@@ -69,6 +69,8 @@ class AgentConfig:
         """Refuse resources the host does not have (``ValueError`` with the numbers)."""
         if self.cpus <= 0 or self.mem_mb <= 0:
             raise ValueError("--cpus and --mem must be positive")
+        if self.sandbox_retention_seconds <= 0 or self.sandbox_max_bytes <= 0:
+            raise ValueError("--sandbox-retention and --sandbox-max-mb must be positive")
         if self.app_revalidate_seconds < 0:
             raise ValueError(
                 f"--app-revalidate-seconds must not be negative (got {self.app_revalidate_seconds:g})"

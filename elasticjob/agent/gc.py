@@ -6,12 +6,13 @@ import logging
 import os
 import shutil
 import stat
+import threading
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["collect"]
+__all__ = ["RemovalJournal", "collect"]
 
 log = logging.getLogger(__name__)
 
@@ -102,3 +103,61 @@ def _remove(path: Path) -> bool:
         log.warning("event=gc_remove_failed path=%s error=%s", path, exc)
         return False
     return True
+
+
+class RemovalJournal:
+    """Which sandboxes ``collect`` removed, and when: how the agent tells a task whose logs its retention
+    removed ("gone") from one it never ran. Kept in a file of ``name<TAB>unix_ms`` lines so that it
+    survives agent restarts; bounded to the newest ``limit`` names (the file is rewritten when it holds
+    twice that). Thread-safe."""
+
+    def __init__(self, path: Path, limit: int = 100_000) -> None:
+        self.path = path
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._removed: dict[str, int] = {}
+        self._lines = 0
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            text = ""
+        for line in text.splitlines():
+            name, _, when = line.partition("\t")
+            if name and when.isdigit():
+                self._removed.pop(name, None)
+                self._removed[name] = int(when)
+                self._lines += 1
+        self._trim()
+
+    def add(self, names: Collection[str], when_ms: int | None = None) -> None:
+        if not names:
+            return
+        when = int(time.time() * 1000) if when_ms is None else when_ms
+        with self._lock:
+            for name in names:
+                self._removed.pop(name, None)
+                self._removed[name] = when
+            self._lines += len(names)
+            try:
+                with self.path.open("a", encoding="utf-8") as journal:
+                    journal.writelines(f"{name}\t{when}\n" for name in names)
+            except OSError as exc:
+                log.warning("event=gc_journal_write_failed path=%s error=%s", self.path, exc)
+            self._trim()
+
+    def removed_at(self, name: str) -> int | None:
+        """When ``name`` was removed (Unix ms), or None if this journal does not know it."""
+        with self._lock:
+            return self._removed.get(name)
+
+    def _trim(self) -> None:
+        while len(self._removed) > self.limit:
+            del self._removed[next(iter(self._removed))]
+        if self._lines > 2 * self.limit:
+            fresh = self.path.with_name(self.path.name + ".new")
+            try:
+                fresh.write_text("".join(f"{n}\t{w}\n" for n, w in self._removed.items()), encoding="utf-8")
+                os.replace(fresh, self.path)
+                self._lines = len(self._removed)
+            except OSError as exc:
+                log.warning("event=gc_journal_write_failed path=%s error=%s", self.path, exc)

@@ -18,7 +18,7 @@ import grpc
 from kazoo.client import KazooClient
 
 from elasticjob import __version__
-from elasticjob.agent.tasks import TaskManager
+from elasticjob.agent.tasks import LogsGone, TaskManager
 from elasticjob.protocol import agent_pb2 as pb
 from elasticjob.protocol import agent_pb2_grpc as pb_grpc
 from elasticjob.protocol.convert import StatusUpdate, kill_grace, spec_from_proto, status_message
@@ -209,20 +209,37 @@ class MasterLink:
         elif kind == "ack":
             self.tasks.acknowledge(list(message.ack.task_ids))
         elif kind == "read_log":
-            request = message.read_log
-            try:
-                chunk = self.tasks.read_log(request.task_id, request.stream, request.offset, request.length)
-                reply = pb.LogChunk(
-                    request_id=request.request_id,
-                    data=chunk.data,
-                    offset=chunk.offset,
-                    next_offset=chunk.next_offset,
-                    size=chunk.size,
-                    eof=chunk.eof,
-                )
-            except (OSError, ValueError) as exc:
-                reply = pb.LogChunk(request_id=request.request_id, error=str(exc))
-            self._send(pb.AgentMessage(log_chunk=reply))
+            self._send(pb.AgentMessage(log_chunk=log_reply(self.tasks, message.read_log)))
+
+
+def log_reply(tasks: TaskManager, request: pb.ReadLog) -> pb.LogChunk:
+    """The answer to a master's ``ReadLog``: a byte range, or lines; an ``error`` (with ``gone_ms`` once
+    the retention removed the logs) when they cannot be read."""
+    try:
+        if not request.lines:
+            chunk = tasks.read_log(request.task_id, request.stream, request.offset, request.length)
+            return pb.LogChunk(
+                request_id=request.request_id, data=chunk.data, offset=chunk.offset,
+                next_offset=chunk.next_offset, size=chunk.size, eof=chunk.eof,
+                running=tasks.is_running(request.task_id),
+            )
+        lines, running = tasks.read_lines(
+            request.task_id, request.stream,
+            start=request.from_line if request.HasField("from_line") else None,
+            size=request.size or 100,
+            start_ms=request.start_ms if request.HasField("start_ms") else None,
+            end_ms=request.end_ms if request.HasField("end_ms") else None,
+        )
+        return pb.LogChunk(
+            request_id=request.request_id,
+            lines=[pb.LogLine(number=line.number, time_ms=line.time_ms, data=line.data,
+                              truncated=line.truncated) for line in lines.lines],
+            first_line=lines.first_line, next_line=lines.next_line, eof=lines.eof, running=running,
+        )
+    except LogsGone as exc:
+        return pb.LogChunk(request_id=request.request_id, error=str(exc), gone_ms=exc.removed_ms)
+    except (OSError, ValueError) as exc:
+        return pb.LogChunk(request_id=request.request_id, error=str(exc))
 
 
 def _is_status(item: object) -> bool:

@@ -95,13 +95,16 @@ def run_agent(config: AgentConfig) -> None:
         config.attributes,
         config.work_dir,
     )
-    while not stop.wait(GC_INTERVAL):
+    # Collect often enough that nothing outlives its retention by more than a quarter of it.
+    gc_interval = min(GC_INTERVAL, max(1.0, config.sandbox_retention_seconds / 4))
+    while not stop.wait(gc_interval):
         removed = collect(
             tasks.sandboxes,
             max_age_seconds=config.sandbox_retention_seconds,
             max_total_bytes=config.sandbox_max_bytes,
             keep=set(tasks.running_ids()),
         )
+        tasks.removed.add(removed)
         # Cached app archives and unpacked apps not used for a week go too (a later launch simply fetches
         # or unpacks again).
         removed += cache.collect(max_age_seconds=CACHE_MAX_AGE, max_total_bytes=config.sandbox_max_bytes)

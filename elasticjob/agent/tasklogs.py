@@ -1,8 +1,9 @@
 """A task's log files: ``stdout`` and ``stderr`` in its log directory, size-capped with one rotation.
 
 Layout: ``<log_dir>/stdout`` is the current file and ``<log_dir>/stdout.1`` the previous one (likewise
-for stderr). ``RotatingLog`` writes them, ``LogPipe`` feeds one from a pipe (driven by an event loop),
-``read_log`` serves byte ranges of the current file to the API.
+for stderr), each with the index of its lines' times beside it (``stdout.idx``, ``stdout.idx.1``: see
+``loglines``). ``RotatingLog`` writes them, ``LogPipe`` feeds one from a pipe (driven by an event loop),
+``read_log`` serves byte ranges of the current file to the API, ``loglines.read_lines`` its lines.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
+
+from elasticjob.agent.loglines import LineIndexWriter
 
 __all__ = ["MAX_CHUNK", "LogChunk", "LogPipe", "LogTail", "RotatingLog", "Stream", "read_log"]
 
@@ -75,7 +78,8 @@ def read_log(log_dir: Path, stream: Stream, offset: int, length: int) -> LogChun
 class RotatingLog:
     """Append-only log file capped at ``max_bytes``: a write that would pass the cap fills the file up to it,
     renames it to ``<name>.1`` (replacing the previous one) and continues in a fresh file, so the current
-    file never exceeds ``max_bytes`` and at most ``2 * max_bytes`` are kept. The file is opened (created,
+    file never exceeds ``max_bytes`` and at most ``2 * max_bytes`` are kept (plus their lines' index: 24
+    bytes per piece of output that starts a line). The file is opened (created,
     or appended to) at once with ``create_now``, else by the first write of at least one byte: a stream a
     task never writes to then costs no file, and ``read_log`` reads it as empty. Writes are unbuffered so
     readers see them at once; ``write`` raises ``OSError`` if the file cannot be created or written. Not
@@ -89,6 +93,7 @@ class RotatingLog:
         self.max_bytes = max_bytes
         self._file: BinaryIO | None = None
         self._size = 0
+        self._index = LineIndexWriter(path)
         if create_now:
             self._open()
 
@@ -103,6 +108,7 @@ class RotatingLog:
                 self._rotate()
                 continue
             piece = view[:room]
+            self._index.before_write(self._size, piece)
             self._file.write(piece)
             self._size += len(piece)
             view = view[len(piece):]
@@ -110,15 +116,19 @@ class RotatingLog:
     def _open(self) -> None:
         self._file = self.path.open("ab", buffering=0)
         self._size = self._file.tell()
+        if self._size:  # appending to a file written before: its lines count
+            self._index.resume(self.path.read_bytes())
 
     def _rotate(self) -> None:
         self.close()
         os.replace(self.path, self.path.with_name(self.path.name + ".1"))
+        self._index.rotated()
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+        self._index.close()
 
 
 class LogTail:

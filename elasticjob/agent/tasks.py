@@ -28,7 +28,9 @@ from elasticjob import cron
 from elasticjob.agent.apps import UnpackedApps
 from elasticjob.agent.fetch import AppCache, FetchError
 from elasticjob.agent.gates import StartGates
+from elasticjob.agent.gc import RemovalJournal
 from elasticjob.agent.lanes import Lanes
+from elasticjob.agent.loglines import LineChunk, read_lines
 from elasticjob.agent.process import ExitInfo, ProcessSpec, TaskProcess, start_task
 from elasticjob.agent.reactor import Timer, shared_reactor
 from elasticjob.agent.spawn import can_gate
@@ -45,6 +47,15 @@ RUNNER_MEMORY_ERROR = 3
 _BASE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH")
 STAGING_WORKERS = 8
 WAITING = "daemon: waiting for the next fire time"
+
+
+class LogsGone(FileNotFoundError):
+    """The task ran here, but the agent's retention removed its sandbox and logs (at ``removed_ms``)."""
+
+    def __init__(self, task_id: str, removed_ms: int) -> None:
+        when = dt.datetime.fromtimestamp(removed_ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        super().__init__(f"the logs of task {task_id} are gone: the agent's retention removed them at {when}")
+        self.removed_ms = removed_ms
 
 
 @dataclass
@@ -82,6 +93,7 @@ class TaskManager:
     ) -> None:
         self.sandboxes = work_dir / "sandboxes"
         self.sandboxes.mkdir(parents=True, exist_ok=True)
+        self.removed = RemovalJournal(work_dir / "removed-sandboxes")
         self.cache = cache
         self.apps = UnpackedApps(work_dir / "unpacked", max_bytes=max_unpacked_bytes)
         self.report = report
@@ -155,12 +167,43 @@ class TaskManager:
                     del self._tasks[task_id]
 
     def read_log(self, task_id: str, stream: str, offset: int, length: int) -> LogChunk:
+        """A byte range of the task's log (see ``tasklogs.read_log``); raises ``LogsGone`` once the retention
+        removed it, ``FileNotFoundError`` for a task this agent has no logs of, ``ValueError`` for a bad
+        range."""
+        return read_log(self._log_dir(task_id, stream), stream, offset, length)  # type: ignore[arg-type]
+
+    def read_lines(
+        self, task_id: str, stream: str, *, start: int | None, size: int, start_ms: int | None,
+        end_ms: int | None,
+    ) -> tuple[LineChunk, bool]:
+        """Lines of the task's log (see ``loglines.read_lines``) and whether the task still runs here (more
+        may come). Errors as ``read_log``."""
+        log_dir = self._log_dir(task_id, stream)
+        running = self.is_running(task_id)
+        chunk = read_lines(log_dir, stream, start=start, size=size, start_ms=start_ms, end_ms=end_ms,
+                           complete=not running)
+        return chunk, running
+
+    def is_running(self, task_id: str) -> bool:
+        """Whether the task is known here and has not ended (its output may still grow)."""
+        with self._lock:
+            run = self._tasks.get(task_id)
+        return run is not None and not run.status.state.terminal
+
+    def _log_dir(self, task_id: str, stream: str) -> Path:
         if stream not in ("stdout", "stderr"):
             raise ValueError("stream must be stdout or stderr")
-        log_dir = self.sandboxes / task_id / "logs"
-        if "/" in task_id or task_id in (".", "..") or not log_dir.is_dir():
+        if "/" in task_id or task_id in (".", "..", ""):
             raise FileNotFoundError(f"no logs for task {task_id} on this agent")
-        return read_log(log_dir, stream, offset, length)  # type: ignore[arg-type]
+        log_dir = self.sandboxes / task_id / "logs"
+        with self._lock:
+            known = task_id in self._tasks
+        if not known and not log_dir.is_dir():  # a task still being staged has no logs yet: none to read
+            removed = self.removed.removed_at(task_id)
+            if removed is not None:
+                raise LogsGone(task_id, removed)
+            raise FileNotFoundError(f"no logs for task {task_id} on this agent")
+        return log_dir
 
     # ---- what the agent tells a (new) master -----------------------------------------------------
     def statuses(self) -> list[StatusUpdate]:

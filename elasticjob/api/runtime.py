@@ -1,4 +1,4 @@
-"""Routes answered from the leader's runtime state: execution history and task logs.
+"""Routes answered from the leader's runtime state: execution history, runs and task logs (``logs``).
 
 The leader holds the agents' streams and (with the default SQLite store) the history, so a follower
 forwards these reads to the leader over HTTP.
@@ -7,7 +7,7 @@ forwards these reads to the leader over HTTP.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request
@@ -15,22 +15,14 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from elasticjob.api.bodies import path_name
+from elasticjob.api.logs import LogReader, add_log_routes
 from elasticjob.api.runs import RunsView
 from elasticjob.history import HistoryStore, native_page, native_trace_page, parse_query
-from elasticjob.model import NotFound, TaskId, Unavailable, ValidationFailed
-from elasticjob.protocol import agent_pb2 as pb
-
-MAX_LOG_CHUNK = 1024 * 1024
+from elasticjob.model import NotFound, Unavailable, ValidationFailed
 
 
 def _no_job(name: str) -> NotFound:
     return NotFound(f"job '{name}' does not exist")
-
-
-class LogReader(Protocol):
-    """Reads a task's log through its agent; raises ``Unavailable`` when the agent cannot answer."""
-
-    def read_log(self, agent_id: str, task_id: str, stream: str, offset: int, length: int) -> pb.LogChunk: ...
 
 
 class LeaderState:
@@ -141,43 +133,5 @@ def runtime_router(
         await run_in_threadpool(runs.delete, path_name(jobName, _no_job), runId)
         return Response(status_code=204)
 
-    @router.get("/tasks/{taskId}/logs")
-    async def logs(
-        request: Request,
-        taskId: str,
-        stream: str = "stdout",
-        offset: int = 0,  # noqa: N803
-        length: int = 65536,
-    ) -> Any:
-        """A byte range of a task's stdout or stderr, read from its agent. A negative ``offset`` counts from
-        the end. Answer: ``{"taskId", "stream", "offset", "nextOffset", "size", "eof", "data"}``."""
-        forwarded = await forward(request)
-        if forwarded is not None:
-            return forwarded
-        if stream not in ("stdout", "stderr"):
-            raise ValidationFailed.field("stream", "must be stdout or stderr")
-        if not 0 < length <= MAX_LOG_CHUNK:
-            raise ValidationFailed.field("length", f"must be between 1 and {MAX_LOG_CHUNK}")
-        try:
-            task = TaskId.parse(taskId)
-        except ValueError:
-            raise NotFound(f"task '{taskId}' does not exist") from None
-        try:
-            chunk = await run_in_threadpool(agents.read_log, task.agent_id, taskId, stream, offset, length)
-        except Unavailable as exc:
-            raise Unavailable(f"cannot read the logs of task {taskId}: {exc.message}") from None
-        if chunk.error:
-            raise NotFound(chunk.error)
-        return JSONResponse(
-            {
-                "taskId": taskId,
-                "stream": stream,
-                "offset": chunk.offset,
-                "nextOffset": chunk.next_offset,
-                "size": chunk.size,
-                "eof": chunk.eof,
-                "data": chunk.data.decode("utf-8", errors="replace"),
-            }
-        )
-
+    add_log_routes(router, forward, leader.leader_http, leader.is_leader, agents, runs)
     return router

@@ -181,6 +181,21 @@ def build_parser() -> argparse.ArgumentParser:
         "taskKillGracePeriodSeconds; an agent that stops waits no longer than this for any task (default 10)",
     )
     agent.add_argument(
+        "--sandbox-retention",
+        type=float,
+        default=24 * 3600.0,
+        metavar="SECONDS",
+        help="keep a finished task's sandbox and logs this long after its last write; older ones are "
+        "removed, and their logs answer 410 Gone (default 86400: a day)",
+    )
+    agent.add_argument(
+        "--sandbox-max-mb",
+        type=float,
+        default=5 * 1024.0,
+        metavar="MB",
+        help="remove the oldest finished sandboxes (and cached apps) beyond this total (default 5120)",
+    )
+    agent.add_argument(
         "--app-revalidate-seconds",
         type=float,
         default=60.0,
@@ -301,6 +316,8 @@ def _agent(args: argparse.Namespace) -> int:
             agent_id=args.agent_id,
             kill_grace_seconds=args.kill_grace,
             app_revalidate_seconds=args.app_revalidate_seconds,
+            sandbox_retention_seconds=args.sandbox_retention,
+            sandbox_max_bytes=int(args.sandbox_max_mb * 1024 * 1024),
         )
         config.check_host()
     except ValueError as exc:

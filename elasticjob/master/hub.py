@@ -8,8 +8,8 @@ Thread/async contract. The streams live on the gateway's asyncio event loop (its
 - ``send``, ``close_all`` and ``AgentConnection.send``/``close`` may be called from any thread and never
   block: a message goes to the connection's ``Outbox`` (``outbox.py``), which wakes the loop with one
   cross-thread call per burst, not one per message or per agent.
-- ``agents`` is called by the scheduler thread; ``read_log`` by API worker threads, which it blocks
-  (up to ``timeout``) on a ``concurrent.futures.Future`` that the loop completes when the agent's
+- ``agents`` is called by the scheduler thread; ``read_log``/``read_lines`` by API worker threads, which
+  it blocks (up to ``timeout``) on a ``concurrent.futures.Future`` that the loop completes when the agent's
   ``LogChunk`` arrives.
 """
 
@@ -149,17 +149,41 @@ class AgentHub:
     ) -> pb.LogChunk:
         """Ask the agent for a byte range of a task's log and wait for its answer (blocks the calling
         thread, never the gateway's loop). ``AgentUnavailable`` if it is not connected or silent."""
+        return self._ask_log(
+            agent_id, pb.ReadLog(task_id=task_id, stream=stream, offset=offset, length=length), timeout
+        )
+
+    def read_lines(
+        self,
+        agent_id: str,
+        task_id: str,
+        stream: str,
+        *,
+        start: int | None = None,
+        size: int = 100,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        timeout: float = 10.0,
+    ) -> pb.LogChunk:
+        """Ask the agent for timestamped lines of a task's log (see ``agent.loglines.read_lines``); blocks
+        and fails as ``read_log``."""
+        request = pb.ReadLog(task_id=task_id, stream=stream, lines=True, size=size)
+        if start is not None:
+            request.from_line = start
+        if start_ms is not None:
+            request.start_ms = start_ms
+        if end_ms is not None:
+            request.end_ms = end_ms
+        return self._ask_log(agent_id, request, timeout)
+
+    def _ask_log(self, agent_id: str, request: pb.ReadLog, timeout: float) -> pb.LogChunk:
         request_id = uuid.uuid4().hex
+        request.request_id = request_id
         future: Future[pb.LogChunk] = Future()
         with self._lock:
             self._log_requests[request_id] = future
         try:
-            message = pb.MasterMessage(
-                read_log=pb.ReadLog(
-                    request_id=request_id, task_id=task_id, stream=stream, offset=offset, length=length
-                )
-            )
-            if not self.send(agent_id, message):
+            if not self.send(agent_id, pb.MasterMessage(read_log=request)):
                 raise AgentUnavailable(f"agent {agent_id} is not connected to this master")
             try:
                 return future.result(timeout=timeout)

@@ -87,8 +87,20 @@ class Heartbeat(_message.Message):
     running_task_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, running_task_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class LogLine(_message.Message):
+    __slots__ = ("number", "time_ms", "data", "truncated")
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    number: int
+    time_ms: int
+    data: bytes
+    truncated: bool
+    def __init__(self, number: _Optional[int] = ..., time_ms: _Optional[int] = ..., data: _Optional[bytes] = ..., truncated: _Optional[bool] = ...) -> None: ...
+
 class LogChunk(_message.Message):
-    __slots__ = ("request_id", "data", "offset", "next_offset", "size", "eof", "error")
+    __slots__ = ("request_id", "data", "offset", "next_offset", "size", "eof", "error", "lines", "first_line", "next_line", "running", "gone_ms")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
@@ -96,6 +108,11 @@ class LogChunk(_message.Message):
     SIZE_FIELD_NUMBER: _ClassVar[int]
     EOF_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    FIRST_LINE_FIELD_NUMBER: _ClassVar[int]
+    NEXT_LINE_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    GONE_MS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     data: bytes
     offset: int
@@ -103,7 +120,12 @@ class LogChunk(_message.Message):
     size: int
     eof: bool
     error: str
-    def __init__(self, request_id: _Optional[str] = ..., data: _Optional[bytes] = ..., offset: _Optional[int] = ..., next_offset: _Optional[int] = ..., size: _Optional[int] = ..., eof: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
+    lines: _containers.RepeatedCompositeFieldContainer[LogLine]
+    first_line: int
+    next_line: int
+    running: bool
+    gone_ms: int
+    def __init__(self, request_id: _Optional[str] = ..., data: _Optional[bytes] = ..., offset: _Optional[int] = ..., next_offset: _Optional[int] = ..., size: _Optional[int] = ..., eof: _Optional[bool] = ..., error: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[LogLine, _Mapping]]] = ..., first_line: _Optional[int] = ..., next_line: _Optional[int] = ..., running: _Optional[bool] = ..., gone_ms: _Optional[int] = ...) -> None: ...
 
 class StatusBatch(_message.Message):
     __slots__ = ("statuses",)
@@ -209,18 +231,28 @@ class Acknowledge(_message.Message):
     def __init__(self, task_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ReadLog(_message.Message):
-    __slots__ = ("request_id", "task_id", "stream", "offset", "length")
+    __slots__ = ("request_id", "task_id", "stream", "offset", "length", "lines", "from_line", "size", "start_ms", "end_ms")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     STREAM_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     LENGTH_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    FROM_LINE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    START_MS_FIELD_NUMBER: _ClassVar[int]
+    END_MS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     task_id: str
     stream: str
     offset: int
     length: int
-    def __init__(self, request_id: _Optional[str] = ..., task_id: _Optional[str] = ..., stream: _Optional[str] = ..., offset: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
+    lines: bool
+    from_line: int
+    size: int
+    start_ms: int
+    end_ms: int
+    def __init__(self, request_id: _Optional[str] = ..., task_id: _Optional[str] = ..., stream: _Optional[str] = ..., offset: _Optional[int] = ..., length: _Optional[int] = ..., lines: _Optional[bool] = ..., from_line: _Optional[int] = ..., size: _Optional[int] = ..., start_ms: _Optional[int] = ..., end_ms: _Optional[int] = ...) -> None: ...
 
 class MasterMessage(_message.Message):
     __slots__ = ("registered", "launch", "kill", "ack", "read_log")

@@ -105,3 +105,19 @@ def test_removes_directories_without_write_permission(tmp_path: Path) -> None:
 
 def test_missing_root_is_nothing_to_do(tmp_path: Path) -> None:
     assert collect(tmp_path / "absent", max_age_seconds=0, max_total_bytes=0, keep=()) == []
+
+
+def test_the_removal_journal_remembers_across_restarts_and_stays_bounded(tmp_path: Path) -> None:
+    from elasticjob.agent.gc import RemovalJournal
+
+    journal = RemovalJournal(tmp_path / "removed", limit=3)
+    journal.add(["a", "b"], when_ms=1000)
+    journal.add(["c", "d"], when_ms=2000)
+    assert journal.removed_at("a") is None  # the oldest went beyond the limit
+    assert (journal.removed_at("b"), journal.removed_at("d")) == (1000, 2000)
+    again = RemovalJournal(tmp_path / "removed", limit=3)
+    assert (again.removed_at("a"), again.removed_at("b"), again.removed_at("c")) == (None, 1000, 2000)
+    for i in range(10):
+        again.add([f"x{i}"], when_ms=3000 + i)
+    assert len((tmp_path / "removed").read_text().splitlines()) <= 6  # rewritten at twice the limit
+    assert RemovalJournal(tmp_path / "removed", limit=3).removed_at("x9") == 3009

@@ -73,7 +73,7 @@ def test_rotating_log_caps_the_current_file_and_keeps_one_previous(tmp_path: Pat
     previous = (tmp_path / "stdout.1").read_bytes()
     assert len(current) == 50 and len(previous) == 100
     assert previous + current == (b"C" * 70 + b"D" * 70 + b"E" * 70)[-150:]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["stdout", "stdout.1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stdout", "stdout.1", "stdout.idx", "stdout.idx.1"]
 
 
 def test_offsets_after_rotation_refer_to_the_current_file(tmp_path: Path) -> None:
