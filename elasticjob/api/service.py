@@ -402,7 +402,7 @@ class JobService:
         entries = self.state.failover_of(name)
         if entries:
             for entry, entry_version in entries:
-                txn.delete(self.layout.failover_item(name, entry.sharding_item), version=entry_version)
+                txn.delete(self.layout.failover_item(name, entry.key), version=entry_version)
             txn.delete(self.layout.failover(name))
 
     def _set_marker(self, path: str, present: bool) -> None:

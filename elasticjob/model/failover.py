@@ -1,4 +1,9 @@
-"""A shard queued to run again, as recorded in ``/state/failover/{job}/{item}`` (see scheduler.failover)."""
+"""A shard queued to run again, as recorded in ``/state/failover/{job}/{key}`` (see scheduler.failover).
+
+The key is the sharding item; for a job whose runs may overlap (``concurrencyPolicy`` ALLOW) it is
+``{item}@{firingId}``, as two runs may each have that shard waiting. The entry says which (``concurrent``),
+so its znode is found from the entry alone, whatever the job's configuration is now.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,11 @@ from typing import Any
 from elasticjob.model.queue import NO_OVERRIDES, Overrides, iso, parse_iso
 
 
+def item_of_key(key: str) -> int:
+    """The sharding item of a failover entry's key (``FailoverEntry.key``)."""
+    return int(key.partition("@")[0])
+
+
 class FailoverCause(enum.StrEnum):
     LOST = "LOST"  # the run was lost or crashed outside the job's code: failover
     RETRY = "RETRY"  # the job's own code failed: per-shard retry
@@ -17,7 +27,7 @@ class FailoverCause(enum.StrEnum):
 
 @dataclass(frozen=True)
 class FailoverEntry:
-    """The value of ``/state/failover/{job}/{item}``."""
+    """The value of ``/state/failover/{job}/{key}``."""
 
     job_name: str
     sharding_item: int
@@ -28,6 +38,12 @@ class FailoverEntry:
     not_before: dt.datetime
     reason: str = ""  # why it is waiting to be placed, shown by GET /job/tasks/failover
     overrides: Overrides = NO_OVERRIDES  # its run's own environment and job parameter
+    concurrent: bool = False  # its job's runs may overlap: keyed by item and firing
+
+    @property
+    def key(self) -> str:
+        """Its znode's name under its job's failover node."""
+        return f"{self.sharding_item}@{self.firing_id}" if self.concurrent else str(self.sharding_item)
 
     def to_json(self) -> dict[str, Any]:
         value = {
@@ -42,6 +58,8 @@ class FailoverEntry:
         }
         if self.overrides:
             value["overrides"] = self.overrides.to_json()
+        if self.concurrent:
+            value["concurrent"] = True
         return value
 
     @classmethod
@@ -56,6 +74,7 @@ class FailoverEntry:
             not_before=parse_iso(value["notBefore"]),
             reason=value.get("reason", ""),
             overrides=Overrides.from_json(value.get("overrides")),
+            concurrent=bool(value.get("concurrent", False)),
         )
 
     def native_view(self) -> dict[str, Any]:

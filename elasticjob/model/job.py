@@ -34,7 +34,7 @@ class ConcurrencyPolicy(enum.StrEnum):
 
     FORBID = "FORBID"  # it waits for the previous run to end (one run at a time)
     REPLACE = "REPLACE"  # the previous run is stopped (its shards killed), then this one starts
-    ALLOW = "ALLOW"  # runs side by side: not supported yet, refused
+    ALLOW = "ALLOW"  # it starts at once: runs overlap (each its own shards, failovers and retries)
 
 
 class CronDialect(enum.StrEnum):
@@ -184,10 +184,6 @@ class Job(BaseModel):
             raise FieldValueError("jobClass", "is only for SIMPLE and DATAFLOW jobs")
         if self.streamingProcess and self.jobType is not JobType.DATAFLOW:
             raise FieldValueError("streamingProcess", "is only for DATAFLOW jobs")
-        if self.concurrencyPolicy is ConcurrencyPolicy.ALLOW:
-            raise FieldValueError(
-                "concurrencyPolicy", "ALLOW (runs side by side) is not supported yet; use FORBID or REPLACE"
-            )
         daemon = self.jobExecutionType is JobExecutionType.DAEMON
         if daemon and self.cron is None:
             raise FieldValueError("cron", "is required for a DAEMON job (its executor runs the schedule)")
@@ -195,9 +191,17 @@ class Job(BaseModel):
             raise FieldValueError("cronDialect", "a DAEMON job's schedule is Quartz cron")
         if self.cronDialect is not None and self.cron is None:
             raise FieldValueError("cronDialect", "names the language of cron, which is absent")
-        if self.concurrencyPolicy is ConcurrencyPolicy.REPLACE and daemon:
-            raise FieldValueError("concurrencyPolicy", "REPLACE is only for TRANSIENT jobs")
+        if self.concurrencyPolicy is not ConcurrencyPolicy.FORBID and daemon:
+            raise FieldValueError(
+                "concurrencyPolicy", f"{self.concurrencyPolicy.value} is only for TRANSIENT jobs"
+            )
         return self
+
+    @property
+    def runs_overlap(self) -> bool:
+        """Whether a firing may start while an earlier run is active (``concurrencyPolicy`` ALLOW): its
+        shards are then told apart by firing, not by sharding item alone."""
+        return self.concurrencyPolicy is ConcurrencyPolicy.ALLOW
 
     @property
     def cron_dialect(self) -> CronDialect:

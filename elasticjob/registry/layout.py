@@ -69,8 +69,9 @@ class Layout:
     def failover(self, job: str) -> str:
         return f"{self.failover_root}/{job}"
 
-    def failover_item(self, job: str, item: int) -> str:
-        return f"{self.failover(job)}/{item}"
+    def failover_item(self, job: str, key: str) -> str:
+        """A failover entry's znode; ``key`` is ``FailoverEntry.key``."""
+        return f"{self.failover(job)}/{key}"
 
     @property
     def lost_root(self) -> str:

@@ -76,7 +76,8 @@ class CyclePlan:
     collapsed: dict[str, int] = field(default_factory=dict)  # job -> firings merged away this cycle
     catching_up: set[str] = field(default_factory=set)  # jobs whose cron cursor is still behind: plan again
     job_versions: dict[str, int] = field(default_factory=dict)  # config versions the plan was decided on
-    failover_deletes: list[tuple[str, int, int]] = field(default_factory=list)  # job, item, version: launched
+    # job, entry key, version: launched or dropped
+    failover_deletes: list[tuple[str, str, int]] = field(default_factory=list)
     failover_writes: list[tuple[FailoverEntry, int]] = field(default_factory=list)  # new reason, version
     missed: list[tuple[str, Firing, str]] = field(default_factory=list)  # job, firing, why it never ran
     stop_deletes: list[tuple[str, str, int]] = field(default_factory=list)  # job, firing, version: done
@@ -194,10 +195,10 @@ def _finish_stops(snapshot: Snapshot, result: CyclePlan) -> None:
             if task.task_id not in killing:
                 reason = f"stopped: {stops[task.firing_id][0]}"
                 result.kills.append(TaskKill.of(snapshot.jobs.get(job_name), task, reason))
-        dropping = {(j, i) for j, i, _ in result.failover_deletes}
+        dropping = {(j, k) for j, k, _ in result.failover_deletes}
         for entry, version in snapshot.failover.get(job_name, ()):
-            if entry.firing_id in stops and (job_name, entry.sharding_item) not in dropping:
-                result.failover_deletes.append((job_name, entry.sharding_item, version))
+            if entry.firing_id in stops and (job_name, entry.key) not in dropping:
+                result.failover_deletes.append((job_name, entry.key, version))
         left = {t.firing_id for t in running}
         for firing_id, (_reason, version) in stops.items():
             if firing_id not in left:
@@ -305,15 +306,15 @@ def _task_groups(
             # waiting to run again dropped; this firing starts once they are gone.
             why = f"replaced by the next run ({queue.firings[0].firing_id})"
             result.kills.extend(TaskKill.of(job, t, why) for t in running)
-            result.failover_deletes.extend((name, e.sharding_item, version) for e, version in pending or ())
+            result.failover_deletes.extend((name, e.key, version) for e, version in pending or ())
             if running:
                 queues[name] = replace(queue, reason=REPLACING_PREVIOUS)
                 continue
             pending = None
-        if running:
+        if running and not job.runs_overlap:
             queues[name] = replace(queue, reason=WAITING_FOR_PREVIOUS)
             continue
-        if pending:
+        if pending and not job.runs_overlap:
             shards = ", ".join(str(e.sharding_item) for e, _ in pending)
             queues[name] = replace(queue, reason=f"previous firing's shard(s) {shards} waiting to be re-run")
             continue
@@ -335,7 +336,11 @@ def _failover_groups(
     for job_name, entries in sorted(snapshot.failover.items()):
         job = snapshot.jobs.get(job_name)
         app = snapshot.apps.get(job.effective_app_name) if job is not None else None
-        running = {t.sharding_item for t in snapshot.running.get(job_name, ())}
+        overlap = job is not None and job.runs_overlap
+        # A shard runs again once no task of it runs — of its own run, when the job's runs overlap.
+        running = {
+            (t.sharding_item, t.firing_id if overlap else "") for t in snapshot.running.get(job_name, ())
+        }
         due: dict[int, tuple[FailoverEntry, int]] = {}
         queued = queues.get(job_name)
         replaced = job is not None and job.concurrencyPolicy is ConcurrencyPolicy.REPLACE
@@ -346,12 +351,13 @@ def _failover_groups(
             if entry.firing_id in stopped:
                 continue  # its run was stopped: dropped (see _finish_stops)
             if job is None or entry.sharding_item >= job.shardingTotalCount:
-                result.failover_deletes.append((job_name, entry.sharding_item, version))
+                result.failover_deletes.append((job_name, entry.key, version))
             elif entry.not_before > now:
                 if result.next_wake is None or entry.not_before < result.next_wake:
                     result.next_wake = entry.not_before
-            elif entry.sharding_item not in running:
-                due[entry.sharding_item] = (entry, version)
+            elif (entry.sharding_item, entry.firing_id if overlap else "") not in running:
+                # One entry per shard a cycle (runs that overlap may have several): the rest next cycle.
+                due.setdefault(entry.sharding_item, (entry, version))
         if not due or job is None or app is None or not snapshot.job_enabled(job):
             continue
         due_entries[job_name] = due
@@ -395,7 +401,7 @@ def _apply_failover(
                 overrides=entry.overrides,
             )
             result.launches.append(launch)
-            result.failover_deletes.append((job_name, entry.sharding_item, version))
+            result.failover_deletes.append((job_name, entry.key, version))
         reason = reasons.get(f"{job_name}{FAILOVER_GROUP}", "waiting for resources")
         for item, (entry, version) in due.items():
             if item not in placed_items and entry.reason != reason:

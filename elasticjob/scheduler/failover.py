@@ -1,7 +1,7 @@
 """What happens to a shard whose run ended without finishing: fail over, retry, or give up. Pure.
 
 - LOST (its agent died or forgot it) or FAILED for a reason outside the job's own code (fetch, sandbox,
-  start): with ``failover=true`` the shard is queued in ``/state/failover/{job}/{item}`` and re-placed on
+  start): with ``failover=true`` the shard is queued in ``/state/failover/{job}/{key}`` and re-placed on
   any agent, keeping its sharding item and firing; without failover it is recorded and the next firing
   runs normally.
 - Ended before its command ran (reason ``NOT_STARTED``: given up by its agent while staging or held at
@@ -43,12 +43,12 @@ def after_end(
             return None
         return FailoverEntry(
             job.jobName, item, firing, task.task_id, attempt + 1, FailoverCause.LOST, now,
-            overrides=task.overrides,
+            overrides=task.overrides, concurrent=job.runs_overlap,
         )
     if attempt >= job.shardRetryLimit:
         return None
     backoff = min(dt.timedelta(seconds=job.shardRetryBackoffSeconds * 2**attempt), MAX_BACKOFF)
     return FailoverEntry(
         job.jobName, item, firing, task.task_id, attempt + 1, FailoverCause.RETRY, now + backoff,
-        overrides=task.overrides,
+        overrides=task.overrides, concurrent=job.runs_overlap,
     )

@@ -359,8 +359,8 @@ class Scheduler:
         for write in plan.queue_writes:
             op = self.writes.write_queue(write.job_name, write.queue, write.version)
             group(write.job_name).ops.append(op)
-        for job_name, item, version in plan.failover_deletes:
-            group(job_name).ops.append(self.writes.delete_failover(job_name, item, version))
+        for job_name, key, version in plan.failover_deletes:
+            group(job_name).ops.append(self.writes.delete_failover(job_name, key, version))
         for entry, version in plan.failover_writes:
             group(entry.job_name).ops.append(self.writes.set_failover(entry, version))
         for job_name, firing_id, version in plan.stop_deletes:

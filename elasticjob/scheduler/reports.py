@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from elasticjob.model import NOT_STARTED, TaskId, TaskState
-from elasticjob.model.failover import FailoverCause, FailoverEntry
+from elasticjob.model.failover import FailoverCause, FailoverEntry, item_of_key
 from elasticjob.model.running import RunningTask
 from elasticjob.protocol import agent_pb2 as pb
 from elasticjob.protocol.convert import StatusUpdate
@@ -98,10 +98,11 @@ class Reports:
                 group(task.task_id).ops.extend(self.writes.create_failover(ends[task.task_id]))
         for task in plan.creates:
             group(task.task_id).ops.extend(self.writes.create_running(task))
-        adopted_items = {(t.job_name, t.sharding_item): t.task_id for t in plan.creates}
-        for job_name, item, version in plan.failover_deletes:
-            key = adopted_items.get((job_name, item), f"{job_name}#{item}")
-            group(key).ops.append(self.writes.delete_failover(job_name, item, version))
+        # A pending entry an adoption cancels goes in the adopted task's transaction.
+        adopting = {(t.job_name, t.sharding_item): t.task_id for t in plan.creates}
+        for job_name, key, version in plan.failover_deletes:
+            owner = adopting.get((job_name, item_of_key(key)), f"{job_name}#{key}")
+            group(owner).ops.append(self.writes.delete_failover(job_name, key, version))
         for task_id in plan.tombstone_deletes:
             group(task_id).ops.append(self.writes.delete_tombstone(task_id))
         # An agent forgets a status once acknowledged, so the acknowledgement waits until the status is
@@ -150,12 +151,14 @@ class Reports:
             entries = self.state.failover_of(name)
             if entries:
                 failover[name] = tuple(entries)
+        running = self.state.running()
         return Context(
             jobs=jobs,
             apps=apps,
             failover=failover,
             lost=frozenset(self.state.lost()),
-            running_items=frozenset((t.job_name, t.sharding_item) for t in self.state.running()),
+            running_items=frozenset((t.job_name, t.sharding_item) for t in running),
+            running_firing_items=frozenset((t.job_name, t.sharding_item, t.firing_id) for t in running),
         )
 
     def _count_failovers(self, entries: list[FailoverEntry]) -> None:
@@ -233,7 +236,7 @@ class Reports:
                 stored = None
             entry = after_end(stored.model if stored else None, task, TaskState.LOST, reason, now)
             if entry is not None and not any(
-                e.sharding_item == entry.sharding_item for e, _ in self.state.failover_of(task.job_name)
+                e.key == entry.key for e, _ in self.state.failover_of(task.job_name)
             ):
                 group.ops.extend(self.writes.create_failover(entry))
                 entries[task.task_id] = entry

@@ -41,6 +41,7 @@ class Context:
     apps: Mapping[str, App] = field(default_factory=dict)
     failover: Mapping[str, tuple[tuple[FailoverEntry, int], ...]] = field(default_factory=dict)
     running_items: frozenset[tuple[str, int]] = frozenset()  # (job, item) of every running task
+    running_firing_items: frozenset[tuple[str, int, str]] = frozenset()  # (job, item, firing) of each
     lost: frozenset[str] = frozenset()  # tombstones of tasks declared LOST
 
 
@@ -50,7 +51,7 @@ class StatusPlan:
     deletes: list[tuple[RunningTask, int]] = field(default_factory=list)
     creates: list[RunningTask] = field(default_factory=list)  # adopted tasks
     failover_creates: list[FailoverEntry] = field(default_factory=list)
-    failover_deletes: list[tuple[str, int, int]] = field(default_factory=list)  # job, item, version
+    failover_deletes: list[tuple[str, str, int]] = field(default_factory=list)  # job, entry key, version
     tombstone_deletes: list[str] = field(default_factory=list)
     events: list[Recorded] = field(default_factory=list)
     kills: list[tuple[str, str, str]] = field(default_factory=list)  # agent, task id, reason
@@ -182,8 +183,13 @@ def _reconcile(
     if job is None or app is None or task_id.sharding_item >= job.shardingTotalCount:
         result.kills.append((agent_id, status.task_id, "its job or shard no longer exists"))
         return None
-    key = (task_id.job_name, task_id.sharding_item)
-    if key in context.running_items:
+    # Another task of this shard running makes this a stale copy — of any firing, unless the job's runs
+    # overlap (then only one of the same firing does).
+    if (
+        (task_id.job_name, task_id.sharding_item, status.firing_id) in context.running_firing_items
+        if job.runs_overlap
+        else (task_id.job_name, task_id.sharding_item) in context.running_items
+    ):
         result.kills.append((agent_id, status.task_id, "another run of this shard is running"))
         return None
     pending = [
@@ -199,7 +205,7 @@ def _reconcile(
     # Adopt: the shard still runs here and nothing replaced it (a pending failover of it is cancelled).
     attempt = 0
     for entry, version in pending:
-        result.failover_deletes.append((entry.job_name, entry.sharding_item, version))
+        result.failover_deletes.append((entry.job_name, entry.key, version))
         attempt = entry.attempt - 1
     if status.task_id in context.lost:
         result.tombstone_deletes.append(status.task_id)

@@ -57,19 +57,20 @@ class Writes:
         return Write("delete", path, version=version, collection=RUNNING, key=(task.job_name, task.task_id))
 
     def create_failover(self, entry: FailoverEntry) -> list[Write]:
-        path = self.layout.failover_item(entry.job_name, entry.sharding_item)
+        path = self.layout.failover_item(entry.job_name, entry.key)
         created = Write("create", path, entry.to_json(), collection=FAILOVER,
-                        key=(entry.job_name, str(entry.sharding_item)), obj=entry)
+                        key=(entry.job_name, entry.key), obj=entry)
         return [*self._parent(FAILOVER, entry.job_name), created]
 
     def set_failover(self, entry: FailoverEntry, version: int) -> Write:
-        path = self.layout.failover_item(entry.job_name, entry.sharding_item)
+        path = self.layout.failover_item(entry.job_name, entry.key)
         return Write("set", path, entry.to_json(), version, collection=FAILOVER,
-                     key=(entry.job_name, str(entry.sharding_item)), obj=entry)
+                     key=(entry.job_name, entry.key), obj=entry)
 
-    def delete_failover(self, job: str, item: int, version: int) -> Write:
-        return Write("delete", self.layout.failover_item(job, item), version=version, collection=FAILOVER,
-                     key=(job, str(item)))
+    def delete_failover(self, job: str, key: str, version: int) -> Write:
+        """Delete the failover entry ``key`` (``FailoverEntry.key``) of ``job``."""
+        return Write("delete", self.layout.failover_item(job, key), version=version, collection=FAILOVER,
+                     key=(job, key))
 
     def create_tombstone(self, task_id: str, now: dt.datetime) -> Write:
         return Write("create", self.layout.lost(task_id), {"lostAt": iso(now)}, collection=LOST, key=task_id,

@@ -206,13 +206,35 @@ def cluster_stops(cluster: Cluster) -> list[str]:
         zk.close()
 
 
-def test_replace_stops_the_active_run_for_the_next_and_allow_is_refused(cluster: Cluster, tmp_path: Path) -> None:
+def test_allow_runs_overlap_each_with_all_its_shards(cluster: Cluster, tmp_path: Path) -> None:
     _start(cluster, tmp_path)
     with cluster.api as client:
-        allow = {**_job("side", 1), "concurrencyPolicy": "ALLOW"}
-        refused = client.post("/job/register", json=allow)
+        daemon = {**_job("side-daemon", 1), "concurrencyPolicy": "ALLOW", "jobExecutionType": "DAEMON"}
+        refused = client.post("/job/register", json=daemon)
         assert refused.status_code == 422 and refused.json()["details"][0]["path"] == "concurrencyPolicy"
-        assert client.get("/job/jobs/side").status_code == 404
+        allow = {**_job("side", 2, SLEEP="4"), "concurrencyPolicy": "ALLOW"}
+        assert client.post("/job/register", json=allow).status_code == 204
+        _trigger(client, "side")
+        wait_until(lambda: any(r["status"] == "ACTIVE" for r in _runs(client, "side")["runs"]), 30,
+                   message="the first run is active")
+        _trigger(client, "side")
+
+        def overlapping() -> list[dict[str, Any]] | None:
+            runs = _runs(client, "side")["runs"]
+            running = [r for r in runs if [t["state"] for t in r["tasks"]] == ["RUNNING", "RUNNING"]]
+            return running if len(running) == 2 else None
+
+        both = wait_until(overlapping, 30, message="two runs of the job run at once")
+        assert len({r["firingId"] for r in both}) == 2
+        assert sorted(t["shardingItem"] for r in both for t in r["tasks"]) == [0, 0, 1, 1]
+        done = wait_until(lambda: (runs := _runs(client, "side")["runs"]) and len(runs) == 2
+                          and all(r["status"] == "SUCCESS" for r in runs) and runs, 30, message="both succeed")
+        assert all(len(r["tasks"]) == 2 for r in done)
+
+
+def test_replace_stops_the_active_run_for_the_next(cluster: Cluster, tmp_path: Path) -> None:
+    _start(cluster, tmp_path)
+    with cluster.api as client:
         job = {**_job("replacer", 2, SLEEP="120"), "concurrencyPolicy": "REPLACE", "failover": True}
         assert client.post("/job/register", json=job).status_code == 204
         assert client.get("/job/jobs/replacer").json()["concurrencyPolicy"] == "REPLACE"

@@ -931,7 +931,7 @@ def test_a_stopped_run_is_killed_its_queued_firing_dropped_and_its_request_remov
     assert sorted((k.task_id, k.reason) for k in plan.kills) == sorted(
         (t.task_id, "stopped: by ops") for t in running
     )
-    assert plan.failover_deletes == [("job", 2, 4)]
+    assert plan.failover_deletes == [("job", "2", 4)]
     assert [(f.firing_id, why) for _, f, why in plan.missed] == [(trigger.firing_id, "stopped: not wanted")]
     assert write_of(plan).queue.firings == ()
     # The queued run's request is done; the other waits until its tasks ended.
@@ -968,7 +968,7 @@ def test_replace_kills_the_previous_run_and_starts_the_next_once_it_is_gone() ->
     waiting = FailoverEntry("job", 1, "cron-20240301T115958.000Z", "t1", 1, FailoverCause.LOST, s(0))
     gone = replace(snapshot([job], agents=TWO_AGENTS, queues=queues), failover={"job": ((waiting, 5),)})
     plan = cycle(gone)
-    assert plan.failover_deletes == [("job", 1, 5)]
+    assert plan.failover_deletes == [("job", "1", 5)]
     assert sorted(launch.task.sharding_item for launch in plan.launches) == [0, 1]
     assert {launch.task.firing_id for launch in plan.launches} == {trigger.firing_id}
 
@@ -979,6 +979,47 @@ def test_forbid_waits_for_the_previous_run_and_kills_nothing() -> None:
     plan = cycle(snapshot([job], agents=TWO_AGENTS, queues=queues, running=[running_task("job", 0, "a1")]))
     assert plan.launches == [] and plan.kills == []
     assert write_of(plan).queue.reason == "previous firing still running"
+
+
+def test_allow_starts_the_next_run_while_the_previous_one_runs() -> None:
+    job = make_job(shards=2, cron="0 0 0 1 1 ? 2099", concurrencyPolicy="ALLOW")
+    trigger = Firing.trigger(s(1))
+    queues = {"job": (ReadyQueue(cursor=T0, firings=(trigger,)), 3)}
+    previous = [running_task("job", 0, "a1"), running_task("job", 1, "a1")]
+    plan = cycle(snapshot([job], agents=TWO_AGENTS, queues=queues, running=previous))
+    assert plan.kills == []
+    assert sorted(launch.task.sharding_item for launch in plan.launches) == [0, 1]
+    assert {launch.task.firing_id for launch in plan.launches} == {trigger.firing_id}
+    assert len({launch.task.task_id for launch in plan.launches} | {t.task_id for t in previous}) == 4
+
+
+def test_allow_keys_a_shards_failover_by_its_run_and_reruns_it_beside_other_runs_of_the_shard() -> None:
+    from elasticjob.model.failover import FailoverCause, FailoverEntry
+    from elasticjob.scheduler.failover import after_end
+
+    job = make_job(shards=1, cron="0 0 0 1 1 ? 2099", concurrencyPolicy="ALLOW", failover=True)
+    first, second = "cron-20240301T115900.000Z", "cron-20240301T115958.000Z"
+    lost = running_task("job", 0, "a1", firing=first)
+    entry = after_end(job, lost, TaskState.LOST, "", s(0))
+    assert entry is not None and entry.concurrent and entry.key == f"0@{first}"
+    assert FailoverEntry.from_json(entry.to_json()) == entry
+    # Shard 0 of another run is running: this run's shard 0 runs again anyway.
+    other = running_task("job", 0, "a2", firing=second)
+    plan = cycle(replace(snapshot([job], agents=TWO_AGENTS, running=[other]), failover={"job": ((entry, 3),)}))
+    [relaunch] = plan.launches
+    assert relaunch.task.firing_id == first and relaunch.task.kind is TaskKind.FAILOVER
+    assert plan.failover_deletes == [("job", f"0@{first}", 3)]
+    # A task of the same run's shard still running holds it back.
+    same = running_task("job", 0, "a2", firing=first)
+    held = cycle(replace(snapshot([job], agents=TWO_AGENTS, running=[same]), failover={"job": ((entry, 3),)}))
+    assert held.launches == [] and held.failover_deletes == []
+    # Two runs' shard 0 waiting: one runs again this cycle, the other the next.
+    twin = replace(entry, firing_id=second, original_task_id="t-other")
+    both = cycle(replace(snapshot([job], agents=TWO_AGENTS), failover={"job": ((entry, 3), (twin, 1))}))
+    assert len(both.launches) == 1
+    # A FORBID job's entry keeps the plain key (the layout of earlier versions).
+    forbid = after_end(make_job(shards=1, failover=True), lost, TaskState.LOST, "", s(0))
+    assert forbid is not None and forbid.key == "0" and "concurrent" not in forbid.to_json()
 
 
 def test_a_replacing_job_is_not_launched_ahead_of_its_instant_while_its_previous_run_runs() -> None:

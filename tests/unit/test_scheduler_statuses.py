@@ -283,7 +283,7 @@ def test_an_adopted_task_cancels_its_pending_failover() -> None:
     plan = plan_statuses([("a1", StatusUpdate(tid, TaskState.RUNNING, firing_id="cron-X"))], {}, NOW, context)
     assert plan.kills == []
     assert [t.task_id for t in plan.creates] == [tid]
-    assert plan.failover_deletes == [("j", 1, 7)]
+    assert plan.failover_deletes == [("j", "1", 7)]
     assert plan.tombstone_deletes == [tid]
 
 
@@ -342,3 +342,16 @@ def test_a_shard_launched_ahead_and_killed_before_its_instant_is_recorded_as_mis
     plain = replace(real_task(), state=TaskState.STAGING)  # not launched ahead: KILLED as ever
     killed = StatusUpdate(plain.task_id, TaskState.KILLED)
     assert [e.missed for e in plan_statuses([("a1", killed)], running((plain, 0)), NOW).events] == [False]
+
+
+def test_a_job_whose_runs_overlap_adopts_a_shard_beside_another_runs_copy_but_not_its_own() -> None:
+    tid = str(TaskId.new("j", 1, TaskKind.READY, "a1"))
+    allow = job(concurrencyPolicy="ALLOW")
+    report = StatusUpdate(tid, TaskState.RUNNING, firing_id="cron-Y")
+    beside = Context(jobs={"j": allow}, apps={"app": APP}, running_items=frozenset({("j", 1)}),
+                     running_firing_items=frozenset({("j", 1, "cron-X")}))
+    plan = plan_statuses([("a1", report)], {}, NOW, beside)
+    assert plan.kills == [] and [t.task_id for t in plan.creates] == [tid]
+    same = replace(beside, running_firing_items=frozenset({("j", 1, "cron-Y")}))
+    plan = plan_statuses([("a1", report)], {}, NOW, same)
+    assert plan.creates == [] and "another run of this shard" in plan.kills[0][2]
