@@ -1,13 +1,13 @@
 """A typed, synchronous Python client of ElasticJob's REST API (native routes and Metronome's ``/v1``).
 
-    from elasticjob.client import ElasticJobClient
+from elasticjob.client import ElasticJobClient
 
-    with ElasticJobClient("http://127.0.0.1:8899") as client:
-        client.create_v1_job({"id": "hello", "run": {"cmd": "echo hi", "cpus": 0.1, "mem": 32}})
-        run = client.start_run("hello", env={"GREETING": "hi"})
-        done = client.wait_for_run("hello", run.run_id, timeout=120)
-        for task in done.tasks:
-            print(task.sharding_item, task.state, client.task_log(task.task_id, lines=10).data)
+with ElasticJobClient("http://127.0.0.1:8899") as client:
+    client.create_v1_job({"id": "hello", "run": {"cmd": "echo hi", "cpus": 0.1, "mem": 32}})
+    run = client.start_run("hello", env={"GREETING": "hi"})
+    done = client.wait_for_run("hello", run.run_id, timeout=120)
+    for task in done.tasks:
+        print(task.sharding_item, task.state, client.task_log(task.task_id, lines=10).data)
 """
 
 from elasticjob.client.api import ElasticJobClient, last_lines

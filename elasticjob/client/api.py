@@ -296,8 +296,14 @@ class ElasticJobClient:
         chunk = LogChunk.from_json(self._api.call("GET", path, params=params))
         kept = last_lines(chunk.data, lines, whole=chunk.offset == 0)
         return LogChunk(
-            chunk.task_id, chunk.stream, chunk.next_offset - len(kept.encode()), chunk.next_offset,
-            chunk.size, chunk.eof, kept, chunk.raw,
+            chunk.task_id,
+            chunk.stream,
+            chunk.next_offset - len(kept.encode()),
+            chunk.next_offset,
+            chunk.size,
+            chunk.eof,
+            kept,
+            chunk.raw,
         )
 
 
