@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from elasticjob import __version__
-from elasticjob.cli.client import DEFAULT_URL, ApiCallFailed, ApiClient
-from elasticjob.cli.resources import add_app_commands, add_job_commands
+from elasticjob.cli.apps import add_app_commands
+from elasticjob.cli.jobs import add_job_commands
+from elasticjob.cli.output import EXIT_CODES, LocalError
+from elasticjob.client import DEFAULT_URL, ApiError, ClientError, ElasticJobClient, MasterUnreachable
 
 log = logging.getLogger("elasticjob")
 
@@ -59,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="elasticjob",
         description="ElasticJob: a distributed, sharded job platform coordinated through ZooKeeper.",
+        epilog="`job` and `app` " + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--log-level",
@@ -253,14 +257,22 @@ def build_parser() -> argparse.ArgumentParser:
         group.add_argument("--url", default=_env("ELASTICJOB_URL", DEFAULT_URL), help=url_help)
         # Also accept it after the action (`elasticjob job list --url ...`); SUPPRESS keeps the group's
         # value (or default) unless it is given there.
-        for action in group._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                for command in action.choices.values():
-                    command.add_argument("--url", default=argparse.SUPPRESS, help=url_help)
+        for command in _commands(group):
+            command.add_argument("--url", default=argparse.SUPPRESS, help=url_help)
 
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(handler=lambda _args: print(f"elasticjob {__version__}"))
     return parser
+
+
+def _commands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every command below ``parser`` (``job schedule add`` included), not ``parser`` itself."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                found += [command, *_commands(command)]
+    return found
 
 
 def _zk_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -380,19 +392,25 @@ def _dev(args: argparse.Namespace) -> int:
 
 
 def _client_command(args: argparse.Namespace) -> int:
-    client = ApiClient(args.url)
+    """Run a ``job``/``app`` action: 0 done, 1 refused (or a local problem), 3 master unreachable."""
+    client = ElasticJobClient(args.url)
     try:
-        args.resource_handler(args, client)
-    except ApiCallFailed as exc:
+        return int(args.action_handler(args, client) or 0)
+    except ApiError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        for detail in exc.details:
-            print(
-                f"  {detail.get('path') or '(body)'}: {'; '.join(detail.get('errors', []))}", file=sys.stderr
-            )
+        for path, message in exc.field_errors():
+            print(f"  {path}: {message}", file=sys.stderr)
         return 1
+    except MasterUnreachable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except (ClientError, LocalError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
     finally:
         client.close()
-    return 0
 
 
 def _fail(message: str) -> int:
@@ -407,7 +425,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     setup_logging(args.log_level, process=args.command)
     if args.command in ("job", "app"):
-        args.resource_handler = args.handler
         args.handler = _client_command
     code = args.handler(args)
     sys.exit(code or 0)

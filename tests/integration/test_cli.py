@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -15,13 +16,16 @@ import httpx
 import pytest
 
 from elasticjob.common.net import free_port
-from tests.support import MasterProcess
+from tests.support import MasterProcess, wait_until
 
 pytestmark = pytest.mark.zk
 
+RUN_ID = re.compile(r"[0-9]{14}[0-9a-z]{5}")
 
-def unique(prefix: str = "job") -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+def unique(prefix: str = "job", sep: str = "_") -> str:
+    """A fresh name; ``sep="-"`` for a Metronome id (lower-case, digits, ``-``)."""
+    return f"{prefix}{sep}{uuid.uuid4().hex[:10]}"
 
 
 def job_body(name: str, **overrides: Any) -> dict[str, Any]:
@@ -102,10 +106,43 @@ def write(tmp_path: Path, document: Any, name: str = "doc.json") -> str:
 # ---- jobs ---------------------------------------------------------------------------------------------
 
 
-def test_job_add_registers_the_file(url: str, api: httpx.Client, tmp_path: Path) -> None:
+def metronome_job(job_id: str, with_schedule: bool = True, **run: Any) -> dict[str, Any]:
+    """The DC/OS docs' ``myjob`` (seed 000) under another id."""
+    body: dict[str, Any] = {
+        "id": job_id,
+        "description": "A job that sleeps regularly",
+        "run": {"cmd": "sleep 20000", "cpus": 0.01, "mem": 32, "disk": 0, **run},
+    }
+    if with_schedule:
+        body["schedules"] = [
+            {"id": "sleep-schedule", "enabled": True, "cron": "20 0 * * *", "concurrencyPolicy": "ALLOW"}
+        ]
+    return body
+
+
+def v1_job(api: httpx.Client, tmp_path: Path, with_schedule: bool = True) -> str:
+    job_id = unique("myjob", "-")
+    response = api.post("/v1/jobs", json=metronome_job(job_id, with_schedule))
+    assert response.status_code == 201, response.text
+    return job_id
+
+
+def start_run(api: httpx.Client, job_id: str) -> str:
+    response = api.post(f"/v1/jobs/{job_id}/runs")
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def native_run(api: httpx.Client, job: str, run_id: str) -> dict[str, Any]:
+    response = api.get(f"/job/jobs/{job}/runs/{run_id}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_job_add_registers_a_native_file(url: str, api: httpx.Client, tmp_path: Path) -> None:
     name = unique()
     body = job_body(name, shardingItemParameters="0=a,1=b")
-    assert ok(run(url, "job", "add", write(tmp_path, body))).strip() == "job registered"
+    assert ok(run(url, "job", "add", write(tmp_path, body))).strip() == f"job {name} added"
     job = api.get(f"/job/jobs/{name}").json()
     assert {k: job[k] for k in body} == body
 
@@ -116,46 +153,255 @@ def test_job_add_reads_stdin(url: str, api: httpx.Client) -> None:
     assert api.get(f"/job/jobs/{name}").status_code == 200
 
 
-def test_job_list_shows_a_table_and_json(url: str, api: httpx.Client) -> None:
-    name = unique()
-    assert api.post("/job/register", json=job_body(name, cron="0 0 12 ? * MON")).status_code == 204
+def test_job_add_of_a_metronome_file_creates_the_job_and_its_schedule(
+    url: str, api: httpx.Client, tmp_path: Path
+) -> None:
+    job_id = unique("myjob", "-")
+    assert ok(run(url, "job", "add", write(tmp_path, metronome_job(job_id)))).strip() == f"job {job_id} added"
+    job = api.get(f"/v1/jobs/{job_id}", params={"embed": "schedules"}).json()
+    assert job["run"]["cmd"] == "sleep 20000" and job["description"] == "A job that sleeps regularly"
+    assert [s["id"] for s in job["schedules"]] == ["sleep-schedule"]
+    assert api.get(f"/job/jobs/{job_id}").json()["dialect"] == "metronome"
+
+
+def test_job_add_of_a_duplicate_fails_with_409(url: str, api: httpx.Client, tmp_path: Path) -> None:
+    job_id = v1_job(api, tmp_path)
+    stderr = failed(run(url, "job", "add", write(tmp_path, metronome_job(job_id))))
+    assert stderr.startswith(f"error: Job with this id already exists: {job_id} (HTTP 409)")
+
+
+def test_job_add_of_an_invalid_metronome_file_names_the_field(url: str, api: httpx.Client, tmp_path: Path) -> None:
+    job_id = unique("myjob", "-")
+    stderr = failed(run(url, "job", "add", write(tmp_path, metronome_job(job_id, mem=1))))
+    assert stderr.startswith("error: Object is not valid (HTTP 422)\n")
+    assert "\n  /run/mem: " in stderr
+    assert api.get(f"/v1/jobs/{job_id}").status_code == 404
+
+
+def test_job_add_of_a_document_of_neither_shape_fails_before_calling_the_master(tmp_path: Path) -> None:
+    path = write(tmp_path, {"id": "x"})
+    stderr = failed(run(f"http://127.0.0.1:{free_port()}", "job", "add", path))
+    assert "neither a Metronome job (with `run`) nor a native job (with `jobName`)" in stderr
+
+
+def test_job_list_shows_a_table_and_json(url: str, api: httpx.Client, tmp_path: Path) -> None:
+    scheduled = v1_job(api, tmp_path)
+    unscheduled = v1_job(api, tmp_path, with_schedule=False)
+    running = v1_job(api, tmp_path, with_schedule=False)
+    start_run(api, running)
 
     lines = ok(run(url, "job", "list")).splitlines()
-    assert lines[0].split() == ["NAME", "APP", "CRON", "SHARDS", "TYPE"]
-    row = next(line for line in lines if line.startswith(name + " "))
-    assert row.split() == [name, name, "0", "0", "12", "?", "*", "MON", "2", "TRANSIENT"]
+    assert lines[0].split() == ["ID", "STATUS", "LAST", "RUN", "SCHEDULE", "NEXT", "RUN", "DESCRIPTION"]
+    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    assert rows[scheduled][:7] == [scheduled, "Scheduled", "N/A", "20", "0", "*", "*"]
+    assert rows[scheduled][9] == "00:20:00"  # NEXT RUN: date and time
+    assert rows[unscheduled][:3] == [unscheduled, "Unscheduled", "N/A"]
+    assert rows[running][:3] == [running, "Running", "N/A"]
+    columns = [lines[0].index(title) for title in ("STATUS", "LAST RUN", "SCHEDULE")]
+    row = next(line for line in lines if line.startswith(scheduled + " "))
+    assert [row.index(cell) for cell in ("Scheduled", "N/A", "20 0")] == columns  # aligned
 
-    listed = json.loads(ok(run(url, "job", "list", "--json")))
-    from_api = [job for job in api.get("/job/jobs").json() if job["jobName"] == name]
-    assert len(from_api) == 1
-    assert [job for job in listed if job["jobName"] == name] == from_api
+    listed = {job["id"]: job for job in json.loads(ok(run(url, "job", "list", "--json")))}
+    assert listed[scheduled]["schedules"][0]["cron"] == "20 0 * * *"
+    assert [r["jobId"] for r in listed[running]["activeRuns"]] == [running]
+    assert listed[unscheduled]["historySummary"]["successCount"] == 0
 
 
-def test_job_show_prints_the_job_as_json(url: str, api: httpx.Client) -> None:
+def test_job_show_prints_the_v1_job_and_the_native_one(url: str, api: httpx.Client, tmp_path: Path) -> None:
+    job_id = v1_job(api, tmp_path)
+    shown = json.loads(ok(run(url, "job", "show", job_id)))
+    assert shown == api.get(f"/v1/jobs/{job_id}", params={"embed": "schedules"}).json()
+    assert shown["schedules"][0]["id"] == "sleep-schedule"
+    assert json.loads(ok(run(url, "job", "show", job_id, "--native"))) == api.get(f"/job/jobs/{job_id}").json()
+
     name = unique()
     assert api.post("/job/register", json=job_body(name)).status_code == 204
-    assert json.loads(ok(run(url, "job", "show", name))) == api.get(f"/job/jobs/{name}").json()
+    assert json.loads(ok(run(url, "job", "show", name, "--json")))["run"]["shards"] == 2
 
 
 def test_job_show_of_an_unknown_job_fails_with_the_masters_message(url: str) -> None:
     name = unique()
-    stderr = failed(run(url, "job", "show", name))
-    assert f"job '{name}' does not exist" in stderr
-    assert "(HTTP 404)" in stderr
+    assert failed(run(url, "job", "show", name)) == f"error: Job not found: {name} (HTTP 404)\n"
+    assert f"job '{name}' does not exist (HTTP 404)" in failed(run(url, "job", "show", name, "--native"))
 
 
-def test_job_run_queues_a_firing_seen_by_job_tasks_ready(url: str, api: httpx.Client) -> None:
+def test_job_run_prints_the_run_id_of_a_queued_run(url: str, api: httpx.Client) -> None:
     name = unique()
     assert api.post("/job/register", json=job_body(name)).status_code == 204
-    assert ok(run(url, "job", "run", name)).strip() == f"job {name} triggered"
+    run_id = ok(run(url, "job", "run", name)).strip()
+    assert RUN_ID.fullmatch(run_id), run_id
+    found = native_run(api, name, run_id)
+    assert (found["cause"], found["status"]) == ("MANUAL", "INITIAL")
     assert ready_times(json.loads(ok(run(url, "job", "tasks", "ready"))), name) == "1"
     ok(run(url, "job", "run", name))
     assert ready_times(json.loads(ok(run(url, "job", "tasks", "ready"))), name) == "2"
 
 
-@pytest.mark.parametrize("kind", ["running", "failover"])
-def test_job_tasks_prints_the_api_list(url: str, api: httpx.Client, kind: str) -> None:
-    assert json.loads(ok(run(url, "job", "tasks", kind))) == api.get(f"/job/tasks/{kind}").json()
+def test_job_run_with_env_and_a_job_parameter_gives_the_run_its_own(url: str, api: httpx.Client) -> None:
+    name = unique()
+    assert api.post("/job/register", json=job_body(name)).status_code == 204
+    plain = ok(run(url, "job", "run", name)).strip()
+    run_id = ok(
+        run(url, "job", "run", name, "--env", "MODE=full", "--env", "DAY=2026=12", "--job-parameter", "p=1")
+    ).strip()
+    assert run_id != plain
+    found = native_run(api, name, run_id)
+    assert found["environment"] == {"MODE": "full", "DAY": "2026=12"} and found["jobParameter"] == "p=1"
+    assert native_run(api, name, plain)["environment"] == {}
+
+
+def test_job_run_with_a_reserved_env_name_fails_with_the_field(url: str, api: httpx.Client) -> None:
+    name = unique()
+    assert api.post("/job/register", json=job_body(name)).status_code == 204
+    stderr = failed(run(url, "job", "run", name, "--env", "ELASTICJOB_X=1"))
+    assert "(HTTP 422)" in stderr and "\n  environment" in stderr and "reserved" in stderr
+
+
+def test_job_run_of_an_unknown_job_fails(url: str) -> None:
+    name = unique()
+    assert failed(run(url, "job", "run", name)) == f"error: Job not found: {name} (HTTP 404)\n"
+
+
+def test_job_run_wait_reports_progress_and_gives_up_after_the_timeout(url: str, api: httpx.Client) -> None:
+    """No agents here: the run stays queued, so --wait ends at its --timeout with exit 1."""
+    name = unique()
+    assert api.post("/job/register", json=job_body(name)).status_code == 204
+    result = run(url, "job", "run", name, "--wait", "--timeout", "1")
+    assert result.returncode == 1, result.stderr
+    run_id = result.stdout.strip()
+    assert RUN_ID.fullmatch(run_id)
+    assert result.stderr.splitlines()[0] == f"{run_id} INITIAL: no agents registered"  # the reason it waits
+    assert f"error: run {run_id} of job {name} is still INITIAL after 1 s" in result.stderr
+
+
+def test_job_show_runs_lists_active_runs_and_one_run_with_its_tasks(url: str, api: httpx.Client) -> None:
+    job_id = unique("myjob", "-")
+    assert api.post("/v1/jobs", json=metronome_job(job_id, with_schedule=False)).status_code == 201
+    first, second = start_run(api, job_id), start_run(api, job_id)
+
+    lines = ok(run(url, "job", "show", "runs", job_id)).splitlines()
+    assert lines[0].split() == ["RUN", "STATUS", "CAUSE", "CREATED", "FINISHED", "TASKS"]
+    assert sorted(line.split()[:3] for line in lines[1:]) == sorted(
+        [[first, "INITIAL", "MANUAL"], [second, "INITIAL", "MANUAL"]]
+    )
+    listed = json.loads(ok(run(url, "job", "show", "runs", job_id, "--json")))
+    assert sorted(r["runId"] for r in listed) == sorted([first, second])
+
+    one = ok(run(url, "job", "show", "runs", job_id, "--run-id", first)).splitlines()
+    assert one[0] == f"run {first} of job {job_id}: INITIAL (MANUAL): no agents registered"
+    assert one[1].split() == ["TASK", "SHARD", "STATE", "AGENT", "EXIT", "STARTED", "FINISHED", "MESSAGE"]
+    assert json.loads(ok(run(url, "job", "show", "runs", job_id, "--run-id", first, "--json"))) == native_run(
+        api, job_id, first
+    )
+    missing = "20990101000000abcde"
+    assert "(HTTP 404)" in failed(run(url, "job", "show", "runs", job_id, "--run-id", missing))
+
+
+def test_job_kill_stops_a_run_and_the_history_shows_it_failed(url: str, api: httpx.Client) -> None:
+    job_id = unique("myjob", "-")
+    assert api.post("/v1/jobs", json=metronome_job(job_id, with_schedule=False)).status_code == 201
+    killed, kept = start_run(api, job_id), start_run(api, job_id)
+    assert ok(run(url, "job", "kill", job_id, killed)).strip() == f"run {killed} of job {job_id} stopped"
+    wait_until(lambda: native_run(api, job_id, killed)["status"] == "FAILED", 15, message="the run ends")
+    assert native_run(api, job_id, kept)["status"] == "INITIAL"
+
+    active = ok(run(url, "job", "show", "runs", job_id)).splitlines()[1:]
+    assert [line.split()[0] for line in active] == [kept]
+    every = ok(run(url, "job", "show", "runs", job_id, "--all")).splitlines()[1:]
+    assert sorted(line.split()[:2] for line in every) == sorted([[killed, "FAILED"], [kept, "INITIAL"]])
+
+    history = ok(run(url, "job", "history", job_id)).splitlines()
+    assert history[0].startswith(f"{job_id}: 0 successful, 1 failed; last success N/A, last failure 2")
+    assert history[1].split() == ["ID", "STATUS", "STARTED", "FINISHED"]
+    assert [line.split()[:2] for line in history[2:]] == [[killed, "FAILED"]]
+    assert [line.split()[0] for line in ok(run(url, "job", "history", job_id, "--failures")).splitlines()[2:]] == [
+        killed
+    ]
+    assert ok(run(url, "job", "history", job_id)).splitlines()[2:] == ok(
+        run(url, "job", "history", job_id, "--last")
+    ).splitlines()[2:]
+    as_json = json.loads(ok(run(url, "job", "history", job_id, "--json")))
+    assert [r["id"] for r in as_json["history"]["failedFinishedRuns"]] == [killed]
+    assert [r["id"] for r in json.loads(ok(run(url, "job", "history", job_id, "--failures", "--json")))] == [killed]
+
+    assert "(HTTP 409)" in failed(run(url, "job", "kill", job_id, killed))  # it has ended
+
+
+def test_job_kill_all_stops_every_active_run(url: str, api: httpx.Client) -> None:
+    job_id = unique("myjob", "-")
+    assert api.post("/v1/jobs", json=metronome_job(job_id, with_schedule=False)).status_code == 201
+    runs = {start_run(api, job_id), start_run(api, job_id)}
+    out = ok(run(url, "job", "kill", job_id, "--all")).splitlines()
+    assert sorted(out) == sorted(f"run {r} of job {job_id} stopped" for r in runs)
+    wait_until(lambda: api.get(f"/v1/jobs/{job_id}/runs").json() == [], 15, message="no active runs")
+    assert ok(run(url, "job", "kill", job_id, "--all")).strip() == f"job {job_id} has no active runs"
+
+
+@pytest.mark.parametrize("args", [(), ("RUN", "--all")])
+def test_job_kill_needs_a_run_id_or_all(url: str, args: tuple[str, ...]) -> None:
+    result = run(url, "job", "kill", "some_job", *args)
+    assert result.returncode == 2 and "give either RUN_ID or --all" in result.stderr
+    assert result.stdout == ""
+
+
+def test_job_remove_refuses_a_job_with_active_runs_unless_asked(url: str, api: httpx.Client) -> None:
+    job_id = unique("myjob", "-")
+    assert api.post("/v1/jobs", json=metronome_job(job_id, with_schedule=False)).status_code == 201
+    start_run(api, job_id)
+    stderr = failed(run(url, "job", "remove", job_id))
+    assert stderr.startswith("error: There are active job runs. Override with stopCurrentJobRuns=true")
+    assert "(HTTP 409)" in stderr
+    assert ok(run(url, "job", "remove", job_id, "--stop-current-job-runs")).strip() == f"job {job_id} removed"
+    assert api.get(f"/v1/jobs/{job_id}").status_code == 404
+
+
+def test_job_history_of_an_unknown_job_fails(url: str) -> None:
+    name = unique()
+    assert failed(run(url, "job", "history", name)) == f"error: Job not found: {name} (HTTP 404)\n"
+
+
+def test_job_schedule_add_show_update_remove(url: str, api: httpx.Client, tmp_path: Path) -> None:
+    job_id = v1_job(api, tmp_path, with_schedule=False)
+    nightly = {"id": "nightly", "cron": "20 0 * * *", "timezone": "UTC", "concurrencyPolicy": "ALLOW",
+               "enabled": True, "startingDeadlineSeconds": 900}
+    path = write(tmp_path, nightly, "nightly.json")
+    assert ok(run(url, "job", "schedule", "add", job_id, path)).strip() == f"schedule nightly of job {job_id} added"
+    stderr = failed(run(url, "job", "schedule", "add", job_id, path))
+    assert "A schedule with id nightly already exists (HTTP 409)" in stderr
+
+    lines = ok(run(url, "job", "schedule", "show", job_id)).splitlines()
+    assert lines[0].split() == ["ID", "CRON", "TIMEZONE", "ENABLED", "CONCURRENCY", "NEXT", "RUN"]
+    cells = lines[1].split()
+    assert cells[:10] == ["nightly", "20", "0", "*", "*", "*", "UTC", "true", "ALLOW", cells[9]]
+    assert cells[10] == "00:20:00"
+    shown = json.loads(ok(run(url, "job", "schedule", "show", job_id, "--json")))
+    assert shown == api.get(f"/v1/jobs/{job_id}/schedules").json()
+    assert shown[0]["nextRunAt"].endswith("T00:20:00.000+0000")
+
+    changed = write(tmp_path, {**nightly, "cron": "0 3 * * *"}, "changed.json")
+    assert ok(run(url, "job", "schedule", "update", job_id, changed)).strip() == (
+        f"schedule nightly of job {job_id} updated"
+    )
+    assert api.get(f"/v1/jobs/{job_id}/schedules/nightly").json()["cron"] == "0 3 * * *"
+    bad = write(tmp_path, {**nightly, "cron": "0 0 31 2 *"}, "bad.json")
+    assert "\n  /cron: " in failed(run(url, "job", "schedule", "update", job_id, bad))
+
+    assert ok(run(url, "job", "schedule", "remove", job_id, "nightly")).strip() == (
+        f"schedule nightly of job {job_id} removed"
+    )
+    assert json.loads(ok(run(url, "job", "schedule", "show", job_id, "--json"))) == []
+    assert "Schedule not found: nightly (HTTP 404)" in failed(run(url, "job", "schedule", "remove", job_id, "nightly"))
+
+
+def test_job_log_without_runs_or_tasks(url: str, api: httpx.Client) -> None:
+    name = unique()
+    assert api.post("/job/register", json=job_body(name)).status_code == 204
+    assert failed(run(url, "job", "log", name)) == f"error: job {name} has no runs yet\n"
+    run_id = ok(run(url, "job", "run", name)).strip()
+    result = run(url, "job", "log", name)
+    assert ok(result) == "" and result.stderr == f"run {run_id} of job {name} has no tasks yet (INITIAL)\n"
+    assert "(HTTP 404)" in failed(run(url, "job", "log", name, "20990101000000abcde"))
+    assert "(HTTP 404)" in failed(run(url, "job", "log", name, "--task", "no-such-task"))
 
 
 def test_job_disable_and_enable(url: str, api: httpx.Client) -> None:
@@ -171,19 +417,45 @@ def test_job_disable_and_enable(url: str, api: httpx.Client) -> None:
     assert api.get(f"/job/{name}/disable").json() is False
 
 
-def test_job_update_replaces_the_configuration(url: str, api: httpx.Client, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["running", "failover"])
+def test_job_tasks_prints_the_api_list(url: str, api: httpx.Client, kind: str) -> None:
+    assert json.loads(ok(run(url, "job", "tasks", kind, "--json"))) == api.get(f"/job/tasks/{kind}").json()
+
+
+def test_job_executions_prints_a_table_and_json(url: str, api: httpx.Client) -> None:
+    name = unique()
+    assert api.post("/job/register", json=job_body(name)).status_code == 204
+    assert ok(run(url, "job", "executions", name)).splitlines() == ["JOB  SHARD  STATE  AGENT  STARTED  CAUSE  TASK"]
+    page = json.loads(ok(run(url, "job", "executions", name, "--json")))
+    assert page == api.get("/job/events/executions", params={"jobName": name, "per_page": 20}).json()
+
+
+def test_job_update_replaces_a_native_configuration(url: str, api: httpx.Client, tmp_path: Path) -> None:
     name = unique()
     assert api.post("/job/register", json=job_body(name)).status_code == 204
     changed = job_body(name, shardingTotalCount=6, cron="0 30 * * * ?")
-    assert ok(run(url, "job", "update", write(tmp_path, changed))).strip() == "job updated"
+    assert ok(run(url, "job", "update", write(tmp_path, changed))).strip() == f"job {name} updated"
     job = api.get(f"/job/jobs/{name}").json()
     assert (job["shardingTotalCount"], job["cron"]) == (6, "0 30 * * * ?")
+
+
+def test_job_update_replaces_a_metronome_spec_and_keeps_its_schedule(
+    url: str, api: httpx.Client, tmp_path: Path
+) -> None:
+    job_id = v1_job(api, tmp_path)
+    changed = {**metronome_job(job_id, with_schedule=False), "description": "changed"}
+    assert ok(run(url, "job", "update", write(tmp_path, changed))).strip() == f"job {job_id} updated"
+    job = api.get(f"/v1/jobs/{job_id}", params={"embed": "schedules"}).json()
+    assert job["description"] == "changed" and [s["id"] for s in job["schedules"]] == ["sleep-schedule"]
 
 
 def test_job_update_of_an_unknown_job_fails(url: str, api: httpx.Client, tmp_path: Path) -> None:
     name = unique()
     assert "(HTTP 404)" in failed(run(url, "job", "update", write(tmp_path, job_body(name))))
     assert api.get(f"/job/jobs/{name}").status_code == 404
+    job_id = unique("myjob", "-")
+    stderr = failed(run(url, "job", "update", write(tmp_path, metronome_job(job_id))))
+    assert stderr == f"error: Job not found: {job_id} (HTTP 404)\n"
 
 
 def test_job_remove(url: str, api: httpx.Client) -> None:
@@ -192,7 +464,7 @@ def test_job_remove(url: str, api: httpx.Client) -> None:
     assert ok(run(url, "job", "remove", name)).strip() == f"job {name} removed"
     assert api.get(f"/job/jobs/{name}").status_code == 404
     assert api.get(f"/app/{name}").status_code == 404
-    assert "(HTTP 404)" in failed(run(url, "job", "remove", name))
+    assert failed(run(url, "job", "remove", name)) == f"error: Job not found: {name} (HTTP 404)\n"
 
 
 def test_names_cannot_reach_other_resources_through_the_url(url: str, api: httpx.Client) -> None:
@@ -208,14 +480,13 @@ def test_url_may_also_follow_the_action(url: str, api: httpx.Client) -> None:
     name = unique()
     assert api.post("/job/register", json=job_body(name)).status_code == 204
     env = {k: v for k, v in os.environ.items() if not k.startswith("ELASTICJOB_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "elasticjob", "job", "show", name, "--url", url],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=env,
-    )
-    assert json.loads(ok(result))["jobName"] == name
+    outputs = [
+        ok(subprocess.run([sys.executable, "-m", "elasticjob", *args], capture_output=True, text=True,
+                          timeout=30, env=env))
+        for args in (["job", "show", name, "--url", url], ["job", "schedule", "show", name, "--json", "--url", url])
+    ]
+    assert json.loads(outputs[0])["id"] == name
+    assert [s["id"] for s in json.loads(outputs[1])] == ["default"]  # the native cron, as a /v1 schedule
 
 
 def test_url_from_the_environment(url: str, api: httpx.Client) -> None:
@@ -223,7 +494,7 @@ def test_url_from_the_environment(url: str, api: httpx.Client) -> None:
     assert api.post("/job/register", json=job_body(name)).status_code == 204
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("ELASTICJOB_")}, "ELASTICJOB_URL": url}
     result = subprocess.run(
-        [sys.executable, "-m", "elasticjob", "job", "show", name],
+        [sys.executable, "-m", "elasticjob", "job", "show", name, "--native"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -240,7 +511,7 @@ def test_app_add_list_show(url: str, api: httpx.Client, tmp_path: Path) -> None:
     assert (
         ok(run(url, "app", "add", write(tmp_path, app_body(name, cpuCount=2.0)))).strip() == "app registered"
     )
-    shown = json.loads(ok(run(url, "app", "show", name)))
+    shown = json.loads(ok(run(url, "app", "show", name, "--json")))
     assert shown == api.get(f"/app/{name}").json()
     assert shown["cpuCount"] == 2.0 and shown["memoryMB"] == 128.0
 
@@ -325,10 +596,33 @@ def test_missing_job_file_fails(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "args", [("job", "list"), ("job", "show", "x"), ("app", "list"), ("job", "run", "x")]
+    "args",
+    [("job", "list"), ("job", "show", "x"), ("app", "list"), ("job", "run", "x"), ("job", "log", "x"),
+     ("job", "schedule", "show", "x"), ("job", "kill", "x", "--all")],
 )
-def test_unreachable_master_is_a_clear_error(args: tuple[str, ...]) -> None:
+def test_unreachable_master_exits_3_with_a_clear_error(args: tuple[str, ...]) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
-    stderr = failed(run(dead, *args))
-    assert f"cannot reach the master at {dead}" in stderr
-    assert stderr.count("\n") == 1  # one line, no traceback
+    result = run(dead, *args)
+    assert result.returncode == 3, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"error: cannot reach the master at {dead} (")
+    assert result.stderr.endswith("is it running? Set --url or ELASTICJOB_URL\n")
+    assert result.stderr.count("\n") == 1  # one line, no traceback
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("job", "frobnicate"), ("job", "show"), ("job", "run", "x", "--env", "NOEQUALS"), ("job", "list", "--bad"),
+     ("job", "schedule"), ("app", "remove")],
+)
+def test_usage_errors_exit_2(url: str, args: tuple[str, ...]) -> None:
+    result = run(url, *args)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == "" and "usage: elasticjob" in result.stderr
+
+
+@pytest.mark.parametrize("args", [("job", "--help"), ("app", "--help"), ("job", "run", "--help")])
+def test_help_documents_the_exit_codes(args: tuple[str, ...]) -> None:
+    out = ok(subprocess.run([sys.executable, "-m", "elasticjob", *args], capture_output=True, text=True, timeout=30))
+    assert "exit status:" in out
+    assert "\n  3  the master could not be reached" in out and "\n  2  usage error" in out

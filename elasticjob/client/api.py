@@ -1,0 +1,318 @@
+"""``ElasticJobClient``: a synchronous client of a master's REST API (native routes and ``/v1``).
+
+Specs (jobs, apps, schedules) go in and come out as plain dicts — they are the caller's documents —
+and runs, tasks and log chunks come back as frozen dataclasses (``records.py``). Every method raises
+``ApiError`` when the master refuses (its status, message and field details) and ``MasterUnreachable``
+when it does not answer. One instance may be shared between threads (``httpx.Client`` is thread-safe).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import httpx
+
+from elasticjob.client.errors import RunNotFound, RunTimeout
+from elasticjob.client.http import Transport, default_url, segment
+from elasticjob.client.records import JobRun, LogChunk, Run, RunPage
+
+LOG_CHUNK = 65536  # bytes a log read asks for (the master serves at most 1 MiB)
+TAIL_BYTES = 65536  # how far from the end a ``lines=N`` read looks
+
+
+class ElasticJobClient:
+    """A master's API. ``url``: the master (default ``ELASTICJOB_URL``, else ``http://127.0.0.1:8899``);
+    ``http``: an ``httpx.Client`` of your own (its base URL must be the master's)."""
+
+    def __init__(
+        self, url: str | None = None, *, timeout: float = 30.0, http: httpx.Client | None = None
+    ) -> None:
+        self.url = (url or default_url()).rstrip("/")
+        self._api = Transport(self.url, timeout, http)
+
+    def close(self) -> None:
+        self._api.close()
+
+    def __enter__(self) -> ElasticJobClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Any other route: ``call("GET", "/leader")``; keyword arguments: ``json``, ``text``, ``params``."""
+        return self._api.call(method, path, **kwargs)
+
+    # ---- apps (native) ------------------------------------------------------------------------------
+    def list_apps(self) -> list[dict[str, Any]]:
+        """Every registered app, in name order."""
+        return list(self._api.call("GET", "/app/list"))
+
+    def get_app(self, name: str) -> dict[str, Any]:
+        return dict(self._api.call("GET", f"/app/{segment(name)}"))
+
+    def register_app(self, spec: Mapping[str, Any]) -> None:
+        self._api.call("POST", "/app", json=dict(spec))
+
+    def update_app(self, spec: Mapping[str, Any]) -> None:
+        self._api.call("PUT", "/app", json=dict(spec))
+
+    def remove_app(self, name: str, cascade: bool = False) -> None:
+        """Remove an app; 409 while jobs use it, unless ``cascade`` (which removes those jobs too)."""
+        self._api.call("DELETE", f"/app/{segment(name)}", params={"cascade": "true"} if cascade else None)
+
+    def enable_app(self, name: str) -> None:
+        self._api.call("POST", f"/app/{segment(name)}/enable")
+
+    def disable_app(self, name: str) -> None:
+        self._api.call("POST", f"/app/{segment(name)}/disable")
+
+    # ---- jobs (native) ------------------------------------------------------------------------------
+    def list_jobs(self) -> list[dict[str, Any]]:
+        """Every job in the native shape, in name order."""
+        return list(self._api.call("GET", "/job/jobs"))
+
+    def get_job(self, name: str) -> dict[str, Any]:
+        """One job in the native shape, with ``nextFireTime`` and ``lastFireTime``."""
+        return dict(self._api.call("GET", f"/job/jobs/{segment(name)}"))
+
+    def register_job(self, spec: Mapping[str, Any]) -> None:
+        self._api.call("POST", "/job/register", json=dict(spec))
+
+    def update_job(self, spec: Mapping[str, Any]) -> None:
+        self._api.call("PUT", "/job/update", json=dict(spec))
+
+    def remove_job(self, name: str) -> None:
+        self._api.call("DELETE", "/job/deregister", text=name)
+
+    def enable_job(self, name: str) -> None:
+        self._api.call("POST", f"/job/{segment(name)}/enable")
+
+    def disable_job(self, name: str) -> None:
+        self._api.call("POST", f"/job/{segment(name)}/disable")
+
+    def trigger_job(
+        self, name: str, env: Mapping[str, str] | None = None, job_parameter: str | None = None
+    ) -> None:
+        """Queue one firing now (``POST /job/trigger``); ``env`` and ``job_parameter`` apply to that run only.
+        The master does not say which run it is: ``start_run`` finds it."""
+        if env or job_parameter is not None:
+            body: dict[str, Any] = {"jobName": name, "environment": dict(env or {})}
+            if job_parameter is not None:
+                body["jobParameter"] = job_parameter
+            self._api.call("POST", "/job/trigger", json=body)
+        else:
+            self._api.call("POST", "/job/trigger", text=name)
+
+    def tasks(self, kind: str = "running") -> list[dict[str, Any]]:
+        """``ready`` (queued firings), ``running`` or ``failover`` tasks."""
+        return list(self._api.call("GET", f"/job/tasks/{segment(kind)}"))
+
+    def executions(
+        self, job_name: str | None = None, state: str | None = None, page: int = 1, per_page: int = 20
+    ) -> dict[str, Any]:
+        """Recorded executions, newest first: ``{"total", "rows"}``; ``state``: comma-separated states."""
+        params = {"page": str(page), "per_page": str(per_page)}
+        if job_name:
+            params["jobName"] = job_name
+        if state:
+            params["state"] = state
+        return dict(self._api.call("GET", "/job/events/executions", params=params))
+
+    # ---- Metronome jobs (/v1) -----------------------------------------------------------------------
+    def list_v1_jobs(self, embed: Iterable[str] = ()) -> list[dict[str, Any]]:
+        """Every job in Metronome's shape; ``embed``: activeRuns, schedules, history, historySummary."""
+        return list(self._api.call("GET", "/v1/jobs", params={"embed": list(embed)}))
+
+    def get_v1_job(self, job_id: str, embed: Iterable[str] = ()) -> dict[str, Any]:
+        return dict(self._api.call("GET", f"/v1/jobs/{segment(job_id)}", params={"embed": list(embed)}))
+
+    def create_v1_job(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a job (and its schedule, if ``spec`` has one); the job as stored. 409 if it exists."""
+        return dict(self._api.call("POST", "/v1/jobs", json=dict(spec)))
+
+    def update_v1_job(self, job_id: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """Replace a job's spec; its schedule stays as it is."""
+        return dict(self._api.call("PUT", f"/v1/jobs/{segment(job_id)}", json=dict(spec)))
+
+    def delete_v1_job(self, job_id: str, stop_current_job_runs: bool = False) -> dict[str, Any]:
+        """Remove a job (the job as it was); 409 while it has active runs unless ``stop_current_job_runs``."""
+        params = {"stopCurrentJobRuns": "true"} if stop_current_job_runs else None
+        return dict(self._api.call("DELETE", f"/v1/jobs/{segment(job_id)}", params=params))
+
+    def job_history(self, job_id: str) -> dict[str, Any]:
+        """``embed=history``: ``successCount``, ``failureCount``, ``lastSuccessAt``, ``lastFailureAt``,
+        ``successfulFinishedRuns`` and ``failedFinishedRuns`` (``[{"id", "createdAt", "finishedAt"}]``,
+        newest first)."""
+        return dict(self.get_v1_job(job_id, ["history"])["history"])
+
+    # ---- schedules (/v1) ----------------------------------------------------------------------------
+    def list_schedules(self, job_id: str) -> list[dict[str, Any]]:
+        """The job's schedules (at most one), each with its computed ``nextRunAt`` when enabled."""
+        return list(self._api.call("GET", f"/v1/jobs/{segment(job_id)}/schedules"))
+
+    def get_schedule(self, job_id: str, schedule_id: str) -> dict[str, Any]:
+        path = f"/v1/jobs/{segment(job_id)}/schedules/{segment(schedule_id)}"
+        return dict(self._api.call("GET", path))
+
+    def create_schedule(self, job_id: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """Add the job's schedule; 409 if it has one already."""
+        return dict(self._api.call("POST", f"/v1/jobs/{segment(job_id)}/schedules", json=dict(spec)))
+
+    def update_schedule(self, job_id: str, schedule_id: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+        path = f"/v1/jobs/{segment(job_id)}/schedules/{segment(schedule_id)}"
+        return dict(self._api.call("PUT", path, json=dict(spec)))
+
+    def delete_schedule(self, job_id: str, schedule_id: str) -> None:
+        self._api.call("DELETE", f"/v1/jobs/{segment(job_id)}/schedules/{segment(schedule_id)}")
+
+    # ---- Metronome runs (/v1) -----------------------------------------------------------------------
+    def start_v1_run(self, job_id: str) -> JobRun:
+        """Start a run now (``POST /v1/jobs/{id}/runs``)."""
+        return JobRun.from_json(self._api.call("POST", f"/v1/jobs/{segment(job_id)}/runs"))
+
+    def list_v1_runs(self, job_id: str) -> list[JobRun]:
+        """The job's active runs."""
+        return [JobRun.from_json(r) for r in self._api.call("GET", f"/v1/jobs/{segment(job_id)}/runs")]
+
+    def get_v1_run(self, job_id: str, run_id: str) -> JobRun:
+        path = f"/v1/jobs/{segment(job_id)}/runs/{segment(run_id)}"
+        return JobRun.from_json(self._api.call("GET", path))
+
+    def stop_v1_run(self, job_id: str, run_id: str) -> JobRun:
+        """Stop an active run (its tasks are killed); the run as it was. 409 if it has ended."""
+        path = f"/v1/jobs/{segment(job_id)}/runs/{segment(run_id)}/actions/stop"
+        return JobRun.from_json(self._api.call("POST", path))
+
+    # ---- runs (native) ------------------------------------------------------------------------------
+    def list_runs(self, job_name: str, page: int = 1, per_page: int = 20) -> RunPage:
+        """A page of the job's runs, newest first (those still queued first)."""
+        params = {"page": str(page), "per_page": str(per_page)}
+        value = self._api.call("GET", f"/job/jobs/{segment(job_name)}/runs", params=params)
+        return RunPage(value["total"], tuple(Run.from_json(r) for r in value["runs"]), value)
+
+    def get_run(self, job_name: str, run_id: str) -> Run:
+        return Run.from_json(self._api.call("GET", f"/job/jobs/{segment(job_name)}/runs/{segment(run_id)}"))
+
+    def stop_run(self, job_name: str, run_id: str, reason: str = "") -> Run:
+        """Stop an unfinished run: its running tasks end KILLED, its queued parts are dropped; the run ends
+        FAILED. Returns the run as it was when asked; 409 if it had finished."""
+        path = f"/job/jobs/{segment(job_name)}/runs/{segment(run_id)}/stop"
+        return Run.from_json(self._api.call("POST", path, params={"reason": reason} if reason else None))
+
+    def delete_run(self, job_name: str, run_id: str) -> None:
+        """Delete a finished run's record; 409 if it has not finished."""
+        self._api.call("DELETE", f"/job/jobs/{segment(job_name)}/runs/{segment(run_id)}")
+
+    def start_run(
+        self,
+        job_id: str,
+        env: Mapping[str, str] | None = None,
+        job_parameter: str | None = None,
+        find_timeout: float = 10.0,
+    ) -> Run:
+        """Start a run now and return it (as ``get_run`` does). ``env`` and ``job_parameter`` apply to this
+        run only.
+
+        Without them this is ``POST /v1/jobs/{id}/runs``. With them it is the native trigger's JSON form,
+        and the run is the new MANUAL run with those overrides that then appears in the job's runs
+        (``RunNotFound`` if none does within ``find_timeout`` seconds): ``/v1`` does not take a run's
+        environment yet. When it does, the ``return`` below becomes
+        ``return self.get_run(job_id, self.start_v1_run(job_id, env).id)``.
+        """
+        if not env and job_parameter is None:
+            return self.get_run(job_id, self.start_v1_run(job_id).id)
+        return self._trigger_and_find(job_id, dict(env or {}), job_parameter, find_timeout)
+
+    def _trigger_and_find(
+        self, job_name: str, env: dict[str, str], job_parameter: str | None, timeout: float
+    ) -> Run:
+        known = {run.run_id for run in self.list_runs(job_name, per_page=100).runs}
+        self.trigger_job(job_name, env, job_parameter)
+        deadline = time.monotonic() + timeout
+        while True:
+            for run in self.list_runs(job_name, per_page=100).runs:
+                if (
+                    run.run_id not in known
+                    and run.cause == "MANUAL"
+                    and dict(run.environment) == env
+                    and run.job_parameter == job_parameter
+                ):
+                    return run
+            if time.monotonic() >= deadline:
+                raise RunNotFound(
+                    f"job {job_name} was triggered, but its run did not show up in {timeout:g} s"
+                )
+            time.sleep(0.1)
+
+    def wait_for_run(
+        self,
+        job_name: str,
+        run_id: str,
+        timeout: float | None = 600.0,
+        poll: float = 1.0,
+        on_progress: Callable[[Run], None] | None = None,
+    ) -> Run:
+        """Poll the run until it is SUCCESS or FAILED and return it; ``RunTimeout`` (a ``TimeoutError``)
+        after ``timeout`` seconds (None: no limit). ``on_progress(run)`` is called with the run as first
+        seen and then whenever its status or one of its tasks' states changes."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        seen: tuple[str, ...] | None = None
+        while True:
+            run = self.get_run(job_name, run_id)
+            progress = (run.status, *(f"{t.task_id}={t.state}" for t in run.tasks))
+            if on_progress is not None and progress != seen:
+                on_progress(run)
+            seen = progress
+            if run.finished:
+                return run
+            if deadline is not None and time.monotonic() >= deadline:
+                raise RunTimeout(run, timeout or 0.0)
+            time.sleep(poll if deadline is None else max(0.0, min(poll, deadline - time.monotonic())))
+
+    # ---- task logs ----------------------------------------------------------------------------------
+    def task_log(
+        self,
+        task_id: str,
+        stream: str = "stdout",
+        offset: int = 0,
+        length: int = LOG_CHUNK,
+        lines: int | None = None,
+    ) -> LogChunk:
+        """Part of a task's ``stdout`` or ``stderr``, read from its agent through the master.
+
+        ``offset``: the first byte (negative: from the end); ``length``: at most this many bytes. With
+        ``lines=N``: roughly the last N lines instead (those in the last 64 KiB), ``next_offset`` at the
+        end of what is written so far — where to read on from when following. Today this reads the byte
+        route (``GET /job/tasks/{taskId}/logs``); callers need not change when a line API replaces it.
+        """
+        path = f"/job/tasks/{segment(task_id)}/logs"
+        if lines is None:
+            params = {"stream": stream, "offset": str(offset), "length": str(length)}
+            return LogChunk.from_json(self._api.call("GET", path, params=params))
+        params = {"stream": stream, "offset": str(-TAIL_BYTES), "length": str(TAIL_BYTES)}
+        chunk = LogChunk.from_json(self._api.call("GET", path, params=params))
+        kept = last_lines(chunk.data, lines, whole=chunk.offset == 0)
+        return LogChunk(
+            chunk.task_id,
+            chunk.stream,
+            chunk.next_offset - len(kept.encode()),
+            chunk.next_offset,
+            chunk.size,
+            chunk.eof,
+            kept,
+            chunk.raw,
+        )
+
+
+def last_lines(text: str, count: int, whole: bool = True) -> str:
+    """The last ``count`` lines of ``text`` (a trailing newline ends a line, it does not start one).
+    ``whole``: ``text`` starts at a line's start; else its first, cut line is never returned."""
+    if count <= 0:
+        return ""
+    parts = text.splitlines(keepends=True)
+    if not whole and parts:
+        parts = parts[1:]
+    return "".join(parts[-count:])
