@@ -1,8 +1,8 @@
 """The agent's task manager: runs each launched shard in its own sandbox and reports its states.
 
-STAGING (fetch the app, give the sandbox its copy of the unpacked app) -> RUNNING (the process) ->
-FINISHED | FAILED | KILLED. Terminal statuses are kept until the master acknowledges them, so a status
-sent while no master was reachable is reported again on the next registration.
+STAGING (fetch the app, give the sandbox its copy of the unpacked app, then the job's artifacts) -> RUNNING
+(the process) -> FINISHED | FAILED | KILLED. Terminal statuses are kept until the master acknowledges them,
+so a status sent while no master was reachable is reported again on the next registration.
 
 No thread per task: launches are staged on a few worker threads, one lane per app (``lanes``); a running
 task's end arrives as a callback on the reactor thread (``process``), and a DAEMON shard waits for its
@@ -26,6 +26,7 @@ from typing import Any
 
 from elasticjob import cron
 from elasticjob.agent.apps import UnpackedApps
+from elasticjob.agent.artifacts import ArtifactFailed, ArtifactInstaller
 from elasticjob.agent.fetch import AppCache, FetchError
 from elasticjob.agent.gates import StartGates
 from elasticjob.agent.lanes import Lanes
@@ -84,6 +85,7 @@ class TaskManager:
         self.sandboxes.mkdir(parents=True, exist_ok=True)
         self.cache = cache
         self.apps = UnpackedApps(work_dir / "unpacked", max_bytes=max_unpacked_bytes)
+        self.artifacts = ArtifactInstaller(cache, self.apps, max_unpacked_bytes)
         self.report = report
         self.kill_grace = kill_grace
         self.max_unpacked_bytes = max_unpacked_bytes
@@ -229,6 +231,13 @@ class TaskManager:
         except OSError as exc:
             self._set(run, TaskState.FAILED, message=f"cannot prepare the sandbox: {exc}", reason="sandbox")
             return
+        if spec.get("artifacts"):
+            self._set(run, TaskState.STAGING, message="fetching the artifacts")
+            try:
+                self.artifacts.install(spec["artifacts"], app_dir, run.sandbox / ".artifacts")
+            except ArtifactFailed as exc:
+                self._set(run, TaskState.FAILED, message=str(exc), reason=exc.reason)
+                return
         if spec["execution_type"] == "DAEMON":
             self._start_daemon(run, app_dir)
         else:

@@ -416,8 +416,16 @@ def _group(job: Job, app: App, items: list[int], firing_id: str) -> placement.Ta
         )
         for item in items
     )
+    patterns = tuple(
+        placement.PatternConstraint(p.attribute, placement.PatternOperator(p.operator.value), p.value)
+        for p in job.patternConstraints or ()
+    )
     return placement.TaskGroup(
-        group_key=job.jobName, tasks=tasks, all_or_nothing=True, constraints=dict(job.constraints)
+        group_key=job.jobName,
+        tasks=tasks,
+        all_or_nothing=True,
+        constraints=dict(job.constraints),
+        patterns=patterns,
     )
 
 
@@ -515,4 +523,5 @@ def task_spec(job: Job, app: App, task: RunningTask) -> dict[str, Any]:
         "time_zone": job.timeZone,
         "start_at_ms": int(task.start_at.timestamp() * 1000) if task.start_at else 0,
         "kill_grace_seconds": job.taskKillGracePeriodSeconds,
+        "artifacts": [a.to_spec() for a in job.artifacts or ()],
     }
