@@ -20,10 +20,11 @@ a failed shard up to ``ON_FAILURE_RETRIES`` times; a disabled schedule leaves th
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shlex
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -33,7 +34,9 @@ from elasticjob.model.constraint import PatternConstraint, PatternOperator, chec
 from elasticjob.model.errors import FieldError, ValidationFailed
 from elasticjob.model.job import (
     MAX_KILL_GRACE_SECONDS,
+    MAX_RUN_ENVIRONMENT,
     MAX_SHARDS,
+    RESERVED_ENV_PREFIX,
     ConcurrencyPolicy,
     CronDialect,
     FieldValueError,
@@ -118,6 +121,43 @@ class RunSpec(_Strict):
         it is an archive (the agent keeps one unpacked copy of it for every shard). Every other artifact is
         in the native job's ``artifacts``."""
         return next((a for a in self.artifacts if a.unpacks and looks_like_archive(a.uri)), None)
+
+
+_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class RunRequest(_Strict):
+    """The optional body of ``POST /v1/jobs/{id}/runs`` (an extension: Metronome's takes none):
+    ``{"env": {"K": "V"}}``, environment variables for this run only, on top of the job's (as the native
+    ``POST /job/trigger`` JSON form's ``environment``)."""
+
+    env: dict[str, Annotated[str, Field(max_length=65_536)]] = Field(
+        default_factory=dict, max_length=MAX_RUN_ENVIRONMENT
+    )
+
+    @field_validator("env")
+    @classmethod
+    def _names(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not _ENV_NAME_RE.fullmatch(key):
+                raise FieldValueError(f"env.{key}", f"{key!r} is not a valid environment variable name")
+            if key.startswith(RESERVED_ENV_PREFIX):
+                raise FieldValueError(f"env.{key}", f"names starting with {RESERVED_ENV_PREFIX} are reserved")
+        return value
+
+
+def parse_run_request(raw: bytes) -> RunRequest:
+    """The body of a run request: empty (or JSON ``null``) is no request of its own, as Metronome's;
+    ``ValidationFailed`` (Metronome's paths) for anything else that is not a valid ``RunRequest``."""
+    if not raw.strip() or raw.strip() == b"null":
+        return RunRequest()
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        not_json = FieldError("/", ("the body is not valid JSON",))
+        raise ValidationFailed("Object is not valid", [not_json]) from None
+    result: RunRequest = parse_model(RunRequest, value)
+    return result
 
 
 class ScheduleSpec(_Strict):

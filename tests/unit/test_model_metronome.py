@@ -204,3 +204,29 @@ def test_the_native_fields_are_validated_at_their_path(field: str, value: Any, p
     with pytest.raises(ValidationFailed) as caught:
         parse_json_model(Job, json.dumps(body))
     assert path in [d.path for d in caught.value.details]
+
+
+@pytest.mark.parametrize("raw", [b"", b"  \n", b"null", b"{}", b'{"env": {}}'])
+def test_a_run_request_without_env_is_metronomes_own(raw: bytes) -> None:
+    assert m.parse_run_request(raw).env == {}
+
+
+def test_a_run_request_carries_env_for_that_run() -> None:
+    assert m.parse_run_request(b'{"env": {"RUN_ONLY": "1", "_X": ""}}').env == {"RUN_ONLY": "1", "_X": ""}
+
+
+@pytest.mark.parametrize(("raw", "path"), [
+    (b'{"env": {"1BAD": "x"}}', "/env/1BAD"),
+    (b'{"env": {"ELASTICJOB_JOB_NAME": "x"}}', "/env/ELASTICJOB_JOB_NAME"),
+    (b'{"env": {"A": 1}}', "/env/A"),
+    (b'{"env": {"A": {"secret": "s"}}}', "/env/A"),
+    (b'{"env": []}', "/env"),
+    (b'{"surprise": 1}', "/surprise"),
+    (b"[1]", "/"),
+    (b"{nope", "/"),
+])
+def test_an_invalid_run_request_is_refused_at_its_path(raw: bytes, path: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        m.parse_run_request(raw)
+    assert caught.value.message == "Object is not valid"
+    assert path in [d.path for d in caught.value.details]
