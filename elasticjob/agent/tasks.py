@@ -107,8 +107,11 @@ class TaskManager:
             staging = StatusUpdate(task_id, TaskState.STAGING, firing_id=spec["firing_id"])
             run = TaskRun(spec, self.sandboxes / task_id, staging)
             self._tasks[task_id] = run
-        # Launches of one cached app share a lane; a task downloading an app of its own gets one alone.
-        lane = spec["app_url"] if spec["app_cache_enable"] and spec["app_url"] else task_id
+        # Launches of one cached app share a lane; a task downloading an app or an artifact of its own gets
+        # one alone (so that N shards do not download one after another).
+        shared = spec["app_cache_enable"] and spec["app_url"]
+        own_downloads = any(not a.get("cache") for a in spec.get("artifacts") or ())
+        lane = spec["app_url"] if shared and not own_downloads else task_id
         self._lanes.submit(lane, lambda: self._stage(run))
 
     def kill(self, task_id: str, reason: str, *, abandon: bool = False, grace: float | None = None) -> None:

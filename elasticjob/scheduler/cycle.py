@@ -499,7 +499,7 @@ def task_spec(job: Job, app: App, task: RunningTask) -> dict[str, Any]:
     command, overrides = "", task.overrides
     if job.jobType is JobType.SCRIPT:
         command = job.scriptCommandLine or app.bootstrapScript
-    return {
+    spec = {
         "task_id": task.task_id,
         "job_name": job.jobName,
         "firing_id": task.firing_id,
@@ -523,5 +523,7 @@ def task_spec(job: Job, app: App, task: RunningTask) -> dict[str, Any]:
         "time_zone": job.timeZone,
         "start_at_ms": int(task.start_at.timestamp() * 1000) if task.start_at else 0,
         "kill_grace_seconds": job.taskKillGracePeriodSeconds,
-        "artifacts": [a.to_spec() for a in job.artifacts or ()],
     }
+    if job.artifacts:  # fetched into the working directory after the app
+        spec["artifacts"] = [a.to_spec() for a in job.artifacts]
+    return spec
