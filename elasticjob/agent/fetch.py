@@ -32,7 +32,7 @@ import httpx
 from elasticjob.agent.flight import Flight, SingleFlight
 from elasticjob.agent.gc import collect
 
-__all__ = ["AppCache", "CacheMeta", "CachedArchive", "FetchError"]
+__all__ = ["AppCache", "CacheMeta", "CachedArchive", "FetchError", "shown_url"]
 
 log = logging.getLogger(__name__)
 
@@ -358,6 +358,9 @@ def _shown(url: str) -> str:
         return url
     host = parts.netloc.rpartition("@")[2]
     return parts._replace(netloc=f"{parts.username}:***@{host}").geturl()
+
+
+shown_url = _shown  # for messages of other modules that name a URL the cache fetches
 
 
 def _local_path(url: str) -> Path:

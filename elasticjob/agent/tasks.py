@@ -1,8 +1,8 @@
 """The agent's task manager: runs each launched shard in its own sandbox and reports its states.
 
-STAGING (fetch the app, give the sandbox its copy of the unpacked app) -> RUNNING (the process) ->
-FINISHED | FAILED | KILLED. Terminal statuses are kept until the master acknowledges them, so a status
-sent while no master was reachable is reported again on the next registration.
+STAGING (fetch the app, give the sandbox its copy of the unpacked app, then the job's artifacts) -> RUNNING
+(the process) -> FINISHED | FAILED | KILLED. Terminal statuses are kept until the master acknowledges them,
+so a status sent while no master was reachable is reported again on the next registration.
 
 No thread per task: launches are staged on a few worker threads, one lane per app (``lanes``); a running
 task's end arrives as a callback on the reactor thread (``process``), and a DAEMON shard waits for its
@@ -26,6 +26,7 @@ from typing import Any
 
 from elasticjob import cron
 from elasticjob.agent.apps import UnpackedApps
+from elasticjob.agent.artifacts import ArtifactFailed, ArtifactInstaller
 from elasticjob.agent.fetch import AppCache, FetchError
 from elasticjob.agent.gates import StartGates
 from elasticjob.agent.gc import RemovalJournal
@@ -96,6 +97,7 @@ class TaskManager:
         self.removed = RemovalJournal(work_dir / "removed-sandboxes")
         self.cache = cache
         self.apps = UnpackedApps(work_dir / "unpacked", max_bytes=max_unpacked_bytes)
+        self.artifacts = ArtifactInstaller(cache, self.apps, max_unpacked_bytes)
         self.report = report
         self.kill_grace = kill_grace
         self.max_unpacked_bytes = max_unpacked_bytes
@@ -117,8 +119,11 @@ class TaskManager:
             staging = StatusUpdate(task_id, TaskState.STAGING, firing_id=spec["firing_id"])
             run = TaskRun(spec, self.sandboxes / task_id, staging)
             self._tasks[task_id] = run
-        # Launches of one cached app share a lane; a task downloading an app of its own gets one alone.
-        lane = spec["app_url"] if spec["app_cache_enable"] and spec["app_url"] else task_id
+        # Launches of one cached app share a lane; a task downloading an app or an artifact of its own gets
+        # one alone (so that N shards do not download one after another).
+        shared = spec["app_cache_enable"] and spec["app_url"]
+        own_downloads = any(not a.get("cache") for a in spec.get("artifacts") or ())
+        lane = spec["app_url"] if shared and not own_downloads else task_id
         self._lanes.submit(lane, lambda: self._stage(run))
 
     def kill(self, task_id: str, reason: str, *, abandon: bool = False, grace: float | None = None) -> None:
@@ -272,6 +277,13 @@ class TaskManager:
         except OSError as exc:
             self._set(run, TaskState.FAILED, message=f"cannot prepare the sandbox: {exc}", reason="sandbox")
             return
+        if spec.get("artifacts"):
+            self._set(run, TaskState.STAGING, message="fetching the artifacts")
+            try:
+                self.artifacts.install(spec["artifacts"], app_dir, run.sandbox / ".artifacts")
+            except ArtifactFailed as exc:
+                self._set(run, TaskState.FAILED, message=str(exc), reason=exc.reason)
+                return
         if spec["execution_type"] == "DAEMON":
             self._start_daemon(run, app_dir)
         else:

@@ -26,7 +26,7 @@ from enum import Enum
 from pathlib import Path
 from typing import IO, Protocol
 
-__all__ = ["ArchiveError", "UnsafeArchive", "unpack"]
+__all__ = ["ArchiveError", "UnsafeArchive", "is_archive", "unpack"]
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -272,6 +272,17 @@ def _finish(dest: Path, entries: list[_Entry]) -> None:
 
 
 # --- tar -----------------------------------------------------------------------------------------------
+
+
+def is_archive(path: Path) -> bool:
+    """True when ``unpack`` would read ``path`` as a tar (plain or compressed) or zip archive (by content,
+    as ``unpack`` decides; whether it is also safe and intact only ``unpack`` tells)."""
+    if _is_tar(path):
+        return True
+    try:
+        return zipfile.is_zipfile(path)
+    except OSError:
+        return False
 
 
 def _is_tar(archive: Path) -> bool:

@@ -24,6 +24,7 @@ from elasticjob.api.runs import RunsView
 from elasticjob.api.service import JobService
 from elasticjob.model import Conflict, Job, NotFound, ValidationFailed
 from elasticjob.model import metronome as m
+from elasticjob.model.queue import Overrides
 from elasticjob.model.run import run_id as run_id_of
 
 HISTORY_RUNS = 1000  # the newest runs a job's history embeds (Metronome keeps as many by default)
@@ -289,10 +290,13 @@ def metronome_router(service: JobService, runs: RunsView, forward: Forward) -> A
 
     async def start_run(request: Request, job_id: str) -> Response:
         """Start a run now (201, the run). Manual runs ignore the concurrency policy, as Metronome's: it
-        waits for an active run instead of running beside it."""
+        waits for an active run instead of running beside it. An extension: the body may be
+        ``{"env": {"K": "V"}}``, environment variables for this run only (empty, or ``{}``: none)."""
+        asked = m.parse_run_request(await request.body())
         if (answer := await elsewhere(request, job_id)) is not None:
             return answer
-        firing = await run_in_threadpool(service.trigger, job_id)
+        overrides = Overrides.of(asked.env)
+        firing = await run_in_threadpool(service.trigger, job_id, None, overrides)
         run = await run_in_threadpool(runs.find, job_id, run_id_of(job_id, firing["firingId"]))
         return _json(m.run_json(job_id, run), 201)
 

@@ -15,6 +15,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from elasticjob.model.app import check_app_url
+from elasticjob.model.artifact import MAX_ARTIFACTS, Artifact
+from elasticjob.model.constraint import MAX_PATTERN_CONSTRAINTS, PatternConstraint
 from elasticjob.model.names import Name
 
 MAX_SHARDS = 10_000
@@ -147,6 +149,13 @@ class Job(BaseModel):
     timeZone: Annotated[str, AfterValidator(_check_time_zone)] = "UTC"
     # Agent attributes every shard's agent must have, e.g. {"rack": "a"} (agents: --attributes rack=a).
     constraints: Annotated[dict[str, str], AfterValidator(_check_constraints)] = Field(default_factory=dict)
+    # LIKE / UNLIKE constraints on agent attributes (regular expressions); absent unless a job uses them.
+    patternConstraints: list[PatternConstraint] | None = Field(
+        default=None, max_length=MAX_PATTERN_CONSTRAINTS
+    )
+    # Files fetched into each shard's working directory after the app (see model/artifact.py); absent unless
+    # a job has them.
+    artifacts: list[Artifact] | None = Field(default=None, max_length=MAX_ARTIFACTS)
     # A job created through another API (``/v1``) remembers which, and the fields of that API's own shape
     # that have no native counterpart, so that it answers there as it was written.
     dialect: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")] | None = None

@@ -3,34 +3,40 @@
 A ``/v1`` job *is* a native ``Job``: ``run.cmd``/``run.args`` become ``scriptCommandLine``, ``cpus``/``mem``
 ``cpuCount``/``memoryMB``, ``env`` ``environment``, EQ/IS placement constraints ``constraints``, the one
 schedule ``cron`` (Metronome's dialect), ``timeZone``, ``startingDeadlineSeconds`` and
-``concurrencyPolicy``. What has no native counterpart (labels, ``disk``, ``user``, ``maxLaunchDelay``,
-``restart``, the artifacts and the schedule as written) is kept in the job's ``dialectSpec``, so that the
-job answers on ``/v1`` as it was written. A native job is shown on ``/v1`` the other way round.
+``concurrencyPolicy``, LIKE/UNLIKE constraints ``patternConstraints``, the first artifact to extract whose
+name says it is an archive ``appURL`` and the other artifacts ``artifacts``. What has no native counterpart
+(labels, ``disk``, ``user``, ``maxLaunchDelay``, ``restart``, the artifacts and the schedule as written) is
+kept in the job's ``dialectSpec``, so that the job answers on ``/v1`` as it was written. A native job is
+shown on ``/v1`` the other way round.
 
 Decisions (README, "Coming from Metronome"): one schedule per job, as Metronome; ``concurrencyPolicy``
 ALLOW (Metronome's only value) is accepted and runs as FORBID — a firing that finds the previous run
 active waits for it instead of running beside it, so no run is lost; ``restart.policy`` ON_FAILURE retries
 a failed shard up to ``ON_FAILURE_RETRIES`` times; a disabled schedule leaves the job without a native
 ``cron`` (it can still be run by hand). Fields this platform cannot honour (``docker``, ``ucr``,
-``volumes``, ``secrets``, ``gpus``, ``networks``, secret-valued ``env``, LIKE/UNLIKE constraints, more than
-one artifact or an artifact that is not an archive to extract) are refused with a 422 that says so.
+``volumes``, ``secrets``, ``gpus``, ``networks``, secret-valued ``env``) are refused with a 422 that says so.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shlex
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from elasticjob.model.app import App, check_app_url
+from elasticjob.model.app import App
+from elasticjob.model.artifact import Artifact, looks_like_archive
+from elasticjob.model.constraint import PatternConstraint, PatternOperator, check_pattern
 from elasticjob.model.errors import FieldError, ValidationFailed
 from elasticjob.model.job import (
     MAX_KILL_GRACE_SECONDS,
+    MAX_RUN_ENVIRONMENT,
     MAX_SHARDS,
+    RESERVED_ENV_PREFIX,
     ConcurrencyPolicy,
     CronDialect,
     FieldValueError,
@@ -59,18 +65,6 @@ def _check_id(value: str) -> str:
             "at most 128 characters"
         )
     return value
-
-
-class Artifact(_Strict):
-    uri: str
-    extract: bool = True
-    executable: bool = False
-    cache: bool = False
-
-    @field_validator("uri")
-    @classmethod
-    def _uri(cls, value: str) -> str:
-        return check_app_url(value) if value else _fail("must not be empty")
 
 
 class Constraint(_Strict):
@@ -111,21 +105,59 @@ class RunSpec(_Strict):
             if not isinstance(value, str):
                 raise FieldValueError(f"run.env.{key}", f"secret references {_NOT_SUPPORTED}")
         for i, constraint in enumerate(self.placement.constraints):
-            if constraint.operator in ("LIKE", "UNLIKE"):
-                raise FieldValueError(
-                    f"run.placement.constraints.{i}.operator",
-                    f"{constraint.operator} is not supported yet; use EQ (or IS)",
-                )
             if constraint.value is None:
                 raise FieldValueError(
                     f"run.placement.constraints.{i}.value", f"is required for {constraint.operator}"
                 )
-        if len(self.artifacts) > 1 or any(not a.extract for a in self.artifacts):
-            raise FieldValueError(
-                "run.artifacts",
-                "only one artifact, an archive with extract=true (the job's app), is supported yet",
-            )
+            if constraint.operator in ("LIKE", "UNLIKE"):
+                try:
+                    check_pattern(constraint.value)
+                except ValueError as exc:
+                    raise FieldValueError(f"run.placement.constraints.{i}.value", str(exc)) from None
         return self
+
+    def app_artifact(self) -> Artifact | None:
+        """The artifact that becomes the native job's ``appURL``: the first to be extracted whose name says
+        it is an archive (the agent keeps one unpacked copy of it for every shard). Every other artifact is
+        in the native job's ``artifacts``."""
+        return next((a for a in self.artifacts if a.unpacks and looks_like_archive(a.uri)), None)
+
+
+_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class RunRequest(_Strict):
+    """The optional body of ``POST /v1/jobs/{id}/runs`` (an extension: Metronome's takes none):
+    ``{"env": {"K": "V"}}``, environment variables for this run only, on top of the job's (as the native
+    ``POST /job/trigger`` JSON form's ``environment``)."""
+
+    env: dict[str, Annotated[str, Field(max_length=65_536)]] = Field(
+        default_factory=dict, max_length=MAX_RUN_ENVIRONMENT
+    )
+
+    @field_validator("env")
+    @classmethod
+    def _names(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not _ENV_NAME_RE.fullmatch(key):
+                raise FieldValueError(f"env.{key}", f"{key!r} is not a valid environment variable name")
+            if key.startswith(RESERVED_ENV_PREFIX):
+                raise FieldValueError(f"env.{key}", f"names starting with {RESERVED_ENV_PREFIX} are reserved")
+        return value
+
+
+def parse_run_request(raw: bytes) -> RunRequest:
+    """The body of a run request: empty (or JSON ``null``) is no request of its own, as Metronome's;
+    ``ValidationFailed`` (Metronome's paths) for anything else that is not a valid ``RunRequest``."""
+    if not raw.strip() or raw.strip() == b"null":
+        return RunRequest()
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        not_json = FieldError("/", ("the body is not valid JSON",))
+        raise ValidationFailed("Object is not valid", [not_json]) from None
+    result: RunRequest = parse_model(RunRequest, value)
+    return result
 
 
 class ScheduleSpec(_Strict):
@@ -166,10 +198,6 @@ class JobSpec(_Strict):
         return value
 
 
-def _fail(message: str) -> str:
-    raise ValueError(message)
-
-
 def parse_model(model: type[_Strict], value: Any) -> Any:
     """Validate a decoded JSON value; ``ValidationFailed`` with Metronome's JSON-pointer paths."""
     if not isinstance(value, dict):
@@ -201,7 +229,13 @@ def to_native(spec: JobSpec, schedule: ScheduleSpec | None) -> Job:
     Metronome's) when the combination is not valid natively."""
     run = spec.run
     command = run.cmd if run.cmd is not None else shlex.join(run.args or [])
-    artifact = run.artifacts[0] if run.artifacts else None
+    artifact = run.app_artifact()
+    others = [a for a in run.artifacts if a is not artifact]
+    patterns = [
+        PatternConstraint(attribute=c.attribute, operator=PatternOperator(c.operator), value=c.value or "")
+        for c in run.placement.constraints
+        if c.operator in ("LIKE", "UNLIKE")
+    ]
     scheduled = schedule is not None and schedule.enabled
     kept_run = run.model_dump(
         mode="json",
@@ -225,7 +259,12 @@ def to_native(spec: JobSpec, schedule: ScheduleSpec | None) -> Job:
         "cpuCount": run.cpus,
         "memoryMB": run.mem,
         "environment": {k: v for k, v in run.env.items() if isinstance(v, str)},
-        "constraints": {c.attribute: c.value or "" for c in run.placement.constraints},
+        "constraints": {
+            c.attribute: c.value or "" for c in run.placement.constraints if c.operator in ("EQ", "IS")
+        },
+        # Absent unless used: a job without them has the native shape it always had.
+        "patternConstraints": patterns or None,
+        "artifacts": others or None,
         "shardRetryLimit": ON_FAILURE_RETRIES if run.restart.policy == "ON_FAILURE" else 0,
         "description": spec.description,
         "taskKillGracePeriodSeconds": run.taskKillGracePeriodSeconds,
@@ -266,6 +305,8 @@ _NATIVE_PATHS = {
     "environment": "/run/env",
     "constraints": "/run/placement/constraints",
     "appURL": "/run/artifacts",
+    "artifacts": "/run/artifacts",
+    "patternConstraints": "/run/placement/constraints",
     "cron": "/cron",
     "timeZone": "/timezone",
     "description": "/description",
@@ -328,12 +369,14 @@ def job_json(job: Job, app: App | None) -> dict[str, Any]:
         "constraints": [
             {"attribute": k, "operator": "EQ", "value": v} for k, v in sorted(job.constraints.items())
         ]
+        + [p.model_dump(mode="json") for p in job.patternConstraints or ()]
     }
     if "artifacts" in own:
         run["artifacts"] = own["artifacts"]
     else:
         url = job.appURL if job.appURL is not None else app.appURL if app else ""
         run["artifacts"] = [{"uri": url, "extract": True, "executable": False, "cache": False}] if url else []
+        run["artifacts"] += [a.to_spec() for a in job.artifacts or ()]
     run["maxLaunchDelay"] = own.get("maxLaunchDelay", DEFAULT_MAX_LAUNCH_DELAY)
     run["restart"] = own.get("restart") or {"policy": "ON_FAILURE" if job.shardRetryLimit else "NEVER"}
     if job.taskKillGracePeriodSeconds is not None:

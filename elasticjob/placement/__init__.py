@@ -10,7 +10,7 @@ The decision is a chain of small plugins, one per module: feasibility filters (`
 """
 
 from elasticjob.placement.binpack import BinPack
-from elasticjob.placement.constraint_filter import AttributeMismatch, ConstraintFilter
+from elasticjob.placement.constraint_filter import AttributeMismatch, ConstraintFilter, PatternMismatch
 from elasticjob.placement.filter import Exclusion, Filter
 from elasticjob.placement.frozen_map import FrozenMap
 from elasticjob.placement.ledger import AgentLedger
@@ -22,6 +22,8 @@ from elasticjob.placement.spread import Spread
 from elasticjob.placement.types import (
     LaunchPlan,
     Offer,
+    PatternConstraint,
+    PatternOperator,
     Placement,
     Resources,
     TaskGroup,
@@ -42,6 +44,9 @@ __all__ = [
     "FrozenMap",
     "LaunchPlan",
     "Offer",
+    "PatternConstraint",
+    "PatternMismatch",
+    "PatternOperator",
     "Placement",
     "ResourceFitFilter",
     "Resources",

@@ -51,7 +51,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Sequence
 from itertools import islice
 
-from elasticjob.placement.constraint_filter import ConstraintFilter
+from elasticjob.placement.constraint_filter import ConstraintFilter, ConstraintKey
 from elasticjob.placement.ledger import AgentLedger
 from elasticjob.placement.most_free import MostFree
 from elasticjob.placement.resource_fit_filter import FitSummary
@@ -104,7 +104,7 @@ class CandidateIndex:
         self._ascending = self._w_cpu >= 0 and self._w_mem >= 0
         # Current sort entry of each agent, None while it is left out of the lists (below the floor).
         self._keys: list[int | None] = [self._entry(i, agent) for i, agent in enumerate(self._agents)]
-        self._buckets: dict[tuple[tuple[str, str], ...], _Bucket] = {}
+        self._buckets: dict[ConstraintKey, _Bucket] = {}
         self._member_of: list[list[_Bucket]] = [[] for _ in self._agents]
         self._shortages = ShortageBits(self._agents)
         self._last: tuple[ConstraintFilter | None, _Bucket] = (None, _Bucket((), (), 0))
@@ -118,7 +118,7 @@ class CandidateIndex:
         # The planner asks with one ConstraintFilter per group, once per task.
         if constraint is self._last[0]:
             return self._last[1]
-        found = self._buckets.get(constraint.pairs)
+        found = self._buckets.get(constraint.key)
         if found is None:
             admitted = constraint.admitted(self._agents)
             where = [i for i, yes in enumerate(admitted) if yes]
@@ -127,7 +127,7 @@ class CandidateIndex:
             found.entries = sorted(key for i in where if (key := keys[i]) is not None)
             for i in where:
                 self._member_of[i].append(found)
-            self._buckets[constraint.pairs] = found
+            self._buckets[constraint.key] = found
         self._last = (constraint, found)
         return found
 

@@ -11,7 +11,7 @@ from operator import attrgetter
 from typing import Final
 
 from elasticjob.placement.candidate_index import CandidateIndex
-from elasticjob.placement.constraint_filter import ConstraintFilter
+from elasticjob.placement.constraint_filter import ConstraintFilter, ConstraintKey
 from elasticjob.placement.ledger import AgentLedger
 from elasticjob.placement.reasons import NO_AGENTS, all_or_nothing_reason, explain
 from elasticjob.placement.scorer import Scorer, check_weights
@@ -29,7 +29,7 @@ from elasticjob.placement.types import (
 SPREAD: Final = Spread()
 
 # Key of a task "shape": two tasks with equal keys fit on exactly the same agents in a given state.
-_Shape = tuple[tuple[tuple[str, str], ...], str, int, int, int, int]
+_Shape = tuple[ConstraintKey, str, int, int, int, int]
 
 
 _FREE_CPUS = attrgetter("free_mcpus")
@@ -41,7 +41,7 @@ _PRIORITY = attrgetter("priority")
 
 def _shape(task: TaskRequest, constraint: ConstraintFilter) -> _Shape:
     own, app = task.resources, task.app_resources
-    return constraint.pairs, task.app_name, own.milli_cpus, own.milli_mem, app.milli_cpus, app.milli_mem
+    return constraint.key, task.app_name, own.milli_cpus, own.milli_mem, app.milli_cpus, app.milli_mem
 
 
 def plan(groups: Sequence[TaskGroup], offers: Sequence[Offer], scorer: Scorer = SPREAD) -> LaunchPlan:
@@ -124,7 +124,7 @@ class _Planner:
         return LaunchPlan(tuple(self._placements), tuple(self._unplaced))
 
     def _place_each(self, group: TaskGroup) -> None:
-        constraint = ConstraintFilter(group.constraints)
+        constraint = ConstraintFilter(group.constraints, group.patterns)
         for task in group.tasks:
             found = self._find(task, constraint)
             if found is None:
@@ -134,7 +134,7 @@ class _Planner:
                 self._placements.append(Placement(task, found.agent_id, found.offer.hostname))
 
     def _place_all_or_nothing(self, group: TaskGroup) -> None:
-        constraint = ConstraintFilter(group.constraints)
+        constraint = ConstraintFilter(group.constraints, group.patterns)
         start_state = self._state
         taken: list[tuple[TaskRequest, AgentLedger, tuple[int, int, bool]]] = []
         first_failure: tuple[TaskRequest, str] | None = None
@@ -175,7 +175,10 @@ class _Planner:
         reason = failed.get(shape)
         if reason is None:
             summary = self._index.summarize(task, constraint)
-            reason = failed[shape] = explain(task, len(self._agents), constraint.constraints, summary)
+            unmatched = []
+            if summary.agents == 0 and len(constraint) > 1:  # which constraint no agent has, if any
+                unmatched = constraint.unmatched(self._agents)
+            reason = failed[shape] = explain(task, len(self._agents), constraint, summary, unmatched)
         return reason
 
     def _take(self, task: TaskRequest, agent: AgentLedger) -> tuple[int, int, bool]:

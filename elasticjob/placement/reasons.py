@@ -5,7 +5,10 @@ constraints, empty otherwise; ``{note; }`` is the executor note below, present w
 has a cost and at least one agent that passed the constraints does not run the app yet):
 
 - ``no agents registered``
-- ``constraint rack=a matched no agent`` (``constraints rack=a, zone=z1 matched no agent``)
+- ``constraint rack=a matched no agent`` (``constraints rack=a, zone=z1 matched no agent``); pattern
+  constraints read ``rack LIKE a|b``, ``zone UNLIKE eu-.*``; with several constraints, those that no agent
+  satisfies even on its own are named: ``constraints rack=a, zone LIKE x.* matched no agent (none on its
+  own: zone LIKE x.*)``
 - ``no agent{where} with 4096 MB free ({note; }largest free: 2048 MB on agent a1)``
 - ``no agent{where} with 2.5 CPUs free ({note; }largest free: 1 CPU on agent a2)``
 - ``no agent{where} with 2.5 CPUs and 4096 MB free ({note; }largest free: 1 CPU on agent a2,
@@ -23,25 +26,39 @@ is the agent's balance at the time of the decision, ties going to the smallest a
 
 from __future__ import annotations
 
-from elasticjob.placement.frozen_map import FrozenMap
+from collections.abc import Sequence
+from typing import Protocol
+
 from elasticjob.placement.resource_fit_filter import FitSummary
 from elasticjob.placement.types import TaskRequest, format_amount, format_cpus
 
 NO_AGENTS = "no agents registered"
 
 
-def explain(task: TaskRequest, agents: int, constraints: FrozenMap, fit: FitSummary) -> str:
+class Constraints(Protocol):
+    """A group's constraints as reasons word them (``FrozenMap`` of pairs, ``ConstraintFilter``)."""
+
+    def __len__(self) -> int: ...
+
+    def describe(self) -> str: ...
+
+
+def explain(
+    task: TaskRequest, agents: int, constraints: Constraints, fit: FitSummary, unmatched: Sequence[str] = ()
+) -> str:
     """Why ``task`` fits on none of ``agents`` agents.
 
     ``fit`` summarises the resource filter over the agents that passed ``constraints`` (the others were
-    excluded by the constraint filter). Raises ``ValueError`` if ``fit`` reports an agent that fits:
-    there is nothing to explain then.
+    excluded by the constraint filter); ``unmatched`` names the constraints no agent satisfies even on its
+    own (worded only when no agent passed them all). Raises ``ValueError`` if ``fit`` reports an agent that
+    fits: there is nothing to explain then.
     """
     if agents == 0:
         return NO_AGENTS
     if fit.agents == 0:
         noun = "constraint" if len(constraints) == 1 else "constraints"
-        return f"{noun} {constraints.describe()} matched no agent"
+        alone = f" (none on its own: {', '.join(unmatched)})" if unmatched and len(constraints) > 1 else ""
+        return f"{noun} {constraints.describe()} matched no agent{alone}"
     if fit.fitting:
         raise ValueError(f"task {task.task_key} fits on {fit.fitting} agent(s); nothing to explain")
     where = f" matching {constraints.describe()}" if constraints else ""

@@ -7,8 +7,10 @@ used as a dict key.
 
 from __future__ import annotations
 
+import enum
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from elasticjob.placement.frozen_map import EMPTY, FrozenMap
@@ -136,6 +138,54 @@ class TaskRequest:
             raise ValueError(f"TaskRequest.sharding_item must be >= 0, got {self.sharding_item}")
 
 
+class PatternOperator(enum.StrEnum):
+    """How a :class:`PatternConstraint` compares an agent's attribute with its regular expression."""
+
+    LIKE = "LIKE"  # the attribute exists and the expression matches all of its value
+    UNLIKE = "UNLIKE"  # the attribute is missing, or the expression does not match all of its value
+
+
+@dataclass(frozen=True, slots=True)
+class PatternConstraint:
+    """Agent attribute ``attribute`` must (LIKE) or must not (UNLIKE) fully match ``pattern``, a Python
+    regular expression (Metronome's and Marathon's operators of the same names). An agent without the
+    attribute does not match LIKE and does match UNLIKE. ``ValueError`` for an expression that does not
+    compile; equal constraints compare and hash equal (the compiled form is not compared).
+    """
+
+    attribute: str
+    operator: PatternOperator
+    pattern: str
+    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "operator", PatternOperator(self.operator))
+        try:
+            object.__setattr__(self, "regex", re.compile(self.pattern))
+        except re.error as exc:
+            raise ValueError(f"{self.pattern!r} is not a regular expression: {exc}") from None
+
+    def holds(self, attributes: Mapping[str, str]) -> bool:
+        """True when an agent with ``attributes`` satisfies this constraint."""
+        value = attributes.get(self.attribute)
+        matches = value is not None and self.regex.fullmatch(value) is not None
+        return matches if self.operator is PatternOperator.LIKE else not matches
+
+    def describe(self) -> str:
+        """``"rack LIKE a|b"``, as an operator would type it."""
+        return f"{self.attribute} {self.operator.value} {self.pattern}"
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.attribute, self.operator.value, self.pattern
+
+
+def pattern_constraints(patterns: Sequence[PatternConstraint]) -> tuple[PatternConstraint, ...]:
+    """``patterns`` in a canonical order (attribute, operator, pattern), duplicates removed: equal sets of
+    constraints give equal tuples."""
+    return tuple(sorted(set(patterns), key=lambda p: p.key))
+
+
 @dataclass(frozen=True, slots=True)
 class TaskGroup:
     """Tasks placed together.
@@ -143,6 +193,7 @@ class TaskGroup:
     - ``all_or_nothing=True`` (a normal firing): every task is placed, or none is.
     - ``all_or_nothing=False`` (failover shards): each task is placed on its own.
     - ``constraints``: agent attribute ``k`` must equal ``v`` for every pair; empty means any agent.
+    - ``patterns``: every :class:`PatternConstraint` must hold too (LIKE / UNLIKE); empty: no more checks.
     - ``priority``: groups are planned highest priority first, then in the order given.
     """
 
@@ -151,10 +202,12 @@ class TaskGroup:
     all_or_nothing: bool
     constraints: Mapping[str, str] = EMPTY
     priority: int = 0
+    patterns: tuple[PatternConstraint, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tasks", tuple(self.tasks))
         object.__setattr__(self, "constraints", FrozenMap(self.constraints))
+        object.__setattr__(self, "patterns", pattern_constraints(self.patterns))
 
 
 @dataclass(frozen=True, slots=True)

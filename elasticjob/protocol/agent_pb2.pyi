@@ -147,8 +147,20 @@ class AgentMessage(_message.Message):
     statuses: StatusBatch
     def __init__(self, register: _Optional[_Union[Register, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., status: _Optional[_Union[TaskStatus, _Mapping]] = ..., log_chunk: _Optional[_Union[LogChunk, _Mapping]] = ..., statuses: _Optional[_Union[StatusBatch, _Mapping]] = ...) -> None: ...
 
+class Artifact(_message.Message):
+    __slots__ = ("uri", "extract", "executable", "cache")
+    URI_FIELD_NUMBER: _ClassVar[int]
+    EXTRACT_FIELD_NUMBER: _ClassVar[int]
+    EXECUTABLE_FIELD_NUMBER: _ClassVar[int]
+    CACHE_FIELD_NUMBER: _ClassVar[int]
+    uri: str
+    extract: bool
+    executable: bool
+    cache: bool
+    def __init__(self, uri: _Optional[str] = ..., extract: _Optional[bool] = ..., executable: _Optional[bool] = ..., cache: _Optional[bool] = ...) -> None: ...
+
 class TaskSpec(_message.Message):
-    __slots__ = ("task_id", "job_name", "firing_id", "sharding_item", "sharding_total_count", "sharding_parameter", "job_parameter", "app_name", "app_url", "app_cache_enable", "job_type", "command", "job_class", "streaming_process", "environment", "resources", "execution_type", "cron", "time_zone", "app_version", "start_at_ms", "kill_grace_seconds")
+    __slots__ = ("task_id", "job_name", "firing_id", "sharding_item", "sharding_total_count", "sharding_parameter", "job_parameter", "app_name", "app_url", "app_cache_enable", "job_type", "command", "job_class", "streaming_process", "environment", "resources", "execution_type", "cron", "time_zone", "app_version", "start_at_ms", "kill_grace_seconds", "artifacts")
     class EnvironmentEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -178,6 +190,7 @@ class TaskSpec(_message.Message):
     APP_VERSION_FIELD_NUMBER: _ClassVar[int]
     START_AT_MS_FIELD_NUMBER: _ClassVar[int]
     KILL_GRACE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACTS_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     job_name: str
     firing_id: str
@@ -200,7 +213,8 @@ class TaskSpec(_message.Message):
     app_version: str
     start_at_ms: int
     kill_grace_seconds: float
-    def __init__(self, task_id: _Optional[str] = ..., job_name: _Optional[str] = ..., firing_id: _Optional[str] = ..., sharding_item: _Optional[int] = ..., sharding_total_count: _Optional[int] = ..., sharding_parameter: _Optional[str] = ..., job_parameter: _Optional[str] = ..., app_name: _Optional[str] = ..., app_url: _Optional[str] = ..., app_cache_enable: _Optional[bool] = ..., job_type: _Optional[str] = ..., command: _Optional[str] = ..., job_class: _Optional[str] = ..., streaming_process: _Optional[bool] = ..., environment: _Optional[_Mapping[str, str]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., execution_type: _Optional[str] = ..., cron: _Optional[str] = ..., time_zone: _Optional[str] = ..., app_version: _Optional[str] = ..., start_at_ms: _Optional[int] = ..., kill_grace_seconds: _Optional[float] = ...) -> None: ...
+    artifacts: _containers.RepeatedCompositeFieldContainer[Artifact]
+    def __init__(self, task_id: _Optional[str] = ..., job_name: _Optional[str] = ..., firing_id: _Optional[str] = ..., sharding_item: _Optional[int] = ..., sharding_total_count: _Optional[int] = ..., sharding_parameter: _Optional[str] = ..., job_parameter: _Optional[str] = ..., app_name: _Optional[str] = ..., app_url: _Optional[str] = ..., app_cache_enable: _Optional[bool] = ..., job_type: _Optional[str] = ..., command: _Optional[str] = ..., job_class: _Optional[str] = ..., streaming_process: _Optional[bool] = ..., environment: _Optional[_Mapping[str, str]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., execution_type: _Optional[str] = ..., cron: _Optional[str] = ..., time_zone: _Optional[str] = ..., app_version: _Optional[str] = ..., start_at_ms: _Optional[int] = ..., kill_grace_seconds: _Optional[float] = ..., artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ...) -> None: ...
 
 class Launch(_message.Message):
     __slots__ = ("tasks",)

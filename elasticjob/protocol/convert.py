@@ -114,6 +114,7 @@ def spec_to_proto(spec: dict[str, Any]) -> pb.TaskSpec:
         app_version=spec.get("app_version", ""),
         start_at_ms=spec.get("start_at_ms", 0),
         kill_grace_seconds=spec.get("kill_grace_seconds"),
+        artifacts=[pb.Artifact(**a) for a in spec.get("artifacts", ())],
     )
 
 
@@ -142,6 +143,10 @@ def spec_from_proto(message: pb.TaskSpec) -> dict[str, Any]:
         "app_version": message.app_version,
         "start_at_ms": message.start_at_ms,
         "kill_grace_seconds": message.kill_grace_seconds if message.HasField("kill_grace_seconds") else None,
+        "artifacts": [
+            {"uri": a.uri, "extract": a.extract, "executable": a.executable, "cache": a.cache}
+            for a in message.artifacts
+        ],
     }
 
 

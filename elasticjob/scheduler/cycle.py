@@ -422,8 +422,16 @@ def _group(job: Job, app: App, items: list[int], firing_id: str) -> placement.Ta
         )
         for item in items
     )
+    patterns = tuple(
+        placement.PatternConstraint(p.attribute, placement.PatternOperator(p.operator.value), p.value)
+        for p in job.patternConstraints or ()
+    )
     return placement.TaskGroup(
-        group_key=job.jobName, tasks=tasks, all_or_nothing=True, constraints=dict(job.constraints)
+        group_key=job.jobName,
+        tasks=tasks,
+        all_or_nothing=True,
+        constraints=dict(job.constraints),
+        patterns=patterns,
     )
 
 
@@ -497,7 +505,7 @@ def task_spec(job: Job, app: App, task: RunningTask) -> dict[str, Any]:
     command, overrides = "", task.overrides
     if job.jobType is JobType.SCRIPT:
         command = job.scriptCommandLine or app.bootstrapScript
-    return {
+    spec = {
         "task_id": task.task_id,
         "job_name": job.jobName,
         "firing_id": task.firing_id,
@@ -522,3 +530,6 @@ def task_spec(job: Job, app: App, task: RunningTask) -> dict[str, Any]:
         "start_at_ms": int(task.start_at.timestamp() * 1000) if task.start_at else 0,
         "kill_grace_seconds": job.taskKillGracePeriodSeconds,
     }
+    if job.artifacts:  # fetched into the working directory after the app
+        spec["artifacts"] = [a.to_spec() for a in job.artifacts]
+    return spec

@@ -8,6 +8,8 @@ from elasticjob.placement import (
     NO_AGENTS,
     FrozenMap,
     Offer,
+    PatternConstraint,
+    PatternOperator,
     ResourceFitFilter,
     Resources,
     TaskGroup,
@@ -138,3 +140,30 @@ def test_singular_cpu_and_one_agent_lacking() -> None:
     assert reason_for(task(1, 512), offers) == (
         "no agent with both 1 CPU and 512 MB free (1 agent lacks CPUs, 1 lack memory)"
     )
+
+
+def test_a_pattern_constraint_that_matches_no_agent_is_named() -> None:
+    rule = PatternConstraint("rack", PatternOperator.LIKE, "c|d")
+    result = plan([TaskGroup("g", (task(1, 1),), False, {}, patterns=(rule,))], [offer("a1", 4, 4, rack="a")])
+    assert result.unplaced[0].reason == "constraint rack LIKE c|d matched no agent"
+
+
+def test_with_several_constraints_the_one_no_agent_satisfies_alone_is_named() -> None:
+    rule = PatternConstraint("zone", PatternOperator.UNLIKE, "z.*")
+    offers = [offer("a1", 4, 4, rack="a", zone="z1"), offer("a2", 4, 4, rack="b", zone="z2")]
+    result = plan([TaskGroup("g", (task(1, 1),), False, {"rack": "a"}, patterns=(rule,))], offers)
+    assert result.unplaced[0].reason == (
+        "constraints rack=a, zone UNLIKE z.* matched no agent (none on its own: zone UNLIKE z.*)")
+
+
+def test_resource_reasons_say_which_pattern_the_agents_matched() -> None:
+    rule = PatternConstraint("rack", PatternOperator.LIKE, "a.*")
+    result = plan([TaskGroup("g", (task(8, 1),), False, {}, patterns=(rule,))], [offer("a1", 2, 4, rack="a1")])
+    assert result.unplaced[0].reason == "no agent matching rack LIKE a.* with 8 CPUs free (largest free: 2 CPUs on agent a1)"
+
+
+def test_pattern_constraints_choose_the_agent() -> None:
+    offers = [offer("a1", 4, 4, rack="a"), offer("a2", 4, 4, rack="b")]
+    for op, chosen in ((PatternOperator.LIKE, "a2"), (PatternOperator.UNLIKE, "a1")):
+        group = TaskGroup("g", (task(1, 1),), False, {}, patterns=(PatternConstraint("rack", op, "b"),))
+        assert [p.agent_id for p in plan([group], offers).placements] == [chosen]

@@ -1062,3 +1062,19 @@ def test_every_kill_of_the_plan_carries_its_jobs_grace_period_and_launches_carry
     assert {launch.task.job_name: launch.spec["kill_grace_seconds"] for launch in plan.launches} == {
         "stopped": 1.0, "default": None,
     }
+
+
+def test_pattern_constraints_choose_the_agent_and_artifacts_travel_with_the_launch() -> None:
+    agents = [AgentView("a1", "a1.example", 4, 4096, {"host": "web-1"}),
+              AgentView("a2", "a2.example", 4, 4096, {"host": "batch-1"})]
+    artifacts = [{"uri": "http://repo/tool.sh", "executable": True}]
+    like = make_job("like", shards=1, artifacts=artifacts,
+                    patternConstraints=[{"attribute": "host", "operator": "LIKE", "value": "web-.*"}])
+    unlike = make_job("unlike", shards=1,
+                      patternConstraints=[{"attribute": "host", "operator": "UNLIKE", "value": "web-.*"}])
+    plan = cycle(snapshot([like, unlike], agents=agents))
+    by_job = {launch.task.job_name: launch for launch in plan.launches}
+    assert (by_job["like"].task.agent_id, by_job["unlike"].task.agent_id) == ("a1", "a2")
+    assert by_job["like"].spec["artifacts"] == [
+        {"uri": "http://repo/tool.sh", "extract": True, "executable": True, "cache": False}]
+    assert "artifacts" not in by_job["unlike"].spec  # a job without artifacts launches as it always did
