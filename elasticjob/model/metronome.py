@@ -9,9 +9,9 @@ name says it is an archive ``appURL`` and the other artifacts ``artifacts``. Wha
 kept in the job's ``dialectSpec``, so that the job answers on ``/v1`` as it was written. A native job is
 shown on ``/v1`` the other way round.
 
-Decisions (README, "Coming from Metronome"): one schedule per job, as Metronome; ``concurrencyPolicy``
-ALLOW (Metronome's only value) is accepted and runs as FORBID — a firing that finds the previous run
-active waits for it instead of running beside it, so no run is lost; ``restart.policy`` ON_FAILURE retries
+Decisions (README, "Coming from Metronome"): one schedule per job, as Metronome; the schedule's
+``concurrencyPolicy`` is the job's (ALLOW, Metronome's default, lets runs overlap; a job without a
+schedule is ALLOW, as Metronome runs manual runs side by side); ``restart.policy`` ON_FAILURE retries
 a failed shard up to ``ON_FAILURE_RETRIES`` times; a disabled schedule leaves the job without a native
 ``cron`` (it can still be run by hand). Fields this platform cannot honour (``docker``, ``ucr``,
 ``volumes``, ``secrets``, ``gpus``, ``networks``, secret-valued ``env``) are refused with a 422 that says so.
@@ -283,12 +283,11 @@ def to_native(spec: JobSpec, schedule: ScheduleSpec | None) -> Job:
             cronDialect=CronDialect.METRONOME,
             timeZone=schedule.timezone,
             startingDeadlineSeconds=schedule.startingDeadlineSeconds,
-            concurrencyPolicy=ConcurrencyPolicy.REPLACE
-            if schedule.concurrencyPolicy == "REPLACE"
-            else ConcurrencyPolicy.FORBID,
         )
     elif schedule is not None:
         fields["timeZone"] = schedule.timezone
+    # The schedule's policy; without one, runs started by hand overlap, as in Metronome.
+    fields["concurrencyPolicy"] = ConcurrencyPolicy(schedule.concurrencyPolicy if schedule else "ALLOW")
     try:
         return Job.model_validate(fields)
     except ValidationError as exc:
@@ -331,9 +330,7 @@ def stored_schedule(job: Job) -> ScheduleSpec | None:
         return None if value is None else ScheduleSpec.model_validate(value, strict=False)
     if job.cron is None:
         return None
-    policy: Literal["REPLACE", "FORBID"] = (
-        "REPLACE" if job.concurrencyPolicy is ConcurrencyPolicy.REPLACE else "FORBID"
-    )
+    policy: Literal["ALLOW", "REPLACE", "FORBID"] = job.concurrencyPolicy.value
     return ScheduleSpec(
         id=NATIVE_SCHEDULE_ID,
         cron=job.cron,

@@ -37,7 +37,11 @@ def test_a_job_spec_becomes_a_native_job_with_its_metronome_fields_kept() -> Non
     assert job.appURL == "" and job.environment == {"A": "1"} and job.constraints == {"rack": "a"}
     assert job.cron == "0 3 * * 1" and job.cronDialect is CronDialect.METRONOME
     assert job.timeZone == "Europe/Berlin" and job.startingDeadlineSeconds == 900
-    assert job.concurrencyPolicy is ConcurrencyPolicy.FORBID  # ALLOW runs as FORBID: waits, never lost
+    assert job.concurrencyPolicy is ConcurrencyPolicy.ALLOW
+    for policy in ("FORBID", "REPLACE"):
+        other = m.parse_model(m.ScheduleSpec, {"id": "s", "cron": "0 3 * * 1", "concurrencyPolicy": policy})
+        assert m.to_native(parsed, other).concurrencyPolicy is ConcurrencyPolicy(policy)
+    assert m.to_native(parsed, None).concurrencyPolicy is ConcurrencyPolicy.ALLOW  # runs by hand overlap
     assert job.shardRetryLimit == m.ON_FAILURE_RETRIES and job.misfire
     shown = m.job_json(job, None)
     assert shown == {"id": "team.job", "description": "d", "labels": {"team": "data"}, "run": {

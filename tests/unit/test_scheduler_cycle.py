@@ -994,7 +994,7 @@ def test_allow_starts_the_next_run_while_the_previous_one_runs() -> None:
 
 
 def test_allow_keys_a_shards_failover_by_its_run_and_reruns_it_beside_other_runs_of_the_shard() -> None:
-    from elasticjob.model.failover import FailoverCause, FailoverEntry
+    from elasticjob.model.failover import FailoverEntry
     from elasticjob.scheduler.failover import after_end
 
     job = make_job(shards=1, cron="0 0 0 1 1 ? 2099", concurrencyPolicy="ALLOW", failover=True)
