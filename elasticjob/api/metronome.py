@@ -289,13 +289,13 @@ def metronome_router(service: JobService, runs: RunsView, forward: Forward) -> A
         return missing_job(job_id) if job_or_none(job_id) is None else None
 
     async def start_run(request: Request, job_id: str) -> Response:
-        """Start a run now (201, the run). Manual runs ignore the concurrency policy, as Metronome's: it
-        waits for an active run instead of running beside it. An extension: the body may be
-        ``{"env": {"K": "V"}}``, environment variables for this run only (empty, or ``{}``: none)."""
+        """Start a run now (201, the run); it follows the job's concurrency policy (ALLOW: beside any active
+        run). An extension: the body may be ``{"env": {"K": "V"}, "jobParameter": "..."}``, environment
+        variables and a job parameter for this run only (no body, or ``{}``: none)."""
         asked = m.parse_run_request(await request.body())
         if (answer := await elsewhere(request, job_id)) is not None:
             return answer
-        overrides = Overrides.of(asked.env)
+        overrides = Overrides.of(asked.env, asked.jobParameter)
         firing = await run_in_threadpool(service.trigger, job_id, None, overrides)
         run = await run_in_threadpool(runs.find, job_id, run_id_of(job_id, firing["firingId"]))
         return _json(m.run_json(job_id, run), 201)

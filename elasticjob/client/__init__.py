@@ -7,13 +7,24 @@ with ElasticJobClient("http://127.0.0.1:8899") as client:
     run = client.start_run("hello", env={"GREETING": "hi"})
     done = client.wait_for_run("hello", run.run_id, timeout=120)
     for task in done.tasks:
-        print(task.sharding_item, task.state, client.task_log(task.task_id, lines=10).data)
+        for line in client.task_lines(task.task_id, start=-10).lines:  # its last 10 lines
+            print(task.sharding_item, task.state, line.time, line.message)
 """
 
 from elasticjob.client.api import ElasticJobClient, last_lines
-from elasticjob.client.errors import ApiError, ClientError, MasterUnreachable, RunNotFound, RunTimeout
+from elasticjob.client.errors import ApiError, ClientError, MasterUnreachable, RunTimeout
 from elasticjob.client.http import DEFAULT_URL, default_url
-from elasticjob.client.records import JobRun, JobRunTask, LogChunk, Run, RunPage, RunTask
+from elasticjob.client.records import (
+    JobRun,
+    JobRunTask,
+    LogChunk,
+    LogLine,
+    LogLines,
+    Run,
+    RunPage,
+    RunTask,
+    TaskLogError,
+)
 
 __all__ = [
     "DEFAULT_URL",
@@ -23,12 +34,14 @@ __all__ = [
     "JobRun",
     "JobRunTask",
     "LogChunk",
+    "LogLine",
+    "LogLines",
     "MasterUnreachable",
     "Run",
-    "RunNotFound",
     "RunPage",
     "RunTask",
     "RunTimeout",
+    "TaskLogError",
     "default_url",
     "last_lines",
 ]

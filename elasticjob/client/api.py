@@ -9,17 +9,16 @@ when it does not answer. One instance may be shared between threads (``httpx.Cli
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import httpx
 
-from elasticjob.client.errors import RunNotFound, RunTimeout
+from elasticjob.client.errors import ApiError, RunTimeout
 from elasticjob.client.http import Transport, default_url, segment
-from elasticjob.client.records import JobRun, LogChunk, Run, RunPage
+from elasticjob.client.records import JobRun, LogChunk, LogLine, LogLines, Run, RunPage, TaskLogError
 
 LOG_CHUNK = 65536  # bytes a log read asks for (the master serves at most 1 MiB)
-TAIL_BYTES = 65536  # how far from the end a ``lines=N`` read looks
 
 
 class ElasticJobClient:
@@ -169,9 +168,18 @@ class ElasticJobClient:
         self._api.call("DELETE", f"/v1/jobs/{segment(job_id)}/schedules/{segment(schedule_id)}")
 
     # ---- Metronome runs (/v1) -----------------------------------------------------------------------
-    def start_v1_run(self, job_id: str) -> JobRun:
-        """Start a run now (``POST /v1/jobs/{id}/runs``)."""
-        return JobRun.from_json(self._api.call("POST", f"/v1/jobs/{segment(job_id)}/runs"))
+    def start_v1_run(
+        self, job_id: str, env: Mapping[str, str] | None = None, job_parameter: str | None = None
+    ) -> JobRun:
+        """Start a run now (``POST /v1/jobs/{id}/runs``); ``env`` and ``job_parameter`` apply to this run
+        only (an extension of Metronome's route: sent only when given)."""
+        body: dict[str, Any] = {}
+        if env:
+            body["env"] = dict(env)
+        if job_parameter is not None:
+            body["jobParameter"] = job_parameter
+        path = f"/v1/jobs/{segment(job_id)}/runs"
+        return JobRun.from_json(self._api.call("POST", path, json=body or None))
 
     def list_v1_runs(self, job_id: str) -> list[JobRun]:
         """The job's active runs."""
@@ -211,41 +219,10 @@ class ElasticJobClient:
         job_id: str,
         env: Mapping[str, str] | None = None,
         job_parameter: str | None = None,
-        find_timeout: float = 10.0,
     ) -> Run:
-        """Start a run now and return it (as ``get_run`` does). ``env`` and ``job_parameter`` apply to this
-        run only.
-
-        Without them this is ``POST /v1/jobs/{id}/runs``. With them it is the native trigger's JSON form,
-        and the run is the new MANUAL run with those overrides that then appears in the job's runs
-        (``RunNotFound`` if none does within ``find_timeout`` seconds): ``/v1`` does not take a run's
-        environment yet. When it does, the ``return`` below becomes
-        ``return self.get_run(job_id, self.start_v1_run(job_id, env).id)``.
-        """
-        if not env and job_parameter is None:
-            return self.get_run(job_id, self.start_v1_run(job_id).id)
-        return self._trigger_and_find(job_id, dict(env or {}), job_parameter, find_timeout)
-
-    def _trigger_and_find(
-        self, job_name: str, env: dict[str, str], job_parameter: str | None, timeout: float
-    ) -> Run:
-        known = {run.run_id for run in self.list_runs(job_name, per_page=100).runs}
-        self.trigger_job(job_name, env, job_parameter)
-        deadline = time.monotonic() + timeout
-        while True:
-            for run in self.list_runs(job_name, per_page=100).runs:
-                if (
-                    run.run_id not in known
-                    and run.cause == "MANUAL"
-                    and dict(run.environment) == env
-                    and run.job_parameter == job_parameter
-                ):
-                    return run
-            if time.monotonic() >= deadline:
-                raise RunNotFound(
-                    f"job {job_name} was triggered, but its run did not show up in {timeout:g} s"
-                )
-            time.sleep(0.1)
+        """Start a run now and return it (as ``get_run`` does): ``POST /v1/jobs/{id}/runs``, whose answer
+        names the run. ``env`` and ``job_parameter`` apply to this run only."""
+        return self.get_run(job_id, self.start_v1_run(job_id, env, job_parameter).id)
 
     def wait_for_run(
         self,
@@ -257,12 +234,12 @@ class ElasticJobClient:
     ) -> Run:
         """Poll the run until it is SUCCESS or FAILED and return it; ``RunTimeout`` (a ``TimeoutError``)
         after ``timeout`` seconds (None: no limit). ``on_progress(run)`` is called with the run as first
-        seen and then whenever its status or one of its tasks' states changes."""
+        seen and then whenever its status, its reason or one of its tasks' states changes."""
         deadline = None if timeout is None else time.monotonic() + timeout
         seen: tuple[str, ...] | None = None
         while True:
             run = self.get_run(job_name, run_id)
-            progress = (run.status, *(f"{t.task_id}={t.state}" for t in run.tasks))
+            progress = (run.status, run.reason, *(f"{t.task_id}={t.state}" for t in run.tasks))
             if on_progress is not None and progress != seen:
                 on_progress(run)
             seen = progress
@@ -274,37 +251,100 @@ class ElasticJobClient:
 
     # ---- task logs ----------------------------------------------------------------------------------
     def task_log(
+        self, task_id: str, stream: str = "stdout", offset: int = 0, length: int = LOG_CHUNK
+    ) -> LogChunk:
+        """A byte range of a task's ``stdout`` or ``stderr``, read from its agent through the master:
+        ``offset`` is the first byte (negative: from the end), ``length`` at most this many bytes."""
+        path = f"/job/tasks/{segment(task_id)}/logs"
+        params = {"stream": stream, "offset": str(offset), "length": str(length)}
+        return LogChunk.from_json(self._api.call("GET", path, params=params))
+
+    def task_lines(
         self,
         task_id: str,
         stream: str = "stdout",
-        offset: int = 0,
-        length: int = LOG_CHUNK,
-        lines: int | None = None,
-    ) -> LogChunk:
-        """Part of a task's ``stdout`` or ``stderr``, read from its agent through the master.
-
-        ``offset``: the first byte (negative: from the end); ``length``: at most this many bytes. With
-        ``lines=N``: roughly the last N lines instead (those in the last 64 KiB), ``next_offset`` at the
-        end of what is written so far — where to read on from when following. Today this reads the byte
-        route (``GET /job/tasks/{taskId}/logs``); callers need not change when a line API replaces it.
-        """
+        start: int | None = None,
+        size: int = 100,
+        start_time: float | None = None,
+        end_time: float | None = None,
+    ) -> LogLines:
+        """Timestamped lines of a task's log: from line ``start`` (None: the oldest kept; negative: that many
+        before the end), at most ``size``, received in ``[start_time, end_time]`` (Unix seconds) if given.
+        Read on from ``next_line``. ``ApiError`` 410 once the agent's retention removed the logs."""
         path = f"/job/tasks/{segment(task_id)}/logs"
-        if lines is None:
-            params = {"stream": stream, "offset": str(offset), "length": str(length)}
-            return LogChunk.from_json(self._api.call("GET", path, params=params))
-        params = {"stream": stream, "offset": str(-TAIL_BYTES), "length": str(TAIL_BYTES)}
-        chunk = LogChunk.from_json(self._api.call("GET", path, params=params))
-        kept = last_lines(chunk.data, lines, whole=chunk.offset == 0)
-        return LogChunk(
-            chunk.task_id,
-            chunk.stream,
-            chunk.next_offset - len(kept.encode()),
-            chunk.next_offset,
-            chunk.size,
-            chunk.eof,
-            kept,
-            chunk.raw,
-        )
+        params = _line_params(stream, start, size, start_time, end_time)
+        return LogLines.from_json(self._api.call("GET", path, params=params))
+
+    def run_lines(
+        self,
+        job_name: str,
+        run_id: str,
+        stream: str = "stdout",
+        start: int | None = None,
+        size: int = 100,
+        start_time: float | None = None,
+        end_time: float | None = None,
+    ) -> dict[str, LogLines | ApiError]:
+        """The lines of every task of a run, by task id (as ``task_lines``, applied to each); a task whose
+        logs cannot be read maps to the ``ApiError`` saying why (status 410 when they are gone)."""
+        path = f"/job/jobs/{segment(job_name)}/runs/{segment(run_id)}/logs"
+        answer = self._api.call("GET", path, params=_line_params(stream, start, size, start_time, end_time))
+        found: dict[str, LogLines | ApiError] = {}
+        for task in answer["tasks"]:
+            if "error" in task:
+                found[task["taskId"]] = ApiError(410 if task.get("gone") else 404, task["error"])
+            else:
+                found[task["taskId"]] = LogLines.from_json({**task, "stream": answer["stream"]})
+        return found
+
+    def follow_task_log(
+        self, task_id: str, stream: str = "stdout", start: int | None = None
+    ) -> Iterator[LogLine]:
+        """Each line of a task's log as it comes (from ``start``, as ``task_lines``), until the task has
+        ended. ``ApiError`` if the log cannot be read (410 once it is gone), also when it stops being
+        readable while followed."""
+        path = f"/job/tasks/{segment(task_id)}/logs"
+        yield from self._follow(path, _line_params(stream, start, None, None, None, follow=True))
+
+    def follow_run_log(
+        self, job_name: str, run_id: str, stream: str = "stdout", start: int | None = None
+    ) -> Iterator[LogLine | TaskLogError]:
+        """Each line of every task of a run as it comes (``task_id`` and ``sharding_item`` set), until the
+        run has ended; a task whose log cannot be read (any more) yields one ``TaskLogError``."""
+        path = f"/job/jobs/{segment(job_name)}/runs/{segment(run_id)}/logs"
+        for item in self._api.stream_lines(path, _line_params(stream, start, None, None, None, follow=True)):
+            if "error" not in item:
+                yield LogLine.from_json(item)
+            elif item.get("taskId") is not None:
+                yield TaskLogError(str(item["taskId"]), item.get("shardingItem"), str(item["error"]))
+            else:
+                raise ApiError(503, str(item["error"]))
+
+    def _follow(self, path: str, params: dict[str, str]) -> Iterator[LogLine]:
+        for item in self._api.stream_lines(path, params):
+            if "error" in item:
+                raise ApiError(410 if item.get("gone") else 503, str(item["error"]))
+            yield LogLine.from_json(item)
+
+
+def _line_params(
+    stream: str, start: int | None, size: int | None, start_time: float | None, end_time: float | None,
+    follow: bool = False,
+) -> dict[str, str]:
+    params = {"stream": stream}
+    if start is not None:
+        params["from"] = str(start)
+    if size is not None:
+        params["size"] = str(size)
+    if start_time is not None:
+        params["start_time"] = repr(float(start_time))
+    if end_time is not None:
+        params["end_time"] = repr(float(end_time))
+    if follow:
+        params["follow"] = "true"
+    if len(params) == 1:
+        params["from"] = "0"  # a line parameter asks for lines (rather than a byte range)
+    return params
 
 
 def last_lines(text: str, count: int, whole: bool = True) -> str:

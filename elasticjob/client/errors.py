@@ -62,7 +62,3 @@ class RunTimeout(ClientError, TimeoutError):
     def __init__(self, run: Run, timeout: float) -> None:
         self.run = run
         super().__init__(f"run {run.run_id} of job {run.job_name} is still {run.status} after {timeout:g} s")
-
-
-class RunNotFound(ClientError):
-    """A run the client started (through the native trigger) did not show up in the job's runs."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -84,3 +85,18 @@ class Transport:
         if response.headers.get("content-type", "").startswith("application/json"):
             return response.json()
         return response.text
+
+    def stream_lines(self, path: str, params: Params | None = None) -> Iterator[Any]:
+        """GET an NDJSON stream and yield each object as it arrives (blank keep-alive lines skipped).
+        Errors as ``call``; the read waits as long as the stream stays open."""
+        timeout = httpx.Timeout(self._http.timeout.connect, read=None)
+        try:
+            with self._http.stream("GET", path, params=params, timeout=timeout) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _error(response)
+                for line in response.iter_lines():
+                    if line.strip():
+                        yield json.loads(line)
+        except httpx.TransportError as exc:
+            raise MasterUnreachable(self.base_url, str(exc) or type(exc).__name__) from None

@@ -191,3 +191,64 @@ class LogChunk:
             data=value["data"],
             raw=value,
         )
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line of a task's log: its number (from the task's first line), when the agent received it
+    (Unix seconds) and its text; in a run's log also which task and shard wrote it."""
+
+    line: int
+    time: float
+    message: str
+    truncated: bool = False
+    task_id: str | None = None
+    sharding_item: int | None = None
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> LogLine:
+        return cls(
+            line=int(value["line"]),
+            time=float(value["time"]),
+            message=str(value["message"]),
+            truncated=bool(value.get("truncated", False)),
+            task_id=value.get("taskId"),
+            sharding_item=value.get("shardingItem"),
+        )
+
+
+@dataclass(frozen=True)
+class LogLines:
+    """Lines of a task's log: ``first_line`` is the oldest kept, ``next_line`` where to read on; ``eof``:
+    no further line is available now; ``running``: the task still runs (more may come)."""
+
+    task_id: str
+    stream: str
+    lines: tuple[LogLine, ...]
+    first_line: int
+    next_line: int
+    eof: bool
+    running: bool
+    raw: Mapping[str, Any] = _raw()
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> LogLines:
+        return cls(
+            task_id=value["taskId"],
+            stream=value["stream"],
+            lines=tuple(LogLine.from_json(line) for line in value["lines"]),
+            first_line=int(value["firstLine"]),
+            next_line=int(value["nextLine"]),
+            eof=bool(value["eof"]),
+            running=bool(value["running"]),
+            raw=value,
+        )
+
+
+@dataclass(frozen=True)
+class TaskLogError:
+    """In a followed run's log: the log of one of its tasks cannot be read (any more), and why."""
+
+    task_id: str
+    sharding_item: int | None
+    message: str

@@ -128,12 +128,14 @@ _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 class RunRequest(_Strict):
     """The optional body of ``POST /v1/jobs/{id}/runs`` (an extension: Metronome's takes none):
-    ``{"env": {"K": "V"}}``, environment variables for this run only, on top of the job's (as the native
-    ``POST /job/trigger`` JSON form's ``environment``)."""
+    ``{"env": {"K": "V"}, "jobParameter": "..."}``, environment variables (on top of the job's) and a job
+    parameter for this run only, as the native ``POST /job/trigger`` JSON form's ``environment`` and
+    ``jobParameter``."""
 
     env: dict[str, Annotated[str, Field(max_length=65_536)]] = Field(
         default_factory=dict, max_length=MAX_RUN_ENVIRONMENT
     )
+    jobParameter: str | None = Field(default=None, max_length=65_536)
 
     @field_validator("env")
     @classmethod

@@ -195,3 +195,36 @@ def test_a_follower_streams_a_followed_log_from_the_leader(cluster: Cluster, tmp
         ]
         page = through_follower.get(f"/job/tasks/{task_id}/logs", params={"from": -1}).json()
         assert [line["message"] for line in page["lines"]] == ["no newline at the end"]
+
+
+def test_the_python_client_reads_pages_and_follows_lines(cluster: Cluster, tmp_path: Path) -> None:
+    from elasticjob.client import ApiError, ElasticJobClient, LogLine
+
+    _start(cluster, tmp_path)
+    with cluster.api as client:
+        _register(client, "client", 2, TICKS="4", PAUSE="0.2")
+    with ElasticJobClient(cluster.masters[0].url) as api:
+        run = api.start_run("client", env={"PAUSE": "0.3"})
+        followed = list(api.follow_run_log("client", run.run_id))
+        assert all(isinstance(item, LogLine) for item in followed)
+        for shard in (0, 1):
+            assert [i.message for i in followed if isinstance(i, LogLine) and i.sharding_item == shard] == [
+                f"shard {shard} tick {i}" for i in range(4)
+            ] + ["no newline at the end"]
+        done = api.wait_for_run("client", run.run_id, timeout=30)
+        assert done.status == "SUCCESS" and done.environment == {"PAUSE": "0.3"}
+        task = done.tasks[0]
+        page = api.task_lines(task.task_id, start=1, size=2)
+        assert [line.line for line in page.lines] == [1, 2] and page.next_line == 3 and not page.running
+        assert [line.message for line in api.task_lines(task.task_id, "stderr").lines] == [
+            f"oops {task.sharding_item}"
+        ]
+        by_task = api.run_lines("client", run.run_id, start=-1)
+        assert {t: [line.message for line in lines.lines] for t, lines in by_task.items()
+                if not isinstance(lines, ApiError)} == {t.task_id: ["no newline at the end"] for t in done.tasks}
+        try:
+            api.task_lines(task.task_id, size=0)
+        except ApiError as exc:
+            assert exc.status == 422 and "size" in str(exc.details)
+        else:
+            raise AssertionError("size=0 was accepted")

@@ -254,7 +254,7 @@ def test_job_run_with_a_reserved_env_name_fails_with_the_field(url: str, api: ht
     name = unique()
     assert api.post("/job/register", json=job_body(name)).status_code == 204
     stderr = failed(run(url, "job", "run", name, "--env", "ELASTICJOB_X=1"))
-    assert "(HTTP 422)" in stderr and "\n  environment" in stderr and "reserved" in stderr
+    assert "(HTTP 422)" in stderr and "\n  /env/ELASTICJOB_X" in stderr and "reserved" in stderr
 
 
 def test_job_run_of_an_unknown_job_fails(url: str) -> None:
@@ -270,7 +270,7 @@ def test_job_run_wait_reports_progress_and_gives_up_after_the_timeout(url: str, 
     assert result.returncode == 1, result.stderr
     run_id = result.stdout.strip()
     assert RUN_ID.fullmatch(run_id)
-    assert result.stderr.splitlines()[0] == f"{run_id} INITIAL: no agents registered"  # the reason it waits
+    assert f"{run_id} INITIAL: no agents registered" in result.stderr.splitlines()  # the reason it waits
     assert f"error: run {run_id} of job {name} is still INITIAL after 1 s" in result.stderr
 
 
