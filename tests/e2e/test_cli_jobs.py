@@ -155,3 +155,26 @@ def test_job_kill_stops_a_long_run_whose_shards_end_killed(cluster: Cluster, tmp
     assert [line.split()[:2] for line in failures[2:]] == [[run_id, "FAILED"]]
     as_json = json.loads(ok(cli(url, "job", "show", "runs", "sleeper", "--run-id", run_id, "--json")))
     assert [t["state"] for t in as_json["tasks"]] == ["KILLED", "KILLED"]
+
+
+def test_a_job_added_from_the_docs_file_runs_on_its_schedule(cluster: Cluster, tmp_path: Path) -> None:
+    """The docs' ``myjob`` with a schedule due within a minute: it fires by itself, the run is SCHEDULED,
+    in ``job history`` and its output in ``job log``. (Metronome's cron fires once a minute at most, so
+    this test waits up to a minute.)"""
+    url = _start(cluster)
+    job = seed_job("myjob", ECHO, shards=1)
+    job["schedules"][0]["cron"] = "* * * * *"
+    path = tmp_path / "myjob.json"
+    path.write_text(json.dumps(job))
+    ok(cli(url, "job", "add", str(path)))
+
+    def scheduled() -> dict[str, Any] | None:
+        runs = httpx.get(f"{url}/job/jobs/myjob/runs", timeout=10).json()["runs"]
+        return next((r for r in runs if r["status"] == "SUCCESS"), None)
+
+    run = wait_until(scheduled, 90, message="the schedule fires")
+    # Its id is its firing's instant: a whole minute, as the schedule says.
+    assert run["cause"] == "SCHEDULED" and run["runId"][12:14] == "00", run
+    history = ok(cli(url, "job", "history", "myjob")).splitlines()
+    assert [line.split()[:2] for line in history[2:]] == [[run["runId"], "SUCCESS"]]
+    assert ok(cli(url, "job", "log", "myjob", run["runId"])) == "out 0 none\n"
