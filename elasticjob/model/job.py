@@ -135,6 +135,8 @@ class Job(BaseModel):
     # Per-shard retry of the job's own failures (non-zero exit, memory): like backoffLimitPerIndex.
     shardRetryLimit: int = Field(default=0, ge=0, le=100)
     shardRetryBackoffSeconds: float = Field(default=10.0, ge=0, le=3600)
+    # No retry of a shard that fails this long after its run's instant (Metronome's activeDeadlineSeconds).
+    shardRetryDeadlineSeconds: int | None = Field(default=None, ge=1)
     concurrencyPolicy: ConcurrencyPolicy = ConcurrencyPolicy.FORBID
     # Seconds between SIGTERM and SIGKILL when a shard is killed (its run stopped or replaced, its job
     # removed or disabled); 0: SIGKILL at once; None: the agent's own --kill-grace.

@@ -2,10 +2,13 @@
 
 A ``/v1`` job *is* a native ``Job``: ``run.cmd``/``run.args`` become ``scriptCommandLine``, ``cpus``/``mem``
 ``cpuCount``/``memoryMB``, ``env`` ``environment``, EQ/IS placement constraints ``constraints``, the one
-schedule ``cron`` (Metronome's dialect), ``timeZone``, ``startingDeadlineSeconds`` and
-``concurrencyPolicy``, LIKE/UNLIKE constraints ``patternConstraints``, the first artifact to extract whose
-name says it is an archive ``appURL`` and the other artifacts ``artifacts``. What has no native counterpart
-(labels, ``disk``, ``user``, ``maxLaunchDelay``, ``restart``, the artifacts and the schedule as written) is
+schedule ``cron`` (Metronome's dialect), ``timeZone``, ``startingDeadlineSeconds`` (the smaller of the
+schedule's and ``run.maxLaunchDelay``: a run that cannot start by then is given up) and
+``concurrencyPolicy``, ``restart.activeDeadlineSeconds`` ``shardRetryDeadlineSeconds``, LIKE/UNLIKE
+constraints ``patternConstraints``, the first artifact to extract whose name says it is an archive
+``appURL`` and the other artifacts ``artifacts``. What has no native counterpart (labels, ``disk``,
+``user``), and what maps but is shown as written (``maxLaunchDelay``, ``restart``, the artifacts, the
+schedule), is
 kept in the job's ``dialectSpec``, so that the job answers on ``/v1`` as it was written. A native job is
 shown on ``/v1`` the other way round.
 
@@ -268,6 +271,9 @@ def to_native(spec: JobSpec, schedule: ScheduleSpec | None) -> Job:
         "patternConstraints": patterns or None,
         "artifacts": others or None,
         "shardRetryLimit": ON_FAILURE_RETRIES if run.restart.policy == "ON_FAILURE" else 0,
+        "shardRetryDeadlineSeconds": run.restart.activeDeadlineSeconds,
+        # A run whose shards could not all start within maxLaunchDelay is given up (MISSED).
+        "startingDeadlineSeconds": run.maxLaunchDelay,
         "description": spec.description,
         "taskKillGracePeriodSeconds": run.taskKillGracePeriodSeconds,
         "misfire": True,
@@ -284,7 +290,7 @@ def to_native(spec: JobSpec, schedule: ScheduleSpec | None) -> Job:
             cron=schedule.cron,
             cronDialect=CronDialect.METRONOME,
             timeZone=schedule.timezone,
-            startingDeadlineSeconds=schedule.startingDeadlineSeconds,
+            startingDeadlineSeconds=min(schedule.startingDeadlineSeconds, run.maxLaunchDelay),
         )
     elif schedule is not None:
         fields["timeZone"] = schedule.timezone

@@ -255,7 +255,10 @@ def _advance_cron(
         reason = f"could not start within startingDeadlineSeconds={job.startingDeadlineSeconds}"
         missed += [(f, reason) for f in firings if f.scheduled_at < deadline]
         firings = tuple(f for f in firings if f.scheduled_at >= deadline)
-    waiting = bool(snapshot.running.get(job.jobName)) or bool(snapshot.failover.get(job.jobName))
+    # Firings pile up behind an active run (unless runs overlap: then nothing waits for it).
+    waiting = not job.runs_overlap and (
+        bool(snapshot.running.get(job.jobName)) or bool(snapshot.failover.get(job.jobName))
+    )
     if waiting or len(firings) > 1:
         kept, _ = coalesce_pending(firings, job.misfire, limit)
         missed += [(f, _collapse_reason(job)) for f in firings if f not in kept]

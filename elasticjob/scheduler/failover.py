@@ -8,8 +8,9 @@
   its start gate, or launched to an agent that never received it): queued like a failover whatever the
   job's ``failover`` flag — nothing of it ran, so running it now is its first run, not a second one.
 - FAILED by the job's own code (non-zero exit, memory limit): retried per shard, up to the job's
-  ``shardRetryLimit``, after ``shardRetryBackoffSeconds`` doubling with each attempt. One bad shard uses
-  only its own budget.
+  ``shardRetryLimit``, after ``shardRetryBackoffSeconds`` doubling with each attempt, and not once
+  ``shardRetryDeadlineSeconds`` have passed since its run's instant. One bad shard uses only its own
+  budget.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import datetime as dt
 
 from elasticjob.model import NOT_STARTED, Job, TaskState
 from elasticjob.model.failover import FailoverCause, FailoverEntry
+from elasticjob.model.run import firing_instant
 from elasticjob.model.running import RunningTask
 
 # A shard whose runs keep getting lost (it may be what kills its agents) is failed over this many times.
@@ -47,6 +49,10 @@ def after_end(
         )
     if attempt >= job.shardRetryLimit:
         return None
+    if job.shardRetryDeadlineSeconds is not None:
+        instant = firing_instant(firing)
+        if instant is not None and now - instant >= dt.timedelta(seconds=job.shardRetryDeadlineSeconds):
+            return None  # its run has been trying for long enough
     backoff = min(dt.timedelta(seconds=job.shardRetryBackoffSeconds * 2**attempt), MAX_BACKOFF)
     return FailoverEntry(
         job.jobName, item, firing, task.task_id, attempt + 1, FailoverCause.RETRY, now + backoff,

@@ -36,7 +36,14 @@ def test_a_job_spec_becomes_a_native_job_with_its_metronome_fields_kept() -> Non
     assert (job.jobName, job.scriptCommandLine, job.cpuCount, job.memoryMB) == ("team.job", "echo hi", 0.5, 64)
     assert job.appURL == "" and job.environment == {"A": "1"} and job.constraints == {"rack": "a"}
     assert job.cron == "0 3 * * 1" and job.cronDialect is CronDialect.METRONOME
-    assert job.timeZone == "Europe/Berlin" and job.startingDeadlineSeconds == 900
+    # The schedule's 900 s, or maxLaunchDelay if smaller: a run that cannot start by then is given up.
+    assert job.timeZone == "Europe/Berlin" and job.startingDeadlineSeconds == 60
+    assert job.shardRetryDeadlineSeconds is None
+    unscheduled = m.to_native(parsed, None)
+    assert unscheduled.startingDeadlineSeconds == 60 and unscheduled.cron is None
+    deadline = m.parse_model(m.JobSpec, spec(restart={"policy": "ON_FAILURE", "activeDeadlineSeconds": 120}))
+    assert m.to_native(deadline, None).shardRetryDeadlineSeconds == 120
+    assert m.to_native(deadline, None).startingDeadlineSeconds == m.DEFAULT_MAX_LAUNCH_DELAY
     assert job.concurrencyPolicy is ConcurrencyPolicy.ALLOW
     for policy in ("FORBID", "REPLACE"):
         other = m.parse_model(m.ScheduleSpec, {"id": "s", "cron": "0 3 * * 1", "concurrencyPolicy": policy})

@@ -981,6 +981,18 @@ def test_forbid_waits_for_the_previous_run_and_kills_nothing() -> None:
     assert write_of(plan).queue.reason == "previous firing still running"
 
 
+def test_a_shard_failing_past_the_retry_deadline_is_not_retried() -> None:
+    from elasticjob.scheduler.failover import after_end
+
+    job = make_job(shards=1, shardRetryLimit=5, shardRetryDeadlineSeconds=60)
+    failed = running_task("job", 0, "a1", firing="cron-20240301T120000.000Z")
+    instant = dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC)
+    assert after_end(job, failed, TaskState.FAILED, "", instant + dt.timedelta(seconds=59)) is not None
+    assert after_end(job, failed, TaskState.FAILED, "", instant + dt.timedelta(seconds=60)) is None
+    unbounded = make_job(shards=1, shardRetryLimit=5)
+    assert after_end(unbounded, failed, TaskState.FAILED, "", instant + dt.timedelta(days=1)) is not None
+
+
 def test_allow_starts_the_next_run_while_the_previous_one_runs() -> None:
     job = make_job(shards=2, cron="0 0 0 1 1 ? 2099", concurrencyPolicy="ALLOW")
     trigger = Firing.trigger(s(1))
