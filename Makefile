@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: run test lint bench clean proto
+.PHONY: run test lint bench clean proto console-vendor
 
 run:
 	@bash scripts/setup.sh run
@@ -27,6 +27,10 @@ bench:
 
 clean:
 	rm -rf .run build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# Refresh the console's vendored toolkit (Preact+htm, Pico CSS) from the npm registry (committed).
+console-vendor:
+	@bash scripts/vendor-console.sh
 
 # Regenerate the gRPC/protobuf code in elasticjob/protocol from proto/ (the generated files are committed).
 proto:

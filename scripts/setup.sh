@@ -82,3 +82,7 @@ fi
 if zk_installed && ! have java; then
   apt_install default-jre-headless || { echo "ZooKeeper needs Java: install a JRE" >&2; exit 1; }
 fi
+# The console's browser tests drive Debian's Chromium headless with Playwright (no browser download).
+if [ "$WANT" = test ] && [ ! -x /usr/bin/chromium ]; then
+  apt_install chromium || { echo "the console tests need Debian's chromium (/usr/bin/chromium)" >&2; exit 1; }
+fi

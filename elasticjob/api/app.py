@@ -21,6 +21,7 @@ from elasticjob.api.native_jobs import job_router
 from elasticjob.api.openapi import install_openapi
 from elasticjob.api.ops import LeaderLookup, ops_router
 from elasticjob.api.service import JobService
+from elasticjob.console import install_console
 from elasticjob.model import App, Job, ManualRun
 
 
@@ -46,6 +47,7 @@ def create_app(
     if metronome is not None:
         app.include_router(metronome)
     app.include_router(ops_router(leader, metrics))
+    install_console(app)
     install_openapi(app, [Job, App, ManualRun])
     app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
     return MetricsMiddleware(HotReads(app, service), metrics)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
@@ -18,11 +18,6 @@ LeaderLookup = Callable[[], dict[str, Any] | None]
 
 def ops_router(leader: LeaderLookup, metrics: MasterMetrics) -> APIRouter:
     router = APIRouter(tags=["operations"])
-
-    @router.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        """Until the web console lands, the root leads to the interactive API documentation."""
-        return RedirectResponse("/docs")
 
     @router.get("/ping", response_class=PlainTextResponse)
     async def ping() -> str:
