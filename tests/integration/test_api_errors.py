@@ -581,7 +581,13 @@ def test_a_corrupt_job_znode_is_reported_clearly_and_skipped_in_lists(
         zk.delete(f"{root}/config/job/{name}")
 
 
-def test_the_root_leads_to_the_interactive_api_docs(api: httpx.Client) -> None:
-    response = api.get("/", follow_redirects=False)
-    assert response.status_code == 307 and response.headers["location"] == "/docs"
+def test_the_root_is_the_console_and_its_assets_are_served_from_the_package(api: httpx.Client) -> None:
+    page = api.get("/", follow_redirects=False)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert '<script type="module" src="/console/app.js">' in page.text
+    for asset, kind in (("/console/app.js", "javascript"), ("/console/vendor/preact-htm.js", "javascript"),
+                        ("/console/vendor/pico.min.css", "text/css")):
+        served = api.get(asset)
+        assert served.status_code == 200 and kind in served.headers["content-type"], asset
+    assert api.get("/console/nothing.js").status_code == 404
     assert api.get("/docs").status_code == 200
