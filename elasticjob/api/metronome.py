@@ -328,13 +328,21 @@ def metronome_router(service: JobService, runs: RunsView, forward: Forward) -> A
         return await run_answer(request, job_id, run_id, stop=False)
 
     async def queue(request: Request) -> Response:
-        """Runs waiting to be launched: ``[{"jobId", "runs": [{"runId"}]}]``."""
+        """Runs waiting to be launched: ``[{"jobId", "runs": [{"runId"}]}]``. Beyond Metronome,
+        ``?reasons=true`` adds each job's ``reason``: why the scheduler has not launched it (for example
+        ``no agent with 4096 MB free (largest free: 1024 MB on agent a1)``), when it has said so."""
+        reasons = request.query_params.get("reasons", "false").lower()
+        if reasons not in ("true", "false"):
+            raise ValidationFailed("Object is not valid", [m.FieldError("/reasons", ("must be true or false",))])
         value = []
-        for name, ready in state.queues():
+        for name, ready in sorted(state.queues()):
             if ready.firings:
-                value.append(
-                    {"jobId": name, "runs": [{"runId": run_id_of(name, f.firing_id)} for f in ready.firings]}
-                )
+                entry: dict[str, Any] = {
+                    "jobId": name, "runs": [{"runId": run_id_of(name, f.firing_id)} for f in ready.firings]
+                }
+                if reasons == "true" and ready.reason:
+                    entry["reason"] = ready.reason
+                value.append(entry)
         return _json(value)
 
     async def ping(request: Request) -> Response:

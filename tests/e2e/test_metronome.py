@@ -294,6 +294,10 @@ def test_the_docs_examples_and_both_apis_see_each_others_jobs(cluster: Cluster, 
         assert api.post("/v1/jobs", json=huge).status_code == 201
         waiting = api.post("/v1/jobs/huge/runs").json()
         assert api.get("/v1/queue").json() == [{"jobId": "huge", "runs": [{"runId": waiting["id"]}]}]
+        # Beyond Metronome, the caller may ask why: the scheduler's word on the job's queue.
+        why = wait_until(lambda: api.get("/v1/queue", params={"reasons": "true"}).json()[0].get("reason"), 20)
+        assert "4096 MB" in why, why
+        assert api.get("/v1/queue", params={"reasons": "maybe"}).status_code == 422
         assert [r["id"] for r in api.get("/v1/jobs/huge/runs").json()] == [waiting["id"]]
         assert api.delete("/v1/jobs/huge").status_code == 409
         assert api.delete("/v1/jobs/huge", params={"stopCurrentJobRuns": "true"}).status_code == 200
