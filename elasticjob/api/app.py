@@ -32,6 +32,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     runtime: APIRouter | None = None,
     metronome: APIRouter | None = None,
+    cluster: APIRouter | None = None,
 ) -> ASGIApp:
     app = FastAPI(
         title="ElasticJob",
@@ -44,6 +45,8 @@ def create_app(
         app.include_router(app_router(service), prefix=prefix, include_in_schema=documented)
         if runtime is not None:
             app.include_router(runtime, prefix=prefix, include_in_schema=documented)
+        if cluster is not None:
+            app.include_router(cluster, prefix=prefix, include_in_schema=documented)
     if metronome is not None:
         app.include_router(metronome)
     app.include_router(ops_router(leader, metrics))

@@ -20,6 +20,7 @@ import uvicorn
 
 from elasticjob import placement
 from elasticjob.api.app import create_app
+from elasticjob.api.cluster import ClusterView, cluster_router
 from elasticjob.api.metrics import MasterMetrics
 from elasticjob.api.metronome import metronome_router
 from elasticjob.api.runs import RunsView
@@ -42,6 +43,8 @@ from elasticjob.registry import (
     connect,
     read_leader,
 )
+from elasticjob.registry.departures import AgentDepartures
+from elasticjob.registry.state import AGENTS
 from elasticjob.registry.watches import PersistentWatchesUnsupported
 from elasticjob.scheduler.loop import Scheduler
 
@@ -77,6 +80,8 @@ def run_master(config: MasterConfig) -> None:
     # Every master keeps the installation's state in memory, read once and then kept by watches: API
     # reads and the leader's planning never re-read ZooKeeper.
     state = ClusterState(client, layout)
+    departures = AgentDepartures(AGENTS)  # agents that left, for operators
+    state.subscribe(departures.observe)
     election_box: list[LeaderElection] = []
     # The leader's writer thread prunes old finished runs while it has nothing to write; a run the state
     # still holds is never pruned.
@@ -161,7 +166,8 @@ def run_master(config: MasterConfig) -> None:
     runs = RunsView(state, history, jobs.request_stop)
     runtime = runtime_router(leadership, history, hub, runs)
     v1 = metronome_router(jobs, runs, forwarder(leadership))
-    app = create_app(jobs, leader, metrics, config.max_body_bytes, runtime, v1)
+    cluster = cluster_router(ClusterView(state, departures, leader, client))
+    app = create_app(jobs, leader, metrics, config.max_body_bytes, runtime, v1, cluster)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
