@@ -1,9 +1,10 @@
 """The web console in a real browser (Debian's Chromium, headless, driven by Playwright) against a real
 cluster: the pages an operator uses every day, each test saving a screenshot of its page
-(``ELASTICJOB_SCREENSHOTS``, default ``.run/screenshots``)."""
+(``ELASTICJOB_SCREENSHOTS``, default ``.run/screenshots``; the README's come from here)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -18,9 +19,11 @@ from tests.support import build_tarball
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("ELASTICJOB_SCREENSHOTS", Path(__file__).parents[2] / ".run" / "screenshots"))
 SCRIPT = """#!/bin/sh
-echo "hello from shard $ELASTICJOB_SHARDING_ITEM"
+echo "hello from shard $ELASTICJOB_SHARDING_ITEM ${GREETING:-}"
+echo "to stderr" >&2
 sleep "${SLEEP:-0}"
 """
+NEVER = "0 0 0 1 1 ? 2099"
 
 
 @pytest.fixture(scope="module")
@@ -40,75 +43,218 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
     yield opened
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    opened.screenshot(path=str(SHOTS / f"{request.node.name}.png"), full_page=True)
+    shoot(opened, request.node.name)
     context.close()
     assert errors == [], errors  # no script error on any page the test visited
 
 
-def _cluster(cluster: Cluster, tmp_path: Path) -> str:
+def shoot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _cluster(cluster: Cluster, tmp_path: Path, *jobs: tuple[str, str, int]) -> str:
     tarball = build_tarball({"bin/run.sh": SCRIPT}, tmp_path / "hello.tar.gz", executable=("bin/run.sh",))
     cluster.start_master()
-    cluster.start_agent(cpus=2, mem=1024)
+    cluster.start_agent(cpus=2, mem=1024, attributes="rack=r1", agent_id="agent-one")
     cluster.wait_agents(1)
     with cluster.api as client:
         app = {"appName": "hello", "appURL": tarball.as_uri(), "bootstrapScript": "bin/run.sh",
                "cpuCount": 0.1, "memoryMB": 16}
         assert client.post("/app", json=app).status_code == 204
-        for name, sleep in (("greeter", "0"), ("sleeper", "300")):
-            job = {"jobName": name, "appName": "hello", "cron": "0 0 0 1 1 ? 2099", "shardingTotalCount": 2,
-                   "cpuCount": 0.1, "memoryMB": 32, "environment": {"SLEEP": sleep}}
+        for name, sleep, memory in jobs:
+            job = {"jobName": name, "appName": "hello", "cron": NEVER, "shardingTotalCount": 2,
+                   "cpuCount": 0.1, "memoryMB": memory, "environment": {"SLEEP": sleep}}
             assert client.post("/job/register", json=job).status_code == 204
     return cluster.masters[0].url
 
 
-def test_dashboard_shows_the_cluster(cluster: Cluster, tmp_path: Path, page: Page) -> None:
-    url = _cluster(cluster, tmp_path)
+def _open_newest_run(page: Page) -> None:
+    page.get_by_test_id("runs").get_by_role("link").first.click()
+    expect(page).to_have_url(re.compile(r"#/jobs/[^/]+/runs/\d{14}[0-9a-z]{5}$"))
+
+
+def test_dashboard_shows_the_cluster_and_its_task_results(cluster: Cluster, tmp_path: Path, page: Page) -> None:
+    url = _cluster(cluster, tmp_path, ("greeter", "0", 32), ("sleeper", "300", 32))
+    with cluster.api as client:  # results for the charts: one run of two shards
+        assert client.post("/job/trigger", content=b"greeter").status_code == 204
     page.goto(url + "/")
     expect(page.get_by_test_id("registeredJobs")).to_contain_text("2")
     expect(page.get_by_test_id("registeredApps")).to_contain_text("1")
-    expect(page.get_by_test_id("leader")).not_to_be_empty()
-    page.get_by_role("link", name="Jobs").click()
+    expect(page.get_by_test_id("agents")).to_have_text("1")
+    expect(page.get_by_test_id("zookeeper")).to_contain_text("CONNECTED")
+    expect(page.get_by_test_id("leader")).to_have_text(url.removeprefix("http://"))
+    expect(page.get_by_test_id("cpu-bar")).to_contain_text("/ 2")
+    expect(page.get_by_test_id("mem-bar")).to_contain_text("/ 1,024 MB")
+    # The charts show the finished shards (the statistics API; the page refreshes them every minute).
+    expect(page.get_by_test_id("chart-day")).to_contain_text("succeeded 2", timeout=90_000)
+    expect(page.get_by_test_id("chart-hour").locator("canvas")).to_have_count(1)
+    shoot(page, "dashboard")
+
+    # The job list: filter, sort from the keyboard, page.
+    page.get_by_role("link", name="Jobs", exact=True).click()
     expect(page.get_by_role("link", name="greeter")).to_be_visible()
+    header = page.get_by_role("columnheader", name=re.compile("^Name"))
+    header.focus()
+    page.keyboard.press("Enter")
+    expect(header).to_have_attribute("aria-sort", "descending")
+    expect(page.get_by_test_id("jobs").get_by_role("link").first).to_have_text("sleeper")
     page.get_by_placeholder("Filter by name").fill("sleep")
     expect(page.get_by_role("link", name="greeter")).to_have_count(0)
     expect(page.get_by_role("link", name="sleeper")).to_be_visible()
-    page.get_by_role("link", name="Dashboard").click()
-    expect(page.get_by_test_id("runningTasks")).to_be_visible()
+    page.get_by_placeholder("Filter by name").fill("nothing-like-this")
+    expect(page.get_by_text("Nothing matches the filter.")).to_be_visible()
+
+    # The same console in Chinese.
+    page.get_by_label("Language").select_option("zh")
+    expect(page.get_by_role("link", name="作业", exact=True)).to_be_visible()
+    page.get_by_label("语言").select_option("en")
+    expect(page.get_by_role("link", name="Jobs", exact=True)).to_be_visible()
 
 
-def test_run_a_job_read_a_shards_log_disable_and_delete_it(cluster: Cluster, tmp_path: Path, page: Page) -> None:
+def test_create_a_job_through_the_form_see_it_fire_read_a_log_disable_and_delete_it(
+    cluster: Cluster, tmp_path: Path, page: Page
+) -> None:
     url = _cluster(cluster, tmp_path)
-    page.goto(url + "/#/jobs/greeter")
-    expect(page.get_by_test_id("job-config")).to_contain_text('"jobName": "greeter"')
-    page.get_by_role("button", name="Run now").click()
-    expect(page.get_by_role("status")).to_have_text("Run started.")
-    expect(page.get_by_test_id("run-status").first).to_have_text("SUCCESS", timeout=30_000)
-    page.get_by_test_id("run-status").first.locator("xpath=ancestor::tr").get_by_role("link").first.click()
-    expect(page).to_have_url(re.compile(r"#/jobs/greeter/runs/\d{14}[0-9a-z]{5}$"))
-    page.get_by_role("link", name="Shard 1").click()
-    expect(page.get_by_test_id("log")).to_contain_text("hello from shard 1")
+    page.goto(url + "/#/jobs")
+    page.get_by_test_id("new-job").click()
+    page.locator("#field-jobName").fill("every.two")
+    page.locator("#field-appName").select_option("hello")
+    page.locator("#field-cron").fill("0/2 * * * * ?")
+    page.locator("#field-timeZone").fill("Europe/Berlin")
+    page.locator("#field-shardingTotalCount").fill("2")
+    page.locator("#field-memoryMB").fill("32")
+    page.locator("#field-environment").fill("GREETING=from-the-form")
+    # The JSON editor shows what the form holds, and what is typed into it shows in the form.
+    editor = page.get_by_test_id("json-editor")
+    shown = json.loads(editor.input_value())
+    assert shown["jobName"] == "every.two" and shown["shardingTotalCount"] == 2
+    assert shown["environment"] == {"GREETING": "from-the-form"} and shown["cron"] == "0/2 * * * * ?"
+    editor.fill(json.dumps({**shown, "description": "typed as JSON"}))
+    expect(page.locator("#field-description")).to_have_value("typed as JSON")
+    expect(page.locator("#field-jobName")).to_have_value("every.two")
+    page.get_by_role("button", name="Create").click()
+
+    expect(page).to_have_url(re.compile(r"#/jobs/every\.two$"))
+    firings = page.get_by_test_id("next-firings").locator("li")
+    expect(firings).to_have_count(5)
+    expect(firings.first).to_contain_text("+01:00")
+    # It fires on its schedule, and both shards succeed.
+    expect(page.get_by_test_id("runs").get_by_test_id("status").first).to_have_text("SUCCESS", timeout=30_000)
+    expect(page.get_by_test_id("shards").locator("tbody tr")).to_have_count(2)
+    shoot(page, "job-detail")
+    _open_newest_run(page)
+    expect(page.get_by_test_id("tasks").locator(".state-FINISHED")).to_have_count(2)
+    page.get_by_role("button", name="Shard 1").click()
+    expect(page.get_by_test_id("log")).to_contain_text("hello from shard 1 from-the-form")
+    page.get_by_label("Stream").select_option("stderr")
+    expect(page.get_by_test_id("log")).to_contain_text("to stderr")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download").click()
+    assert "to stderr" in Path(download.value.path()).read_text()
     page.get_by_role("link", name="← Runs").click()
+
+    # Edit it through the form: the change is saved.
+    page.get_by_role("button", name="Edit").click()
+    expect(page.locator("#field-jobName")).to_have_value("every.two")
+    page.locator("#field-description").fill("edited")
+    page.get_by_role("button", name="Save").click()
+    expect(page).to_have_url(re.compile(r"#/jobs/every\.two$"))
+    expect(page.get_by_test_id("job-config")).to_contain_text('"description": "edited"')
+
     page.get_by_role("button", name="Disable").click()
     expect(page.get_by_test_id("job-state")).to_have_text("disabled")
-    page.on("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete").click()
+    page.get_by_test_id("confirm").click()
     expect(page).to_have_url(re.compile(r"#/jobs$"))
-    expect(page.get_by_role("link", name="greeter")).to_have_count(0)
+    expect(page.get_by_role("link", name="every.two")).to_have_count(0)
     with cluster.api as client:
-        assert client.get("/job/jobs/greeter").status_code == 404
+        assert client.get("/job/jobs/every.two").status_code == 404
 
 
-def test_stop_a_long_run_and_follow_its_log(cluster: Cluster, tmp_path: Path, page: Page) -> None:
+def test_an_invalid_job_shows_the_error_next_to_its_field(cluster: Cluster, tmp_path: Path, page: Page) -> None:
     url = _cluster(cluster, tmp_path)
+    page.goto(url + "/#/jobs/new")
+    page.locator("#field-jobName").fill("broken")
+    page.locator("#field-appName").select_option("hello")
+    page.locator("#field-cron").fill("every tuesday")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_test_id("error-cron")).to_be_visible()
+    expect(page.locator("#field-cron")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_role("alert")).to_contain_text("cron")
+    # Fixing the field clears its error; a zero shard count is refused next to its own field.
+    page.locator("#field-cron").fill(NEVER)
+    expect(page.get_by_test_id("error-cron")).to_have_count(0)
+    page.locator("#field-shardingTotalCount").fill("0")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_test_id("error-shardingTotalCount")).to_be_visible()
+    # Broken JSON is not sent.
+    page.get_by_test_id("json-editor").fill("{not json")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("alert")).to_contain_text("Fix the JSON first.")
+    with cluster.api as client:
+        assert client.get("/job/jobs/broken").status_code == 404
+
+
+def test_run_now_with_its_own_environment_follow_its_log_and_stop_it(
+    cluster: Cluster, tmp_path: Path, page: Page
+) -> None:
+    url = _cluster(cluster, tmp_path, ("sleeper", "300", 32))
     page.goto(url + "/#/jobs/sleeper")
     page.get_by_role("button", name="Run now").click()
-    expect(page.get_by_test_id("run-status").first).to_have_text("ACTIVE", timeout=30_000)
-    page.get_by_test_id("run-status").first.locator("xpath=ancestor::tr").get_by_role("link").first.click()
-    page.get_by_role("link", name="Shard 0").click()
-    expect(page.get_by_test_id("log")).to_contain_text("hello from shard 0")
+    page.get_by_label("Environment for this run").fill("GREETING=just-this-run")
+    page.get_by_role("button", name="Start the run").click()
+    expect(page.get_by_role("status")).to_have_text("Run started.")
+    expect(page.get_by_test_id("runs").get_by_test_id("status").first).to_have_text("ACTIVE", timeout=30_000)
+    # The shards show their current task and agent.
+    expect(page.get_by_test_id("shards").get_by_role("link", name="agent-one")).to_have_count(2, timeout=30_000)
+    _open_newest_run(page)
+    expect(page.get_by_text("GREETING=just-this-run")).to_be_visible()
+    page.get_by_role("button", name="Shard 0").click()
+    expect(page.get_by_test_id("log")).to_contain_text("hello from shard 0 just-this-run")
     page.get_by_role("button", name="Follow").click()
-    expect(page.get_by_test_id("log")).to_contain_text("hello from shard 0")
+    expect(page.get_by_test_id("log")).to_contain_text("hello from shard 0 just-this-run")
     page.get_by_role("button", name="Stop run").click()
+    page.get_by_test_id("confirm").click()
     expect(page.get_by_test_id("run-status")).to_have_text("FAILED", timeout=30_000)
-    expect(page.locator(".state-KILLED")).to_have_count(2)
+    expect(page.get_by_test_id("tasks").locator(".state-KILLED")).to_have_count(2)
+
+
+def test_queues_agents_apps_and_the_registry(cluster: Cluster, tmp_path: Path, page: Page) -> None:
+    url = _cluster(cluster, tmp_path, ("greeter", "0", 32), ("huge", "0", 4096))
+    with cluster.api as client:
+        assert client.post("/job/trigger", content=b"huge").status_code == 204
+    page.goto(url + "/#/queues")
+    ready = page.get_by_test_id("ready")
+    expect(ready.get_by_role("link", name="huge")).to_be_visible()
+    expect(ready).to_contain_text("4096 MB", timeout=30_000)  # why it waits
+    expect(page.get_by_text("No shard waits to run again.")).to_be_visible()
+
+    page.get_by_role("link", name="Agents", exact=True).click()
+    agents = page.get_by_test_id("agents")
+    expect(agents.get_by_role("link", name="agent-one")).to_be_visible()
+    expect(agents).to_contain_text("rack=r1")
+    agents.get_by_role("link", name="agent-one").click()
+    expect(page.get_by_test_id("agent-status")).to_contain_text("active")
+
+    # An app created and edited through its form.
+    page.goto(url + "/#/apps/new")
+    page.locator("#field-appName").fill("second")
+    page.locator("#field-appURL").fill("https://example.com/second.tar.gz")
+    page.get_by_role("button", name="Create").click()
+    expect(page).to_have_url(re.compile(r"#/apps/second$"))
+    page.get_by_role("button", name="Edit").click()
+    page.locator("#field-memoryMB").fill("256")
+    page.get_by_role("button", name="Save").click()
+    expect(page).to_have_url(re.compile(r"#/apps/second$"))
+    expect(page.locator("pre")).to_contain_text('"memoryMB": 256')
+
+    # The registry browser, from the installation's root down to the job's znode.
+    page.get_by_role("link", name="Registry", exact=True).click()
+    page.get_by_test_id("children").get_by_role("link", name="config", exact=True).click()
+    page.get_by_test_id("children").get_by_role("link", name="job", exact=True).click()
+    page.get_by_test_id("children").get_by_role("link", name="greeter", exact=True).click()
+    expect(page.get_by_test_id("znode-path")).to_have_text(f"/{cluster.namespace}/config/job/greeter")
+    expect(page.get_by_test_id("znode-data")).to_contain_text('"jobName": "greeter"')
+    expect(page.get_by_test_id("znode-version")).to_have_text("0")
+    expect(page.get_by_text("No children.")).to_be_visible()

@@ -1,0 +1,59 @@
+// Apps: the list, one app with its jobs, and the daily actions (edit, enable/disable, delete).
+import { html, useState } from "../vendor/preact-htm.js";
+import { api, seg } from "../api.js";
+import { t } from "../texts.js";
+import { Empty, Loading, Notice, REFRESH_MS, Table, errorText, go, href, useConfirm, useData } from "../ui.js";
+
+export function Apps() {
+  const [filter, setFilter] = useState("");
+  const state = useData(() => api.get("/app/list"), [], REFRESH_MS);
+  return html`<section>
+    <div class="title-row"><h2>${t("apps")}</h2><a role="button" href=${href("apps", "new")}>${t("newApp")}</a></div>
+    <input type="search" placeholder=${t("filter")} aria-label=${t("filter")} value=${filter}
+      onInput=${(e) => setFilter(e.target.value)} />
+    <${Loading} state=${state}>${(apps) => {
+      const shown = apps.filter((a) => a.appName.toLowerCase().includes(filter.toLowerCase()));
+      return shown.length ? html`<${Table} testid="apps" rows=${shown} rowKey=${(a) => a.appName}
+        columns=${[
+          { key: "name", label: t("name"), value: (a) => a.appName,
+            render: (a) => html`<a href=${href("apps", a.appName)}>${a.appName}</a>` },
+          { key: "url", label: "appURL", value: (a) => a.appURL },
+          { key: "cpu", label: t("cpus"), value: (a) => a.cpuCount },
+          { key: "mem", label: t("memory"), value: (a) => a.memoryMB },
+        ]} />` : html`<${Empty} text=${filter ? t("noMatch") : t("noApps")} />`;
+    }}<//></section>`;
+}
+
+export function AppDetail({ name }) {
+  const [notice, setNotice] = useState(null);
+  const [confirming, ask] = useConfirm();
+  const app = useData(() => api.get(`/app/${seg(name)}`), [name], REFRESH_MS);
+  const disabled = useData(() => api.get(`/app/${seg(name)}/disable`), [name], REFRESH_MS);
+  const jobs = useData(() => api.get("/job/summaries", { app: name, per_page: 1000 }), [name], REFRESH_MS);
+  const act = async (action, done) => {
+    try { await action(); setNotice({ text: done }); app.reload(); disabled.reload(); return true; } catch (error) {
+      setNotice({ text: errorText(error), error: true });
+      return false;
+    }
+  };
+  const remove = () => ask(t("confirmRemoveApp", { name }), t("remove"), async () => {
+    if (await act(() => api.delete(`/app/${seg(name)}`), t("removed"))) go("apps");
+  });
+  return html`<section>
+    <p><a href=${href("apps")}>← ${t("apps")}</a></p>
+    <div class="title-row"><h2>${name} <small>${disabled.data ? t("disabled") : t("enabled")}</small></h2>
+      <div class="actions">
+        <a role="button" class="secondary" href=${href("apps", name, "edit")}>${t("edit")}</a>
+        <button class="secondary" onClick=${() => act(() => api.post(`/app/${seg(name)}/${disabled.data ? "enable" : "disable"}`),
+          disabled.data ? t("nowEnabled") : t("nowDisabled"))}>${disabled.data ? t("enable") : t("disable")}</button>
+        <button class="contrast outline" onClick=${remove}>${t("remove")}</button>
+      </div></div>
+    <${Notice} notice=${notice} />${confirming}
+    <h3>${t("jobs")}</h3>
+    <${Loading} state=${jobs}>${(page) => (page.jobs.length ? html`<ul>${page.jobs.map((j) => html`<li>
+      <a href=${href("jobs", j.jobName)}>${j.jobName}</a> <small>${j.cron || t("noSchedule")}</small></li>`)}</ul>`
+      : html`<${Empty} text=${t("noJobs")} />`)}<//>
+    <h3>${t("configuration")}</h3>
+    <${Loading} state=${app}>${(a) => html`<pre>${JSON.stringify(a, null, 2)}</pre>`}<//>
+  </section>`;
+}
