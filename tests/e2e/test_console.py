@@ -152,7 +152,13 @@ def test_create_a_job_through_the_form_see_it_fire_read_a_log_disable_and_delete
     with page.expect_download() as download:
         page.get_by_role("button", name="Download").click()
     assert "to stderr" in Path(download.value.path()).read_text()
-    page.get_by_role("link", name="← Runs").click()
+    # A finished run's record can be deleted.
+    run_id = page.url.rsplit("/", 1)[1]
+    page.get_by_role("button", name="Delete record").click()
+    page.get_by_test_id("confirm").click()
+    expect(page).to_have_url(re.compile(r"#/jobs/every\.two$"))
+    with cluster.api as client:
+        assert client.get(f"/job/jobs/every.two/runs/{run_id}").status_code == 404
 
     # Edit it through the form: the change is saved.
     page.get_by_role("button", name="Edit").click()
@@ -224,7 +230,16 @@ def test_queues_agents_apps_and_the_registry(cluster: Cluster, tmp_path: Path, p
     url = _cluster(cluster, tmp_path, ("greeter", "0", 32), ("huge", "0", 4096))
     with cluster.api as client:
         assert client.post("/job/trigger", content=b"huge").status_code == 204
-    page.goto(url + "/#/queues")
+        assert client.post("/job/trigger", content=b"greeter").status_code == 204
+    page.goto(url + "/#/history")
+    page.get_by_label("Job name").fill("greeter")
+    page.get_by_label("Job name").press("Enter")
+    page.get_by_label("State").select_option("FINISHED")
+    expect(page.get_by_test_id("history").locator(".state-FINISHED")).to_have_count(2, timeout=30_000)
+    page.get_by_role("tab", name="State changes").click()
+    expect(page.get_by_test_id("history")).to_contain_text("TASK_FINISHED")
+
+    page.get_by_role("link", name="Queues", exact=True).click()
     ready = page.get_by_test_id("ready")
     expect(ready.get_by_role("link", name="huge")).to_be_visible()
     expect(ready).to_contain_text("4096 MB", timeout=30_000)  # why it waits

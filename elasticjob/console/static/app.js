@@ -5,6 +5,7 @@
 //   #/jobs/NAME              a job                #/jobs/NAME/edit      edit it
 //   #/jobs/NAME/runs/RUN     a run of it          #/apps[/NAME[/edit]]  apps, #/apps/new
 //   #/agents[/ID]            agents               #/registry/PATH...    the registry browser
+//   #/history                executions and status traces
 import { html, render, useEffect, useState } from "./vendor/preact-htm.js";
 import { LANGUAGES, language, setLanguage, t } from "./texts.js";
 import { href } from "./ui.js";
@@ -15,6 +16,7 @@ import { AppDetail, Apps } from "./pages/apps.js";
 import { Queues } from "./pages/queues.js";
 import { AgentDetail, Agents } from "./pages/agents.js";
 import { Registry } from "./pages/registry.js";
+import { History } from "./pages/history.js";
 
 function currentRoute() {
   return window.location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
@@ -30,8 +32,8 @@ function useRoute() {
   return route;
 }
 
-const PAGES = [["", "dashboard"], ["jobs", "jobs"], ["apps", "apps"], ["queues", "queues"], ["agents", "agents"],
-               ["registry", "registry"]];
+const PAGES = [["", "dashboard"], ["jobs", "jobs"], ["apps", "apps"], ["queues", "queues"], ["history", "history"],
+               ["agents", "agents"], ["registry", "registry"]];
 
 function Nav({ route }) {
   const here = route[0] || "";
@@ -60,6 +62,7 @@ function page(route) {
     return html`<${Apps} />`;
   }
   if (section === "queues") return html`<${Queues} />`;
+  if (section === "history") return html`<${History} />`;
   if (section === "agents") return name ? html`<${AgentDetail} key=${name} id=${name} />` : html`<${Agents} />`;
   if (section === "registry") return html`<${Registry} path=${"/" + route.slice(1).join("/")} />`;
   return html`<${Dashboard} />`;

@@ -182,13 +182,22 @@ function RunDetail({ name, runId, onNotice }) {
       run.reload();
     } catch (error) { onNotice({ text: errorText(error), error: true }); }
   });
+  const removeRecord = () => ask(t("confirmDeleteRun", { run: runId }), t("deleteRecord"), async () => {
+    try {
+      await api.delete(`/job/jobs/${seg(name)}/runs/${seg(runId)}`);
+      onNotice({ text: t("removed") });
+      go("jobs", name);
+    } catch (error) { onNotice({ text: errorText(error), error: true }); }
+  });
   return html`${confirming}<${Loading} state=${run}>${(r) => html`
     <p><a href=${href("jobs", name)}>← ${t("runs")}</a></p>
     <h3>${t("run")} ${r.runId}: <span data-testid="run-status"><${Status} value=${r.status} /></span></h3>
     <p>${t("cause")}: ${r.cause} · ${t("created")}: ${when(r.createdAt)} · ${t("duration")}: ${duration(r)}
       ${r.reason ? html`<br /><span class="muted">${r.reason}</span>` : null}</p>
     ${r.environment && Object.keys(r.environment).length ? html`<p>${t("runEnvironment")}: <code>${Object.entries(r.environment).map(([k, v]) => `${k}=${v}`).join(" ")}</code></p>` : null}
-    ${["SUCCESS", "FAILED"].includes(r.status) ? null : html`<button class="contrast" onClick=${stop}>${t("stopRun")}</button>`}
+    ${["SUCCESS", "FAILED"].includes(r.status)
+      ? html`<button class="secondary outline" onClick=${removeRecord}>${t("deleteRecord")}</button>`
+      : html`<button class="contrast" onClick=${stop}>${t("stopRun")}</button>`}
     <h4>${t("tasks")}</h4>
     <${Table} testid="tasks" rows=${r.tasks.filter((task) => task.shardingItem !== null)} rowKey=${(task) => task.taskId}
       columns=${[
