@@ -333,7 +333,9 @@ def metronome_router(service: JobService, runs: RunsView, forward: Forward) -> A
         ``no agent with 4096 MB free (largest free: 1024 MB on agent a1)``), when it has said so."""
         reasons = request.query_params.get("reasons", "false").lower()
         if reasons not in ("true", "false"):
-            raise ValidationFailed("Object is not valid", [m.FieldError("/reasons", ("must be true or false",))])
+            raise ValidationFailed(
+                "Object is not valid", [m.FieldError("/reasons", ("must be true or false",))]
+            )
         value = []
         for name, ready in sorted(state.queues()):
             if ready.firings:
