@@ -34,6 +34,7 @@ from elasticjob.history.store import (
     HistoryError,
     TracePage,
 )
+from elasticjob.history.upgrade import upgrade
 from elasticjob.model.execution import ExecutionEvent
 
 DEFAULT_HISTORY_URL = "sqlite:////var/lib/elasticjob/history.db"
@@ -93,6 +94,7 @@ def _execution_values(execution: Execution) -> dict[str, Any]:
         "state": execution.state,
         "agent_id": execution.agent_id,
         "hostname": execution.hostname,
+        "ip": execution.ip,
         "exit_code": execution.exit_code,
         "message": execution.message,
         "started_at": _naive_utc(execution.started_at),
@@ -113,6 +115,7 @@ def _execution_from_row(row: Row[Any]) -> Execution:
         state=m["state"],
         agent_id=m["agent_id"],
         hostname=m["hostname"],
+        ip=m["ip"],
         exit_code=m["exit_code"],
         message=m["message"],
         started_at=_aware(m["started_at"]),
@@ -131,6 +134,7 @@ def _trace_values(e: ExecutionEvent) -> dict[str, Any]:
         "state": e.state,
         "agent_id": e.agent_id,
         "hostname": e.hostname,
+        "ip": e.ip,
         "exit_code": e.exit_code,
         "message": e.message,
         "started_at": _naive_utc(e.started_at),
@@ -149,6 +153,7 @@ def _event_from_row(row: Row[Any]) -> ExecutionEvent:
         m["state"],
         agent_id=m["agent_id"],
         hostname=m["hostname"],
+        ip=m["ip"],
         exit_code=m["exit_code"],
         message=m["message"],
         started_at=_aware(m["started_at"]),
@@ -246,6 +251,7 @@ class SqlHistoryStore:
                 except SQLAlchemyError:
                     # Another process may have created them between our check and our CREATE; look again.
                     metadata.create_all(self._engine)
+                upgrade(self._engine)  # columns and indexes later releases added to existing tables
         except HistoryError:
             self._engine.dispose()
             raise
@@ -289,6 +295,8 @@ class SqlHistoryStore:
             conditions.append(t.c.task_id == query.task_id)
         if query.firing_id is not None:
             conditions.append(t.c.firing_id == query.firing_id)
+        if query.ip is not None:
+            conditions.append(t.c.ip == query.ip)
         if query.newest_first:
             order = (t.c.execution_time.desc(), t.c.task_id.desc())
         else:
@@ -428,6 +436,7 @@ class SqlHistoryStore:
             (t.c.task_id, query.task_id),
             (t.c.firing_id, query.firing_id),
             (t.c.sharding_item, query.sharding_item),
+            (t.c.ip, query.ip),
         ):
             if value is not None:
                 conditions.append(column == value)

@@ -44,6 +44,7 @@ class ExecutionQuery:
     sharding_item: int | None = None
     task_id: str | None = None
     firing_id: str | None = None
+    ip: str | None = None  # the agent's address
     page: int = 1
     per_page: int = DEFAULT_PER_PAGE
     newest_first: bool = True
@@ -92,6 +93,7 @@ class Execution:
     finished_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    ip: str = ""  # the agent's address, "" if unknown
 
 
 @dataclass(frozen=True)
