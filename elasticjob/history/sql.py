@@ -22,9 +22,10 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from elasticjob.history import pruning
+from elasticjob.history import pruning, statistics_sql
 from elasticjob.history.merge import apply_event, execution_time
 from elasticjob.history.schema import job_execution_log, job_run, job_status_trace_log, metadata
+from elasticjob.history.statistics import StatisticInterval
 from elasticjob.history.store import (
     MAX_PER_PAGE,
     Execution,
@@ -73,6 +74,10 @@ def open_history(url_or_path: str) -> SqlHistoryStore:
 
 def _naive_utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _naive(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -457,6 +462,47 @@ class SqlHistoryStore:
             total = conn.scalar(select(func.count()).select_from(t).where(*conditions)) or 0
             rows = [(int(row._mapping["id"]), _event_from_row(row)) for row in conn.execute(page)]
         return TracePage(total=total, rows=rows)
+
+    # -- StatisticsStore (queries in statistics_sql.py) ---------------------------------------------
+
+    def task_results(self, since: datetime | None, until: datetime) -> tuple[int, int]:
+        """See :meth:`StatisticsStore.task_results`."""
+        self._check_open()
+        with self._reading(), self._failures("counting task results"), self._engine.connect() as conn:
+            return statistics_sql.task_results(conn, _naive_utc(since), _naive(until))
+
+    def task_result_buckets(
+        self, since: datetime, until: datetime, interval: StatisticInterval
+    ) -> dict[int, tuple[int, int]]:
+        """See :meth:`StatisticsStore.task_result_buckets`."""
+        self._check_open()
+        with self._reading(), self._failures("counting task results"), self._engine.connect() as conn:
+            return statistics_sql.task_result_buckets(conn, _naive(since), _naive(until), interval)
+
+    def sample_buckets(
+        self, column: str, since: datetime | None, interval: StatisticInterval
+    ) -> dict[int, tuple[int, int]]:
+        """See :meth:`StatisticsStore.sample_buckets`."""
+        self._check_open()
+        with self._reading(), self._failures("reading statistics samples"), self._engine.connect() as conn:
+            return statistics_sql.sample_buckets(conn, column, _naive_utc(since), interval)
+
+    def record_sample(self, at: datetime, running_tasks: int, running_jobs: int, registered: int) -> None:
+        """See :meth:`StatisticsStore.record_sample`."""
+        self._check_open()
+        with self._write_lock, self._failures("recording a sample"), self._engine.connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                statistics_sql.record_sample(conn, _naive(at), running_tasks, running_jobs, registered,
+                                             _naive(datetime.now(UTC)))
+
+    def prune_samples(self, before: datetime) -> int:
+        """See :meth:`StatisticsStore.prune_samples`."""
+        self._check_open()
+        with self._write_lock, self._failures("pruning statistics samples"), self._engine.connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                return statistics_sql.prune_samples(conn, _naive(before))
 
     def status_trace(self, task_id: str) -> list[ExecutionEvent]:
         """See :meth:`HistoryStore.status_trace`."""
