@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from elasticjob.api.errors import ApiError, error_body
 from elasticjob.model import FieldError, ValidationFailed, check_name, parse_json_model
+from elasticjob.model.lenient import lenient_document
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 M = TypeVar("M", bound=BaseModel)
@@ -63,8 +64,9 @@ def _media_type(request: Request) -> str | None:
     return value.split(";", 1)[0].strip().lower() if value else None
 
 
-async def json_model(request: Request, model: type[M]) -> M:
-    """The body as ``model``: 415 for a non-JSON content type, 400 for malformed JSON, 422 for bad content."""
+async def _json_object(request: Request) -> tuple[bytes, dict[str, Any]]:
+    """The body and its JSON object: 415 for a non-JSON content type, 400 for malformed JSON or another
+    JSON value than an object."""
     media = _media_type(request)
     if media is not None and media != "application/json" and not media.endswith("+json"):
         raise ApiError(415, f"Content-Type must be application/json (got {media})")
@@ -79,7 +81,22 @@ async def json_model(request: Request, model: type[M]) -> M:
         raise ApiError(400, "malformed JSON: nested too deeply") from None
     if not isinstance(document, dict):
         raise ApiError(400, "request body must be a JSON object")
+    return raw, document
+
+
+async def json_model(request: Request, model: type[M]) -> M:
+    """The body as ``model``: 415 for a non-JSON content type, 400 for malformed JSON, 422 for bad content."""
+    raw, _document = await _json_object(request)
     return parse_json_model(model, raw)
+
+
+async def form_model(request: Request, model: type[M], empty_as_absent: Collection[str] = ()) -> M:
+    """The body as ``model``, read as leniently as Elastic-Job-Cloud read its console's forms (numbers and
+    booleans as strings, ``""`` for the ``empty_as_absent`` fields: see ``model.lenient``); otherwise as
+    ``json_model``. For the native API only: the other dialects keep their strict typing."""
+    _raw, document = await _json_object(request)
+    # "1e400" becomes inf, written as Infinity: the model rejects it by name like any other bad value.
+    return parse_json_model(model, json.dumps(lenient_document(model, document, empty_as_absent)))
 
 
 async def name_body(request: Request, what: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from elasticjob.api.bodies import json_model, path_name
+from elasticjob.api.bodies import form_model, path_name
 from elasticjob.api.openapi import json_body
 from elasticjob.api.paging import json_list, parse_paging
 from elasticjob.api.service import JobService
@@ -23,15 +23,16 @@ def app_router(service: JobService) -> APIRouter:
 
     @router.post("", status_code=204, openapi_extra=json_body(App))
     async def register(request: Request) -> Response:
-        """Register an app; 409 if it exists."""
-        app = await json_model(request, App)
+        """Register an app; 409 if it exists. Numbers may be JSON strings (``"cpuCount": "0.1"``) and
+        booleans ``"true"``/``"false"``, as the original console's form sends them."""
+        app = await form_model(request, App)
         await run_in_threadpool(service.register_app, app)
         return Response(status_code=204)
 
     @router.put("", status_code=204, openapi_extra=json_body(App))
     async def update(request: Request) -> Response:
-        """Replace an app's configuration; 404 if it does not exist."""
-        app = await json_model(request, App)
+        """Replace an app's configuration; 404 if it does not exist. Bound as leniently as ``POST``."""
+        app = await form_model(request, App)
         await run_in_threadpool(service.update_app, app)
         return Response(status_code=204)
 

@@ -11,11 +11,12 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from elasticjob.api.bodies import json_model, name_body, path_name
+from elasticjob.api.bodies import form_model, json_model, name_body, path_name
 from elasticjob.api.openapi import json_body, name_or_json_body
 from elasticjob.api.paging import list_body, parse_paging
 from elasticjob.api.service import JobService
 from elasticjob.model import Job, ManualRun, NotFound, ValidationFailed
+from elasticjob.model.lenient import JOB_EMPTY_AS_ABSENT
 from elasticjob.model.queue import Overrides
 
 
@@ -44,15 +45,18 @@ def job_router(service: JobService) -> APIRouter:
 
     @router.post("/register", status_code=204, openapi_extra=json_body(Job))
     async def register(request: Request) -> Response:
-        """Register a job (``appName`` of a registered app, or ``appURL`` for the single-step form)."""
-        job = _scheduled(await json_model(request, Job))
+        """Register a job (``appName`` of a registered app, or ``appURL`` for the single-step form).
+        Bound as leniently as Elastic-Job-Cloud bound its console's form: numbers may be JSON strings
+        (``"shardingTotalCount": "2"``), booleans ``"true"``/``"false"``, and ``jobClass``, ``beanName``,
+        ``applicationContext``, ``bootstrapScript`` and ``scriptCommandLine`` ``""`` (absent)."""
+        job = _scheduled(await form_model(request, Job, JOB_EMPTY_AS_ABSENT))
         await run_in_threadpool(service.register_job, job)
         return Response(status_code=204)
 
     @router.put("/update", status_code=204, openapi_extra=json_body(Job))
     async def update(request: Request) -> Response:
-        """Replace a registered job's configuration."""
-        job = _scheduled(await json_model(request, Job))
+        """Replace a registered job's configuration (bound as leniently as ``/job/register``)."""
+        job = _scheduled(await form_model(request, Job, JOB_EMPTY_AS_ABSENT))
         await run_in_threadpool(service.update_job, job)
         return Response(status_code=204)
 

@@ -80,7 +80,8 @@ def runtime_router(
     @router.get("/events/executions")
     async def executions(request: Request) -> Any:
         """Execution history, newest first: ``{"total", "rows"}``. Query: ``page``, ``per_page``, ``jobName``,
-        ``state`` (comma-separated), ``startTime``/``endTime`` (ISO 8601), ``shardingItem``, ``taskId``."""
+        ``state`` (comma-separated), ``startTime``/``endTime`` (ISO 8601), ``shardingItem``, ``taskId``,
+        ``ip`` (the agent's address; each row has it in ``ip``)."""
         return await from_history(request, history.executions, native_page)
 
     @router.get("/events/statusTraces")

@@ -137,6 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
         "are deleted in the background; active runs are always kept (default 1000; 0: keep all)",
     )
     master.add_argument(
+        "--statistics-interval",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how often the leader samples running tasks, running jobs and registered jobs into the "
+        "history for /job/statistics (default 60, as Elastic-Job-Cloud; 1 to 3600)",
+    )
+    master.add_argument(
         "--placement",
         choices=["spread", "binpack"],
         default="spread",
@@ -303,6 +311,7 @@ def _master(args: argparse.Namespace) -> int:
             placement=args.placement,
             launch_ahead=args.launch_ahead,
             run_retention=args.run_retention,
+            statistics_interval=args.statistics_interval,
         )
     except ValueError as exc:
         return _fail(str(exc))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import threading
 from dataclasses import dataclass
@@ -25,6 +26,25 @@ def parse_host_port(value: str, flag: str) -> HostPort:
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"{flag} must be HOST:PORT with a port from 0 to 65535 (got {value!r})")
     return HostPort(host.strip("[]") or "0.0.0.0", int(port))
+
+
+def peer_ip(peer: str) -> str:
+    """The IP address in a gRPC peer string (``ipv4:127.0.0.1:5000``, ``ipv6:[::1]:5000``, with or
+    without the port), or ``""`` when it names none (``unix:/path``, anything unexpected)."""
+    kind, _sep, rest = peer.partition(":")
+    if kind == "ipv6":
+        host = rest[1:].partition("]")[0] if rest.startswith("[") else rest
+    elif kind == "ipv4":
+        host = rest.rpartition(":")[0] if rest.count(":") == 1 else rest
+    else:
+        return ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return ""
+    # An IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d: report it as the IPv4 it is.
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped or address)
 
 
 def advertised_host(bind_host: str) -> str:

@@ -7,9 +7,9 @@ The rule, which every store applies the same way:
   So a terminal execution never becomes STAGING or RUNNING again, and among equal ranks the latest wins
   (a LOST task that later reports FINISHED ends up FINISHED).
 - A superseding event sets the state, exit code and message (those belong to the state) and overrides
-  agent, host, shard, firing, start and finish times when it carries them.
+  agent, host, ip, shard, firing, start and finish times when it carries them.
 - A stale event changes no state; it only fills what the record lacks (agent, host, shard, firing,
-  start time) — a RUNNING that arrives after FINISHED still tells when the task started.
+  start time, ip) — a RUNNING that arrives after FINISHED still tells when the task started.
 - ``started_at`` defaults to the time of the first RUNNING event, ``finished_at`` to the time of the
   terminal event (except MISSED: a missed firing never ran).
 """
@@ -66,6 +66,7 @@ def apply_event(current: Execution | None, event: ExecutionEvent) -> Execution:
             state=event.state,
             agent_id=event.agent_id,
             hostname=event.hostname,
+            ip=event.ip,
             exit_code=event.exit_code,
             message=event.message,
             started_at=started,
@@ -83,6 +84,7 @@ def apply_event(current: Execution | None, event: ExecutionEvent) -> Execution:
             state=event.state,
             agent_id=event.agent_id or current.agent_id,
             hostname=event.hostname or current.hostname,
+            ip=event.ip or current.ip,
             exit_code=event.exit_code,
             message=event.message,
             # An explicit start time wins; the RUNNING default only fills a gap.
@@ -97,6 +99,7 @@ def apply_event(current: Execution | None, event: ExecutionEvent) -> Execution:
         firing_id=current.firing_id or event.firing_id,
         agent_id=current.agent_id or event.agent_id,
         hostname=current.hostname or event.hostname,
+        ip=current.ip or event.ip,
         started_at=current.started_at or started,
         created_at=created,
     )

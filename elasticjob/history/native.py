@@ -119,8 +119,9 @@ def parse_query(params: Mapping[str, str]) -> ExecutionQuery:
     ignored): ``page`` (>= 1, default 1), ``per_page`` (>= 1, default 20; values above 1000 are capped at
     1000), ``jobName``, ``state`` (comma-separated, case-insensitive), ``startTime``/``since`` and
     ``endTime``/``until`` (ISO 8601, inclusive; without an offset they mean UTC), ``shardingItem``
-    (>= 0), ``taskId``, ``firingId``, ``order`` (``asc`` or ``desc``, default ``desc``: newest first),
-    and Elastic-Job-Cloud's ``isSuccess`` (``true``: FINISHED; ``false``: ended in any other way).
+    (>= 0), ``taskId``, ``firingId``, ``ip`` (the agent's address), ``order`` (``asc`` or ``desc``,
+    default ``desc``: newest first), and Elastic-Job-Cloud's ``isSuccess`` (``true``: FINISHED;
+    ``false``: ended in any other way).
 
     Raises :class:`QueryError` naming the offending parameter.
     """
@@ -150,6 +151,7 @@ def parse_query(params: Mapping[str, str]) -> ExecutionQuery:
         sharding_item=_int(params, "shardingItem", minimum=0, maximum=_MAX_SHARDING_ITEM),
         task_id=_param(params, "taskId"),
         firing_id=_param(params, "firingId"),
+        ip=_param(params, "ip"),
         page=page,
         per_page=DEFAULT_PER_PAGE if per_page is None else min(per_page, MAX_PER_PAGE),
         newest_first=order == "desc",
@@ -170,15 +172,17 @@ def _ip_of(hostname: str) -> str:
 def native_row(execution: Execution) -> dict[str, object]:
     """One row of ``GET /job/events/executions`` (Elastic-Job-Cloud ``JobExecutionEvent`` field names).
 
-    ``ip`` is the hostname when that is an IP address, else ``""``. Times are ISO 8601 in UTC with an
-    offset, or ``None`` (JSON null) when unknown. ``success`` means FINISHED; ``failureCause`` is the
-    message of any other state. ``state``, ``exitCode``, ``agentId`` and ``firingId`` are additions.
+    ``ip`` is the agent's address as the leader saw its stream come in (recorded with the execution);
+    for executions recorded before that was kept, the hostname when that is an IP address, else ``""``.
+    Times are ISO 8601 in UTC with an offset, or ``None`` (JSON null) when unknown. ``success`` means
+    FINISHED; ``failureCause`` is the message of any other state. ``state``, ``exitCode``, ``agentId``
+    and ``firingId`` are additions.
     """
     success = execution.state == FINISHED
     return {
         "id": execution.task_id,
         "hostname": execution.hostname,
-        "ip": _ip_of(execution.hostname),
+        "ip": execution.ip or _ip_of(execution.hostname),
         "taskId": execution.task_id,
         "jobName": execution.job_name,
         "source": EXECUTION_SOURCE,

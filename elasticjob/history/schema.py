@@ -15,6 +15,7 @@ metadata = MetaData()
 
 _ID = 512  # task ids embed job name (<= 128), agent id and a UUID
 _NAME = 255
+_IP = 64
 
 
 def _event_columns() -> list[Column[Any]]:
@@ -26,6 +27,8 @@ def _event_columns() -> list[Column[Any]]:
         Column("state", String(16), nullable=False),
         Column("agent_id", String(_ID), nullable=False, default=""),
         Column("hostname", String(_NAME), nullable=False, default=""),
+        # Added after the first release: upgrade.py adds it to databases made before.
+        Column("ip", String(_IP), nullable=False, default="", server_default=""),
         Column("exit_code", Integer, nullable=True),
         Column("message", Text, nullable=False, default=""),
         Column("started_at", DateTime(timezone=False), nullable=True),
@@ -75,3 +78,30 @@ job_run = Table(
 )
 """A run's own environment and job parameter (a manual run's overrides), written at its first launch.
 Only runs that have some are here; every other fact of a run comes from its executions."""
+
+
+job_statistics_sample = Table(
+    "job_statistics_sample",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("statistics_time", DateTime(timezone=False), nullable=False),
+    Column("running_task_count", Integer, nullable=False),
+    Column("running_job_count", Integer, nullable=False),
+    Column("registered_job_count", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=False), nullable=False),
+    Index("ix_job_statistics_sample_time", "statistics_time"),
+)
+"""What the leader counted at one instant (``statistics.Sampler``): launched unfinished tasks, jobs with
+such tasks, registered jobs. Elastic-Job-Cloud's TASK_RUNNING_STATISTICS, JOB_RUNNING_STATISTICS and
+JOB_REGISTER_STATISTICS, taken together."""
+
+_finished_index = Index("ix_job_execution_log_finished", job_execution_log.c.finished_at)
+
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("job_execution_log", "ip", "VARCHAR(64) NOT NULL DEFAULT ''"),
+    ("job_status_trace_log", "ip", "VARCHAR(64) NOT NULL DEFAULT ''"),
+)
+"""Columns added to tables of the first release: ``(table, column, DDL)`` for ``upgrade.py``."""
+
+ADDED_INDEXES: tuple[tuple[Index, str], ...] = ((_finished_index, "job_execution_log"),)
+"""Indexes added to tables of the first release (task results by end time), for ``upgrade.py``."""

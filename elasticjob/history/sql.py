@@ -22,9 +22,10 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from elasticjob.history import pruning
+from elasticjob.history import pruning, statistics_sql
 from elasticjob.history.merge import apply_event, execution_time
 from elasticjob.history.schema import job_execution_log, job_run, job_status_trace_log, metadata
+from elasticjob.history.statistics import StatisticInterval
 from elasticjob.history.store import (
     MAX_PER_PAGE,
     Execution,
@@ -34,6 +35,7 @@ from elasticjob.history.store import (
     HistoryError,
     TracePage,
 )
+from elasticjob.history.upgrade import upgrade
 from elasticjob.model.execution import ExecutionEvent
 
 DEFAULT_HISTORY_URL = "sqlite:////var/lib/elasticjob/history.db"
@@ -74,6 +76,10 @@ def _naive_utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
+def _naive(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
 def _aware(value: datetime | None) -> datetime | None:
     return None if value is None else value.replace(tzinfo=UTC)
 
@@ -93,6 +99,7 @@ def _execution_values(execution: Execution) -> dict[str, Any]:
         "state": execution.state,
         "agent_id": execution.agent_id,
         "hostname": execution.hostname,
+        "ip": execution.ip,
         "exit_code": execution.exit_code,
         "message": execution.message,
         "started_at": _naive_utc(execution.started_at),
@@ -113,6 +120,7 @@ def _execution_from_row(row: Row[Any]) -> Execution:
         state=m["state"],
         agent_id=m["agent_id"],
         hostname=m["hostname"],
+        ip=m["ip"],
         exit_code=m["exit_code"],
         message=m["message"],
         started_at=_aware(m["started_at"]),
@@ -131,6 +139,7 @@ def _trace_values(e: ExecutionEvent) -> dict[str, Any]:
         "state": e.state,
         "agent_id": e.agent_id,
         "hostname": e.hostname,
+        "ip": e.ip,
         "exit_code": e.exit_code,
         "message": e.message,
         "started_at": _naive_utc(e.started_at),
@@ -149,6 +158,7 @@ def _event_from_row(row: Row[Any]) -> ExecutionEvent:
         m["state"],
         agent_id=m["agent_id"],
         hostname=m["hostname"],
+        ip=m["ip"],
         exit_code=m["exit_code"],
         message=m["message"],
         started_at=_aware(m["started_at"]),
@@ -246,6 +256,7 @@ class SqlHistoryStore:
                 except SQLAlchemyError:
                     # Another process may have created them between our check and our CREATE; look again.
                     metadata.create_all(self._engine)
+                upgrade(self._engine)  # columns and indexes later releases added to existing tables
         except HistoryError:
             self._engine.dispose()
             raise
@@ -289,6 +300,8 @@ class SqlHistoryStore:
             conditions.append(t.c.task_id == query.task_id)
         if query.firing_id is not None:
             conditions.append(t.c.firing_id == query.firing_id)
+        if query.ip is not None:
+            conditions.append(t.c.ip == query.ip)
         if query.newest_first:
             order = (t.c.execution_time.desc(), t.c.task_id.desc())
         else:
@@ -428,6 +441,7 @@ class SqlHistoryStore:
             (t.c.task_id, query.task_id),
             (t.c.firing_id, query.firing_id),
             (t.c.sharding_item, query.sharding_item),
+            (t.c.ip, query.ip),
         ):
             if value is not None:
                 conditions.append(column == value)
@@ -448,6 +462,47 @@ class SqlHistoryStore:
             total = conn.scalar(select(func.count()).select_from(t).where(*conditions)) or 0
             rows = [(int(row._mapping["id"]), _event_from_row(row)) for row in conn.execute(page)]
         return TracePage(total=total, rows=rows)
+
+    # -- StatisticsStore (queries in statistics_sql.py) ---------------------------------------------
+
+    def task_results(self, since: datetime | None, until: datetime) -> tuple[int, int]:
+        """See :meth:`StatisticsStore.task_results`."""
+        self._check_open()
+        with self._reading(), self._failures("counting task results"), self._engine.connect() as conn:
+            return statistics_sql.task_results(conn, _naive_utc(since), _naive(until))
+
+    def task_result_buckets(
+        self, since: datetime, until: datetime, interval: StatisticInterval
+    ) -> dict[int, tuple[int, int]]:
+        """See :meth:`StatisticsStore.task_result_buckets`."""
+        self._check_open()
+        with self._reading(), self._failures("counting task results"), self._engine.connect() as conn:
+            return statistics_sql.task_result_buckets(conn, _naive(since), _naive(until), interval)
+
+    def sample_buckets(
+        self, column: str, since: datetime | None, interval: StatisticInterval
+    ) -> dict[int, tuple[int, int]]:
+        """See :meth:`StatisticsStore.sample_buckets`."""
+        self._check_open()
+        with self._reading(), self._failures("reading statistics samples"), self._engine.connect() as conn:
+            return statistics_sql.sample_buckets(conn, column, _naive_utc(since), interval)
+
+    def record_sample(self, at: datetime, running_tasks: int, running_jobs: int, registered: int) -> None:
+        """See :meth:`StatisticsStore.record_sample`."""
+        self._check_open()
+        with self._write_lock, self._failures("recording a sample"), self._engine.connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                statistics_sql.record_sample(conn, _naive(at), running_tasks, running_jobs, registered,
+                                             _naive(datetime.now(UTC)))
+
+    def prune_samples(self, before: datetime) -> int:
+        """See :meth:`StatisticsStore.prune_samples`."""
+        self._check_open()
+        with self._write_lock, self._failures("pruning statistics samples"), self._engine.connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                return statistics_sql.prune_samples(conn, _naive(before))
 
     def status_trace(self, task_id: str) -> list[ExecutionEvent]:
         """See :meth:`HistoryStore.status_trace`."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from elasticjob.history.statistics import StatisticInterval
 from elasticjob.model.execution import TASK_STATES, ExecutionEvent
 
 DEFAULT_PER_PAGE = 20
@@ -44,6 +45,7 @@ class ExecutionQuery:
     sharding_item: int | None = None
     task_id: str | None = None
     firing_id: str | None = None
+    ip: str | None = None  # the agent's address
     page: int = 1
     per_page: int = DEFAULT_PER_PAGE
     newest_first: bool = True
@@ -92,6 +94,7 @@ class Execution:
     finished_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    ip: str = ""  # the agent's address, "" if unknown
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,38 @@ class FiringPage:
 
     total: int
     rows: list[tuple[str, list[Execution]]]
+
+
+@runtime_checkable
+class StatisticsStore(Protocol):
+    """Aggregates for ``/job/statistics`` (see ``statistics.py``), each one query; datetimes aware.
+    Thread-safe; every method may raise :class:`HistoryError`."""
+
+    def task_results(self, since: datetime | None, until: datetime) -> tuple[int, int]:
+        """``(succeeded, failed)`` of the tasks that ended in ``[since, until)`` (``since`` None: ever)."""
+        ...
+
+    def task_result_buckets(
+        self, since: datetime, until: datetime, interval: StatisticInterval
+    ) -> dict[int, tuple[int, int]]:
+        """The same per bucket of ``interval`` (number: whole intervals since the epoch); only buckets
+        in which some task ended."""
+        ...
+
+    def sample_buckets(
+        self, column: str, since: datetime | None, interval: StatisticInterval
+    ) -> dict[int, tuple[int, int]]:
+        """Per bucket of ``interval``: ``(largest sample id, largest value of column)`` of the samples
+        taken since ``since``. ``column``: running_task_count, running_job_count, registered_job_count."""
+        ...
+
+    def record_sample(self, at: datetime, running_tasks: int, running_jobs: int, registered: int) -> None:
+        """Store one sample taken at ``at``."""
+        ...
+
+    def prune_samples(self, before: datetime) -> int:
+        """Delete the samples taken before ``before``; how many went."""
+        ...
 
 
 @runtime_checkable

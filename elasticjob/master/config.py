@@ -25,10 +25,15 @@ class MasterConfig:
     placement: str = "spread"  # spread | binpack
     launch_ahead: float = 2.5  # seconds before a cron instant its firing is launched (shards start on time)
     run_retention: int = DEFAULT_RUN_RETENTION  # finished runs kept per job in the history; 0: all
+    statistics_interval: float = 60.0  # seconds between the leader's statistics samples
 
     def __post_init__(self) -> None:
         if not 0 <= self.launch_ahead <= 60:
             raise ValueError(f"--launch-ahead must be from 0 to 60 seconds (got {self.launch_ahead:g})")
+        if not 1 <= self.statistics_interval <= 3600:
+            raise ValueError(
+                f"--statistics-interval must be from 1 to 3600 seconds (got {self.statistics_interval:g})"
+            )
         if self.run_retention < 0:
             raise ValueError(f"--run-retention must not be negative (got {self.run_retention}; 0 keeps all)")
         if self.http.port != 0 and self.http.port == self.grpc.port and (

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 
 import grpc
 
+from elasticjob.common.net import peer_ip
 from elasticjob.common.openfiles import raise_open_files_limit
 from elasticjob.master.hub import AgentConnection, AgentHub
 from elasticjob.master.outbox import LoopWaker
@@ -99,6 +100,8 @@ class Gateway(pb_grpc.AgentGatewayServicer):
             attributes=dict(register.attributes),
             waker=self._loop_waker(),
             incarnation=register.incarnation,
+            # Where its stream comes from: the address the executions record as the agent's ``ip``.
+            ip=peer_ip(context.peer() or ""),
         )
         tasks = []
         for status in register.tasks:
@@ -113,9 +116,10 @@ class Gateway(pb_grpc.AgentGatewayServicer):
         reader: asyncio.Task[None] | None = None
         try:
             log.info(
-                "agent %s (%s) connected: %.2f CPUs, %.0f MB, %d task(s) reported",
+                "agent %s (%s, %s) connected: %.2f CPUs, %.0f MB, %d task(s) reported",
                 connection.agent_id,
                 connection.hostname,
+                connection.ip or "no IP",
                 connection.cpus,
                 connection.mem_mb,
                 len(tasks),

@@ -53,8 +53,10 @@ class AgentConnection:
         attributes: dict[str, str],
         waker: LoopWaker,
         incarnation: str = "",
+        ip: str = "",
     ) -> None:
         self.agent_id = agent_id
+        self.ip = ip
         self.hostname = hostname
         self.cpus = cpus
         self.mem_mb = mem_mb
@@ -62,7 +64,7 @@ class AgentConnection:
         self.incarnation = incarnation
         self.registered_at = time.time()
         self.last_seen = time.monotonic()  # written by the stream's reader on the loop
-        self.view = AgentView(agent_id, hostname, cpus, mem_mb, dict(attributes), incarnation)
+        self.view = AgentView(agent_id, hostname, cpus, mem_mb, dict(attributes), incarnation, ip)
         self.outbox = Outbox(waker)
 
     @property

@@ -26,10 +26,12 @@ from elasticjob.api.metronome import metronome_router
 from elasticjob.api.runs import RunsView
 from elasticjob.api.runtime import LeaderState, forwarder, runtime_router
 from elasticjob.api.service import JobService
+from elasticjob.api.statistics import statistics_router
 from elasticjob.common.net import advertised_host
 from elasticjob.history import open_history
 from elasticjob.history.recorder import HistoryRecorder
 from elasticjob.history.retention import RunRetention
+from elasticjob.history.sampler import StatisticsSampler
 from elasticjob.master.config import MasterConfig
 from elasticjob.master.gateway import AgentEvents, Gateway, start_grpc_server
 from elasticjob.master.hub import AgentConnection, AgentHub
@@ -165,6 +167,16 @@ def run_master(config: MasterConfig) -> None:
     leadership = LeaderState(lambda: election.is_leader, leader_http)
     runs = RunsView(state, history, jobs.request_stop)
     runtime = runtime_router(leadership, history, hub, runs)
+    runtime.include_router(statistics_router(leadership, history, state.job_kinds))
+
+    def counts() -> tuple[int, int, int]:
+        running = state.running()
+        return len(running), len({task.job_name for task in running}), state.job_count()
+
+    # Only the leader samples: a database shared by several masters gets one series.
+    sampler = StatisticsSampler(
+        history, counts, lambda: election.is_leader, interval=config.statistics_interval
+    )
     v1 = metronome_router(jobs, runs, forwarder(leadership))
     cluster = cluster_router(ClusterView(state, departures, leader, client))
     app = create_app(jobs, leader, metrics, config.max_body_bytes, runtime, v1, cluster)
@@ -185,6 +197,7 @@ def run_master(config: MasterConfig) -> None:
         signal.signal(signum, lambda received, _frame: log.info("signal %d: shutting down", received))
     scheduler.start()
     election.start()
+    sampler.start()
     write_addresses(config.data_dir, info)
     log.info(
         "master http=%s grpc=%s namespace=%s zk=%s", info["http"], info["grpc"], layout.root, config.zk.hosts
@@ -192,6 +205,7 @@ def run_master(config: MasterConfig) -> None:
     try:
         server.run(sockets=[http_socket])
     finally:
+        sampler.stop()
         election.stop()
         scheduler.stop()
         recorder.stop()  # what the scheduler recorded is written, and its acknowledgements sent

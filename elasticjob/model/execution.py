@@ -76,6 +76,7 @@ class ExecutionEvent:
     # A launch of a run with its own environment or job parameter: those (``Overrides.to_json()``), kept
     # with the run in the history.
     run_overrides: Mapping[str, Any] | None = field(default=None, kw_only=True, compare=False)
+    ip: str = field(default="", kw_only=True)  # the agent's address (Elastic-Job-Cloud's ``ip``)
 
     def __post_init__(self) -> None:
         if not self.task_id:

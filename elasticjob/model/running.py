@@ -36,6 +36,7 @@ class RunningTask:
     # reconnects without the task, it never received it.
     agent_incarnation: str = ""
     overrides: Overrides = NO_OVERRIDES  # its run's own environment and job parameter
+    ip: str = ""  # its agent's address as the leader saw it ("" if unknown, e.g. written by an older one)
 
     def to_json(self) -> dict[str, Any]:
         value = {
@@ -58,6 +59,8 @@ class RunningTask:
             "startAt": iso(self.start_at) if self.start_at else None,
             "agentIncarnation": self.agent_incarnation,
         }
+        if self.ip:
+            value["ip"] = self.ip
         if self.overrides:
             value["overrides"] = self.overrides.to_json()
         return value
@@ -84,6 +87,7 @@ class RunningTask:
             start_at=parse_iso(value["startAt"]) if value.get("startAt") else None,
             agent_incarnation=value.get("agentIncarnation", ""),
             overrides=Overrides.from_json(value.get("overrides")),
+            ip=value.get("ip", ""),
         )
 
     def native_view(self) -> dict[str, Any]:

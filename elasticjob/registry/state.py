@@ -79,6 +79,7 @@ class JobRecord:
     cron_dialect: str = "QUARTZ"
     time_zone: str = ""
     daemon: bool = False
+    job_type: str = "SCRIPT"
     error: str | None = None
 
 
@@ -101,6 +102,7 @@ def decode_job(name: str, data: bytes) -> JobRecord:
         job.cron_dialect.value,
         sys.intern(job.timeZone),
         job.jobExecutionType is JobExecutionType.DAEMON,
+        sys.intern(job.jobType.value),
     )
 
 
@@ -267,6 +269,19 @@ class ClusterState:
         number of jobs."""
         nodes, total = self.mirror.range_nodes(JOBS, start, total_if_none(stop))
         return [n.value.json for n in nodes if n.value.error is None], total
+
+    def job_kinds(self) -> tuple[dict[str, int], dict[str, int]]:
+        """How many valid jobs there are of each ``jobType`` and of each ``jobExecutionType``, counted
+        from memory (no parsing, no ZooKeeper read)."""
+        types: dict[str, int] = {}
+        executions: dict[str, int] = {}
+        for _name, node in self.mirror.items(JOBS):
+            record: JobRecord = node.value
+            if record.error is None:
+                types[record.job_type] = types.get(record.job_type, 0) + 1
+                kind = "DAEMON" if record.daemon else "TRANSIENT"
+                executions[kind] = executions.get(kind, 0) + 1
+        return types, executions
 
     def jobs_of_app(self, app_name: str) -> list[str]:
         with self._index_lock:

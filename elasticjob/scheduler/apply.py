@@ -181,6 +181,7 @@ class Applier:
                         MISSED if r.missed else r.state.value,
                         agent_id=r.task.agent_id,
                         hostname=r.task.hostname,
+                        ip=r.task.ip,
                         exit_code=r.exit_code,
                         message=r.message,
                         started_at=r.started_at,

@@ -144,7 +144,9 @@ def plan_cycle(
         if placements and job_name not in reasons:
             for placed in sorted(placements, key=lambda p: p.task.sharding_item):
                 agent = snapshot.agents[placed.agent_id]
-                result.launches.append(_launch(job, app, placed, head, now, incarnation=agent.incarnation))
+                result.launches.append(_launch(
+                    job, app, placed, head, now, incarnation=agent.incarnation, ip=agent.ip
+                ))
             if head is not None:
                 queue = queues[job_name]
                 fired = max(now, head.scheduled_at)  # a firing launched ahead fires at its instant
@@ -401,6 +403,7 @@ def _apply_failover(
                 firing_id=entry.firing_id,
                 attempt=entry.attempt,
                 incarnation=snapshot.agents[placed.agent_id].incarnation,
+                ip=snapshot.agents[placed.agent_id].ip,
                 overrides=entry.overrides,
             )
             result.launches.append(launch)
@@ -464,6 +467,7 @@ def _launch(
     firing_id: str | None = None,
     attempt: int = 0,
     incarnation: str = "",
+    ip: str = "",
     overrides: Overrides | None = None,
 ) -> TaskLaunch:
     item = placed.task.sharding_item
@@ -492,6 +496,7 @@ def _launch(
         start_at=start_at,
         agent_incarnation=incarnation,
         overrides=overrides,
+        ip=ip,
     )
     return TaskLaunch(task, task_spec(job, app, task))
 

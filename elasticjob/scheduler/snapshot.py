@@ -21,6 +21,7 @@ class AgentView:
     mem_mb: float
     attributes: Mapping[str, str] = field(default_factory=dict)
     incarnation: str = ""  # of the agent's process (Register.incarnation; "" if it sent none)
+    ip: str = ""  # the address its stream comes from ("" if unknown)
 
 
 @dataclass(frozen=True)

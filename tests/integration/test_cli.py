@@ -567,7 +567,7 @@ def test_app_remove_of_an_unused_app(url: str, api: httpx.Client) -> None:
 
 def test_invalid_job_file_names_the_field(url: str, api: httpx.Client, tmp_path: Path) -> None:
     name = unique()
-    stderr = failed(run(url, "job", "add", write(tmp_path, job_body(name, shardingTotalCount="5"))))
+    stderr = failed(run(url, "job", "add", write(tmp_path, job_body(name, shardingTotalCount="five"))))
     assert "(HTTP 422)" in stderr
     assert "\n  shardingTotalCount: " in stderr
     assert api.get(f"/job/jobs/{name}").status_code == 404
