@@ -22,6 +22,8 @@ answers; nothing here is forwarded to the leader. Shapes (all JSON):
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -43,6 +45,9 @@ from elasticjob.registry.departures import AgentDepartures, Departure
 from elasticjob.registry.state import AGENTS, ClusterState, JobRecord
 
 SORT_KEYS = ("name", "app", "cron", "type", "state")
+# The leader is read from ZooKeeper (two reads); dashboards poll the overview, so one answer serves every
+# request of this many seconds: the number of consoles open does not add ZooKeeper reads.
+LEADER_TTL = 2.0
 DEFAULT_SUMMARY_PAGE = 50
 MAX_FIRINGS = 100
 
@@ -151,6 +156,21 @@ class ClusterView:
         self.departures = departures
         self.leader = leader
         self.client = client
+        self._leader_cache: tuple[float, dict[str, Any] | None] = (-LEADER_TTL, None)
+        self._leader_lock = threading.Lock()
+
+    def current_leader(self) -> dict[str, Any] | None:
+        """The leader, read at most once every ``LEADER_TTL`` seconds (None if unknown or unreachable)."""
+        with self._leader_lock:
+            read_at, value = self._leader_cache
+            if time.monotonic() - read_at < LEADER_TTL:
+                return value
+            try:
+                value = self.leader()
+            except Exception:  # noqa: BLE001 - ZooKeeper unreachable: the overview says so in "zookeeper"
+                value = None
+            self._leader_cache = (time.monotonic(), value)
+            return value
 
     def overview(self) -> dict[str, Any]:
         running = self.state.running()
@@ -159,12 +179,8 @@ class ClusterView:
         total_mem = sum(float((n.value or {}).get("memMB") or 0) for n in agents.values())
         used = usage([t for t in running if t.agent_id in agents])
         queues = self.state.queues()
-        try:
-            leader = self.leader()
-        except Exception:  # noqa: BLE001 - ZooKeeper unreachable: the overview says so in "zookeeper"
-            leader = None
         return {
-            "leader": leader,
+            "leader": self.current_leader(),
             "zookeeper": {"state": str(self.client.state), "synced": self.state.synced},
             "agents": {
                 "count": len(agents),

@@ -8,14 +8,31 @@ import { Bar, Empty, Loading, REFRESH_MS, href, useData } from "../ui.js";
 
 const HOUR_MS = 3600 * 1000;
 
-/** Task results buckets as ``[{time (ms), success, failed}]``, oldest first. */
+const MINUTE_MS = 60 * 1000;
+
+/** Task results per minute of the last 24 hours as ``[{time (ms), success, failed}]``, oldest first. The
+ * API answers every minute's bucket in order up to the current one, its dates in the original's format
+ * (Gson's, in the master's time zone): the times are placed from the buckets' order instead. */
 async function taskResults() {
   const rows = await api.get("/job/statistics/tasks/results", { since: "last24hours" });
-  return (rows || []).map((r) => ({
-    time: new Date(r.statisticsTime || r.creationTime).getTime(),
+  const last = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS;
+  return (rows || []).map((r, i, all) => ({
+    time: last - (all.length - 1 - i) * MINUTE_MS,
     success: r.successCount || 0,
     failed: r.failedCount || 0,
-  })).sort((a, b) => a.time - b.time);
+  }));
+}
+
+/** ``points`` summed per hour. */
+function hourly(points) {
+  const hours = new Map();
+  for (const p of points) {
+    const hour = Math.floor(p.time / HOUR_MS) * HOUR_MS;
+    const sum = hours.get(hour) || { time: hour, success: 0, failed: 0 };
+    sum.success += p.success; sum.failed += p.failed;
+    hours.set(hour, sum);
+  }
+  return [...hours.values()];
 }
 
 /** A uPlot chart of successes and failures over time. */
@@ -35,8 +52,8 @@ function ResultsChart({ points, title, testid }) {
   }, [points, title]);
   return html`<figure class="chart" data-testid=${testid}>
     <div ref=${box} role="img" aria-label=${title}></div>
-    <figcaption>${title}: ${t("succeeded")} ${points.reduce((n, p) => n + p.success, 0)},
-      ${t("failed")} ${points.reduce((n, p) => n + p.failed, 0)}</figcaption>
+    <figcaption>${`${title}: ${t("succeeded")} ${points.reduce((n, p) => n + p.success, 0)}, ${t("failed")} ${
+      points.reduce((n, p) => n + p.failed, 0)}`}</figcaption>
   </figure>`;
 }
 
@@ -67,12 +84,11 @@ export function Dashboard() {
       </div>`}<//>
     <h3>${t("taskResults")}</h3>
     <${Loading} state=${results}>${(points) => {
-      if (!points.length) return html`<${Empty} text=${t("noResults")} />`;
-      const now = Date.now();
-      const hour = points.filter((p) => p.time >= now - HOUR_MS);
+      if (!points.some((p) => p.success || p.failed)) return html`<${Empty} text=${t("noResults")} />`;
+      const hour = points.slice(-60);
       return html`<div class="grid-2">
         <${ResultsChart} points=${hour} title=${t("lastHour")} testid="chart-hour" />
-        <${ResultsChart} points=${points} title=${t("lastDay")} testid="chart-day" />
+        <${ResultsChart} points=${hourly(points)} title=${t("lastDay")} testid="chart-day" />
       </div>`;
     }}<//>
   </section>`;
