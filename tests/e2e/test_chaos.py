@@ -69,7 +69,10 @@ def assert_runs(client: httpx.Client, job: str, history: list[dict[str, Any]]) -
         assert sorted((t["taskId"], t["state"]) for t in run["tasks"]) == recorded, run
         assert run["status"] in ("SUCCESS", "FAILED") and run["finishedAt"], run
         started = any(state != "MISSED" for _, state in recorded)
-        assert run["status"] == ("SUCCESS" if started else "FAILED"), run
+        assert run["status"] == ("SUCCESS" if started else "FAILED"), (
+            f"{run['status']} ({run['reason']}): " + "; ".join(
+                f"shard {t['shardingItem']} {t['state']} created {t['createdAt']} {t['message']!r}"
+                for t in run["tasks"]))
 
 
 def setup_job(cluster: Cluster, tmp_path: Path, script: str, job: dict[str, Any]) -> tuple[httpx.Client, Path]:
