@@ -246,5 +246,13 @@ def assemble(
     )
 
 
-def _attempt_order(task: RunTask) -> tuple[dt.datetime, int]:
-    return task.created_at or dt.datetime(1970, 1, 1, tzinfo=dt.UTC), task.attempt
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_NEVER = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+def _attempt_order(task: RunTask) -> tuple[dt.datetime, int, dt.datetime]:
+    # Attempts of a shard in the order they ran: by creation, then attempt number; the history does not
+    # keep attempt numbers, and a task whose launch was never recorded is created when its loss is — in
+    # the very cycle (same instant) that launches its shard again — so of two created at once, the one
+    # that ended later (or has not ended) is the later attempt.
+    return task.created_at or _EPOCH, task.attempt, task.finished_at or _NEVER

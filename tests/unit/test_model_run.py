@@ -101,3 +101,12 @@ def test_a_missed_firings_run_ends_when_it_was_recorded_missed() -> None:
     missed = RunTask("m", None, "MISSED", message="disabled", created_at=T0 + dt.timedelta(seconds=3))
     run = assemble("myjob", "cron-20260725T212507.000Z", [missed])
     assert run.status is RunStatus.FAILED and run.finished_at == T0 + dt.timedelta(seconds=3)
+
+
+def test_a_lost_task_declared_in_the_cycle_that_re_runs_its_shard_comes_before_the_re_run() -> None:
+    # A new leader whose predecessor died before recording a launch records the task's loss and launches
+    # the shard again in one cycle, both at that cycle's instant: the attempt that ended later is the last.
+    lost = RunTask("t0-a", 0, "LOST", message="agent restarted", created_at=T0, finished_at=T0)
+    rerun = RunTask("t0-b", 0, "FINISHED", created_at=T0, finished_at=T0 + dt.timedelta(seconds=5))
+    for recorded in ([lost, rerun], [rerun, lost]):
+        assert finished_status(recorded) == (RunStatus.SUCCESS, "")
