@@ -4,6 +4,7 @@ cluster: the pages an operator uses every day, each test saving a screenshot of 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from tests.e2e.conftest import Cluster
 from tests.support import build_tarball
@@ -69,8 +70,14 @@ def _cluster(cluster: Cluster, tmp_path: Path, *jobs: tuple[str, str, int]) -> s
     return cluster.masters[0].url
 
 
-def _open_newest_run(page: Page) -> None:
-    page.get_by_test_id("runs").get_by_role("link").first.click()
+def _runs_with(page: Page, status: str) -> Locator:
+    return page.get_by_test_id("runs").locator("tbody tr").filter(
+        has=page.get_by_test_id("status").filter(has_text=status))
+
+
+def _open_run(page: Page, status: str) -> None:
+    """Open the newest run listed with ``status`` (newest first)."""
+    _runs_with(page, status).first.get_by_role("link").first.click()
     expect(page).to_have_url(re.compile(r"#/jobs/[^/]+/runs/\d{14}[0-9a-z]{5}$"))
 
 
@@ -140,10 +147,14 @@ def test_create_a_job_through_the_form_see_it_fire_read_a_log_disable_and_delete
     expect(firings).to_have_count(5)
     expect(firings.first).to_contain_text("+01:00")
     # It fires on its schedule, and both shards succeed.
-    expect(page.get_by_test_id("runs").get_by_test_id("status").first).to_have_text("SUCCESS", timeout=30_000)
+    expect(_runs_with(page, "SUCCESS").first).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("shards").locator("tbody tr")).to_have_count(2)
+    # Newest first.
+    created = page.get_by_test_id("runs").locator("tbody tr td:first-child a").all_inner_texts()
+    assert len(created) >= 2 and created == sorted(created, key=lambda c: dt.datetime.strptime(
+        c, "%m/%d/%Y, %I:%M:%S %p"), reverse=True), created
     shoot(page, "job-detail")
-    _open_newest_run(page)
+    _open_run(page, "SUCCESS")
     expect(page.get_by_test_id("tasks").locator(".state-FINISHED")).to_have_count(2)
     page.get_by_role("button", name="Shard 1").click()
     expect(page.get_by_test_id("log")).to_contain_text("hello from shard 1 from-the-form")
@@ -211,10 +222,10 @@ def test_run_now_with_its_own_environment_follow_its_log_and_stop_it(
     page.get_by_label("Environment for this run").fill("GREETING=just-this-run")
     page.get_by_role("button", name="Start the run").click()
     expect(page.get_by_role("status")).to_have_text("Run started.")
-    expect(page.get_by_test_id("runs").get_by_test_id("status").first).to_have_text("ACTIVE", timeout=30_000)
+    expect(_runs_with(page, "ACTIVE")).to_have_count(1, timeout=30_000)
     # The shards show their current task and agent.
     expect(page.get_by_test_id("shards").get_by_role("link", name="agent-one")).to_have_count(2, timeout=30_000)
-    _open_newest_run(page)
+    _open_run(page, "ACTIVE")
     expect(page.get_by_text("GREETING=just-this-run")).to_be_visible()
     page.get_by_role("button", name="Shard 0").click()
     expect(page.get_by_test_id("log")).to_contain_text("hello from shard 0 just-this-run")

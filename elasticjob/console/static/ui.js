@@ -62,9 +62,10 @@ export function fieldErrors(error) {
 }
 
 /** A table whose headers sort it (click, or Enter/Space on a focused header) unless ``sortable`` is false;
- * ``onSort`` makes the sorting the caller's (server-side). */
-export function Table({ columns, rows, rowKey, sort: outer, onSort, testid }) {
-  const [inner, setInner] = useState({ key: columns[0].key, asc: true });
+ * ``initial``: the first sort (default the first column, ascending); ``onSort`` makes the sorting the
+ * caller's (server-side, ``sort`` its current state). */
+export function Table({ columns, rows, rowKey, sort: outer, onSort, testid, initial }) {
+  const [inner, setInner] = useState(initial || { key: columns[0].key, asc: true });
   const sort = outer || inner;
   const setSort = onSort || setInner;
   let shown = rows;

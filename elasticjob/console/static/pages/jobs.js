@@ -159,7 +159,7 @@ function Runs({ name }) {
   const runs = useData(() => api.get(`/job/jobs/${seg(name)}/runs`, { page, per_page: 20 }), [name, page], 2000);
   return html`<h3>${t("runs")}</h3>
     <${Loading} state=${runs}>${(p) => (p.runs.length ? html`<${Table} testid="runs"
-      rows=${p.runs} rowKey=${(r) => r.runId}
+      rows=${p.runs} rowKey=${(r) => r.runId} initial=${{ key: "created", asc: false }}
       columns=${[
         { key: "created", label: t("created"), value: (r) => r.createdAt,
           render: (r) => html`<a href=${href("jobs", name, "runs", r.runId)}>${when(r.createdAt)}</a>` },
