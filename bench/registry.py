@@ -7,6 +7,8 @@ ZooKeeper as the API writes them, 500 to a multi-transaction, before the masters
 - a manual trigger until its shard runs, p50, next to the same on an empty installation (target: at most
   twice the empty figure);
 - ``GET /job/jobs/{name}`` p99 (≤ 20 ms) and a page of 100 p99 (≤ 100 ms), one client;
+- the console's views on the follower, p99 of each, one client: the overview (≤ 50 ms), a filtered page
+  of the job list (``/job/summaries?q=``, a scan of every name: ≤ 250 ms), the queues (≤ 50 ms);
 - registrations per second through the API from 8 clients, on top of the 100,000;
 - after SIGKILL of the leader, the standby leads and launches the first firing of a job due every second
   within 30 s (the ZooKeeper session timeout, 10 s, is part of it).
@@ -122,6 +124,27 @@ def read_latencies(url: str, count: int, jobs: int, pages: bool) -> list[float]:
     return latencies
 
 
+CONSOLE_VIEWS = ("overview", "summaries", "queues")
+
+
+def console_latencies(url: str, count: int, jobs: int) -> dict[str, list[float]]:
+    """What an open console asks again and again, timed per view (ms)."""
+    rng = random.Random(11)
+    latencies: dict[str, list[float]] = {view: [] for view in CONSOLE_VIEWS}
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for _ in range(count):
+            for view in CONSOLE_VIEWS:
+                if view == "summaries":
+                    path, params = "/job/summaries", {"q": f"{rng.randrange(jobs):06d}"[:4], "per_page": 25}
+                else:
+                    path, params = f"/cluster/{view}", {}
+                began = time.perf_counter()
+                response = client.get(path, params=params)
+                latencies[view].append((time.perf_counter() - began) * 1000)
+                response.raise_for_status()
+    return latencies
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -165,6 +188,7 @@ def run(quick: bool) -> Figure:
                 triggered = trigger_latencies(leader.url, "probe", samples)
                 singles = read_latencies(leader.url, reads, jobs, pages=False)
                 paged = read_latencies(leader.url, reads // 4, jobs, pages=True)
+                console = console_latencies(cluster.followers()[0].url, reads // 20, jobs)
                 registrations = cluster.register_jobs(
                     probe_job(f"more-{i:06d}", IDLE) for i in range(extra)
                 )
@@ -193,6 +217,13 @@ def run(quick: bool) -> Figure:
                {"reads": reads}),
         Figure("registry.page_of_100_p99", rounded(percentile(paged, 0.99)), "ms", at_most(100),
                {"reads": len(paged)}),
+        Figure("registry.console_overview_p99", rounded(percentile(console["overview"], 0.99)), "ms",
+               at_most(50), {"reads": len(console["overview"]), "master": "follower"}),
+        Figure("registry.console_job_filter_p99", rounded(percentile(console["summaries"], 0.99)), "ms",
+               at_most(250), {"reads": len(console["summaries"]), "master": "follower",
+                              "note": "GET /job/summaries?q=: every name scanned, a page of 25"}),
+        Figure("registry.console_queues_p99", rounded(percentile(console["queues"], 0.99)), "ms",
+               at_most(50), {"reads": len(console["queues"]), "master": "follower"}),
         Figure("registry.registrations", round(registrations), "jobs/s", at_least(500),
                {"clients": 8, "jobs": extra}),
         Figure("registry.standby_first_launch", rounded(takeover, 1), "s", at_most(30),
