@@ -284,3 +284,19 @@ def test_queues_agents_apps_and_the_registry(cluster: Cluster, tmp_path: Path, p
     expect(page.get_by_test_id("znode-data")).to_contain_text('"jobName": "greeter"')
     expect(page.get_by_test_id("znode-version")).to_have_text("0")
     expect(page.get_by_text("No children.")).to_be_visible()
+
+
+def test_the_pages_fit_a_phones_width(cluster: Cluster, tmp_path: Path, browser: Browser) -> None:
+    url = _cluster(cluster, tmp_path, ("greeter", "0", 32))
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US", is_mobile=True)
+    try:
+        phone = context.new_page()
+        for route in ("", "jobs", "jobs/greeter", "jobs/new", "queues", "agents", "history", "registry"):
+            phone.goto(f"{url}/#/{route}")
+            expect(phone.locator("main h2").first).to_be_visible()
+            phone.wait_for_load_state("networkidle")
+            overflow = phone.evaluate("document.documentElement.scrollWidth") - 390
+            assert overflow <= 0, f"#/{route} is {overflow}px wider than the screen"
+        shoot(phone, "phone-registry")
+    finally:
+        context.close()
