@@ -68,10 +68,17 @@ def app_router(service: JobService) -> APIRouter:
         await run_in_threadpool(service.set_app_disabled, path_name(appName, _no_app), True)
         return Response(status_code=204)
 
-    @router.post("/{appName}/enable", status_code=204)
     async def enable(appName: str) -> Response:  # noqa: N803
         """Resume scheduling the app's jobs."""
         await run_in_threadpool(service.set_app_disabled, path_name(appName, _no_app), False)
         return Response(status_code=204)
+
+    router.add_api_route("/{appName}/enable", enable, methods=["POST"], status_code=204)
+    # Elastic-Job-Cloud's own verb for it, which its console sends.
+    router.add_api_route(
+        "/{appName}/disable", enable, methods=["DELETE"], status_code=204,
+        summary="Resume scheduling the app's jobs; same as POST /{appName}/enable",
+        operation_id="enable_app_by_delete",
+    )
 
     return router

@@ -104,11 +104,18 @@ def job_router(service: JobService) -> APIRouter:
         await run_in_threadpool(service.set_job_disabled, path_name(jobName, _no_job), True)
         return Response(status_code=204)
 
-    @router.post("/{jobName}/enable", status_code=204)
     async def enable(jobName: str) -> Response:  # noqa: N803
         """Resume scheduling a disabled job."""
         await run_in_threadpool(service.set_job_disabled, path_name(jobName, _no_job), False)
         return Response(status_code=204)
+
+    router.add_api_route("/{jobName}/enable", enable, methods=["POST"], status_code=204)
+    # Elastic-Job-Cloud's own verb for it, which its console sends.
+    router.add_api_route(
+        "/{jobName}/disable", enable, methods=["DELETE"], status_code=204,
+        summary="Resume scheduling a disabled job; same as POST /{jobName}/enable",
+        operation_id="enable_job_by_delete",
+    )
 
     @router.post("/trigger", status_code=204, openapi_extra=name_or_json_body(ManualRun, "the job name"))
     async def trigger(request: Request) -> Response:

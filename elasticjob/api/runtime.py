@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from elasticjob.api.bodies import path_name
 from elasticjob.api.logs import LogReader, add_log_routes
 from elasticjob.api.runs import RunsView
-from elasticjob.history import HistoryStore, native_page, native_trace_page, parse_query
+from elasticjob.history import HistoryStore, native_page, native_trace_page, parse_query, parse_trace_query
 from elasticjob.model import NotFound, Unavailable, ValidationFailed
 
 
@@ -69,12 +69,17 @@ def runtime_router(
 
     forward = forwarder(leader)
 
-    async def from_history(request: Request, read: Callable[[Any], Any], render: Callable[[Any], Any]) -> Any:
+    async def from_history(
+        request: Request,
+        parse: Callable[[dict[str, str]], Any],
+        read: Callable[[Any], Any],
+        render: Callable[[Any], Any],
+    ) -> Any:
         """Answer a history query here when leading, else from the leader."""
         forwarded = await forward(request)
         if forwarded is not None:
             return forwarded
-        query = parse_query(dict(request.query_params))
+        query = parse(dict(request.query_params))
         return render(await run_in_threadpool(read, query))
 
     @router.get("/events/executions")
@@ -82,13 +87,14 @@ def runtime_router(
         """Execution history, newest first: ``{"total", "rows"}``. Query: ``page``, ``per_page``, ``jobName``,
         ``state`` (comma-separated), ``startTime``/``endTime`` (ISO 8601), ``shardingItem``, ``taskId``,
         ``ip`` (the agent's address; each row has it in ``ip``)."""
-        return await from_history(request, history.executions, native_page)
+        return await from_history(request, parse_query, history.executions, native_page)
 
     @router.get("/events/statusTraces")
     async def status_traces(request: Request) -> Any:
         """Every recorded task state change, newest first: ``{"total", "rows"}`` (Elastic-Job-Cloud's
-        JobStatusTraceEvent). Query as for executions (``jobName``, ``taskId``, ``state``, times, paging)."""
-        return await from_history(request, history.status_traces, native_trace_page)
+        JobStatusTraceEvent). Query as for executions (``jobName``, ``taskId``, ``state``, times, paging),
+        and the original's ``slaveId``, ``source`` and ``executionType``."""
+        return await from_history(request, parse_trace_query, history.status_traces, native_trace_page)
 
     @router.get("/jobs/{jobName}/runs")
     async def job_runs(request: Request, jobName: str, page: int = 1, per_page: int = 20) -> Any:  # noqa: N803

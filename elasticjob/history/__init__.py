@@ -14,6 +14,7 @@ from elasticjob.history.native import (
     native_trace_page,
     native_trace_row,
     parse_query,
+    parse_trace_query,
 )
 from elasticjob.history.sql import (
     DEFAULT_HISTORY_URL,
@@ -77,4 +78,5 @@ __all__ = [
     "native_trace_row",
     "open_history",
     "parse_query",
+    "parse_trace_query",
 ]

@@ -10,26 +10,20 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from elasticjob.history.store import (
     DEFAULT_PER_PAGE,
     MAX_PER_PAGE,
+    SCHEDULER_STATES,
     Execution,
     ExecutionPage,
     ExecutionQuery,
     TracePage,
 )
 from elasticjob.model import FieldError, ValidationFailed
-from elasticjob.model.execution import (
-    FINISHED,
-    LOST,
-    MISSED,
-    STAGING,
-    TASK_STATES,
-    TERMINAL_STATES,
-    ExecutionEvent,
-)
+from elasticjob.model.execution import FINISHED, TASK_STATES, TERMINAL_STATES, ExecutionEvent
 
 EXECUTION_SOURCE = "CLOUD_EXECUTOR"
 MAX_PAGE = 10_000_000
@@ -37,6 +31,11 @@ _MAX_SHARDING_ITEM = 2**31 - 1
 _INT_RE = re.compile(r"[+-]?[0-9]+")
 # An unencoded '+' in a query string arrives as a space: "...T08:00:00 08:00" meant "+08:00".
 _LOST_PLUS_RE = re.compile(r"(.*[0-9]) ([0-9]{2}(?::?[0-9]{2})?)")
+# isSuccess: the API's true/false and the original console's radio buttons' 1/0.
+_SUCCESS = {"true": True, "1": True, "false": False, "0": False}
+# A status trace's source and executionType, as native_trace_row writes them.
+_SOURCES = ("CLOUD_SCHEDULER", "CLOUD_EXECUTOR")
+_EXECUTION_TYPES = ("READY", "FAILOVER")
 
 
 class QueryError(ValidationFailed, ValueError):
@@ -121,7 +120,7 @@ def parse_query(params: Mapping[str, str]) -> ExecutionQuery:
     ``endTime``/``until`` (ISO 8601, inclusive; without an offset they mean UTC), ``shardingItem``
     (>= 0), ``taskId``, ``firingId``, ``ip`` (the agent's address), ``order`` (``asc`` or ``desc``,
     default ``desc``: newest first), and Elastic-Job-Cloud's ``isSuccess`` (``true``: FINISHED;
-    ``false``: ended in any other way).
+    ``false``: ended in any other way; ``1`` and ``0``, as its console's radio buttons send them, too).
 
     Raises :class:`QueryError` naming the offending parameter.
     """
@@ -137,9 +136,9 @@ def parse_query(params: Mapping[str, str]) -> ExecutionQuery:
     states = _states(_param(params, "state"))
     success = _param(params, "isSuccess")
     if success is not None:
-        if success.lower() not in ("true", "false"):
-            raise QueryError("isSuccess", f"must be true or false, got {success!r}")
-        outcome = {FINISHED} if success.lower() == "true" else set(TERMINAL_STATES) - {FINISHED}
+        if success.lower() not in _SUCCESS:
+            raise QueryError("isSuccess", f"must be true, false, 1 or 0, got {success!r}")
+        outcome = {FINISHED} if _SUCCESS[success.lower()] else set(TERMINAL_STATES) - {FINISHED}
         states = frozenset(states & outcome if states else outcome)
         if not states:
             raise QueryError("isSuccess", "contradicts the state filter")
@@ -156,6 +155,35 @@ def parse_query(params: Mapping[str, str]) -> ExecutionQuery:
         per_page=DEFAULT_PER_PAGE if per_page is None else min(per_page, MAX_PER_PAGE),
         newest_first=order == "desc",
     )
+
+
+def parse_trace_query(params: Mapping[str, str]) -> ExecutionQuery:
+    """The query of ``GET /job/events/statusTraces``: :func:`parse_query`'s, plus Elastic-Job-Cloud's
+    status-trace filters ``slaveId`` (the agent id), ``source`` (``CLOUD_SCHEDULER`` or ``CLOUD_EXECUTOR``)
+    and ``executionType`` (``READY`` or ``FAILOVER``), each matching :func:`native_trace_row`'s field of
+    that name. A filter that contradicts another (``source=CLOUD_SCHEDULER&state=TASK_RUNNING``) matches
+    nothing, as in the original.
+
+    Raises :class:`QueryError` naming the offending parameter.
+    """
+    query = parse_query(params)
+    source = _choice(params, "source", _SOURCES)
+    kind = _choice(params, "executionType", _EXECUTION_TYPES)
+    return replace(
+        query,
+        agent_id=_param(params, "slaveId"),
+        by_scheduler=None if source is None else source == "CLOUD_SCHEDULER",
+        failover=None if kind is None else kind == "FAILOVER",
+    )
+
+
+def _choice(params: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str | None:
+    text = _param(params, name)
+    if text is None:
+        return None
+    if text.upper() not in choices:
+        raise QueryError(name, f"must be {' or '.join(choices)}, got {text!r}")
+    return text.upper()
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -204,7 +232,7 @@ def native_trace_row(trace_id: int, event: ExecutionEvent) -> dict[str, object]:
     States use its Mesos-style names (``TASK_RUNNING``); ``source`` says who recorded the change: the
     scheduler (launch, loss, missed firing) or the executor (what the agent reported).
     """
-    by_scheduler = event.state in (STAGING, LOST, MISSED)
+    by_scheduler = event.state in SCHEDULER_STATES
     return {
         "id": str(trace_id),
         "jobName": event.job_name,

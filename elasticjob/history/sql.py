@@ -28,6 +28,7 @@ from elasticjob.history.schema import job_execution_log, job_run, job_status_tra
 from elasticjob.history.statistics import StatisticInterval
 from elasticjob.history.store import (
     MAX_PER_PAGE,
+    SCHEDULER_STATES,
     Execution,
     ExecutionPage,
     ExecutionQuery,
@@ -37,6 +38,7 @@ from elasticjob.history.store import (
 )
 from elasticjob.history.upgrade import upgrade
 from elasticjob.model.execution import ExecutionEvent
+from elasticjob.model.task import SEPARATOR, TaskKind
 
 DEFAULT_HISTORY_URL = "sqlite:////var/lib/elasticjob/history.db"
 
@@ -447,6 +449,15 @@ class SqlHistoryStore:
                 conditions.append(column == value)
         if query.states:
             conditions.append(t.c.state.in_(sorted(query.states)))
+        if query.agent_id is not None:
+            conditions.append(t.c.agent_id == query.agent_id)
+        if query.by_scheduler is not None:
+            by_scheduler = t.c.state.in_(sorted(SCHEDULER_STATES))
+            conditions.append(by_scheduler if query.by_scheduler else ~by_scheduler)
+        if query.failover is not None:
+            marker = f"{SEPARATOR}{TaskKind.FAILOVER.value}{SEPARATOR}"  # the task id's kind part
+            failover = t.c.task_id.contains(marker, autoescape=True)
+            conditions.append(failover if query.failover else ~failover)
         if query.since is not None:
             conditions.append(t.c.at >= _naive_utc(query.since))
         if query.until is not None:

@@ -12,10 +12,13 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from elasticjob.history.statistics import StatisticInterval
-from elasticjob.model.execution import TASK_STATES, ExecutionEvent
+from elasticjob.model.execution import LOST, MISSED, STAGING, TASK_STATES, ExecutionEvent
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 1000
+SCHEDULER_STATES: frozenset[str] = frozenset({STAGING, LOST, MISSED})
+"""The states the scheduler records (a launch, a loss, a missed firing): a status trace's ``source`` is
+``CLOUD_SCHEDULER`` for them and ``CLOUD_EXECUTOR`` (what the agent reported) for the others."""
 
 
 class HistoryError(Exception):
@@ -46,6 +49,12 @@ class ExecutionQuery:
     task_id: str | None = None
     firing_id: str | None = None
     ip: str | None = None  # the agent's address
+    # Status traces only (``status_traces``; ``executions`` ignores them): Elastic-Job-Cloud's ``slaveId``,
+    # ``source`` (True: recorded by the scheduler, see ``SCHEDULER_STATES``) and ``executionType``
+    # (True: a failover task, False: a ready one).
+    agent_id: str | None = None
+    by_scheduler: bool | None = None
+    failover: bool | None = None
     page: int = 1
     per_page: int = DEFAULT_PER_PAGE
     newest_first: bool = True

@@ -221,7 +221,9 @@ def test_cascade_delete_removes_the_app_and_its_jobs(api: httpx.Client, zk: Kazo
     assert api.get(f"/job/jobs/{bystander}").status_code == 200  # other apps' jobs are untouched
 
 
-def test_disable_and_enable_an_app(api: httpx.Client, zk: KazooClient, root: str) -> None:
+@pytest.mark.parametrize("enable", ["POST /enable", "DELETE /disable"])  # the latter: Elastic-Job-Cloud's
+def test_disable_and_enable_an_app(api: httpx.Client, zk: KazooClient, root: str, enable: str) -> None:
+    method, action = enable.split(" /")
     name = unique()
     add_app(api, app_body(name))
     marker = f"{root}/state/disable/app/{name}"
@@ -234,12 +236,15 @@ def test_disable_and_enable_an_app(api: httpx.Client, zk: KazooClient, root: str
         assert api.get(f"/app/{name}/disable").json() is True
         assert zk.exists(marker)
     for _ in range(2):
-        assert api.post(f"/app/{name}/enable").status_code == 204
+        response = api.request(method, f"/app/{name}/{action}")
+        assert response.status_code == 204 and response.content == b"", response.text
         assert api.get(f"/app/{name}/disable").json() is False
         assert zk.exists(marker) is None
 
 
-@pytest.mark.parametrize(("method", "action"), [("GET", "disable"), ("POST", "disable"), ("POST", "enable")])
+@pytest.mark.parametrize(
+    ("method", "action"), [("GET", "disable"), ("POST", "disable"), ("POST", "enable"), ("DELETE", "disable")]
+)
 def test_disable_routes_of_an_unknown_app_are_not_found(
     api: httpx.Client, zk: KazooClient, root: str, method: str, action: str
 ) -> None:

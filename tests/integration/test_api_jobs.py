@@ -470,7 +470,9 @@ def metric(text: str, name: str, labels: str) -> float | None:
 # ---- disable / enable ---------------------------------------------------------------------------------
 
 
-def test_disable_and_enable_a_job(api: httpx.Client, zk: KazooClient, root: str) -> None:
+@pytest.mark.parametrize("enable", ["POST /enable", "DELETE /disable"])  # the latter: Elastic-Job-Cloud's
+def test_disable_and_enable_a_job(api: httpx.Client, zk: KazooClient, root: str, enable: str) -> None:
+    method, action = enable.split(" /")
     name = unique()
     register(api, job_body(name))
     marker = f"{root}/state/disable/job/{name}"
@@ -487,13 +489,16 @@ def test_disable_and_enable_a_job(api: httpx.Client, zk: KazooClient, root: str)
         assert zk.exists(marker)
 
     for _ in range(2):
-        response = api.post(f"/job/{name}/enable")
+        response = api.request(method, f"/job/{name}/{action}")
         assert response.status_code == 204, response.text
+        assert response.content == b""
         assert api.get(f"/job/{name}/disable").json() is False
         assert zk.exists(marker) is None
 
 
-@pytest.mark.parametrize(("method", "action"), [("GET", "disable"), ("POST", "disable"), ("POST", "enable")])
+@pytest.mark.parametrize(
+    ("method", "action"), [("GET", "disable"), ("POST", "disable"), ("POST", "enable"), ("DELETE", "disable")]
+)
 def test_disable_routes_of_an_unknown_job_are_not_found(
     api: httpx.Client, zk: KazooClient, root: str, method: str, action: str
 ) -> None:

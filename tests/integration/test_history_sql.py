@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, make_url
@@ -475,6 +476,19 @@ def test_status_traces_page_through_every_event_with_filters(tmp_path: Path) -> 
         "source": "CLOUD_EXECUTOR", "executionType": "FAILOVER", "shardingItems": "0", "state": "TASK_FINISHED",
         "message": "", "creationTime": "2026-01-01T00:00:02+00:00",
     }
+
+    # Elastic-Job-Cloud's status-trace filters: slaveId, source (who recorded it), executionType.
+    def states(**filters: Any) -> list[tuple[str, str]]:
+        page = store.status_traces(ExecutionQuery(newest_first=False, **filters))
+        return [(e.job_name, e.state) for _, e in page.rows]
+
+    assert states(agent_id="a2") == [("k", "RUNNING")]
+    assert states(agent_id="a3") == []
+    assert states(by_scheduler=True) == [("j", "STAGING")]
+    assert states(by_scheduler=False) == [("k", "RUNNING"), ("j", "RUNNING"), ("j", "FINISHED")]
+    assert states(failover=True) == [("j", "STAGING"), ("j", "RUNNING"), ("j", "FINISHED")]
+    assert states(failover=False) == [("k", "RUNNING")]
+    assert states(by_scheduler=True, states=frozenset({"RUNNING"})) == []  # contradictory: nothing
     store.close()
 
 

@@ -16,6 +16,7 @@ from elasticjob.history import (
     native_page,
     native_row,
     parse_query,
+    parse_trace_query,
 )
 from elasticjob.model import ValidationFailed
 
@@ -227,6 +228,32 @@ def test_is_success_filters_like_elastic_job_cloud() -> None:
     with pytest.raises(QueryError) as contradiction:
         parse_query({"isSuccess": "true", "state": "FAILED"})
     assert contradiction.value.path == "isSuccess"
+
+
+def test_is_success_takes_the_original_consoles_radio_values() -> None:
+    assert parse_query({"isSuccess": "1"}).states == parse_query({"isSuccess": "true"}).states
+    assert parse_query({"isSuccess": "0"}).states == parse_query({"isSuccess": "false"}).states
+    assert parse_query({"isSuccess": ""}).states == frozenset()  # "全部" (all)
+    for bad in ("2", "yes", "01"):
+        with pytest.raises(QueryError) as error:
+            parse_query({"isSuccess": bad})
+        assert error.value.path == "isSuccess"
+
+
+def test_status_trace_queries_take_slave_id_source_and_execution_type() -> None:
+    assert parse_trace_query({"slaveId": "", "source": "", "executionType": ""}) == ExecutionQuery()
+    query = parse_trace_query({"jobName": "daily", "slaveId": "agent-1", "source": "CLOUD_SCHEDULER",
+                               "executionType": "FAILOVER", "state": "TASK_STAGING"})
+    assert (query.job_name, query.agent_id, query.by_scheduler, query.failover) == ("daily", "agent-1", True, True)
+    assert query.states == frozenset({"STAGING"})
+    query = parse_trace_query({"source": "cloud_executor", "executionType": "ready"})
+    assert (query.by_scheduler, query.failover) == (False, False)
+    # Executions keep ignoring them, as the original did.
+    assert parse_query({"slaveId": "agent-1", "source": "CLOUD_SCHEDULER"}) == ExecutionQuery()
+    for name, value in (("source", "CLOUD"), ("executionType", "DAEMON")):
+        with pytest.raises(QueryError) as error:
+            parse_trace_query({name: value})
+        assert error.value.path == name
 
 
 def test_mesos_style_state_names_are_accepted() -> None:
