@@ -274,6 +274,21 @@ def test_queues_agents_apps_and_the_registry(cluster: Cluster, tmp_path: Path, p
     page.get_by_role("button", name="Save").click()
     expect(page).to_have_url(re.compile(r"#/apps/second$"))
     expect(page.locator("pre")).to_contain_text('"memoryMB": 256')
+    # The app of two jobs is deleted with them, after saying so.
+    page.goto(url + "/#/apps/hello")
+    expect(page.get_by_role("link", name="greeter")).to_be_visible()
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("dialog")).to_contain_text("its 2 job(s)")
+    page.get_by_role("button", name="Cancel").click()
+    with cluster.api as client:
+        assert client.get("/app/hello").status_code == 200
+    page.goto(url + "/#/apps/second")
+    expect(page.get_by_role("heading", name="second")).to_be_visible()
+    page.get_by_role("button", name="Delete").click()
+    page.get_by_test_id("confirm").click()
+    expect(page).to_have_url(re.compile(r"#/apps$"))
+    with cluster.api as client:
+        assert client.get("/app/second").status_code == 404
 
     # The registry browser, from the installation's root down to the job's znode.
     page.get_by_role("link", name="Registry", exact=True).click()
@@ -284,6 +299,15 @@ def test_queues_agents_apps_and_the_registry(cluster: Cluster, tmp_path: Path, p
     expect(page.get_by_test_id("znode-data")).to_contain_text('"jobName": "greeter"')
     expect(page.get_by_test_id("znode-version")).to_have_text("0")
     expect(page.get_by_text("No children.")).to_be_visible()
+
+    # Deleting an app with jobs deletes them too, once confirmed.
+    page.goto(url + "/#/apps/hello")
+    expect(page.get_by_role("link", name="greeter")).to_be_visible()
+    page.get_by_role("button", name="Delete").click()
+    page.get_by_test_id("confirm").click()
+    expect(page).to_have_url(re.compile(r"#/apps$"))
+    with cluster.api as client:
+        assert client.get("/app/hello").status_code == 404 and client.get("/job/jobs/greeter").status_code == 404
 
 
 def test_the_pages_fit_a_phones_width(cluster: Cluster, tmp_path: Path, browser: Browser) -> None:

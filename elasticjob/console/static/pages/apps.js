@@ -36,9 +36,15 @@ export function AppDetail({ name }) {
       return false;
     }
   };
-  const remove = () => ask(t("confirmRemoveApp", { name }), t("remove"), async () => {
-    if (await act(() => api.delete(`/app/${seg(name)}`), t("removed"))) go("apps");
-  });
+  const remove = () => {
+    // An app with jobs goes with them (as the original console's delete did), said so before.
+    const count = jobs.data ? jobs.data.total : 0;
+    const text = count ? t("confirmRemoveAppJobs", { name, count }) : t("confirmRemoveApp", { name });
+    ask(text, t("remove"), async () => {
+      const path = `/app/${seg(name)}${count ? "?cascade=true" : ""}`;
+      if (await act(() => api.delete(path), t("removed"))) go("apps");
+    });
+  };
   return html`<section>
     <p><a href=${href("apps")}>← ${t("apps")}</a></p>
     <div class="title-row"><h2>${name} <small>${disabled.data ? t("disabled") : t("enabled")}</small></h2>
