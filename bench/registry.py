@@ -29,6 +29,7 @@ import httpx
 from kazoo.client import KazooClient
 
 from bench.harness import Figure, at_least, at_most, percentile, rounded, workdir
+from bench.profiling import profiled
 from elasticjob.dev.localcluster import LocalCluster, firing_instant
 from elasticjob.dev.processes import build_tarball, wait_until
 from elasticjob.master.config import MasterConfig
@@ -188,7 +189,9 @@ def run(quick: bool) -> Figure:
                 triggered = trigger_latencies(leader.url, "probe", samples)
                 singles = read_latencies(leader.url, reads, jobs, pages=False)
                 paged = read_latencies(leader.url, reads // 4, jobs, pages=True)
-                console = console_latencies(cluster.followers()[0].url, reads // 20, jobs)
+                follower = cluster.followers()[0]
+                with profiled("registry-console", {"follower": follower.pid}):
+                    console = console_latencies(follower.url, reads // 20, jobs)
                 registrations = cluster.register_jobs(
                     probe_job(f"more-{i:06d}", IDLE) for i in range(extra)
                 )

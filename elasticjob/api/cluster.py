@@ -178,7 +178,6 @@ class ClusterView:
         total_cpus = sum(float((n.value or {}).get("cpus") or 0) for n in agents.values())
         total_mem = sum(float((n.value or {}).get("memMB") or 0) for n in agents.values())
         used = usage([t for t in running if t.agent_id in agents])
-        queues = self.state.queues()
         return {
             "leader": self.current_leader(),
             "zookeeper": {"state": str(self.client.state), "synced": self.state.synced},
@@ -192,9 +191,9 @@ class ClusterView:
             "apps": {"count": self.state.app_count(), "disabled": len(self.state.disabled_apps())},
             "tasks": {
                 "running": len(running),
-                "readyFirings": sum(len(q.firings) for _, q in queues),
+                "readyFirings": self.state.waiting_firings(),
                 "failover": len(self.state.failover()),
-                "missedFirings": sum(q.missed for _, q in queues),
+                "missedFirings": sum(self.state.missed().values()),
             },
         }
 
@@ -229,22 +228,20 @@ class ClusterView:
 
     def queues(self) -> dict[str, Any]:
         ready, missed = [], []
-        for name, queue in sorted(self.state.queues()):
-            if queue.firings:
-                ready.append({
-                    "jobName": name,
-                    "firings": [
-                        {"runId": run_id(name, f.firing_id), "firingId": f.firing_id, "cause": f.cause.value,
-                         "scheduledAt": iso(f.scheduled_at)} for f in queue.firings
-                    ],
-                    "reason": queue.reason,
-                })
-            if queue.missed:
-                missed.append({
-                    "jobName": name,
-                    "missedFirings": queue.missed,
-                    "lastFireTime": iso(queue.last_fire_time) if queue.last_fire_time else None,
-                })
+        for name, queue in self.state.waiting():
+            ready.append({
+                "jobName": name,
+                "firings": [
+                    {"runId": run_id(name, f.firing_id), "firingId": f.firing_id, "cause": f.cause.value,
+                     "scheduledAt": iso(f.scheduled_at)} for f in queue.firings
+                ],
+                "reason": queue.reason,
+            })
+        for name, count in sorted(self.state.missed().items()):
+            stored = self.state.queue(name)
+            last = stored[0].last_fire_time if stored is not None else None
+            missed.append({"jobName": name, "missedFirings": count,
+                           "lastFireTime": iso(last) if last else None})
         failover = [
             {"jobName": e.job_name, "shardingItem": e.sharding_item, "runId": run_id(e.job_name, e.firing_id),
              "attempt": e.attempt, "cause": e.cause.value, "notBefore": iso(e.not_before), "reason": e.reason}

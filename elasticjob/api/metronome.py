@@ -337,7 +337,7 @@ def metronome_router(service: JobService, runs: RunsView, forward: Forward) -> A
                 "Object is not valid", [m.FieldError("/reasons", ("must be true or false",))]
             )
         value = []
-        for name, ready in sorted(state.queues()):
+        for name, ready in state.waiting():
             if ready.firings:
                 entry: dict[str, Any] = {
                     "jobId": name, "runs": [{"runId": run_id_of(name, f.firing_id)} for f in ready.firings]

@@ -220,7 +220,7 @@ class JobService:
         """Elastic-Job-Cloud's ``tasks/ready`` shape ``[{"jobName": ..., "times": "<count>"}]``, plus
         ``reason`` when the scheduler says why the job waits."""
         result = []
-        for job_name, queue in sorted(self.state.queues()):
+        for job_name, queue in self.state.waiting():
             if queue.firings:
                 row = {"jobName": job_name, "times": str(len(queue.firings))}
                 if queue.reason:

@@ -105,6 +105,7 @@ class Mirror:
         self._events: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._synced = threading.Event()
         self._listeners: list[Listener] = []
+        self._indexers: list[Listener] = []
         self._thread = threading.Thread(target=self._run, name="registry-mirror", daemon=True)
         self._stopped = False
         self.generation = 0
@@ -134,6 +135,12 @@ class Mirror:
         """``listener(changes, resynced)`` runs on the mirror's thread after each applied batch (``resynced``:
         the batch was a full re-read). It must not block."""
         self._listeners.append(listener)
+
+    def index(self, indexer: Listener) -> None:
+        """``indexer(changes, resynced)`` keeps a view derived from the tables current: it is told every
+        change, before any listener, those a writer applied without notifying (``apply(notify=False)``)
+        included, on the thread that applied them. It must be quick and not block."""
+        self._indexers.append(indexer)
 
     @property
     def synced(self) -> bool:
@@ -199,7 +206,7 @@ class Mirror:
             done = apply_writes(self._tables, self._owned, self._where, writes, results)
         if done.unordered:
             self.hint(done.unordered)
-        self._notify(done.owned + (done.other if notify else []), False)
+        self._notify(done.owned + (done.other if notify else []), False, everything=done.owned + done.other)
 
     def expect(self, writes: Sequence[Write]) -> Expected:
         """Before sending a transaction of ``writes``: hold the watch events of the records it writes until
@@ -549,7 +556,14 @@ class Mirror:
         for _path, (_, key), result in self._pipelined(reads, lambda p, _tk: self._client.get_async(p)):
             self._apply_read(table, key, result, changes)
 
-    def _notify(self, changes: list[Change], resynced: bool) -> None:
+    def _notify(self, changes: list[Change], resynced: bool, everything: list[Change] | None = None) -> None:
+        told = changes if everything is None else everything
+        if told or resynced:
+            for indexer in self._indexers:
+                try:
+                    indexer(told, resynced)
+                except Exception:  # noqa: BLE001 - an indexer bug must not stop the mirror
+                    log.exception("registry mirror indexer failed")
         if not changes and not resynced:
             return
         for listener in self._listeners:

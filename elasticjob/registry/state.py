@@ -170,7 +170,11 @@ class ClusterState:
         self._app_of_job: dict[str, str] = {}
         self._models: OrderedDict[tuple[str, bytes], Job] = OrderedDict()
         self._models_lock = threading.Lock()
-        self.mirror.subscribe(self._index)
+        # Jobs whose ready queue holds firings, and those with missed firings: what the operators' views
+        # and the queue routes list, without walking every job's queue.
+        self._waiting: dict[str, int] = {}
+        self._missed: dict[str, int] = {}
+        self.mirror.index(self._index)
 
     # ---- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -322,8 +326,26 @@ class ClusterState:
         node = self.mirror.get(READY, job)
         return None if node is None else (node.value, node.version)
 
-    def queues(self) -> list[tuple[str, ReadyQueue]]:
-        return [(name, node.value) for name, node in self.mirror.items(READY)]
+    def waiting(self) -> list[tuple[str, ReadyQueue]]:
+        """The ready queues holding firings, by job name: as many as wait, whatever the number of jobs."""
+        with self._index_lock:
+            names = sorted(self._waiting)
+        found = []
+        for name in names:
+            node = self.mirror.get(READY, name)
+            if node is not None and node.value.firings:
+                found.append((name, node.value))
+        return found
+
+    def waiting_firings(self) -> int:
+        """How many firings wait in all ready queues."""
+        with self._index_lock:
+            return sum(self._waiting.values())
+
+    def missed(self) -> dict[str, int]:
+        """Jobs with missed firings, and how many each (the queues' counters)."""
+        with self._index_lock:
+            return dict(self._missed)
 
     def running_of(self, job: str) -> list[tuple[RunningTask, int]]:
         return [(node.value, node.version) for _, node in self.mirror.children(RUNNING, job)]
@@ -392,9 +414,13 @@ class ClusterState:
         return model
 
     def _index(self, changes: list[Change], _resynced: bool) -> None:
-        """Keep jobs-by-app current (runs on the mirror's thread, before any other listener)."""
+        """Keep jobs-by-app and the waiting and missed counters current (a mirror indexer: told of every
+        change, the leader's own included, before any listener)."""
         with self._index_lock:
             for change in changes:
+                if change.collection == READY:
+                    self._count_queue(change.key, None if change.new is None else change.new.value)
+                    continue
                 if change.collection != JOBS:
                     continue
                 name = change.key
@@ -409,6 +435,15 @@ class ClusterState:
                     app = change.new.value.app_name
                     self._app_of_job[name] = app
                     self._jobs_by_app.setdefault(app, set()).add(name)
+
+
+    def _count_queue(self, name: str, queue: ReadyQueue | None) -> None:
+        for counts, value in ((self._waiting, len(queue.firings) if queue else 0),
+                              (self._missed, queue.missed if queue else 0)):
+            if value:
+                counts[name] = value
+            else:
+                counts.pop(name, None)
 
 
 def total_if_none(stop: int | None) -> int:
