@@ -274,6 +274,11 @@ def test_queues_agents_apps_and_the_registry(cluster: Cluster, tmp_path: Path, p
     page.get_by_role("button", name="Save").click()
     expect(page).to_have_url(re.compile(r"#/apps/second$"))
     expect(page.locator("pre")).to_contain_text('"memoryMB": 256')
+    page.get_by_role("link", name="Apps", exact=True).click()
+    apps = page.get_by_test_id("apps")
+    expect(apps.get_by_role("link").first).to_have_text("hello")
+    page.get_by_role("columnheader", name=re.compile("^Name")).click()
+    expect(apps.get_by_role("link").first).to_have_text("second")
     # The app of two jobs is deleted with them, after saying so.
     page.goto(url + "/#/apps/hello")
     expect(page.get_by_role("link", name="greeter")).to_be_visible()

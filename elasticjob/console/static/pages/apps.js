@@ -2,25 +2,37 @@
 import { html, useState } from "../vendor/preact-htm.js";
 import { api, seg } from "../api.js";
 import { t } from "../texts.js";
-import { Empty, Loading, Notice, REFRESH_MS, Table, errorText, go, href, useConfirm, useData } from "../ui.js";
+import {
+  Empty, Loading, Notice, Pager, REFRESH_MS, Table, errorText, go, href, useConfirm, useData,
+} from "../ui.js";
+
+const PAGE_SIZE = 25;
 
 export function Apps() {
   const [filter, setFilter] = useState("");
+  const [page, setPage] = useState(1);
+  const [sort, setSort] = useState({ key: "name", asc: true });
   const state = useData(() => api.get("/app/list"), [], REFRESH_MS);
+  const columns = [
+    { key: "name", label: t("name"), value: (a) => a.appName,
+      render: (a) => html`<a href=${href("apps", a.appName)}>${a.appName}</a>` },
+    { key: "url", label: "appURL", value: (a) => a.appURL },
+    { key: "cpu", label: t("cpus"), value: (a) => a.cpuCount },
+    { key: "mem", label: t("memory"), value: (a) => a.memoryMB },
+  ];
   return html`<section>
     <div class="title-row"><h2>${t("apps")}</h2><a role="button" href=${href("apps", "new")}>${t("newApp")}</a></div>
     <input type="search" placeholder=${t("filter")} aria-label=${t("filter")} value=${filter}
-      onInput=${(e) => setFilter(e.target.value)} />
+      onInput=${(e) => { setFilter(e.target.value); setPage(1); }} />
     <${Loading} state=${state}>${(apps) => {
-      const shown = apps.filter((a) => a.appName.toLowerCase().includes(filter.toLowerCase()));
+      // Sorted and paged here (the list is every app): the whole list is sorted, then a page shown.
+      const value = columns.find((c) => c.key === sort.key).value;
+      const matching = apps.filter((a) => a.appName.toLowerCase().includes(filter.toLowerCase()))
+        .sort((a, b) => (value(a) < value(b) ? -1 : value(a) > value(b) ? 1 : 0) * (sort.asc ? 1 : -1));
+      const shown = matching.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE);
       return shown.length ? html`<${Table} testid="apps" rows=${shown} rowKey=${(a) => a.appName}
-        columns=${[
-          { key: "name", label: t("name"), value: (a) => a.appName,
-            render: (a) => html`<a href=${href("apps", a.appName)}>${a.appName}</a>` },
-          { key: "url", label: "appURL", value: (a) => a.appURL },
-          { key: "cpu", label: t("cpus"), value: (a) => a.cpuCount },
-          { key: "mem", label: t("memory"), value: (a) => a.memoryMB },
-        ]} />` : html`<${Empty} text=${filter ? t("noMatch") : t("noApps")} />`;
+        columns=${columns} sort=${sort} onSort=${(next) => { setSort(next); setPage(1); }} /><${Pager} page=${page} total=${matching.length} perPage=${PAGE_SIZE} onPage=${setPage} />`
+        : html`<${Empty} text=${filter ? t("noMatch") : t("noApps")} />`;
     }}<//></section>`;
 }
 
