@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from elasticjob.api.errors import ApiError, error_body
 from elasticjob.model import FieldError, ValidationFailed, check_name, parse_json_model
-from elasticjob.model.lenient import lenient_document
+from elasticjob.model.lenient import FormRules, lenient_document
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 M = TypeVar("M", bound=BaseModel)
@@ -90,13 +90,13 @@ async def json_model(request: Request, model: type[M]) -> M:
     return parse_json_model(model, raw)
 
 
-async def form_model(request: Request, model: type[M], empty_as_absent: Collection[str] = ()) -> M:
-    """The body as ``model``, read as leniently as Elastic-Job-Cloud read its console's forms (numbers and
-    booleans as strings, ``""`` for the ``empty_as_absent`` fields: see ``model.lenient``); otherwise as
-    ``json_model``. For the native API only: the other dialects keep their strict typing."""
+async def form_model(request: Request, model: type[M], rules: FormRules) -> M:
+    """The body as ``model``, read as leniently as Elastic-Job-Cloud read its console's forms (its numbers
+    and booleans as strings, ``""`` for fields its forms leave empty: ``rules``, see ``model.lenient``);
+    otherwise as ``json_model``. For the native API only: the other dialects keep their strict typing."""
     _raw, document = await _json_object(request)
     # "1e400" becomes inf, written as Infinity: the model rejects it by name like any other bad value.
-    return parse_json_model(model, json.dumps(lenient_document(model, document, empty_as_absent)))
+    return parse_json_model(model, json.dumps(lenient_document(model, document, rules)))
 
 
 async def name_body(request: Request, what: str) -> str:

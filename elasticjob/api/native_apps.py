@@ -12,6 +12,7 @@ from elasticjob.api.openapi import json_body
 from elasticjob.api.paging import json_list, parse_paging
 from elasticjob.api.service import JobService
 from elasticjob.model import App, NotFound
+from elasticjob.model.lenient import APP_FORM
 
 
 def _no_app(name: str) -> NotFound:
@@ -25,14 +26,14 @@ def app_router(service: JobService) -> APIRouter:
     async def register(request: Request) -> Response:
         """Register an app; 409 if it exists. Numbers may be JSON strings (``"cpuCount": "0.1"``) and
         booleans ``"true"``/``"false"``, as the original console's form sends them."""
-        app = await form_model(request, App)
+        app = await form_model(request, App, APP_FORM)
         await run_in_threadpool(service.register_app, app)
         return Response(status_code=204)
 
     @router.put("", status_code=204, openapi_extra=json_body(App))
     async def update(request: Request) -> Response:
         """Replace an app's configuration; 404 if it does not exist. Bound as leniently as ``POST``."""
-        app = await form_model(request, App)
+        app = await form_model(request, App, APP_FORM)
         await run_in_threadpool(service.update_app, app)
         return Response(status_code=204)
 

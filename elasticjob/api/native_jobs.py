@@ -16,7 +16,7 @@ from elasticjob.api.openapi import json_body, name_or_json_body
 from elasticjob.api.paging import list_body, parse_paging
 from elasticjob.api.service import JobService
 from elasticjob.model import Job, ManualRun, NotFound, ValidationFailed
-from elasticjob.model.lenient import JOB_EMPTY_AS_ABSENT
+from elasticjob.model.lenient import JOB_FORM
 from elasticjob.model.queue import Overrides
 
 
@@ -49,14 +49,14 @@ def job_router(service: JobService) -> APIRouter:
         Bound as leniently as Elastic-Job-Cloud bound its console's form: numbers may be JSON strings
         (``"shardingTotalCount": "2"``), booleans ``"true"``/``"false"``, and ``jobClass``, ``beanName``,
         ``applicationContext``, ``bootstrapScript`` and ``scriptCommandLine`` ``""`` (absent)."""
-        job = _scheduled(await form_model(request, Job, JOB_EMPTY_AS_ABSENT))
+        job = _scheduled(await form_model(request, Job, JOB_FORM))
         await run_in_threadpool(service.register_job, job)
         return Response(status_code=204)
 
     @router.put("/update", status_code=204, openapi_extra=json_body(Job))
     async def update(request: Request) -> Response:
         """Replace a registered job's configuration (bound as leniently as ``/job/register``)."""
-        job = _scheduled(await form_model(request, Job, JOB_EMPTY_AS_ABSENT))
+        job = _scheduled(await form_model(request, Job, JOB_FORM))
         await run_in_threadpool(service.update_job, job)
         return Response(status_code=204)
 

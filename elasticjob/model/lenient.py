@@ -13,14 +13,17 @@ given. ``lenient_document`` turns one such body into the strict document the mod
   sending the strings is served too, nothing looser);
 - ``""`` for a field named in ``empty_as_absent`` is dropped: the field takes its default.
 
-Only top-level fields are touched. Range and cross-field rules are the model's, unchanged. Pure.
+Only the original's own top-level fields are touched (``FormRules.coerced``: what its Gson adapters read);
+fields this platform added (``taskKillGracePeriodSeconds``, ``startingDeadlineSeconds``, ...) stay strict,
+as every other API. Range and cross-field rules are the model's, unchanged. Pure.
 """
 
 from __future__ import annotations
 
 import re
 import types
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
@@ -29,10 +32,29 @@ _INT_RE = re.compile(r"[+-]?[0-9]+")
 _FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _BOOLS = {"true": True, "false": False}
 
+@dataclass(frozen=True)
+class FormRules:
+    """``coerced``: the fields whose string forms become numbers or booleans; ``empty_as_absent``: the
+    fields whose ``""`` means absent."""
+
+    coerced: frozenset[str]
+    empty_as_absent: frozenset[str] = frozenset()
+
+
 JOB_EMPTY_AS_ABSENT: frozenset[str] = frozenset(
     {"jobClass", "beanName", "applicationContext", "bootstrapScript", "scriptCommandLine"}
 )
 """Job fields the original console sends as ``""`` when the job's type has no use for them."""
+
+JOB_FORM = FormRules(
+    # Elastic-Job-Cloud 2.1's CloudJobConfiguration: its numbers and booleans.
+    frozenset({"shardingTotalCount", "cpuCount", "memoryMB", "failover", "misfire", "streamingProcess"}),
+    JOB_EMPTY_AS_ABSENT,
+)
+APP_FORM = FormRules(
+    # Its CloudAppConfiguration.
+    frozenset({"cpuCount", "memoryMB", "appCacheEnable", "eventTraceSamplingCount"}),
+)
 
 
 def _scalar_type(annotation: Any) -> type | None:
@@ -58,15 +80,13 @@ def _coerce(kind: type | None, value: Any) -> Any:
     return value
 
 
-def lenient_document(
-    model: type[BaseModel], document: Mapping[str, Any], empty_as_absent: Collection[str] = ()
-) -> dict[str, Any]:
+def lenient_document(model: type[BaseModel], document: Mapping[str, Any], rules: FormRules) -> dict[str, Any]:
     """``document`` with the console's string forms replaced as the module docstring says."""
     fields = model.model_fields
     result: dict[str, Any] = {}
     for name, value in document.items():
-        if value == "" and name in empty_as_absent:
+        if value == "" and name in rules.empty_as_absent:
             continue
-        info = fields.get(name)
+        info = fields.get(name) if name in rules.coerced else None
         result[name] = _coerce(_scalar_type(info.annotation) if info is not None else None, value)
     return result
