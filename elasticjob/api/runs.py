@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,7 @@ from elasticjob.model.running import RunningTask
 from elasticjob.registry.state import ClusterState
 
 DEFAULT_PER_PAGE = 20
+RECENT = dt.timedelta(hours=1)
 
 
 def recorded_task(execution: Execution) -> RunTask:
@@ -108,10 +110,14 @@ class RunsView:
         state: ClusterState,
         history: HistoryStore,
         request_stop: Callable[[str, str, str], None],
+        settle: Callable[[str], bool] = lambda _job: True,
     ) -> None:
         self.state = state
         self.history = history
         self.request_stop = request_stop
+        # ``settle(job)``: wait until the events recorded for the job are in the history (the leader's
+        # recorder writes behind the scheduler): a run that just left the state is found there after it.
+        self.settle = settle
 
     def page(self, job_name: str, page: int = 1, per_page: int = DEFAULT_PER_PAGE) -> dict[str, Any]:
         """``{"total", "runs"}``: a page of the job's runs, newest first — those still queued first."""
@@ -180,11 +186,26 @@ class RunsView:
             raise Conflict(f"run '{run_id}' of job '{job_name}' still has a task the history shows as going")
 
     def find(self, job_name: str, run_id: str) -> Run:
-        """One run by its id; ``NotFound`` when the job has no such run."""
-        missing = NotFound(f"run '{run_id}' of job '{job_name}' does not exist")
+        """One run by its id; ``NotFound`` when the job has no such run.
+
+        A run whose last part just left the state (a stopped run's dropped firing, a shard's end) is in
+        the history only once the recorder wrote it: before answering 404, wait for the job's recorded
+        events, and look once more a moment later (the scheduler records what it committed right after
+        applying it to the state)."""
         if not RUN_ID_RE.fullmatch(run_id):
-            raise missing
+            raise NotFound(f"run '{run_id}' of job '{job_name}' does not exist")
         instant = dt.datetime.strptime(run_id[:14], "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
+        # The moment's pause only for a run of the last hour: an old id that is not found is simply gone.
+        recent = dt.datetime.now(dt.UTC) - instant < RECENT
+        for pause in (0.0, 0.0, 0.2) if recent else (0.0, 0.0):
+            time.sleep(pause)
+            found = self._find(job_name, run_id, instant)
+            if found is not None:
+                return found
+            self.settle(job_name)
+        raise NotFound(f"run '{run_id}' of job '{job_name}' does not exist")
+
+    def _find(self, job_name: str, run_id: str, instant: dt.datetime) -> Run | None:
         active = _Active(self.state, job_name)
         candidates: dict[str, list[Execution]] = {f: [] for f in active.unfinished()}
         candidates.update(self.history.firings_at(job_name, instant))
@@ -193,7 +214,7 @@ class RunsView:
                 if firing in active.overrides:
                     return active.run(job_name, firing, rows)
                 return active.run(job_name, firing, rows, self._overrides(job_name, [firing]).get(firing))
-        raise missing
+        return None
 
     def _overrides(self, job_name: str, firings: list[str]) -> dict[str, Overrides]:
         found = self.history.run_overrides(job_name, firings)

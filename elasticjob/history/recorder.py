@@ -52,6 +52,9 @@ class HistoryRecorder:
             collections.deque()
         )
         self._count = 0
+        # Events recorded and not yet written (or given up), by job: what a reader of the history may
+        # wait for (``settle``) — the state no longer shows what these events are about.
+        self._unwritten: collections.Counter[str] = collections.Counter()
         self._cond = threading.Condition()
         self._stopped = False
         self._busy = False
@@ -72,10 +75,12 @@ class HistoryRecorder:
         with self._cond:
             self._pending.append((list(events), then))
             self._count += len(events)
+            self._unwritten.update(e.job_name for e in events)
             dropped = 0
             while self._count > self.max_pending and len(self._pending) > 1:
                 old, callback = self._pending.popleft()
                 self._count -= len(old)
+                self._unwritten.subtract(e.job_name for e in old)
                 dropped += len(old)
                 if callback is not None:
                     self._pending.appendleft(([], callback))  # its acknowledgement still goes out
@@ -90,6 +95,18 @@ class HistoryRecorder:
         deadline = time.monotonic() + timeout
         with self._cond:
             while self._pending or self._busy:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    def settle(self, job_name: str, timeout: float = 5.0) -> bool:
+        """Wait until every event recorded so far for ``job_name`` is written (or given up); False on
+        timeout. Returns at once when none waits."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._unwritten[job_name] > 0:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
@@ -133,6 +150,8 @@ class HistoryRecorder:
             finally:
                 with self._cond:
                     self._busy = False
+                    self._unwritten.subtract(e.job_name for e in batch)
+                    self._unwritten += collections.Counter()  # drop the jobs at zero
                     self._cond.notify_all()
 
     def _write(self, batch: list[ExecutionEvent]) -> None:

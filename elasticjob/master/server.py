@@ -165,7 +165,7 @@ def run_master(config: MasterConfig) -> None:
     metrics.registry.register(hub.collector())  # elasticjob_connected_agents: streams held here
     jobs = JobService(store, layout, state)
     leadership = LeaderState(lambda: election.is_leader, leader_http)
-    runs = RunsView(state, history, jobs.request_stop)
+    runs = RunsView(state, history, jobs.request_stop, recorder.settle)
     runtime = runtime_router(leadership, history, hub, runs)
     runtime.include_router(statistics_router(leadership, history, state.job_kinds))
 

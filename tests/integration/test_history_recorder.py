@@ -121,3 +121,27 @@ def test_the_master_keeps_1000_runs_per_job_by_default_and_refuses_a_negative_re
         main(["master", "--zk", "127.0.0.1:1", "--run-retention", "-1"])
     assert refused.value.code == 2
     assert "--run-retention must not be negative" in capsys.readouterr().err
+
+
+def test_settle_waits_for_one_jobs_unwritten_events_only(tmp_path: Path) -> None:
+    store = open_history(str(tmp_path / "history.db"))
+    release = threading.Event()
+    real_record = store.record
+
+    def slow_record(events: list[ExecutionEvent]) -> None:
+        release.wait(10)  # the database is slow: the batch is being written
+        real_record(events)
+
+    store.record = slow_record  # type: ignore[method-assign]
+    recorder = HistoryRecorder(store).start()
+    try:
+        recorder.record([event("t1", "MISSED", 0)])
+        assert recorder.settle("other-job", timeout=0.01)  # nothing of it waits: at once
+        assert not recorder.settle("job", timeout=0.2)  # its event is not written yet
+        release.set()
+        assert recorder.settle("job", timeout=10)
+        assert store.executions(ExecutionQuery(task_id="t1")).total == 1  # written when settle returns
+    finally:
+        release.set()
+        recorder.stop()
+        store.close()
