@@ -1,6 +1,9 @@
 """Assemble the master's ASGI application from the routers, served at ``/`` and under ``/api``.
 
-    MetricsMiddleware -> HotReads -> FastAPI (its error handlers, BodyLimitMiddleware, the routers)
+    MetricsMiddleware -> AuthMiddleware -> HotReads -> FastAPI (its error handlers, BodyLimitMiddleware,
+    the routers)
+
+``AuthMiddleware`` checks who asks and whether their role allows it (``api.auth``), before anything answers.
 
 ``HotReads`` answers the most repeated reads before FastAPI's own middleware and routing (see ``hot``);
 what it passes on, the application answers. Metrics count both alike.
@@ -12,6 +15,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp
 
 from elasticjob import __version__
+from elasticjob.api.auth import AuthMiddleware
 from elasticjob.api.bodies import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
 from elasticjob.api.errors import install_error_handlers
 from elasticjob.api.hot import HotReads
@@ -23,6 +27,7 @@ from elasticjob.api.ops import LeaderLookup, ops_router
 from elasticjob.api.service import JobService
 from elasticjob.console import install_console
 from elasticjob.model import App, Job, ManualRun
+from elasticjob.security.authenticator import Authenticator
 
 
 def create_app(
@@ -33,6 +38,7 @@ def create_app(
     runtime: APIRouter | None = None,
     metronome: APIRouter | None = None,
     cluster: APIRouter | None = None,
+    authenticator: Authenticator | None = None,
 ) -> ASGIApp:
     app = FastAPI(
         title="ElasticJob",
@@ -53,4 +59,4 @@ def create_app(
     install_console(app)
     install_openapi(app, [Job, App, ManualRun])
     app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
-    return MetricsMiddleware(HotReads(app, service), metrics)
+    return MetricsMiddleware(AuthMiddleware(HotReads(app, service), authenticator), metrics)

@@ -356,6 +356,12 @@ def _window_closed(query: LineQuery) -> bool:
     return query.end_ms is not None and query.end_ms < time.time() * 1000
 
 
+def _who_asks(request: Request) -> dict[str, str]:
+    """The credentials to pass on to the leader, which checks them again."""
+    found = request.headers.get("authorization")
+    return {"authorization": found} if found is not None else {}
+
+
 async def _stream_from_leader(request: Request, leader_http: Callable[[], str | None]) -> Response:
     address = await run_in_threadpool(leader_http)
     if address is None:
@@ -363,7 +369,8 @@ async def _stream_from_leader(request: Request, leader_http: Callable[[], str | 
     client = httpx.AsyncClient(timeout=httpx.Timeout(30, read=KEEPALIVE_SECONDS * 4))
     try:
         upstream = await client.send(
-            client.build_request("GET", f"http://{address}{request.url.path}", params=request.url.query),
+            client.build_request("GET", f"http://{address}{request.url.path}", params=request.url.query,
+                                 headers=_who_asks(request)),
             stream=True,
         )
     except httpx.HTTPError as exc:

@@ -20,6 +20,9 @@ from elasticjob.api.runs import RunsView
 from elasticjob.history import HistoryStore, native_page, native_trace_page, parse_query, parse_trace_query
 from elasticjob.model import NotFound, Unavailable, ValidationFailed
 
+# What a follower passes on to the leader: the body's type, and who asks (the leader checks it again).
+FORWARDED_HEADERS = frozenset({"content-type", "authorization"})
+
 
 def _no_job(name: str) -> NotFound:
     return NotFound(f"job '{name}' does not exist")
@@ -44,7 +47,7 @@ def forwarder(leader: LeaderState) -> Callable[[Request], Awaitable[Response | N
         if address is None:
             raise Unavailable("no leader is elected at the moment; try again shortly")
         url = f"http://{address}{request.url.path}"
-        headers = {k: v for k, v in request.headers.items() if k.lower() == "content-type"}
+        headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARDED_HEADERS}
         try:
             async with httpx.AsyncClient(timeout=30) as client:
                 upstream = await client.request(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from elasticjob import __version__
 from elasticjob.cli.apps import add_app_commands
+from elasticjob.cli.auth import add_auth_commands
 from elasticjob.cli.jobs import add_job_commands
 from elasticjob.cli.output import EXIT_CODES, LocalError
 from elasticjob.client import DEFAULT_URL, ApiError, ClientError, ElasticJobClient, MasterUnreachable
@@ -145,6 +146,20 @@ def build_parser() -> argparse.ArgumentParser:
         "history for /job/statistics (default 60, as Elastic-Job-Cloud; 1 to 3600)",
     )
     master.add_argument(
+        "--auth-file",
+        type=Path,
+        default=_env("ELASTICJOB_AUTH_FILE"),
+        metavar="FILE",
+        help="API users (TOML: name, role admin|operator|viewer, password_hash and/or token_hash from "
+        "`elasticjob auth hash`, optional groups); without it every request is allowed, and the master "
+        "listens on loopback only unless --insecure",
+    )
+    master.add_argument(
+        "--insecure",
+        action="store_true",
+        help="listen beyond loopback without --auth-file: anyone who can reach the API may use it",
+    )
+    master.add_argument(
         "--placement",
         choices=["spread", "binpack"],
         default="spread",
@@ -259,7 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_job_commands(sub)
     add_app_commands(sub)
-    url_help = f"master URL (env ELASTICJOB_URL; default {DEFAULT_URL})"
+    add_auth_commands(sub)
+    url_help = (
+        f"master URL (env ELASTICJOB_URL; default {DEFAULT_URL}); credentials for a master with an auth "
+        "file come from env ELASTICJOB_TOKEN (bearer) or ELASTICJOB_USER and ELASTICJOB_PASSWORD"
+    )
     for name in ("job", "app"):
         group = sub.choices[name]
         group.add_argument("--url", default=_env("ELASTICJOB_URL", DEFAULT_URL), help=url_help)
@@ -296,9 +315,12 @@ def _master(args: argparse.Namespace) -> int:
     from elasticjob.master.config import MasterConfig
     from elasticjob.master.server import run_master
     from elasticjob.registry import ZooKeeperUnavailable, check_namespace
+    from elasticjob.security.authfile import read_auth_file
 
     try:
         config = MasterConfig(
+            auth=read_auth_file(Path(args.auth_file)) if args.auth_file else None,
+            insecure=args.insecure,
             zk=_zk_config(args),
             namespace=check_namespace(args.namespace),
             http=parse_host_port(args.http, "--http"),

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from elasticjob.client.errors import ApiError, RunTimeout
-from elasticjob.client.http import Transport, default_url, segment
+from elasticjob.client.http import Transport, credentials, default_url, segment
 from elasticjob.client.records import JobRun, LogChunk, LogLine, LogLines, Run, RunPage, TaskLogError
 
 LOG_CHUNK = 65536  # bytes a log read asks for (the master serves at most 1 MiB)
@@ -26,10 +26,19 @@ class ElasticJobClient:
     ``http``: an ``httpx.Client`` of your own (its base URL must be the master's)."""
 
     def __init__(
-        self, url: str | None = None, *, timeout: float = 30.0, http: httpx.Client | None = None
+        self,
+        url: str | None = None,
+        *,
+        timeout: float = 30.0,
+        http: httpx.Client | None = None,
+        token: str | None = None,
+        user: str | None = None,
+        password: str | None = None,
     ) -> None:
+        """``token`` (bearer) or ``user`` and ``password`` (HTTP Basic) for a master with an auth file;
+        without them, ``ELASTICJOB_TOKEN`` or ``ELASTICJOB_USER``/``ELASTICJOB_PASSWORD`` if set."""
         self.url = (url or default_url()).rstrip("/")
-        self._api = Transport(self.url, timeout, http)
+        self._api = Transport(self.url, timeout, http, credentials(token, user, password))
 
     def close(self) -> None:
         self._api.close()

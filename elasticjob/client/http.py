@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -46,12 +46,45 @@ def _error(response: httpx.Response) -> ApiError:
     )
 
 
+class BearerToken(httpx.Auth):
+    """``Authorization: Bearer <token>`` on every request."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        yield request
+
+
+def credentials(
+    token: str | None = None, user: str | None = None, password: str | None = None
+) -> httpx.Auth | None:
+    """The credentials to send: a bearer ``token``, else ``user`` and ``password`` (HTTP Basic), else those
+    of the environment (``ELASTICJOB_TOKEN``, else ``ELASTICJOB_USER`` and ``ELASTICJOB_PASSWORD``), else
+    none."""
+    token = token or (None if user else os.environ.get("ELASTICJOB_TOKEN"))
+    if token:
+        return BearerToken(token)
+    user = user or os.environ.get("ELASTICJOB_USER")
+    if user:
+        secret = password if password is not None else os.environ.get("ELASTICJOB_PASSWORD", "")
+        return httpx.BasicAuth(user, secret)
+    return None
+
+
 class Transport:
     """Sends requests to one master. Not thread-safe beyond what ``httpx.Client`` is (it is)."""
 
-    def __init__(self, base_url: str, timeout: float = 30.0, http: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float = 30.0,
+        http: httpx.Client | None = None,
+        auth: httpx.Auth | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = http or httpx.Client(base_url=self.base_url, timeout=timeout)
+        self._http = http or httpx.Client(base_url=self.base_url, timeout=timeout, auth=auth)
 
     def close(self) -> None:
         self._http.close()

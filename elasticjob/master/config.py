@@ -8,6 +8,7 @@ from pathlib import Path
 from elasticjob.common.net import HostPort
 from elasticjob.history.retention import DEFAULT_RUN_RETENTION
 from elasticjob.registry import ZkConfig
+from elasticjob.security.authfile import AuthConfig
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class MasterConfig:
     launch_ahead: float = 2.5  # seconds before a cron instant its firing is launched (shards start on time)
     run_retention: int = DEFAULT_RUN_RETENTION  # finished runs kept per job in the history; 0: all
     statistics_interval: float = 60.0  # seconds between the leader's statistics samples
+    auth: AuthConfig | None = None  # API users (--auth-file); None: every request is allowed
+    insecure: bool = False  # allow listening beyond loopback without auth
 
     def __post_init__(self) -> None:
         if not 0 <= self.launch_ahead <= 60:
@@ -43,6 +46,17 @@ class MasterConfig:
                 f"--http {self.http} and --grpc {self.grpc} are the same address: give them different ports "
                 "(or port 0 for any free one)"
             )
+        if self.auth is None and not self.insecure and not is_loopback(self.http.host):
+            raise ValueError(
+                f"--http {self.http} is reachable from other hosts, and no --auth-file says who may use the "
+                "API: give --auth-file FILE (users and their password or token hashes, see `elasticjob "
+                "auth hash`), or --insecure to serve everyone who can reach it"
+            )
 
 
 _WILDCARD = {"0.0.0.0", "::", ""}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or name a master listens on) is reachable from this host only."""
+    return host == "localhost" or host == "::1" or host.startswith("127.")

@@ -49,6 +49,7 @@ from elasticjob.registry.departures import AgentDepartures
 from elasticjob.registry.state import AGENTS
 from elasticjob.registry.watches import PersistentWatchesUnsupported
 from elasticjob.scheduler.loop import Scheduler
+from elasticjob.security.authenticator import Authenticator
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +180,8 @@ def run_master(config: MasterConfig) -> None:
     )
     v1 = metronome_router(jobs, runs, forwarder(leadership))
     cluster = cluster_router(ClusterView(state, departures, leader, client))
-    app = create_app(jobs, leader, metrics, config.max_body_bytes, runtime, v1, cluster)
+    authenticator = Authenticator(config.auth) if config.auth is not None else None
+    app = create_app(jobs, leader, metrics, config.max_body_bytes, runtime, v1, cluster, authenticator)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
