@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp
 
 from elasticjob import __version__
-from elasticjob.api.auth import AuthMiddleware
+from elasticjob.api.auth import AuthMiddleware, auth_router
 from elasticjob.api.bodies import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
 from elasticjob.api.errors import install_error_handlers
 from elasticjob.api.hot import HotReads
@@ -56,6 +56,7 @@ def create_app(
     if metronome is not None:
         app.include_router(metronome)
     app.include_router(ops_router(leader, metrics))
+    app.include_router(auth_router(authenticator))
     install_console(app)
     install_openapi(app, [Job, App, ManualRun])
     app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)

@@ -9,18 +9,32 @@ beyond loopback so unless ``--insecure``).
 
 A credential seen before is answered from the authenticator's cache; a new one is hashed on a worker
 thread, so the event loop never waits for Argon2.
+
+The console logs in with ``POST /auth/login`` (``{"user", "password"}``): the answer sets a session cookie
+(``security.sessions``: HTTP-only, SameSite=Strict, signed, 12 hours), which then stands for the
+credentials; ``POST /auth/logout`` clears it; ``GET /auth/me`` tells who is logged in and their role.
+A write authenticated by the cookie alone must carry the ``X-ElasticJob-Console`` header, which the
+console sends and no other site can (a cross-site form cannot set headers, and the API allows no CORS):
+a forged cross-site request is refused with 403.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+from typing import Any
 
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from elasticjob.api.errors import error_body
+from elasticjob.api.bodies import json_model
+from elasticjob.api.errors import ApiError, error_body
+from elasticjob.model import NotFound
 from elasticjob.security.authenticator import Authenticator, BadCredentials, Principal
-from elasticjob.security.roles import may, required_action
+from elasticjob.security.roles import READS, may, required_action
+from elasticjob.security.sessions import COOKIE, CSRF_HEADER, LIFETIME, Sessions, cookie_value
 
 REALM = 'Basic realm="elasticjob", charset="UTF-8"'
 
@@ -29,6 +43,7 @@ class AuthMiddleware:
     def __init__(self, app: ASGIApp, authenticator: Authenticator | None) -> None:
         self.app = app
         self.authenticator = authenticator
+        self.sessions = Sessions(authenticator.config.session_key) if authenticator is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.authenticator is None:
@@ -40,24 +55,39 @@ class AuthMiddleware:
             return
         header = _header(scope, b"authorization")
         if header is None:
-            await _deny(send, 401, "authentication required: HTTP Basic or a bearer token")
-            return
-        try:
-            known, principal = self.authenticator.cached(header)
-            if not known:
-                principal = await run_in_threadpool(self.authenticator.authenticate, header)
-        except BadCredentials as exc:
-            await _deny(send, 401, f"credentials not accepted: {exc}")
-            return
-        if principal is None:
-            await _deny(send, 401, "wrong user name, password or token")
-            return
+            principal = self._session(scope)
+            if principal is None:
+                await _deny(scope, send, 401, "authentication required: Basic, a bearer token or a login")
+                return
+            if scope["method"] not in READS and _header(scope, CSRF_HEADER.encode()) is None:
+                await _deny(scope, send, 403, f"a write with the console's session needs the {CSRF_HEADER} "
+                                              "header (refused as a possible cross-site request)")
+                return
+        else:
+            try:
+                known, principal = self.authenticator.cached(header)
+                if not known:
+                    principal = await run_in_threadpool(self.authenticator.authenticate, header)
+            except BadCredentials as exc:
+                await _deny(scope, send, 401, f"credentials not accepted: {exc}")
+                return
+            if principal is None:
+                await _deny(scope, send, 401, "wrong user name, password or token")
+                return
         if not may(principal.role, action):
             role = principal.role.value
-            await _deny(send, 403, f"user '{principal.name}' ({role}) may not {action.value} here")
+            await _deny(scope, send, 403, f"user '{principal.name}' ({role}) may not {action.value} here")
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
+
+
+    def _session(self, scope: Scope) -> Principal | None:
+        assert self.authenticator is not None and self.sessions is not None
+        token = cookie_value(_header(scope, b"cookie"))
+        name = self.sessions.user_of(token) if token else None
+        user = self.authenticator.config.user(name) if name else None
+        return Principal(user.name, user.role, user.groups) if user is not None else None
 
 
 def principal_of(scope: Scope) -> Principal | None:
@@ -73,10 +103,59 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _deny(send: Send, status: int, message: str) -> None:
+async def _deny(scope: Scope, send: Send, status: int, message: str) -> None:
     body = json.dumps(error_body(message)).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if status == 401:
+    # Not to the console: a browser answers a Basic challenge with its own login dialog, which the
+    # console's login screen replaces.
+    if status == 401 and _header(scope, CSRF_HEADER.encode()) is None:
         headers.append((b"www-authenticate", REALM.encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def auth_router(authenticator: Authenticator | None) -> APIRouter:
+    """``/auth/login``, ``/auth/logout``, ``/auth/me`` (see the module docstring)."""
+    router = APIRouter(prefix="/auth", tags=["auth"])
+    sessions = Sessions(authenticator.config.session_key) if authenticator is not None else None
+
+    @router.post("/login", status_code=204)
+    async def login(request: Request) -> Response:
+        """Log in with ``{"user", "password"}``: 204 and a session cookie; 401 for wrong ones; 404 when
+        this master has no auth file (nothing to log in to)."""
+        if authenticator is None or sessions is None:
+            raise NotFound("this master has no auth file: there is nothing to log in to")
+        body = await json_model(request, Login)
+        credentials = "Basic " + base64.b64encode(f"{body.user}:{body.password}".encode()).decode()
+        principal = await run_in_threadpool(authenticator.authenticate, credentials)
+        if principal is None:
+            raise ApiError(401, "wrong user name or password")
+        response = Response(status_code=204)
+        response.set_cookie(COOKIE, sessions.issue(principal.name), max_age=int(LIFETIME), httponly=True,
+                            samesite="strict", secure=request.url.scheme == "https", path="/")
+        return response
+
+    @router.post("/logout", status_code=204)
+    async def logout() -> Response:
+        """End the console's session (clears its cookie)."""
+        response = Response(status_code=204)
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+        return response
+
+    @router.get("/me")
+    async def me(request: Request) -> dict[str, Any]:
+        """``{"auth": true, "name", "role"}`` for the caller; ``{"auth": false, "role": "admin"}`` when this
+        master has no auth file (everyone may do everything)."""
+        principal = principal_of(request.scope)
+        if authenticator is None or principal is None:
+            return {"auth": False, "name": None, "role": "admin"}
+        return {"auth": True, "name": principal.name, "role": principal.role.value}
+
+    return router
+
+
+class Login(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user: str = Field(min_length=1, max_length=128)
+    password: str = Field(min_length=1, max_length=1024)

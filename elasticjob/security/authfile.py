@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from elasticjob.security.roles import Role
 from elasticjob.security.secrets import is_hash
+from elasticjob.security.sessions import session_key
 
 _NAME = r"^[A-Za-z0-9_.@-]{1,128}$"
 _GROUP = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
@@ -66,6 +67,7 @@ class _File(BaseModel):
 @dataclass(frozen=True)
 class AuthConfig:
     users: tuple[User, ...]
+    session_key: bytes = b""  # signs console sessions (``security.sessions``): from the file's contents
 
     def user(self, name: str) -> User | None:
         return next((u for u in self.users if u.name == name), None)
@@ -94,7 +96,7 @@ def parse_auth(text: str, source: str = "auth file") -> AuthConfig:
                 f"{source}: users[{index}].groups: confining a user to job groups is not supported yet; "
                 "remove it (such a user would see and change every job)"
             )
-    return AuthConfig(parsed.users)
+    return AuthConfig(parsed.users, session_key(text))
 
 
 def read_auth_file(path: Path) -> AuthConfig:

@@ -10,8 +10,8 @@
 ``required_action(method, path)`` decides from the method and the path alone (a pure function, the same
 for the native API, ``/api/...``, ``/v1`` and ``/service/metronome/v1``): reads need READ, the operate
 routes below need OPERATE, every other write needs ADMIN — so a route added later is admin-only until
-it is listed here. ``PUBLIC`` paths need nothing: liveness and the console's page and assets (its
-login screen must load; every call it then makes is checked).
+it is listed here. ``PUBLIC`` paths need nothing: liveness, the console's page and assets and its login
+and logout (its login screen must load; every call it then makes is checked).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ _OPERATE = [
 ]
 _OPERATE_RE = [(method, re.compile(pattern + "/?")) for method, pattern in _OPERATE]
 READS = frozenset({"GET", "HEAD"})
-PUBLIC = re.compile(r"/(?:ping|service/metronome/ping|console/.*)?")
+PUBLIC = re.compile(r"/(?:ping|service/metronome/ping|console/.*|auth/login|auth/logout)?")
 
 
 def required_action(method: str, path: str) -> Action | None:

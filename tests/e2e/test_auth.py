@@ -89,6 +89,9 @@ def test_credentials_tokens_and_what_a_refusal_says(cluster: Cluster, tmp_path: 
         anonymous = client.get("/job/jobs")
         assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"].startswith("Basic")
         assert anonymous.json()["message"].startswith("authentication required")
+        # The console (its header) gets no Basic challenge: the browser would open its own dialog.
+        console = client.get("/job/jobs", headers={"X-ElasticJob-Console": "1"})
+        assert console.status_code == 401 and "www-authenticate" not in console.headers
         assert client.get("/job/jobs", auth=("root", "not it")).status_code == 401
         assert client.get("/job/jobs", headers={"Authorization": "Digest x"}).status_code == 401
         assert client.get("/job/jobs", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
@@ -136,3 +139,32 @@ def test_the_cli_sends_the_environments_credentials(cluster: Cluster, tmp_path: 
         "ELASTICJOB_TOKEN": TOKEN}
     done = _elasticjob("job", "list", "--json", env={**env, **creds})
     assert done.returncode == 0, done.stderr
+
+
+def test_a_console_session_is_a_signed_http_only_cookie_and_writes_need_the_consoles_header(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    master = cluster.start_master("--auth-file", str(auth_file(tmp_path)))
+    with httpx.Client(base_url=master.url, timeout=15) as client:
+        assert client.post("/auth/login", json={"user": "ops", "password": "wrong"}).status_code == 401
+        assert client.post("/auth/login", json={"user": "ops"}).status_code == 422
+        logged_in = client.post("/auth/login", json={"user": "ops", "password": PASSWORD})
+        assert logged_in.status_code == 204
+        cookie = logged_in.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and "path=/" in cookie
+        assert client.get("/auth/me").json() == {"auth": True, "name": "ops", "role": "operator"}
+        assert client.get("/job/jobs").status_code == 200
+        # A write with the cookie alone could be a forged cross-site request: refused.
+        forged = client.post("/job/trigger", content=b"nojob")
+        assert forged.status_code == 403 and "x-elasticjob-console" in forged.json()["message"]
+        sent = client.post("/job/trigger", content=b"nojob", headers={"X-ElasticJob-Console": "1"})
+        assert sent.status_code == 404  # through to the API: no such job
+        admin_only = client.post("/job/register", json={}, headers={"X-ElasticJob-Console": "1"})
+        assert admin_only.status_code == 403  # the session's role is the user's
+        token = client.cookies["elasticjob_session"]
+        tampered = token[:-1] + ("0" if token[-1] != "0" else "1")
+        for value, status in ((token, 200), (tampered, 401), ("v1.b3Bz.99999999999.00", 401)):
+            assert httpx.get(f"{master.url}/job/jobs", headers={"Cookie": f"elasticjob_session={value}"},
+                             timeout=15).status_code == status, value
+        assert client.post("/auth/logout").status_code == 204
+        assert client.get("/job/jobs").status_code == 401

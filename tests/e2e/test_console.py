@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
@@ -327,5 +328,58 @@ def test_the_pages_fit_a_phones_width(cluster: Cluster, tmp_path: Path, browser:
             overflow = phone.evaluate("document.documentElement.scrollWidth") - 390
             assert overflow <= 0, f"#/{route} is {overflow}px wider than the screen"
         shoot(phone, "phone-registry")
+    finally:
+        context.close()
+
+
+def test_login_shows_each_role_only_what_it_may_do_and_logout(
+    cluster: Cluster, tmp_path: Path, browser: Browser
+) -> None:
+    from elasticjob.security.secrets import hash_secret
+
+    password = "console password 1"
+    hashed = hash_secret(password)
+    auth = tmp_path / "auth.toml"
+    auth.write_text("".join(f'[[users]]\nname = "{name}"\nrole = "{role}"\npassword_hash = "{hashed}"\n'
+                            for name, role in (("root", "admin"), ("eve", "viewer"))))
+    master = cluster.start_master("--auth-file", str(auth))
+    tarball = build_tarball({"bin/run.sh": SCRIPT}, tmp_path / "hello.tar.gz", executable=("bin/run.sh",))
+    with httpx.Client(base_url=master.url, timeout=15, auth=("root", password)) as client:
+        app = {"appName": "hello", "appURL": tarball.as_uri(), "bootstrapScript": "bin/run.sh"}
+        assert client.post("/app", json=app).status_code == 204
+        job = {"jobName": "guarded", "appName": "hello", "cron": NEVER, "shardingTotalCount": 1,
+               "cpuCount": 0.1, "memoryMB": 32}
+        assert client.post("/job/register", json=job).status_code == 204
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(master.url + "/#/jobs/guarded")
+        page.get_by_label("User").fill("eve")
+        page.get_by_label("Password").fill("not the password")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("alert")).to_contain_text("wrong user name or password")
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_test_id("who")).to_have_text("eve (viewer)")
+        expect(page.get_by_test_id("job-state")).to_have_text("enabled")  # a viewer reads
+        for control in ("Run now", "Disable", "Delete"):
+            expect(page.get_by_role("button", name=control, exact=True)).to_have_count(0)
+        expect(page.get_by_role("button", name="Edit")).to_have_count(0)
+        [cookie] = [c for c in context.cookies() if c["name"] == "elasticjob_session"]
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        shoot(page, "login-viewer")
+        page.get_by_role("button", name="Log out").click()
+        expect(page.get_by_role("button", name="Log in")).to_be_visible()
+
+        page.get_by_label("User").fill("root")
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_test_id("who")).to_have_text("root (admin)")
+        page.get_by_role("button", name="Disable").click()  # a write through the session cookie
+        expect(page.get_by_test_id("job-state")).to_have_text("disabled")
+        expect(page.get_by_role("button", name="Delete")).to_be_visible()
+        assert errors == [], errors
     finally:
         context.close()

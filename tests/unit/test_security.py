@@ -112,3 +112,19 @@ def test_basic_and_bearer_credentials_and_what_is_remembered_of_them() -> None:
     for bad in ("Digest abc", "Basic !!!", "Basic " + base64.b64encode(b"no-colon").decode()):
         with pytest.raises(BadCredentials):
             auth.authenticate(bad)
+
+
+def test_sessions_are_signed_expire_and_belong_to_their_key() -> None:
+    from elasticjob.security.sessions import Sessions, cookie_value, session_key
+
+    now = [1_000.0]
+    sessions = Sessions(session_key("file one"), clock=lambda: now[0], lifetime=60)
+    token = sessions.issue("alice@example")
+    assert sessions.user_of(token) == "alice@example"
+    assert Sessions(session_key("file two"), clock=lambda: now[0]).user_of(token) is None  # another auth file
+    name, user, expiry, mac = token.split(".")
+    assert sessions.user_of(f"{name}.{user}.{int(expiry) + 3600}.{mac}") is None  # a longer life is forged
+    assert sessions.user_of("v1.x.1") is None and sessions.user_of("garbage") is None
+    now[0] += 61
+    assert sessions.user_of(token) is None  # expired
+    assert cookie_value("a=1; elasticjob_session=tok; b=2") == "tok" and cookie_value(None) is None

@@ -13,7 +13,9 @@ async function request(method, path, { json, text, params } = {}) {
   for (const [key, value] of Object.entries(params || {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
   }
-  const headers = {};
+  // Sent with every call: with a session cookie, the master accepts writes only with it (no other site
+  // can send it), so a forged cross-site request is refused.
+  const headers = { "X-ElasticJob-Console": "1" };
   let body;
   if (json !== undefined) { headers["Content-Type"] = "application/json"; body = JSON.stringify(json); }
   if (text !== undefined) { headers["Content-Type"] = "text/plain"; body = text; }
@@ -27,6 +29,9 @@ async function request(method, path, { json, text, params } = {}) {
   let value = null;
   if (content) {
     try { value = JSON.parse(content); } catch { value = content; }
+  }
+  if (response.status === 401 && path !== "/auth/login") {
+    window.dispatchEvent(new Event("elasticjob-logged-out"));  // the console shows its login screen
   }
   if (!response.ok) {
     const message = (value && value.message) || response.statusText || `HTTP ${response.status}`;
@@ -51,7 +56,7 @@ export const seg = (name) => encodeURIComponent(name);
  */
 export async function followLog(taskId, stream, onLine, signal) {
   const url = `/job/tasks/${seg(taskId)}/logs?follow=true&from=-200&stream=${stream}`;
-  const response = await fetch(url, { signal });
+  const response = await fetch(url, { signal, headers: { "X-ElasticJob-Console": "1" } });
   if (!response.ok) throw new ApiError(response.status, (await response.json()).message);
   const reader = response.body.getReader();
   const decoder = new TextDecoder();

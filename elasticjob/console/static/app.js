@@ -17,6 +17,9 @@ import { Queues } from "./pages/queues.js";
 import { AgentDetail, Agents } from "./pages/agents.js";
 import { Registry } from "./pages/registry.js";
 import { History } from "./pages/history.js";
+import { Login } from "./pages/login.js";
+import { api } from "./api.js";
+import { session, setSession } from "./session.js";
 
 function currentRoute() {
   return window.location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
@@ -35,14 +38,17 @@ function useRoute() {
 const PAGES = [["", "dashboard"], ["jobs", "jobs"], ["apps", "apps"], ["queues", "queues"], ["history", "history"],
                ["agents", "agents"], ["registry", "registry"]];
 
-function Nav({ route }) {
+function Nav({ route, onLogout }) {
   const here = route[0] || "";
+  const me = session();
   return html`<nav class="top container">
     <ul><li><a href="#/" class="brand"><strong>${t("title")}</strong></a></li></ul>
     <ul>${PAGES.map(([target, key]) => html`<li><a href=${href(target)}
       aria-current=${here === target ? "page" : undefined}>${t(key)}</a></li>`)}
       <li><select aria-label=${t("language")} value=${language()} onChange=${(e) => setLanguage(e.target.value)}>
         ${Object.entries(LANGUAGES).map(([code, label]) => html`<option value=${code}>${label}</option>`)}</select></li>
+      ${me.auth ? html`<li><small data-testid="who">${me.name} (${t("role." + me.role)})</small></li>
+        <li><button class="secondary outline" onClick=${onLogout}>${t("logout")}</button></li>` : null}
     </ul>
   </nav>`;
 }
@@ -71,13 +77,32 @@ function page(route) {
 function Console() {
   const route = useRoute();
   const [, setLanguageTick] = useState(0);
+  // "checking" until GET /auth/me answers, then "in" or "out" (a master with an auth file, no session).
+  const [access, setAccess] = useState("checking");
+  const check = async () => {
+    try {
+      setSession(await api.get("/auth/me"));
+      setAccess("in");
+    } catch (error) {
+      setAccess(error.status === 401 ? "out" : "in");
+    }
+  };
   useEffect(() => {
+    check();
     const changed = () => setLanguageTick((n) => n + 1);
+    const loggedOut = () => setAccess("out");
     window.addEventListener("languagechange-console", changed);
-    return () => window.removeEventListener("languagechange-console", changed);
+    window.addEventListener("elasticjob-logged-out", loggedOut);
+    return () => {
+      window.removeEventListener("languagechange-console", changed);
+      window.removeEventListener("elasticjob-logged-out", loggedOut);
+    };
   }, []);
+  const logout = async () => { await api.post("/auth/logout"); setAccess("out"); };
+  if (access === "checking") return html`<main class="container"><p aria-busy="true">${t("loading")}</p></main>`;
+  if (access === "out") return html`<${Login} onLoggedIn=${check} />`;
   return html`<a class="skip" href="#main" onClick=${(e) => { e.preventDefault(); document.getElementById("main").focus(); }}>${t("skip")}</a>
-    <${Nav} route=${route} /><main class="container" id="main" tabindex="-1">${page(route)}</main>`;
+    <${Nav} route=${route} onLogout=${logout} /><main class="container" id="main" tabindex="-1">${page(route)}</main>`;
 }
 
 render(html`<${Console} />`, document.getElementById("app"));

@@ -5,6 +5,7 @@ import { t } from "../texts.js";
 import {
   Empty, Loading, Notice, Pager, REFRESH_MS, Table, errorText, go, href, useConfirm, useData,
 } from "../ui.js";
+import { can } from "../session.js";
 
 const PAGE_SIZE = 25;
 
@@ -21,7 +22,8 @@ export function Apps() {
     { key: "mem", label: t("memory"), value: (a) => a.memoryMB },
   ];
   return html`<section>
-    <div class="title-row"><h2>${t("apps")}</h2><a role="button" href=${href("apps", "new")}>${t("newApp")}</a></div>
+    <div class="title-row"><h2>${t("apps")}</h2>
+      ${can("admin") ? html`<a role="button" href=${href("apps", "new")}>${t("newApp")}</a>` : null}</div>
     <input type="search" placeholder=${t("filter")} aria-label=${t("filter")} value=${filter}
       onInput=${(e) => { setFilter(e.target.value); setPage(1); }} />
     <${Loading} state=${state}>${(apps) => {
@@ -61,10 +63,10 @@ export function AppDetail({ name }) {
     <p><a href=${href("apps")}>← ${t("apps")}</a></p>
     <div class="title-row"><h2>${name} <small>${disabled.data ? t("disabled") : t("enabled")}</small></h2>
       <div class="actions">
-        <a role="button" class="secondary" href=${href("apps", name, "edit")}>${t("edit")}</a>
-        <button class="secondary" onClick=${() => act(() => api.post(`/app/${seg(name)}/${disabled.data ? "enable" : "disable"}`),
-          disabled.data ? t("nowEnabled") : t("nowDisabled"))}>${disabled.data ? t("enable") : t("disable")}</button>
-        <button class="contrast outline" onClick=${remove}>${t("remove")}</button>
+        ${can("admin") ? html`<a role="button" class="secondary" href=${href("apps", name, "edit")}>${t("edit")}</a>` : null}
+        ${can("operate") ? html`<button class="secondary" onClick=${() => act(() => api.post(`/app/${seg(name)}/${disabled.data ? "enable" : "disable"}`),
+          disabled.data ? t("nowEnabled") : t("nowDisabled"))}>${disabled.data ? t("enable") : t("disable")}</button>` : null}
+        ${can("admin") ? html`<button class="contrast outline" onClick=${remove}>${t("remove")}</button>` : null}
       </div></div>
     <${Notice} notice=${notice} />${confirming}
     <h3>${t("jobs")}</h3>

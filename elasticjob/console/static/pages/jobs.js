@@ -10,6 +10,7 @@ import {
   when,
 } from "../ui.js";
 import { KeyValues } from "./forms.js";
+import { can } from "../session.js";
 
 const PAGE_SIZE = 25;
 
@@ -35,7 +36,7 @@ export function Jobs() {
   ];
   return html`<section>
     <div class="title-row"><h2>${t("jobs")}</h2>
-      <a role="button" href=${href("jobs", "new")} data-testid="new-job">${t("newJob")}</a></div>
+      ${can("admin") ? html`<a role="button" href=${href("jobs", "new")} data-testid="new-job">${t("newJob")}</a>` : null}</div>
     <div class="filters" role="search">
       <input type="search" placeholder=${t("filter")} aria-label=${t("filter")} value=${query.q}
         onInput=${(e) => set({ q: e.target.value })} />
@@ -105,10 +106,10 @@ export function JobDetail({ name, runId }) {
     <p><a href=${href("jobs")}>← ${t("jobs")}</a></p>
     <div class="title-row"><h2>${name} <small data-testid="job-state">${disabled.data ? t("disabled") : t("enabled")}</small></h2>
       <div class="actions">
-        <button onClick=${() => setRunning(!running)} aria-expanded=${running}>${t("runNow")}</button>
-        <a role="button" class="secondary" href=${href("jobs", name, "edit")}>${t("edit")}</a>
-        <button class="secondary" onClick=${toggle}>${disabled.data ? t("enable") : t("disable")}</button>
-        <button class="contrast outline" onClick=${remove}>${t("remove")}</button>
+        ${can("operate") ? html`<button onClick=${() => setRunning(!running)} aria-expanded=${running}>${t("runNow")}</button>` : null}
+        ${can("admin") ? html`<a role="button" class="secondary" href=${href("jobs", name, "edit")}>${t("edit")}</a>` : null}
+        ${can("operate") ? html`<button class="secondary" onClick=${toggle}>${disabled.data ? t("enable") : t("disable")}</button>` : null}
+        ${can("admin") ? html`<button class="contrast outline" onClick=${remove}>${t("remove")}</button>` : null}
       </div></div>
     ${running ? html`<${RunNow} name=${name} onCancel=${() => setRunning(false)}
         onDone=${async (action) => { if (await act(action, t("triggered"))) setRunning(false); }} />` : null}
@@ -196,8 +197,8 @@ function RunDetail({ name, runId, onNotice }) {
       ${r.reason ? html`<br /><span class="muted">${r.reason}</span>` : null}</p>
     ${r.environment && Object.keys(r.environment).length ? html`<p>${t("runEnvironment")}: <code>${Object.entries(r.environment).map(([k, v]) => `${k}=${v}`).join(" ")}</code></p>` : null}
     ${["SUCCESS", "FAILED"].includes(r.status)
-      ? html`<button class="secondary outline" onClick=${removeRecord}>${t("deleteRecord")}</button>`
-      : html`<button class="contrast" onClick=${stop}>${t("stopRun")}</button>`}
+      ? (can("admin") ? html`<button class="secondary outline" onClick=${removeRecord}>${t("deleteRecord")}</button>` : null)
+      : (can("operate") ? html`<button class="contrast" onClick=${stop}>${t("stopRun")}</button>` : null)}
     <h4>${t("tasks")}</h4>
     <${Table} testid="tasks" rows=${r.tasks.filter((task) => task.shardingItem !== null)} rowKey=${(task) => task.taskId}
       columns=${[

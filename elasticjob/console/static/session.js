@@ -1,0 +1,15 @@
+// Who uses the console, and what their role lets them do (GET /auth/me; the master enforces it, this only
+// hides what would be refused). Roles: viewer reads; operator also runs, stops, enables and disables;
+// admin also creates, edits and deletes.
+let current = { auth: false, name: null, role: "admin" };
+
+export function setSession(me) { current = me; }
+
+export const session = () => current;
+
+const ORDER = { viewer: 0, operator: 1, admin: 2 };
+
+/** Whether the user may ``need`` ("operate" or "admin"). */
+export function can(need) {
+  return ORDER[current.role] >= (need === "admin" ? 2 : need === "operate" ? 1 : 0);
+}
