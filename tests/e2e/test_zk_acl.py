@@ -1,0 +1,83 @@
+"""ZooKeeper digest authentication on a real cluster: with ``--zk-auth`` every znode the masters and agents
+create — configuration, queues, running tasks, the election, the agents' own — is readable and writable
+by that identity only, so another ZooKeeper client can neither read nor alter the installation's state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoAuthError
+from kazoo.security import make_digest_acl
+
+from tests.e2e.conftest import Cluster
+from tests.support import build_tarball, wait_until
+
+SECRET = "elasticjob:zk-secret-123"
+
+
+def _walk(client: KazooClient, path: str) -> list[str]:
+    found = [path]
+    for child in client.get_children(path):
+        found.extend(_walk(client, f"{path}/{child}"))
+    return found
+
+
+def test_other_zookeeper_clients_cannot_read_or_change_the_installation(
+    cluster: Cluster, zk_hosts: str, tmp_path: Path
+) -> None:
+    zk = ("--zk-auth", SECRET)
+    cluster.start_master(*zk)
+    cluster.start_agent(agent_id="a1", extra=zk)
+    cluster.wait_agents(1)
+    tarball = build_tarball({"bin/run.sh": "#!/bin/sh\nsleep 30\n"}, tmp_path / "app.tar.gz",
+                            executable=("bin/run.sh",))
+    with cluster.api as api:
+        app = {"appName": "acl", "appURL": tarball.as_uri(), "bootstrapScript": "bin/run.sh", "cpuCount": 0.1,
+               "memoryMB": 16}
+        assert api.post("/app", json=app).status_code == 204
+        job = {"jobName": "guarded", "appName": "acl", "cron": "0 0 0 1 1 ? 2099", "shardingTotalCount": 1,
+               "cpuCount": 0.1, "memoryMB": 64}
+        assert api.post("/job/register", json=job).status_code == 204
+        assert api.post("/job/trigger", content=b"guarded").status_code == 204
+        wait_until(lambda: api.get("/job/tasks/running").json(), 30, message="the shard runs")
+
+    root = f"/{cluster.namespace}"
+    owner = KazooClient(hosts=zk_hosts, auth_data=[("digest", SECRET)])
+    owner.start(timeout=15)
+    stranger = KazooClient(hosts=zk_hosts)
+    stranger.start(timeout=15)
+    wrong = KazooClient(hosts=zk_hosts, auth_data=[("digest", "elasticjob:guess")])
+    wrong.start(timeout=15)
+    try:
+        znodes = _walk(owner, root)
+        # Every kind of znode is there: configuration, queue, running task, election, the agent's own.
+        for part in ("/config/job/guarded", "/state/ready/guarded", "/state/running/guarded/",
+                     "/leader/election/", "/agents/a1"):
+            assert any(part in z for z in znodes), (part, znodes)
+        user, _, password = SECRET.partition(":")
+        expected = [make_digest_acl(user, password, all=True)]
+        for znode in znodes:
+            acl, _ = owner.get_acls(znode)
+            assert acl == expected, (znode, acl)
+        for client in (stranger, wrong):
+            for znode in (f"{root}/config/job/guarded", f"{root}/agents/a1"):
+                with pytest.raises(NoAuthError):
+                    client.get(znode)
+                with pytest.raises(NoAuthError):
+                    client.set(znode, b"{}")
+                with pytest.raises(NoAuthError):
+                    client.delete(znode)
+            with pytest.raises(NoAuthError):
+                client.create(f"{root}/config/job/intruder", b"{}")
+    finally:
+        for client in (owner, stranger, wrong):
+            client.stop()
+            client.close()
+    # Nothing changed: the job is as registered and its shard still runs.
+    with httpx.Client(base_url=cluster.masters[0].url, timeout=15) as api:
+        assert api.get("/job/jobs/guarded").json()["shardingTotalCount"] == 1
+        assert api.get("/job/jobs/intruder").status_code == 404
+        assert len(api.get("/job/tasks/running").json()) == 1
