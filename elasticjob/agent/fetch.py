@@ -110,6 +110,9 @@ class AppCache:
         if revalidate_seconds < 0:
             raise ValueError("revalidate_seconds must not be negative")
         self.root = root
+        # Downloaded archives are this user's alone (they may hold an app's secrets).
+        root.mkdir(parents=True, exist_ok=True)
+        os.chmod(root, 0o700)
         self.timeout = timeout
         self.total_timeout = total_timeout
         self.max_download_bytes = max_download_bytes

@@ -37,6 +37,8 @@ def run_agent(config: AgentConfig) -> None:
     # each time added up to ~100 ms at an instant with a hundred shards. 1 ms bounds that wait.
     sys.setswitchinterval(AGENT_SWITCH_INTERVAL)
     config.work_dir.mkdir(parents=True, exist_ok=True)
+    # The sandboxes (shards' files and logs, their environment) and the app cache are this user's alone.
+    os.chmod(config.work_dir, 0o700)
     agent_id = agent_id_for(config.work_dir, config.agent_id)
     layout = Layout(config.namespace)
     client = connect(config.zk)

@@ -94,6 +94,7 @@ class TaskManager:
     ) -> None:
         self.sandboxes = work_dir / "sandboxes"
         self.sandboxes.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.sandboxes, 0o700)
         self.removed = RemovalJournal(work_dir / "removed-sandboxes")
         self.cache = cache
         self.apps = UnpackedApps(work_dir / "unpacked", max_bytes=max_unpacked_bytes)

@@ -1,6 +1,7 @@
-"""ZooKeeper digest authentication on a real cluster: with ``--zk-auth`` every znode the masters and agents
+"""Protected state on a real cluster. ZooKeeper digest authentication: with ``--zk-auth`` every znode the masters and agents
 create — configuration, queues, running tasks, the election, the agents' own — is readable and writable
-by that identity only, so another ZooKeeper client can neither read nor alter the installation's state."""
+by that identity only, so another ZooKeeper client can neither read nor alter the installation's state.
+An agent's work dir (sandboxes, logs, app cache) is its user's alone."""
 
 from __future__ import annotations
 
@@ -81,3 +82,24 @@ def test_other_zookeeper_clients_cannot_read_or_change_the_installation(
         assert api.get("/job/jobs/guarded").json()["shardingTotalCount"] == 1
         assert api.get("/job/jobs/intruder").status_code == 404
         assert len(api.get("/job/tasks/running").json()) == 1
+
+
+def test_an_agents_sandboxes_and_app_cache_are_its_users_alone(cluster: Cluster, tmp_path: Path) -> None:
+    cluster.start_master()
+    agent = cluster.start_agent(agent_id="a1")
+    cluster.wait_agents(1)
+    tarball = build_tarball({"bin/run.sh": "#!/bin/sh\necho hi\n"}, tmp_path / "app.tar.gz",
+                            executable=("bin/run.sh",))
+    with cluster.api as api:
+        app = {"appName": "own", "appURL": tarball.as_uri(), "bootstrapScript": "bin/run.sh", "cpuCount": 0.1,
+               "memoryMB": 16}
+        assert api.post("/app", json=app).status_code == 204
+        job = {"jobName": "own", "appName": "own", "cron": "0 0 0 1 1 ? 2099", "shardingTotalCount": 1,
+               "cpuCount": 0.1, "memoryMB": 64}
+        assert api.post("/job/register", json=job).status_code == 204
+        assert api.post("/job/trigger", content=b"own").status_code == 204
+        wait_until(lambda: [r for r in api.get("/job/events/executions").json()["rows"]
+                            if r["state"] == "FINISHED"], 30, message="the shard ran")
+    work = agent.work_dir
+    for directory in (work, work / "sandboxes", work / "cache"):
+        assert directory.is_dir() and directory.stat().st_mode & 0o777 == 0o700, (directory, oct(directory.stat().st_mode))
