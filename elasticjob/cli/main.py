@@ -265,6 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not build, serve and register the example apps and jobs",
     )
     dev.add_argument(
+        "--auth",
+        action="store_true",
+        help="require credentials: the masters get an auth file with one admin user, whose password "
+        "is made once and kept in DATA_DIR/admin-password (printed at start)",
+    )
+    dev.add_argument(
         "--data-dir",
         type=Path,
         default=Path(".run/dev"),
@@ -393,6 +399,7 @@ def _dev(args: argparse.Namespace) -> int:
             agent_mem_mb=args.agent_mem,
             examples=args.examples,
             apps_port=args.apps_port,
+            auth=args.auth,
         )
     )
     cluster.handle_signals()
@@ -412,7 +419,10 @@ def _dev(args: argparse.Namespace) -> int:
         f"\nElasticJob is running.\n  API:             {url} (interactive docs: {url}docs)\n"
         f"  OpenAPI:         {url}openapi.json\n"
         f"  example jobs:    {jobs}\n  executions:      {url}job/events/executions\n"
-        f"  logs:            {args.data_dir}/\nPress Ctrl-C to stop.\n",
+        f"  logs:            {args.data_dir}/\n"
+        + (f"  log in as:       admin / {cluster.credentials[1]} (ELASTICJOB_USER=admin "
+           f"ELASTICJOB_PASSWORD=... for the CLI)\n" if cluster.credentials else "")
+        + "Press Ctrl-C to stop.\n",
         flush=True,
     )
     try:

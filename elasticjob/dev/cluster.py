@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import httpx
 from elasticjob.common.net import free_port, port_in_use
 from elasticjob.dev.examples import TarballServer, build_tarballs, examples_available, register_examples
 from elasticjob.dev.zookeeper import ZooKeeperServer, start_zookeeper
+from elasticjob.security.secrets import hash_secret
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,26 @@ class DevOptions:
     examples: bool = True
     apps_port: int = 8900
     extra_master_args: list[str] = field(default_factory=list)
+    auth: bool = False  # masters with an auth file: one admin, its password in DATA_DIR/admin-password
+
+
+AUTH_FILE = "auth.toml"
+PASSWORD_FILE = "admin-password"
+
+
+def dev_admin(data_dir: Path) -> tuple[str, str]:
+    """The dev cluster's one user, ``admin``: its password made once (DATA_DIR/admin-password, 0600) and
+    its hash in DATA_DIR/auth.toml for the masters."""
+    password_file = data_dir / PASSWORD_FILE
+    if not password_file.exists():
+        fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(12) + "\n")
+    password = password_file.read_text().strip()
+    (data_dir / AUTH_FILE).write_text(
+        f'[[users]]\nname = "admin"\nrole = "admin"\npassword_hash = "{hash_secret(password)}"\n'
+    )
+    return "admin", password
 
 
 def _sigterm_when_parent_dies() -> None:
@@ -62,6 +84,7 @@ def _sigterm_when_parent_dies() -> None:
 
 class DevCluster:
     def __init__(self, options: DevOptions) -> None:
+        self.credentials: tuple[str, str] | None = None  # the admin's, with ``auth``
         self.options = options
         self.zookeeper: ZooKeeperServer | None = None
         self.tarballs: TarballServer | None = None
@@ -100,6 +123,10 @@ class DevCluster:
             log.info("starting ZooKeeper on 127.0.0.1:%d", port)
             self.zookeeper = start_zookeeper(self.options.data_dir / "zookeeper", port)
             zk_hosts = self.zookeeper.hosts
+        auth_args: list[str] = []
+        if self.options.auth:
+            self.credentials = dev_admin(self.options.data_dir)
+            auth_args = ["--auth-file", str(self.options.data_dir / AUTH_FILE)]
         for index in range(self.options.masters):
             http_port = self.options.http_port + 10 * index
             grpc_port = self.options.grpc_port + 10 * index
@@ -120,6 +147,7 @@ class DevCluster:
                     # One history for all masters, so it stays whole across leader changes.
                     "--history-url",
                     str(self.options.data_dir / "history.db"),
+                    *auth_args,
                     *self.options.extra_master_args,
                 ],
             )
@@ -151,10 +179,11 @@ class DevCluster:
                     "6",
                 ],
             )
-        self._wait_http(f"{api}/leader", 60)
+        self._wait_http(f"{api}/ping", 60)
+        self._wait_http(f"{api}/leader", 60, self.credentials)
         if apps_url is not None:
             self._check_stop()
-            self.example_jobs = register_examples(api, apps_url)
+            self.example_jobs = register_examples(api, apps_url, self.credentials)
 
     def _spawn(self, name: str, args: list[str]) -> None:
         self._check_stop()
@@ -171,7 +200,7 @@ class DevCluster:
         self.children.append((name, process))
         log.info("started %s (pid %d), log: %s", name, process.pid, log_path)
 
-    def _wait_http(self, url: str, timeout: float) -> None:
+    def _wait_http(self, url: str, timeout: float, auth: tuple[str, str] | None = None) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._check_stop()
@@ -181,7 +210,7 @@ class DevCluster:
                         f"{name} exited with {process.returncode}; see its log in {self.options.data_dir}"
                     )
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url, timeout=1).status_code == 200:
+                if httpx.get(url, timeout=1, auth=auth).status_code == 200:
                     return
             time.sleep(0.2)
         raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")

@@ -59,13 +59,14 @@ class TarballServer:
         self.server.server_close()
 
 
-def register_examples(api_url: str, apps_base_url: str) -> list[str]:
-    """Register every app of ``examples/apps`` (pointing at ``apps_base_url``) and job of ``examples/jobs``.
+def register_examples(api_url: str, apps_base_url: str, auth: tuple[str, str] | None = None) -> list[str]:
+    """Register every app of ``examples/apps`` (pointing at ``apps_base_url``) and job of ``examples/jobs``
+    (as ``auth``'s user, for masters with an auth file).
 
     Existing ones are left as they are (409 is fine). Returns the job names.
     """
     jobs = []
-    with httpx.Client(base_url=api_url, timeout=10) as client:
+    with httpx.Client(base_url=api_url, timeout=10, auth=auth) as client:
         for path in sorted((EXAMPLES_DIR / "apps").glob("*.json")):
             app = json.loads(path.read_text())
             parts = urlsplit(app["appURL"])

@@ -20,7 +20,7 @@ SEED_REGISTER = (
 )
 
 
-def _dev(data_dir: Path, http_port: int) -> subprocess.Popen[str]:
+def _dev(data_dir: Path, http_port: int, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -35,6 +35,7 @@ def _dev(data_dir: Path, http_port: int) -> subprocess.Popen[str]:
             str(free_port()),
             "--data-dir",
             str(data_dir),
+            *extra,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -195,3 +196,26 @@ def test_dev_cluster_stops_when_the_process_that_started_it_dies(tmp_path: Path)
             parent.kill()
         if dev_pid is not None and Path(f"/proc/{dev_pid}").exists():
             os.kill(dev_pid, signal.SIGINT)  # a failed run must not leave the cluster behind
+
+
+def test_dev_cluster_with_auth_makes_an_admin_and_runs_the_examples_behind_it(tmp_path: Path) -> None:
+    port = free_port()
+    data_dir = tmp_path / "dev"
+    dev = _dev(data_dir, port, "--auth", "--agents", "1")
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: (data_dir / "admin-password").exists(), 60, message="the admin's password")
+        password = (data_dir / "admin-password").read_text().strip()
+        assert (data_dir / "admin-password").stat().st_mode & 0o777 == 0o600
+        wait_until(lambda: port_in_use("127.0.0.1", port), 60, message="dev master listening")
+        wait_until(lambda: httpx.get(f"{url}/ping", timeout=2).status_code == 200, 30)
+        assert httpx.get(f"{url}/job/jobs", timeout=5).status_code == 401
+        wait_until(lambda: "script_job" in [j["jobName"] for j in httpx.get(
+            f"{url}/job/jobs", auth=("admin", password), timeout=5).json()], 60, message="examples registered")
+        assert dev.stdout is not None
+        # Printed once the cluster has started (the examples are registered by then).
+        line = next((text for text in iter(dev.stdout.readline, "") if "log in as" in text), "")
+        assert f"admin / {password}" in line
+    finally:
+        dev.send_signal(signal.SIGINT)
+        dev.wait(60)
