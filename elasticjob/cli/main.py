@@ -12,6 +12,7 @@ from pathlib import Path
 from elasticjob import __version__
 from elasticjob.cli.apps import add_app_commands
 from elasticjob.cli.auth import add_auth_commands
+from elasticjob.cli.certs import add_certs_command
 from elasticjob.cli.jobs import add_job_commands
 from elasticjob.cli.output import EXIT_CODES, LocalError
 from elasticjob.client import DEFAULT_URL, ApiError, ClientError, ElasticJobClient, MasterUnreachable
@@ -275,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_job_commands(sub)
     add_app_commands(sub)
     add_auth_commands(sub)
+    add_certs_command(sub)
     url_help = (
         f"master URL (env ELASTICJOB_URL; default {DEFAULT_URL}); credentials for a master with an auth "
         "file come from env ELASTICJOB_TOKEN (bearer) or ELASTICJOB_USER and ELASTICJOB_PASSWORD"
