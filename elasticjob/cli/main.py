@@ -329,6 +329,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path(".run/dev"),
         help="where ZooKeeper data and process logs go (default .run/dev)",
     )
+    dev.add_argument(
+        "--tls",
+        action="store_true",
+        help="run the masters' gRPC over mutual TLS with an agent join token (a CA and certificates are made "
+        "in DATA_DIR/tls on the first start and reused)",
+    )
     dev.set_defaults(handler=_dev)
 
     add_job_commands(sub)
@@ -470,6 +476,7 @@ def _dev(args: argparse.Namespace) -> int:
             agent_mem_mb=args.agent_mem,
             examples=args.examples,
             apps_port=args.apps_port,
+            tls=args.tls,
         )
     )
     cluster.handle_signals()

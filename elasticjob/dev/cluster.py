@@ -48,6 +48,7 @@ class DevOptions:
     examples: bool = True
     apps_port: int = 8900
     extra_master_args: list[str] = field(default_factory=list)
+    tls: bool = False  # gRPC over mutual TLS with a join token, from certificates made in data_dir/tls
 
 
 def _sigterm_when_parent_dies() -> None:
@@ -100,6 +101,7 @@ class DevCluster:
             log.info("starting ZooKeeper on 127.0.0.1:%d", port)
             self.zookeeper = start_zookeeper(self.options.data_dir / "zookeeper", port)
             zk_hosts = self.zookeeper.hosts
+        master_tls, agent_tls = self._tls_args() if self.options.tls else ([], [])
         for index in range(self.options.masters):
             http_port = self.options.http_port + 10 * index
             grpc_port = self.options.grpc_port + 10 * index
@@ -120,6 +122,7 @@ class DevCluster:
                     # One history for all masters, so it stays whole across leader changes.
                     "--history-url",
                     str(self.options.data_dir / "history.db"),
+                    *master_tls,
                     *self.options.extra_master_args,
                 ],
             )
@@ -149,12 +152,33 @@ class DevCluster:
                     f"rack=r{index + 1}",
                     "--zk-session-timeout",
                     "6",
+                    *agent_tls,
                 ],
             )
         self._wait_http(f"{api}/leader", 60)
         if apps_url is not None:
             self._check_stop()
             self.example_jobs = register_examples(api, apps_url)
+
+    def _tls_args(self) -> tuple[list[str], list[str]]:
+        """The masters' and the agents' flags for mutual TLS and a join token, with the certificates of
+        ``data_dir/tls`` (made there on the first ``--tls`` start, then reused)."""
+        from elasticjob.security.certs import make_dev_certificates, write_files
+
+        directory = self.options.data_dir / "tls"
+        used = ("ca.pem", "master.pem", "master-key.pem", "agent.pem", "agent-key.pem", "join-token")
+        if not all((directory / name).exists() for name in used):
+            write_files(directory, make_dev_certificates(["127.0.0.1", "localhost"]).files(), force=True)
+            log.info("made a development CA and certificates in %s", directory)
+
+        def path(name: str) -> str:
+            return str(directory / name)
+
+        master = ["--grpc-tls-cert", path("master.pem"), "--grpc-tls-key", path("master-key.pem"),
+                  "--grpc-client-ca", path("ca.pem"), "--agent-token-file", path("join-token")]
+        agent = ["--master-ca", path("ca.pem"), "--tls-cert", path("agent.pem"), "--tls-key",
+                 path("agent-key.pem"), "--join-token-file", path("join-token")]
+        return master, agent
 
     def _spawn(self, name: str, args: list[str]) -> None:
         self._check_stop()

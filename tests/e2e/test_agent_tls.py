@@ -10,6 +10,7 @@ of a bad certificate or key.
 from __future__ import annotations
 
 import queue
+import signal
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ import grpc
 import httpx
 import pytest
 
+from elasticjob.common.net import free_port
 from elasticjob.protocol import agent_pb2 as pb
 from elasticjob.protocol import agent_pb2_grpc as pb_grpc
 from elasticjob.security.jointoken import token_metadata
@@ -270,6 +272,33 @@ def test_elasticjob_certs_refuses_to_overwrite_without_force(pki: Path) -> None:
         "ca.pem": 0o644, "ca-key.pem": 0o600, "master.pem": 0o644, "master-key.pem": 0o600,
         "agent.pem": 0o644, "agent-key.pem": 0o600, "join-token": 0o600,
     }
+
+
+def test_elasticjob_dev_tls_runs_its_agents_over_mutual_tls(zk_hosts: str, namespace: str, tmp_path: Path) -> None:
+    http_port = free_port()
+    data_dir = tmp_path / "dev"
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "elasticjob", "dev", "--tls", "--no-examples", "--zk", zk_hosts, "--namespace",
+         namespace, "--http-port", str(http_port), "--grpc-port", str(free_port()), "--data-dir", str(data_dir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        metrics = f"http://127.0.0.1:{http_port}/metrics"
+
+        def connected() -> bool:
+            try:
+                return "elasticjob_connected_agents 2.0" in httpx.get(metrics, timeout=2).text
+            except httpx.HTTPError:
+                return False
+
+        wait_until(connected, 60, interval=0.3, message="the dev cluster's two agents connected")
+        assert "(TLS, client certificates, join token)" in (data_dir / "master-1.log").read_text()
+        for name in ("agent-1.log", "agent-2.log"):
+            assert "gRPC TLS, client certificate, join token" in (data_dir / name).read_text()
+        assert (data_dir / "tls" / "ca-key.pem").stat().st_mode & 0o777 == 0o600
+    finally:
+        dev.send_signal(signal.SIGINT)
+        assert dev.wait(timeout=60) == 0
 
 
 def _register(agent_id: str) -> pb.Register:
