@@ -131,7 +131,10 @@ class MasterLink:
                     log.warning("master %s refused this agent: %s (%s); retrying", address, refusal, details)
                     pause = REFUSED_BACKOFF
                 else:
-                    log.info("stream to %s ended: %s %s", address, code, details)
+                    hint = ""
+                    if self.tls is None and closed_at_connect(details):
+                        hint = " (a master serving TLS closes plaintext connections so: give --master-ca)"
+                    log.info("stream to %s ended: %s %s%s", address, code, details, hint)
             except Exception:  # noqa: BLE001 - keep the agent connected whatever happens
                 log.exception("stream to %s failed", address)
             self.connected.clear()
@@ -245,29 +248,38 @@ def refusal_reason(code: grpc.StatusCode | None, details: str, *, tls: bool) -> 
     """Why a master refused this agent, in an operator's words, or None when the stream simply ended
     (a leader change, a restart, a network cut: reconnecting soon is right then).
 
-    gRPC tells a failed TLS handshake apart only in the text of an UNAVAILABLE status; the tests in
-    tests/e2e/test_agent_tls.py show each case against a real master."""
+    gRPC tells the TLS cases apart only in the text of an UNAVAILABLE status ("failed to connect ...;
+    last error: ..."), which names BoringSSL's reason; a server that refuses a client certificate (or its
+    absence) under TLS 1.3 just closes the socket, which is named as the likely cause.
+    tests/unit/test_agent_link_refusal.py holds the texts a real master gives."""
     if code == grpc.StatusCode.UNAUTHENTICATED:
         return "no valid join token (give --join-token-file, or env ELASTICJOB_JOIN_TOKEN, with the master's)"
-    if code != grpc.StatusCode.UNAVAILABLE:
-        return None
+    if code != grpc.StatusCode.UNAVAILABLE or "failed to connect" not in details:
+        return None  # a stream that was open and ended, or a master that is not there: no refusal
     text = details.lower()
-    if "certificate_verify_failed" in text or "certificate verify failed" in text:
+    if "certificate_verify_failed" in text:
+        return "its certificate is not signed by the CA of --master-ca"
+    if "hostname verification" in text:
         return (
-            "its certificate is not signed by the CA of --master-ca, or does not name the host it advertises"
+            "its certificate does not name the host it advertises (its --advertise-host, else the host of "
+            "its --grpc, must be among the --hosts of its certificate)"
         )
-    if not tls:
-        return None
-    if "handshake" in text or "ssl" in text or "tls" in text:
-        return "the TLS handshake failed (does the master serve TLS at all?)"
-    # TLS 1.3: a server that refuses the client's certificate (or its absence) just closes the socket once
-    # the client has sent it; the client sees nothing more than that, before its stream ever opened.
-    if "failed to connect" in text and "socket closed" in text:
+    if "wrong_version_number" in text:
+        return "it does not serve TLS (no --grpc-tls-cert): drop --master-ca, or give the master one"
+    if tls and closed_at_connect(details):
         return (
             "the master closed the connection during the TLS handshake (does it require a client "
             "certificate: --tls-cert and --tls-key signed by its --grpc-client-ca?)"
         )
+    # In plaintext the same closed socket may be a master going away mid-connect: no refusal (the default
+    # setup keeps reconnecting at once), only a hint in the log line (see MasterLink._run).
     return None
+
+
+def closed_at_connect(details: str) -> bool:
+    """Whether gRPC's details say the master closed the connection before the stream opened."""
+    text = details.lower()
+    return "failed to connect" in text and ("socket closed" in text or "connection reset" in text)
 
 
 def log_reply(tasks: TaskManager, request: pb.ReadLog) -> pb.LogChunk:

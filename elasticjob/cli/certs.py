@@ -38,7 +38,7 @@ def add_certs_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[
         metavar="HOST,...",
         help="host names and IP addresses the master certificate covers: every name agents reach a master "
         "at, i.e. each master's --advertise-host (or the host of its --grpc, or this host's name for "
-        f"0.0.0.0); default: {default_hosts()}",
+        "0.0.0.0); default: localhost, 127.0.0.1, ::1 and this host's name",
     )
     certs.add_argument(
         "--days", type=int, default=DEFAULT_DAYS,

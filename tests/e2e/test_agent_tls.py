@@ -180,9 +180,16 @@ def test_an_agent_that_trusts_another_ca_refuses_the_master(
     # The right token, but it does not trust the master's certificate: it must not send it anything.
     agent = cluster.start_agent(agent_id="suspicious", extra=("--master-ca", str(other_pki / "ca.pem"),
                                                               "--join-token-file", str(pki / "join-token")))
-    _refused(agent, "its certificate is not signed by the CA of --master-ca")
+    _refused(agent, "refused this agent: its certificate is not signed by the CA of --master-ca")
     assert _connected(cluster) == 0
     assert "refused an agent stream" not in cluster.masters[0].log()  # its token never reached the master
+
+
+def test_a_tls_agent_refuses_a_plaintext_master(cluster: Cluster, pki: Path) -> None:
+    cluster.start_master()
+    agent = cluster.start_agent(agent_id="careful", extra=_agent_tls(pki))
+    _refused(agent, "refused this agent: it does not serve TLS (no --grpc-tls-cert)")
+    assert _connected(cluster) == 0
 
 
 def test_mutual_tls_admits_only_agents_with_a_client_certificate_of_its_ca(
