@@ -10,6 +10,7 @@ from pathlib import Path
 
 from elasticjob.model import check_agent_id
 from elasticjob.registry import ZkConfig
+from elasticjob.security.tls import ClientTls
 
 
 def host_cpus() -> float:
@@ -64,6 +65,8 @@ class AgentConfig:
     max_download_bytes: int = 512 * 1024**2
     max_unpacked_bytes: int = 1024**3
     app_revalidate_seconds: float = 60.0
+    master_tls: ClientTls | None = None  # --master-ca (+ --tls-cert/--tls-key); None: plaintext gRPC
+    join_token: str | None = field(default=None, repr=False)  # --join-token-file / ELASTICJOB_JOIN_TOKEN
 
     def check_host(self) -> None:
         """Refuse resources the host does not have (``ValueError`` with the numbers)."""

@@ -3,6 +3,12 @@
 A new stream starts with a Register carrying every unacknowledged task status, so a new leader can
 reconcile; running tasks are never touched by a reconnect. Thread-safe: ``send_status`` may be called
 from task threads at any time (statuses that cannot be sent are re-reported on the next registration).
+
+With ``ClientTls`` the stream runs over TLS to the host the leader advertises in ZooKeeper, whose
+certificate must chain to the given CA and name that host; the agent's own certificate goes with it for
+mutual TLS. A join token goes in the call's metadata. A master that refuses the agent (no or a wrong
+token, an untrusted certificate either way) is retried like an unreachable one, but with a longer pause,
+and the log says why each time.
 """
 
 from __future__ import annotations
@@ -23,11 +29,20 @@ from elasticjob.protocol import agent_pb2 as pb
 from elasticjob.protocol import agent_pb2_grpc as pb_grpc
 from elasticjob.protocol.convert import StatusUpdate, kill_grace, spec_from_proto, status_message
 from elasticjob.registry import Layout, read_leader
+from elasticjob.security.jointoken import token_metadata
+from elasticjob.security.tls import ClientTls
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
 MAX_STATUS_BATCH = 500
+MAX_BACKOFF = 2.0
+REFUSED_BACKOFF = 10.0  # after a refusal (token, certificate): retrying sooner would not change the answer
+CHANNEL_OPTIONS = [
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+]
 
 
 class MasterLink:
@@ -40,8 +55,12 @@ class MasterLink:
         mem_mb: float,
         attributes: dict[str, str],
         heartbeat_seconds: float = 2.0,
+        tls: ClientTls | None = None,
+        join_token: str | None = None,
     ) -> None:
         self.client = client
+        self.tls = tls
+        self._metadata = token_metadata(join_token) if join_token else ()
         self.layout = layout
         self.agent_id = agent_id
         self.cpus = cpus
@@ -100,19 +119,29 @@ class MasterLink:
                 self._leader_changed.clear()
                 backoff = min(backoff * 2, 2.0)
                 continue
+            pause = None
             try:
                 self._stream(address)
                 backoff = 0.2
             except grpc.RpcError as exc:
                 code = exc.code() if hasattr(exc, "code") else None
-                log.info("stream to %s ended: %s %s", address, code, getattr(exc, "details", lambda: "")())
+                details = getattr(exc, "details", lambda: "")() or ""
+                refusal = refusal_reason(code, details, tls=self.tls is not None)
+                if refusal is not None:
+                    log.warning("master %s refused this agent: %s (%s); retrying", address, refusal, details)
+                    pause = REFUSED_BACKOFF
+                else:
+                    hint = ""
+                    if self.tls is None and closed_at_connect(details):
+                        hint = " (a master serving TLS closes plaintext connections so: give --master-ca)"
+                    log.info("stream to %s ended: %s %s%s", address, code, details, hint)
             except Exception:  # noqa: BLE001 - keep the agent connected whatever happens
                 log.exception("stream to %s failed", address)
             self.connected.clear()
             if not self._stopped.is_set():
-                self._leader_changed.wait(backoff)
+                self._leader_changed.wait(pause or backoff)
                 self._leader_changed.clear()
-                backoff = min(backoff * 2, 2.0)
+                backoff = min(backoff * 2, MAX_BACKOFF)
 
     def _leader_grpc(self) -> str | None:
         found = read_leader(self.client, self.layout)
@@ -173,16 +202,12 @@ class MasterLink:
                     item = status_message(batch)
                 yield item
 
-        channel = grpc.insecure_channel(
-            address,
-            options=[
-                ("grpc.keepalive_time_ms", 10_000),
-                ("grpc.keepalive_timeout_ms", 5_000),
-                ("grpc.keepalive_permit_without_calls", 1),
-            ],
-        )
+        if self.tls is None:
+            channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+        else:
+            channel = grpc.secure_channel(address, channel_credentials(self.tls), options=CHANNEL_OPTIONS)
         try:
-            responses = pb_grpc.AgentGatewayStub(channel).Connect(requests())
+            responses = pb_grpc.AgentGatewayStub(channel).Connect(requests(), metadata=self._metadata)
             for message in responses:
                 self._handle(message, address)
                 if self._stopped.is_set():
@@ -210,6 +235,51 @@ class MasterLink:
             self.tasks.acknowledge(list(message.ack.task_ids))
         elif kind == "read_log":
             self._send(pb.AgentMessage(log_chunk=log_reply(self.tasks, message.read_log)))
+
+
+def channel_credentials(tls: ClientTls) -> grpc.ChannelCredentials:
+    """gRPC's TLS credentials: trust ``tls.ca`` only, and present the agent's certificate if it has one."""
+    return grpc.ssl_channel_credentials(
+        root_certificates=tls.ca, private_key=tls.key, certificate_chain=tls.certificate_chain
+    )
+
+
+def refusal_reason(code: grpc.StatusCode | None, details: str, *, tls: bool) -> str | None:
+    """Why a master refused this agent, in an operator's words, or None when the stream simply ended
+    (a leader change, a restart, a network cut: reconnecting soon is right then).
+
+    gRPC tells the TLS cases apart only in the text of an UNAVAILABLE status ("failed to connect ...;
+    last error: ..."), which names BoringSSL's reason; a server that refuses a client certificate (or its
+    absence) under TLS 1.3 just closes the socket, which is named as the likely cause.
+    tests/unit/test_agent_link_refusal.py holds the texts a real master gives."""
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return "no valid join token (give --join-token-file, or env ELASTICJOB_JOIN_TOKEN, with the master's)"
+    if code != grpc.StatusCode.UNAVAILABLE or "failed to connect" not in details:
+        return None  # a stream that was open and ended, or a master that is not there: no refusal
+    text = details.lower()
+    if "certificate_verify_failed" in text:
+        return "its certificate is not signed by the CA of --master-ca"
+    if "hostname verification" in text:
+        return (
+            "its certificate does not name the host it advertises (its --advertise-host, else the host of "
+            "its --grpc, must be among the --hosts of its certificate)"
+        )
+    if "wrong_version_number" in text:
+        return "it does not serve TLS (no --grpc-tls-cert): drop --master-ca, or give the master one"
+    if tls and closed_at_connect(details):
+        return (
+            "the master closed the connection during the TLS handshake (does it require a client "
+            "certificate: --tls-cert and --tls-key signed by its --grpc-client-ca?)"
+        )
+    # In plaintext the same closed socket may be a master going away mid-connect: no refusal (the default
+    # setup keeps reconnecting at once), only a hint in the log line (see MasterLink._run).
+    return None
+
+
+def closed_at_connect(details: str) -> bool:
+    """Whether gRPC's details say the master closed the connection before the stream opened."""
+    text = details.lower()
+    return "failed to connect" in text and ("socket closed" in text or "connection reset" in text)
 
 
 def log_reply(tasks: TaskManager, request: pb.ReadLog) -> pb.LogChunk:

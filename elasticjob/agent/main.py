@@ -46,7 +46,8 @@ def run_agent(config: AgentConfig) -> None:
     stop = threading.Event()
 
     link = MasterLink(
-        client, layout, agent_id, config.cpus, config.mem_mb, config.attributes, config.heartbeat_seconds
+        client, layout, agent_id, config.cpus, config.mem_mb, config.attributes, config.heartbeat_seconds,
+        tls=config.master_tls, join_token=config.join_token,
     )
     cache = AppCache(
         config.work_dir / "cache",
@@ -90,13 +91,16 @@ def run_agent(config: AgentConfig) -> None:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     log.info(
-        "agent %s: %.2f CPUs, %.0f MB, attributes %s, work dir %s",
+        "agent %s: %.2f CPUs, %.0f MB, attributes %s, work dir %s, gRPC %s",
         agent_id,
         config.cpus,
         config.mem_mb,
         config.attributes,
         config.work_dir,
+        _link_security(config),
     )
+    if config.join_token and config.master_tls is None:
+        log.warning("the join token goes to the master in plaintext: give --master-ca so only it can read it")
     # Collect often enough that nothing outlives its retention by more than a quarter of it.
     gc_interval = min(GC_INTERVAL, max(1.0, config.sandbox_retention_seconds / 4))
     while not stop.wait(gc_interval):
@@ -126,6 +130,16 @@ def run_agent(config: AgentConfig) -> None:
     client.stop()
     client.close()
     log.info("agent stopped")
+
+
+def _link_security(config: AgentConfig) -> str:
+    """How this agent reaches the leader, for the start-up line: ``TLS, client certificate, join token``."""
+    tls = config.master_tls
+    parts = ["plaintext" if tls is None else "TLS"]
+    if tls is not None and tls.certificate_chain is not None:
+        parts.append("client certificate")
+    parts.append("join token" if config.join_token else "no join token")
+    return ", ".join(parts)
 
 
 class _Membership:

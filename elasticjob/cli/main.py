@@ -12,6 +12,7 @@ from pathlib import Path
 from elasticjob import __version__
 from elasticjob.cli.apps import add_app_commands
 from elasticjob.cli.auth import add_auth_commands
+from elasticjob.cli.certs import add_certs_command
 from elasticjob.cli.jobs import add_job_commands
 from elasticjob.cli.output import EXIT_CODES, LocalError
 from elasticjob.client import DEFAULT_URL, ApiError, ClientError, ElasticJobClient, MasterUnreachable
@@ -93,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     master.add_argument(
         "--advertise-host",
         default=None,
-        help="host name other processes use to reach this master (default: from --http)",
+        help="host name or address other processes use to reach this master, published in ZooKeeper for "
+        "agents (gRPC) and followers (HTTP) (default: the host of --http and --grpc, or this host's name "
+        "for 0.0.0.0); with --grpc-tls-cert the certificate must cover it",
     )
     master.add_argument(
         "--data-dir",
@@ -157,7 +160,36 @@ def build_parser() -> argparse.ArgumentParser:
     master.add_argument(
         "--insecure",
         action="store_true",
-        help="listen beyond loopback without --auth-file: anyone who can reach the API may use it",
+        help="listen beyond loopback without --auth-file (anyone who can reach the API may use it), and "
+        "--grpc beyond loopback without TLS or without --agent-token-file (any process that can reach it "
+        "may join as an agent and receive tasks)",
+    )
+    master.add_argument(
+        "--grpc-tls-cert",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="serve gRPC to agents over TLS with this PEM certificate (chain); it must cover the host "
+        "agents are told to reach (--advertise-host, else the host of --grpc); see `elasticjob certs`",
+    )
+    master.add_argument(
+        "--grpc-tls-key", type=Path, default=None, metavar="FILE",
+        help="the PEM private key of --grpc-tls-cert (unencrypted; keep it mode 0600)",
+    )
+    master.add_argument(
+        "--grpc-client-ca",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="mutual TLS: agents must present a client certificate signed by this PEM CA (--tls-cert)",
+    )
+    master.add_argument(
+        "--agent-token-file",
+        type=Path,
+        default=_env("ELASTICJOB_AGENT_TOKEN_FILE"),
+        metavar="FILE",
+        help="a file holding the agent join token (16+ characters): agents must present it "
+        "(--join-token-file) or their streams are refused (env ELASTICJOB_AGENT_TOKEN_FILE)",
     )
     master.add_argument(
         "--placement",
@@ -230,6 +262,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="ask an app's server whether a cached archive changed at most this often; a launch for a new "
         "app version always asks (default 60; 0: at every launch)",
     )
+    agent.add_argument(
+        "--master-ca",
+        type=Path,
+        default=_env("ELASTICJOB_MASTER_CA"),
+        metavar="FILE",
+        help="connect to the leader over TLS and accept only a certificate signed by this PEM CA that names "
+        "the host the leader advertises (env ELASTICJOB_MASTER_CA; default: plaintext)",
+    )
+    agent.add_argument(
+        "--tls-cert",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="this agent's PEM client certificate, for a master with --grpc-client-ca (needs --master-ca)",
+    )
+    agent.add_argument(
+        "--tls-key", type=Path, default=None, metavar="FILE",
+        help="the PEM private key of --tls-cert (unencrypted; keep it mode 0600)",
+    )
+    agent.add_argument(
+        "--join-token-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a file holding the join token of the master's --agent-token-file (env ELASTICJOB_JOIN_TOKEN: "
+        "the token itself)",
+    )
     agent.set_defaults(handler=_agent)
 
     dev = sub.add_parser(
@@ -276,11 +335,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path(".run/dev"),
         help="where ZooKeeper data and process logs go (default .run/dev)",
     )
+    dev.add_argument(
+        "--tls",
+        action="store_true",
+        help="run the masters' gRPC over mutual TLS with an agent join token (a CA and certificates are made "
+        "in DATA_DIR/tls on the first start and reused)",
+    )
     dev.set_defaults(handler=_dev)
 
     add_job_commands(sub)
     add_app_commands(sub)
     add_auth_commands(sub)
+    add_certs_command(sub)
     url_help = (
         f"master URL (env ELASTICJOB_URL; default {DEFAULT_URL}); credentials for a master with an auth "
         "file come from env ELASTICJOB_TOKEN (bearer) or ELASTICJOB_USER and ELASTICJOB_PASSWORD"
@@ -322,11 +388,17 @@ def _master(args: argparse.Namespace) -> int:
     from elasticjob.master.server import run_master
     from elasticjob.registry import ZooKeeperUnavailable, check_namespace
     from elasticjob.security.authfile import read_auth_file
+    from elasticjob.security.jointoken import JoinToken, read_token_file
+    from elasticjob.security.tls import load_server_tls
 
     try:
+        token_file = Path(args.agent_token_file) if args.agent_token_file else None
+        token = read_token_file(token_file, "--agent-token-file") if token_file else None
         config = MasterConfig(
             auth=read_auth_file(Path(args.auth_file)) if args.auth_file else None,
             insecure=args.insecure,
+            grpc_tls=load_server_tls(args.grpc_tls_cert, args.grpc_tls_key, args.grpc_client_ca),
+            agent_token=JoinToken.of(token) if token else None,
             zk=_zk_config(args),
             namespace=check_namespace(args.namespace),
             http=parse_host_port(args.http, "--http"),
@@ -341,6 +413,7 @@ def _master(args: argparse.Namespace) -> int:
             run_retention=args.run_retention,
             statistics_interval=args.statistics_interval,
         )
+        config.check_grpc_certificate()
     except ValueError as exc:
         return _fail(str(exc))
     try:
@@ -353,9 +426,19 @@ def _master(args: argparse.Namespace) -> int:
 def _agent(args: argparse.Namespace) -> int:
     from elasticjob.agent.config import AgentConfig, host_cpus, host_memory_mb, parse_attributes
     from elasticjob.registry import ZooKeeperUnavailable, check_namespace
+    from elasticjob.security.jointoken import check_token, read_token_file
+    from elasticjob.security.tls import load_client_tls
 
     try:
+        if args.join_token_file is not None:
+            join_token = read_token_file(args.join_token_file, "--join-token-file")
+        elif os.environ.get("ELASTICJOB_JOIN_TOKEN"):
+            join_token = check_token(os.environ["ELASTICJOB_JOIN_TOKEN"], "ELASTICJOB_JOIN_TOKEN")
+        else:
+            join_token = None
         config = AgentConfig(
+            master_tls=load_client_tls(args.master_ca, args.tls_cert, args.tls_key),
+            join_token=join_token,
             zk=_zk_config(args),
             namespace=check_namespace(args.namespace),
             work_dir=args.work_dir.resolve(),
@@ -400,6 +483,7 @@ def _dev(args: argparse.Namespace) -> int:
             examples=args.examples,
             apps_port=args.apps_port,
             auth=args.auth,
+            tls=args.tls,
         )
     )
     cluster.handle_signals()

@@ -51,6 +51,7 @@ class DevOptions:
     apps_port: int = 8900
     extra_master_args: list[str] = field(default_factory=list)
     auth: bool = False  # masters with an auth file: one admin, its password in DATA_DIR/admin-password
+    tls: bool = False  # gRPC over mutual TLS with a join token, from certificates made in data_dir/tls
 
 
 AUTH_FILE = "auth.toml"
@@ -127,6 +128,7 @@ class DevCluster:
         if self.options.auth:
             self.credentials = dev_admin(self.options.data_dir)
             auth_args = ["--auth-file", str(self.options.data_dir / AUTH_FILE)]
+        master_tls, agent_tls = self._tls_args() if self.options.tls else ([], [])
         for index in range(self.options.masters):
             http_port = self.options.http_port + 10 * index
             grpc_port = self.options.grpc_port + 10 * index
@@ -148,6 +150,7 @@ class DevCluster:
                     "--history-url",
                     str(self.options.data_dir / "history.db"),
                     *auth_args,
+                    *master_tls,
                     *self.options.extra_master_args,
                 ],
             )
@@ -177,6 +180,7 @@ class DevCluster:
                     f"rack=r{index + 1}",
                     "--zk-session-timeout",
                     "6",
+                    *agent_tls,
                 ],
             )
         self._wait_http(f"{api}/ping", 60)
@@ -184,6 +188,26 @@ class DevCluster:
         if apps_url is not None:
             self._check_stop()
             self.example_jobs = register_examples(api, apps_url, self.credentials)
+
+    def _tls_args(self) -> tuple[list[str], list[str]]:
+        """The masters' and the agents' flags for mutual TLS and a join token, with the certificates of
+        ``data_dir/tls`` (made there on the first ``--tls`` start, then reused)."""
+        from elasticjob.security.certs import make_dev_certificates, write_files
+
+        directory = self.options.data_dir / "tls"
+        used = ("ca.pem", "master.pem", "master-key.pem", "agent.pem", "agent-key.pem", "join-token")
+        if not all((directory / name).exists() for name in used):
+            write_files(directory, make_dev_certificates(["127.0.0.1", "localhost"]).files(), force=True)
+            log.info("made a development CA and certificates in %s", directory)
+
+        def path(name: str) -> str:
+            return str(directory / name)
+
+        master = ["--grpc-tls-cert", path("master.pem"), "--grpc-tls-key", path("master-key.pem"),
+                  "--grpc-client-ca", path("ca.pem"), "--agent-token-file", path("join-token")]
+        agent = ["--master-ca", path("ca.pem"), "--tls-cert", path("agent.pem"), "--tls-key",
+                 path("agent-key.pem"), "--join-token-file", path("join-token")]
+        return master, agent
 
     def _spawn(self, name: str, args: list[str]) -> None:
         self._check_stop()

@@ -160,8 +160,9 @@ class AgentProcess(ChildProcess):
 
     def __init__(self, zk_hosts: str, namespace: str, work_dir: Path, *, cpus: float, mem: float,
                  attributes: str = "", agent_id: str | None = None, session_timeout: float = 4.0,
-                 extra: tuple[str, ...] = ()) -> None:
+                 extra: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
         super().__init__(work_dir.parent / f"{work_dir.name}.log")
+        self.env = env
         self.zk_hosts = zk_hosts
         self.namespace = namespace
         self.work_dir = work_dir
@@ -180,7 +181,7 @@ class AgentProcess(ChildProcess):
             args += ["--attributes", self.attributes]
         if self.agent_id:
             args += ["--id", self.agent_id]
-        self.spawn(*args)
+        self.spawn(*args, env=self.env)
         return self
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from elasticjob.common.net import HostPort
+from elasticjob.common.net import HostPort, advertised_host
 from elasticjob.history.retention import DEFAULT_RUN_RETENTION
 from elasticjob.registry import ZkConfig
 from elasticjob.security.authfile import AuthConfig
+from elasticjob.security.jointoken import JoinToken
+from elasticjob.security.tls import ServerTls, covers
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,9 @@ class MasterConfig:
     run_retention: int = DEFAULT_RUN_RETENTION  # finished runs kept per job in the history; 0: all
     statistics_interval: float = 60.0  # seconds between the leader's statistics samples
     auth: AuthConfig | None = None  # API users (--auth-file); None: every request is allowed
-    insecure: bool = False  # allow listening beyond loopback without auth
+    insecure: bool = False  # allow listening beyond loopback without auth (HTTP) or TLS and token (gRPC)
+    grpc_tls: ServerTls | None = None  # --grpc-tls-cert/--grpc-tls-key (+ --grpc-client-ca); None: plaintext
+    agent_token: JoinToken | None = None  # --agent-token-file; None: any process may join as an agent
 
     def __post_init__(self) -> None:
         if not 0 <= self.launch_ahead <= 60:
@@ -51,6 +55,42 @@ class MasterConfig:
                 f"--http {self.http} is reachable from other hosts, and no --auth-file says who may use the "
                 "API: give --auth-file FILE (users and their password or token hashes, see `elasticjob "
                 "auth hash`), or --insecure to serve everyone who can reach it"
+            )
+        if not self.insecure and not is_loopback(self.grpc.host):
+            missing = [
+                what
+                for what, given in (
+                    ("TLS (--grpc-tls-cert and --grpc-tls-key)", self.grpc_tls),
+                    ("a join token (--agent-token-file)", self.agent_token),
+                )
+                if given is None
+            ]
+            if missing:
+                raise ValueError(
+                    f"--grpc {self.grpc} is reachable from other hosts without {' and '.join(missing)}: "
+                    "any process that reaches it could join as an agent and receive tasks (their apps, "
+                    "environment and parameters). Give both (`elasticjob certs DIR` makes development "
+                    "ones), or --insecure to accept every agent that can reach it"
+                )
+
+    @property
+    def grpc_advertised_host(self) -> str:
+        """The host agents are told (through ZooKeeper) to reach this master's gRPC endpoint at."""
+        return self.advertise_host or advertised_host(self.grpc.host)
+
+    def check_grpc_certificate(self) -> None:
+        """With TLS, refuse a certificate that does not cover the advertised gRPC host: agents connect to
+        that host and would refuse the certificate (``ValueError`` naming the flags)."""
+        if self.grpc_tls is None:
+            return
+        host = self.grpc_advertised_host
+        if not covers(self.grpc_tls.names, host):
+            names = ", ".join(self.grpc_tls.names) or "no subject alternative names"
+            raise ValueError(
+                f"--grpc-tls-cert covers {names}, but agents are told to reach this master at {host} "
+                "(from --advertise-host, else --grpc): they would refuse the certificate. Make one that "
+                f"covers it (`elasticjob certs DIR --hosts {host},...`) or give --advertise-host a name "
+                "the certificate covers"
             )
 
 

@@ -5,6 +5,11 @@ thread ("agent-gateway"); each agent stream is two coroutines on that loop (a re
 drains the connection's outbox), so thousands of agents cost no thread each. The rest of the master is
 thread-based; it reaches the streams only through ``AgentHub`` (see ``hub.py`` for that bridge) and is
 reached through ``AgentEvents``, whose callbacks run on the loop and therefore must never block.
+
+Who may connect: with TLS (``ServerTls``) the server presents the master's certificate, and with a client CA
+it requires every agent's certificate to chain to it (mutual TLS: a process without one never completes
+the handshake). With a ``JoinToken`` a stream is refused with UNAUTHENTICATED before the gateway reads its
+first message — nothing is registered and nothing is sent to a process without the token.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from elasticjob.model import check_agent_id
 from elasticjob.protocol import agent_pb2 as pb
 from elasticjob.protocol import agent_pb2_grpc as pb_grpc
 from elasticjob.protocol.convert import StatusUpdate, statuses_of
+from elasticjob.security.jointoken import JoinToken
+from elasticjob.security.tls import ServerTls
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +69,14 @@ class Gateway(pb_grpc.AgentGatewayServicer):
         is_leader: Callable[[], bool],
         leader_address: Callable[[], str],
         current_leader: Callable[[], str | None] | None = None,
+        join_token: JoinToken | None = None,
     ) -> None:
         """``is_leader`` and ``leader_address`` (this master's own HTTP address, sent in ``Registered``)
         must not block; ``current_leader`` (the leader's HTTP address, named when a stream is refused) may
-        block on ZooKeeper: it runs on a worker thread, never on the loop."""
+        block on ZooKeeper: it runs on a worker thread, never on the loop. With ``join_token`` only streams
+        presenting it are accepted."""
         self.hub = hub
+        self.join_token = join_token
         self.events = events
         self.is_leader = is_leader
         self.leader_address = leader_address
@@ -79,6 +89,14 @@ class Gateway(pb_grpc.AgentGatewayServicer):
         context: grpc.aio.ServicerContext[pb.AgentMessage, pb.MasterMessage],
     ) -> None:
         # Messages are read with context.read() (never request_iterator) and written with context.write().
+        # The token first: a process without it learns nothing, not even who leads.
+        if self.join_token is not None and not self.join_token.admits(context.invocation_metadata()):
+            log.warning("refused an agent stream from %s: no valid join token", context.peer() or "?")
+            await context.abort(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "this master requires the agent join token: give the agent --join-token-file FILE "
+                "(or env ELASTICJOB_JOIN_TOKEN) with the token of the master's --agent-token-file",
+            )
         if not self.is_leader():
             await self._refuse(context)
         first = await context.read()
@@ -213,10 +231,11 @@ class GatewayServer:
     has stopped; nothing else of the master ever runs on this loop except the hub's wake-ups.
     """
 
-    def __init__(self, gateway: Gateway, host: str, port: int) -> None:
+    def __init__(self, gateway: Gateway, host: str, port: int, tls: ServerTls | None = None) -> None:
         self.gateway = gateway
         self.host = host
         self.port = port
+        self.tls = tls
         self._thread = threading.Thread(target=self._run, name="agent-gateway", daemon=True)
         self._started = threading.Event()
         self._error: BaseException | None = None
@@ -266,7 +285,10 @@ class GatewayServer:
         pb_grpc.add_AgentGatewayServicer_to_server(self.gateway, server)
         address = f"{self.host}:{self.port}"
         try:
-            bound = server.add_insecure_port(address)
+            if self.tls is None:
+                bound = server.add_insecure_port(address)
+            else:
+                bound = server.add_secure_port(address, server_credentials(self.tls))
         except RuntimeError:
             bound = 0
         if bound == 0:
@@ -282,10 +304,22 @@ class GatewayServer:
             await server.stop(self._grace)
 
 
-def start_grpc_server(gateway: Gateway, host: str, port: int) -> tuple[GatewayServer, int]:
-    """Start the agents' endpoint (see ``GatewayServer``); return it and the port it bound (``port`` 0:
-    any free one). Raises the soft limit of open files to the hard one first: every agent holds a socket."""
+def server_credentials(tls: ServerTls) -> grpc.ServerCredentials:
+    """gRPC's TLS credentials for ``tls``; with a client CA, agents must present a certificate it signed."""
+    return grpc.ssl_server_credentials(
+        [(tls.key, tls.certificate_chain)],
+        root_certificates=tls.client_ca,
+        require_client_auth=tls.client_ca is not None,
+    )
+
+
+def start_grpc_server(
+    gateway: Gateway, host: str, port: int, tls: ServerTls | None = None
+) -> tuple[GatewayServer, int]:
+    """Start the agents' endpoint (see ``GatewayServer``; over TLS with ``tls``); return it and the port it
+    bound (``port`` 0: any free one). Raises the soft limit of open files to the hard one first: every
+    agent holds a socket."""
     raise_open_files_limit()
-    server = GatewayServer(gateway, host, port)
+    server = GatewayServer(gateway, host, port, tls)
     return server, server.start()
 

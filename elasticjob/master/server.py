@@ -107,7 +107,7 @@ def run_master(config: MasterConfig) -> None:
         history.close()
         raise ZooKeeperUnavailable(str(exc)) from None
     host = config.advertise_host or advertised_host(config.http.host)
-    grpc_host = config.advertise_host or advertised_host(config.grpc.host)
+    grpc_host = config.grpc_advertised_host
     metrics = MasterMetrics()
     hub = AgentHub()
     scheduler = Scheduler(
@@ -137,8 +137,9 @@ def run_master(config: MasterConfig) -> None:
         lambda: election.is_leader,
         lambda: str(info["http"]),
         current_leader=lambda: leader_http(),
+        join_token=config.agent_token,
     )
-    grpc_server, grpc_port = start_grpc_server(gateway, config.grpc.host, config.grpc.port)
+    grpc_server, grpc_port = start_grpc_server(gateway, config.grpc.host, config.grpc.port, config.grpc_tls)
     info = {
         "http": f"{host}:{http_port}",
         "grpc": f"{grpc_host}:{grpc_port}",
@@ -202,7 +203,8 @@ def run_master(config: MasterConfig) -> None:
     sampler.start()
     write_addresses(config.data_dir, info)
     log.info(
-        "master http=%s grpc=%s namespace=%s zk=%s", info["http"], info["grpc"], layout.root, config.zk.hosts
+        "master http=%s grpc=%s (%s) namespace=%s zk=%s", info["http"], info["grpc"], _grpc_security(config),
+        layout.root, config.zk.hosts,
     )
     try:
         server.run(sockets=[http_socket])
@@ -219,6 +221,16 @@ def run_master(config: MasterConfig) -> None:
         history.close()
         (config.data_dir / ADDRESSES_FILE).unlink(missing_ok=True)
         log.info("master stopped")
+
+
+def _grpc_security(config: MasterConfig) -> str:
+    """How agents are admitted, for the start-up line: ``TLS, client certificates, join token``."""
+    tls = config.grpc_tls
+    parts = ["plaintext" if tls is None else "TLS"]
+    if tls is not None and tls.client_ca is not None:
+        parts.append("client certificates")
+    parts.append("join token" if config.agent_token is not None else "no join token")
+    return ", ".join(parts)
 
 
 ADDRESSES_FILE = "master.json"

@@ -33,7 +33,7 @@ class Cluster:
 
     def start_agent(
         self, cpus: float = 1.0, mem: float = 512, attributes: str = "", agent_id: str | None = None,
-        extra: tuple[str, ...] = (),
+        extra: tuple[str, ...] = (), env: dict[str, str] | None = None,
     ) -> AgentProcess:
         agent = AgentProcess(
             self.zk_hosts,
@@ -44,6 +44,7 @@ class Cluster:
             attributes=attributes,
             agent_id=agent_id,
             extra=extra,
+            env=env,
         )
         self.agents.append(agent)
         return agent.start()
