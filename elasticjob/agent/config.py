@@ -10,6 +10,7 @@ from pathlib import Path
 
 from elasticjob.model import check_agent_id
 from elasticjob.registry import ZkConfig
+from elasticjob.security.urls import UrlPolicy
 
 
 def host_cpus() -> float:
@@ -64,6 +65,7 @@ class AgentConfig:
     max_download_bytes: int = 512 * 1024**2
     max_unpacked_bytes: int = 1024**3
     app_revalidate_seconds: float = 60.0
+    url_policy: UrlPolicy = UrlPolicy()  # what it fetches from (--allow-file-urls, --url-hosts)
 
     def check_host(self) -> None:
         """Refuse resources the host does not have (``ValueError`` with the numbers)."""

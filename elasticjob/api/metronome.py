@@ -57,10 +57,12 @@ async def _body(request: Request) -> Any:
 
 
 def _schedule_error(exc: ValidationFailed, prefix: str) -> ValidationFailed:
-    """The service's verdict on a job's schedule (``cron``: e.g. a date that never comes) at its ``/v1``
-    path (``/schedules/0/cron`` in a job, ``/cron`` in a schedule)."""
+    """The service's verdict on a job (``cron``: e.g. a date that never comes; a URL the deployment does
+    not allow) at its ``/v1`` path (``/schedules/0/cron`` in a job, ``/cron`` in a schedule;
+    ``/run/artifacts`` for a URL)."""
     details = [
-        m.FieldError(prefix + "/cron", d.errors) if d.path == "cron" else m.pointer(d) for d in exc.details
+        m.FieldError(prefix + "/cron", d.errors) if d.path == "cron" else m.native_path(d)
+        for d in exc.details
     ]
     return ValidationFailed("Object is not valid", details)
 
@@ -195,7 +197,10 @@ def metronome_router(service: JobService, runs: RunsView, forward: Forward) -> A
         if job is None:
             return missing_job(job_id)
         updated = m.to_native(spec, m.stored_schedule(job))
-        await run_in_threadpool(service.update_job, updated)
+        try:
+            await run_in_threadpool(service.update_job, updated)
+        except ValidationFailed as exc:
+            raise _schedule_error(exc, "/schedules/0") from None
         return _json(m.job_json(updated, None))
 
     async def delete_job(request: Request, job_id: str) -> Response:

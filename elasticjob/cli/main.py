@@ -58,6 +58,24 @@ def _add_zk_flags(parser: argparse.ArgumentParser, required: bool = True) -> Non
     )
 
 
+def _add_url_flags(parser: argparse.ArgumentParser, verb: str) -> None:
+    """The URL allow-list (``security.urls``), the same on master (checked on every write) and agent
+    (checked before every fetch)."""
+    parser.add_argument(
+        "--allow-file-urls",
+        action="store_true",
+        help=f"{verb} file:// app and artifact URLs besides http and https (files of the agent's host: for "
+        "one machine, or agents whose local files are meant to be served)",
+    )
+    parser.add_argument(
+        "--url-hosts",
+        default=_env("ELASTICJOB_URL_HOSTS"),
+        metavar="HOST[,HOST...]",
+        help=f"{verb} http(s) app and artifact URLs of these hosts only (*.example.com: any subdomain); "
+        "default: any host",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="elasticjob",
@@ -159,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="listen beyond loopback without --auth-file: anyone who can reach the API may use it",
     )
+    _add_url_flags(master, "accept")
     master.add_argument(
         "--placement",
         choices=["spread", "binpack"],
@@ -230,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="ask an app's server whether a cached archive changed at most this often; a launch for a new "
         "app version always asks (default 60; 0: at every launch)",
     )
+    _add_url_flags(agent, "fetch")
     agent.set_defaults(handler=_agent)
 
     dev = sub.add_parser(
@@ -316,9 +336,11 @@ def _master(args: argparse.Namespace) -> int:
     from elasticjob.master.server import run_master
     from elasticjob.registry import ZooKeeperUnavailable, check_namespace
     from elasticjob.security.authfile import read_auth_file
+    from elasticjob.security.urls import UrlPolicy
 
     try:
         config = MasterConfig(
+            url_policy=UrlPolicy.from_flags(args.allow_file_urls, args.url_hosts),
             auth=read_auth_file(Path(args.auth_file)) if args.auth_file else None,
             insecure=args.insecure,
             zk=_zk_config(args),
@@ -347,9 +369,11 @@ def _master(args: argparse.Namespace) -> int:
 def _agent(args: argparse.Namespace) -> int:
     from elasticjob.agent.config import AgentConfig, host_cpus, host_memory_mb, parse_attributes
     from elasticjob.registry import ZooKeeperUnavailable, check_namespace
+    from elasticjob.security.urls import UrlPolicy
 
     try:
         config = AgentConfig(
+            url_policy=UrlPolicy.from_flags(args.allow_file_urls, args.url_hosts),
             zk=_zk_config(args),
             namespace=check_namespace(args.namespace),
             work_dir=args.work_dir.resolve(),

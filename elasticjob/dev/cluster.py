@@ -120,6 +120,8 @@ class DevCluster:
                     # One history for all masters, so it stays whole across leader changes.
                     "--history-url",
                     str(self.options.data_dir / "history.db"),
+                    # One machine, one user: apps may come from local tarballs (the examples come over http).
+                    "--allow-file-urls",
                     *self.options.extra_master_args,
                 ],
             )
@@ -149,6 +151,7 @@ class DevCluster:
                     f"rack=r{index + 1}",
                     "--zk-session-timeout",
                     "6",
+                    "--allow-file-urls",
                 ],
             )
         self._wait_http(f"{api}/leader", 60)

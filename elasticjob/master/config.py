@@ -9,6 +9,7 @@ from elasticjob.common.net import HostPort
 from elasticjob.history.retention import DEFAULT_RUN_RETENTION
 from elasticjob.registry import ZkConfig
 from elasticjob.security.authfile import AuthConfig
+from elasticjob.security.urls import UrlPolicy
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class MasterConfig:
     statistics_interval: float = 60.0  # seconds between the leader's statistics samples
     auth: AuthConfig | None = None  # API users (--auth-file); None: every request is allowed
     insecure: bool = False  # allow listening beyond loopback without auth
+    url_policy: UrlPolicy = UrlPolicy()  # app and artifact URLs accepted (--allow-file-urls, --url-hosts)
 
     def __post_init__(self) -> None:
         if not 0 <= self.launch_ahead <= 60:

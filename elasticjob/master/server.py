@@ -164,7 +164,7 @@ def run_master(config: MasterConfig) -> None:
 
     metrics.add_sizes(sizes)
     metrics.registry.register(hub.collector())  # elasticjob_connected_agents: streams held here
-    jobs = JobService(store, layout, state)
+    jobs = JobService(store, layout, state, config.url_policy)
     leadership = LeaderState(lambda: election.is_leader, leader_http)
     runs = RunsView(state, history, jobs.request_stop, recorder.settle)
     runtime = runtime_router(leadership, history, hub, runs)

@@ -13,7 +13,11 @@ APP_URL_SCHEMES = ("http", "https", "file")
 
 def check_app_url(value: str) -> str:
     """Accept only URLs an agent can fetch: ``http://``, ``https://`` with a host, or ``file://``; or ``""``:
-    no archive at all (the task's app directory starts empty; its job runs a command of its own)."""
+    no archive at all (the task's app directory starts empty; its job runs a command of its own).
+
+    Only the shape: which of these a deployment allows (``file`` only with ``--allow-file-urls``, hosts
+    with ``--url-hosts``) is ``security.urls.UrlPolicy``'s to say, applied where URLs are written and
+    fetched, so a stored job stays readable whatever the flags."""
     if value == "":
         return value
     parts = urlsplit(value)
