@@ -126,6 +126,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest accepted request body (default 1 MiB); larger ones get 413",
     )
     master.add_argument(
+        "--max-header-bytes",
+        type=int,
+        default=64 * 1024,
+        help="largest accepted request line and headers (default 64 KiB); larger ones get 431",
+    )
+    master.add_argument(
+        "--max-connections",
+        type=int,
+        default=1024,
+        help="concurrent HTTP connections served (default 1024); requests beyond them get 503",
+    )
+    master.add_argument(
         "--history-url",
         default=_env("ELASTICJOB_HISTORY_URL"),
         help="execution history database: a SQLAlchemy URL (e.g. postgresql+psycopg://...) or a "
@@ -350,6 +362,8 @@ def _master(args: argparse.Namespace) -> int:
             data_dir=args.data_dir,
             advertise_host=args.advertise_host,
             max_body_bytes=args.max_body_bytes,
+            max_header_bytes=args.max_header_bytes,
+            max_connections=args.max_connections,
             history_url=args.history_url,
             agent_grace=args.agent_grace,
             placement=args.placement,
