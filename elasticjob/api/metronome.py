@@ -18,8 +18,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from elasticjob.api.openapi import json_body
 from elasticjob.api.runs import RunsView
 from elasticjob.api.service import JobService
 from elasticjob.model import Conflict, Job, NotFound, ValidationFailed
@@ -372,14 +374,23 @@ def metronome_router(service: JobService, runs: RunsView, forward: Forward) -> A
         ("/jobs/{job_id}/runs/{run_id}/actions/stop", stop_run, "POST", 200),
         ("/queue", queue, "GET", 200),
     ]
+    # The handlers read their bodies themselves (Metronome's error shapes); the document still says what
+    # they take. A run's body is optional, so it is left undocumented.
+    bodies: dict[tuple[str, str], type[BaseModel]] = {
+        ("/jobs", "POST"): m.JobSpec, ("/jobs/{job_id}", "PUT"): m.JobSpec,
+        ("/jobs/{job_id}/schedules", "POST"): m.ScheduleSpec,
+        ("/jobs/{job_id}/schedules/{schedule_id}", "PUT"): m.ScheduleSpec,
+    }
     for prefix in ("/v1", "/service/metronome/v1"):
         for path, func, method, status in routes:
+            body = bodies.get((path, method))
             router.add_api_route(
                 prefix + path,
                 handled(func),
                 methods=[method],
                 status_code=status,
                 include_in_schema=prefix == "/v1",
+                openapi_extra=json_body(body) if body is not None else None,
             )
     for path in ("/ping", "/service/metronome/ping"):
         router.add_api_route(path, ping, methods=["GET"], include_in_schema=False)
