@@ -11,6 +11,7 @@ from pathlib import Path
 from elasticjob.model import check_agent_id
 from elasticjob.registry import ZkConfig
 from elasticjob.security.tls import ClientTls
+from elasticjob.security.urls import UrlPolicy
 
 
 def host_cpus() -> float:
@@ -67,6 +68,7 @@ class AgentConfig:
     app_revalidate_seconds: float = 60.0
     master_tls: ClientTls | None = None  # --master-ca (+ --tls-cert/--tls-key); None: plaintext gRPC
     join_token: str | None = field(default=None, repr=False)  # --join-token-file / ELASTICJOB_JOIN_TOKEN
+    url_policy: UrlPolicy = UrlPolicy()  # what it fetches from (--allow-file-urls, --url-hosts)
 
     def check_host(self) -> None:
         """Refuse resources the host does not have (``ValueError`` with the numbers)."""

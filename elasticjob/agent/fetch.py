@@ -31,6 +31,7 @@ import httpx
 
 from elasticjob.agent.flight import Flight, SingleFlight
 from elasticjob.agent.gc import collect
+from elasticjob.security.urls import DEFAULT, UrlPolicy, UrlRefused
 
 __all__ = ["AppCache", "CacheMeta", "CachedArchive", "FetchError", "shown_url"]
 
@@ -92,7 +93,10 @@ class AppCache:
     download. ``max_download_bytes`` caps every archive, checked against ``Content-Length`` before the
     body is read and again while it streams (for ``file://``: against the size, and while copying).
     ``revalidate_seconds``: how long a revalidation answers later fetches of the same URL (0: every fetch
-    revalidates), by ``clock`` (seconds, default ``time.monotonic``).
+    revalidates), by ``clock`` (seconds, default ``time.monotonic``). ``url_policy``: the schemes and hosts
+    this agent fetches from (``security.urls``; default http and https from any host), checked before
+    every fetch and every request of it, redirects included; a cached copy of a URL the policy refuses is
+    never served.
 
     All requests go through one ``httpx.Client`` (connection pool, TLS context built once), which httpx
     allows threads to share; it keeps no cookies. Thread-safe: concurrent fetches of one URL share one
@@ -104,7 +108,7 @@ class AppCache:
 
     def __init__(self, root: Path, *, timeout: float = 30.0, max_download_bytes: int = 512 * MIB,
                  total_timeout: float | None = None, revalidate_seconds: float = 0.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, url_policy: UrlPolicy = DEFAULT) -> None:
         if timeout <= 0 or max_download_bytes <= 0:
             raise ValueError("timeout and max_download_bytes must be positive")
         if revalidate_seconds < 0:
@@ -117,6 +121,7 @@ class AppCache:
         self.total_timeout = total_timeout
         self.max_download_bytes = max_download_bytes
         self.revalidate_seconds = revalidate_seconds
+        self.url_policy = url_policy
         self._clock = clock
         self._flights: SingleFlight[str, CachedArchive] = SingleFlight(clock)
         self._validated: dict[str, _Validated] = {}
@@ -168,6 +173,7 @@ class AppCache:
         if scheme not in ("http", "https", "file"):
             raise FetchError(f"{_shown(url)}: unsupported URL scheme {scheme or '(none)'!r}; "
                              "use http, https or file")
+        self._check_policy(url)
         key = hashlib.sha256(url.encode()).hexdigest()
         if not use_cache:
             fresh_dir = self.root / FRESH
@@ -244,8 +250,19 @@ class AppCache:
             if self._client is None:
                 # One client for every request: building a TLS context per request cost milliseconds each.
                 no_cookies = http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-                self._client = httpx.Client(timeout=self.timeout, follow_redirects=True, cookies=no_cookies)
+                self._client = httpx.Client(timeout=self.timeout, follow_redirects=True, cookies=no_cookies,
+                                            event_hooks={"request": [self._check_request]})
             return self._client
+
+    def _check_policy(self, url: str) -> None:
+        try:
+            self.url_policy.check(url)
+        except UrlRefused as exc:
+            raise FetchError(f"{_shown(url)}: {exc}") from None
+
+    def _check_request(self, request: httpx.Request) -> None:
+        """Every request the client sends, a redirect's too: an allowed host must not lead elsewhere."""
+        self._check_policy(str(request.url))
 
     # --- http ------------------------------------------------------------------------------------------
 

@@ -53,6 +53,7 @@ def run_agent(config: AgentConfig) -> None:
         config.work_dir / "cache",
         max_download_bytes=config.max_download_bytes,
         revalidate_seconds=config.app_revalidate_seconds,
+        url_policy=config.url_policy,
     )
     tasks = TaskManager(
         config.work_dir,

@@ -35,6 +35,11 @@ _COPY_CHUNK = 256 * 1024
 _MAX_LINK_HOPS = 40
 # A zip symlink stores its target as the member's data; no sane target is longer than PATH_MAX.
 _MAX_LINK_TARGET = 4096
+# Linux refuses longer names (NAME_MAX) with ENAMETOOLONG; refusing them up front keeps that an UnsafeArchive.
+_MAX_NAME_BYTES = 255
+# Member paths are joined to dest, and the kernel takes at most PATH_MAX (4096) bytes per path: this leaves
+# dest 3 KiB, and no real app needs deeper paths.
+_MAX_PATH_BYTES = 1024
 # Only the permission bits survive; setuid, setgid and sticky never do.
 _PERMISSION_BITS = 0o777
 
@@ -75,7 +80,8 @@ def unpack(archive: Path, dest: Path, *, max_bytes: int = GIB, max_members: int 
     name. Raises ``UnsafeArchive`` — before anything is written — for a member with an absolute path, a
     ``..`` that escapes, a symlink whose target resolves outside ``dest`` (through the archive's other
     links too), a hard link to anything but an earlier regular file of the archive, a device file or FIFO,
-    a member below a file or symlink, a duplicate name, more than ``max_members`` members, or a declared
+    a member below a file or symlink, a duplicate name, a name the file system cannot hold (a component over
+    255 bytes, a path over 1024), more than ``max_members`` members, or a declared
     total size over ``max_bytes``. The bytes actually written are counted as well (a zip header or a
     compressed stream may lie), and exceeding ``max_bytes`` while writing also raises ``UnsafeArchive``.
     Raises ``ArchiveError`` for an unreadable archive and ``ValueError`` for a non-empty ``dest``.
@@ -138,10 +144,15 @@ def _normalise(path: str, name: str) -> tuple[str, ...]:
     climb above. ``name`` is the member the errors are about."""
     if path.startswith("/") or "\x00" in path:
         raise UnsafeArchive(f"member {name!r}: absolute path {path!r}")
+    if len(path.encode("utf-8", "surrogateescape")) > _MAX_PATH_BYTES:
+        raise UnsafeArchive(f"member {name[:64]!r}...: path longer than {_MAX_PATH_BYTES} bytes")
     parts: list[str] = []
     for part in path.split("/"):
         if part in ("", "."):
             continue
+        if len(part.encode("utf-8", "surrogateescape")) > _MAX_NAME_BYTES:
+            raise UnsafeArchive(f"member {name[:64]!r}...: a path component is longer than {_MAX_NAME_BYTES} "
+                                "bytes")
         if part == "..":
             if not parts:
                 raise UnsafeArchive(f"member {name!r}: path {path!r} escapes the destination ('..')")
@@ -345,6 +356,8 @@ def _tar_entry(member: tarfile.TarInfo) -> _Entry:
     elif member.isdir():
         kind = _Kind.DIR
     elif member.issym():
+        if len(member.linkname.encode("utf-8", "surrogateescape")) > _MAX_LINK_TARGET:
+            raise UnsafeArchive(f"member {name!r}: symlink target too long")
         return _Entry(name, parts, _Kind.SYMLINK, 0, 0o777, None, member.linkname)
     elif member.islnk():
         target = member.linkname

@@ -27,6 +27,7 @@ from elasticjob.api.ops import LeaderLookup, ops_router
 from elasticjob.api.service import JobService
 from elasticjob.console import install_console
 from elasticjob.model import App, Job, ManualRun
+from elasticjob.model.metronome import JobSpec, ScheduleSpec
 from elasticjob.security.authenticator import Authenticator
 
 
@@ -58,6 +59,6 @@ def create_app(
     app.include_router(ops_router(leader, metrics))
     app.include_router(auth_router(authenticator))
     install_console(app)
-    install_openapi(app, [Job, App, ManualRun])
+    install_openapi(app, [Job, App, ManualRun, JobSpec, ScheduleSpec])
     app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
     return MetricsMiddleware(AuthMiddleware(HotReads(app, service), authenticator), metrics)

@@ -18,8 +18,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from elasticjob.api.openapi import json_body
 from elasticjob.api.runs import RunsView
 from elasticjob.api.service import JobService
 from elasticjob.model import Conflict, Job, NotFound, ValidationFailed
@@ -57,10 +59,12 @@ async def _body(request: Request) -> Any:
 
 
 def _schedule_error(exc: ValidationFailed, prefix: str) -> ValidationFailed:
-    """The service's verdict on a job's schedule (``cron``: e.g. a date that never comes) at its ``/v1``
-    path (``/schedules/0/cron`` in a job, ``/cron`` in a schedule)."""
+    """The service's verdict on a job (``cron``: e.g. a date that never comes; a URL the deployment does
+    not allow) at its ``/v1`` path (``/schedules/0/cron`` in a job, ``/cron`` in a schedule;
+    ``/run/artifacts`` for a URL)."""
     details = [
-        m.FieldError(prefix + "/cron", d.errors) if d.path == "cron" else m.pointer(d) for d in exc.details
+        m.FieldError(prefix + "/cron", d.errors) if d.path == "cron" else m.native_path(d)
+        for d in exc.details
     ]
     return ValidationFailed("Object is not valid", details)
 
@@ -195,7 +199,10 @@ def metronome_router(service: JobService, runs: RunsView, forward: Forward) -> A
         if job is None:
             return missing_job(job_id)
         updated = m.to_native(spec, m.stored_schedule(job))
-        await run_in_threadpool(service.update_job, updated)
+        try:
+            await run_in_threadpool(service.update_job, updated)
+        except ValidationFailed as exc:
+            raise _schedule_error(exc, "/schedules/0") from None
         return _json(m.job_json(updated, None))
 
     async def delete_job(request: Request, job_id: str) -> Response:
@@ -367,14 +374,23 @@ def metronome_router(service: JobService, runs: RunsView, forward: Forward) -> A
         ("/jobs/{job_id}/runs/{run_id}/actions/stop", stop_run, "POST", 200),
         ("/queue", queue, "GET", 200),
     ]
+    # The handlers read their bodies themselves (Metronome's error shapes); the document still says what
+    # they take. A run's body is optional, so it is left undocumented.
+    bodies: dict[tuple[str, str], type[BaseModel]] = {
+        ("/jobs", "POST"): m.JobSpec, ("/jobs/{job_id}", "PUT"): m.JobSpec,
+        ("/jobs/{job_id}/schedules", "POST"): m.ScheduleSpec,
+        ("/jobs/{job_id}/schedules/{schedule_id}", "PUT"): m.ScheduleSpec,
+    }
     for prefix in ("/v1", "/service/metronome/v1"):
         for path, func, method, status in routes:
+            body = bodies.get((path, method))
             router.add_api_route(
                 prefix + path,
                 handled(func),
                 methods=[method],
                 status_code=status,
                 include_in_schema=prefix == "/v1",
+                openapi_extra=json_body(body) if body is not None else None,
             )
     for path in ("/ping", "/service/metronome/ping"):
         router.add_api_route(path, ping, methods=["GET"], include_in_schema=False)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from elasticjob.api.bodies import form_model, path_name
-from elasticjob.api.openapi import json_body
+from elasticjob.api.openapi import json_body, json_response
 from elasticjob.api.paging import json_list, parse_paging
 from elasticjob.api.service import JobService
 from elasticjob.model import App, NotFound
@@ -37,14 +37,14 @@ def app_router(service: JobService) -> APIRouter:
         await run_in_threadpool(service.update_app, app)
         return Response(status_code=204)
 
-    @router.get("/list", response_model=list[dict[str, Any]])
+    @router.get("/list", response_model=None, openapi_extra=json_response("App", many=True))
     async def list_apps(request: Request) -> Response:
         """Registered apps in name order: all (at most 10,000), or one page with ``?page=&per_page=``."""
         paging = parse_paging(request.query_params)
         items, total = service.apps_json(paging.start, paging.stop)
         return json_list(items, total, paging, request.url.path)
 
-    @router.get("/{appName}")
+    @router.get("/{appName}", response_model=None, openapi_extra=json_response("App"))
     async def detail(appName: str) -> dict[str, Any]:  # noqa: N803 - the original's path variable
         """One app; 404 if it does not exist."""
         return (await run_in_threadpool(service.app, path_name(appName, _no_app))).model_dump(mode="json")

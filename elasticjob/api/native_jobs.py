@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from elasticjob.api.bodies import form_model, json_model, name_body, path_name
-from elasticjob.api.openapi import json_body, name_or_json_body
+from elasticjob.api.openapi import json_body, json_response, name_or_json_body
 from elasticjob.api.paging import list_body, parse_paging
 from elasticjob.api.service import JobService
 from elasticjob.model import Job, ManualRun, NotFound, ValidationFailed
@@ -81,14 +81,14 @@ def job_router(service: JobService) -> APIRouter:
         operation_id="deregister_job_alias",
     )
 
-    @router.get("/jobs", response_model=list[dict[str, Any]])
+    @router.get("/jobs", response_model=None, openapi_extra=json_response("Job", many=True))
     async def jobs(request: Request) -> Response:
         """Registered jobs in name order: all of them (at most 10,000; ``X-Total-Count`` tells how many
         exist and ``Link`` names the next page), or one page with ``?page=&per_page=`` (at most 1,000)."""
         body, headers = jobs_page(service, request.query_params, request.url.path)
         return Response(body, media_type="application/json", headers=headers)
 
-    @router.get("/jobs/{jobName}", response_model=dict[str, Any])
+    @router.get("/jobs/{jobName}", response_model=None, openapi_extra=json_response("JobView"))
     async def detail(jobName: str) -> Response:  # noqa: N803 - the original's path variable
         """One job's configuration with ``nextFireTime`` and ``lastFireTime``; 404 if it does not exist."""
         return Response(service.job_view(path_name(jobName, _no_job)), media_type="application/json")

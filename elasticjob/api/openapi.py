@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fastapi import FastAPI
@@ -9,6 +10,33 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
 _REF = "#/components/schemas/{model}"
+# Every error a client can cause (api/errors.py); /v1 answers the same shape, with "id" on some.
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["message"],
+    "properties": {
+        "message": {"type": "string"},
+        "details": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["path", "errors"],
+                "properties": {
+                    "path": {"type": "string"},
+                    "errors": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        },
+    },
+}
+_ERRORS = {
+    "400": "malformed request (not JSON, not an object, not UTF-8)",
+    "404": "no such app, job, run, task or route",
+    "409": "conflicts with the current state (exists already, in use, changed concurrently)",
+    "413": "request body over --max-body-bytes",
+    "415": "unsupported Content-Type",
+    "422": "invalid content; details name each field and what is wrong",
+}
 
 
 def json_body(model: type[BaseModel]) -> dict[str, Any]:
@@ -28,6 +56,15 @@ def name_or_json_body(model: type[BaseModel], what: str) -> dict[str, Any]:
     return body
 
 
+def json_response(model: str, many: bool = False) -> dict[str, Any]:
+    """``openapi_extra`` documenting a 200 answer of the component ``model`` (or an array of them), for
+    routes that answer already-encoded JSON (so FastAPI cannot know its shape)."""
+    schema: dict[str, Any] = {"$ref": _REF.format(model=model)}
+    if many:
+        schema = {"type": "array", "items": schema}
+    return {"responses": {"200": {"description": "OK", "content": {"application/json": {"schema": schema}}}}}
+
+
 def install_openapi(app: FastAPI, models: list[type[BaseModel]]) -> None:
     """Add the schemas of ``models`` (referenced by ``json_body``) to the generated document."""
 
@@ -39,11 +76,33 @@ def install_openapi(app: FastAPI, models: list[type[BaseModel]]) -> None:
                 definition = model.model_json_schema(ref_template=_REF)
                 components.update(definition.pop("$defs", {}))
                 components[model.__name__] = definition
+            components["Error"] = ERROR_SCHEMA
+            components.pop("HTTPValidationError", None)  # FastAPI's shape, which this API never answers
+            components.pop("ValidationError", None)
+            _document_errors(schema)
             job = components.get("Job")
             if job is not None and "cron" not in job.get("required", []):
                 # The native routes require cron (as Elastic-Job-Cloud); only /v1 jobs may lack one.
                 job.setdefault("required", []).append("cron")
+            if job is not None:
+                # GET /job/jobs/{jobName}: the configuration and its firing times (service.job_view).
+                view = copy.deepcopy(job)
+                view["title"] = "JobView"
+                when = {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]}
+                view["properties"].update(nextFireTime=when, lastFireTime=when)
+                components["JobView"] = view
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = build  # type: ignore[method-assign]
+
+
+def _document_errors(schema: dict[str, Any]) -> None:
+    """Every operation may answer the 4xx errors of ``_ERRORS`` as ``Error`` (FastAPI documents only its
+    own 422 shape, on routes with declared parameters)."""
+    error = {"content": {"application/json": {"schema": {"$ref": _REF.format(model="Error")}}}}
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            responses = operation.setdefault("responses", {})
+            for status, description in _ERRORS.items():
+                responses[status] = {"description": description, **error}

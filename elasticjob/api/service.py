@@ -30,6 +30,7 @@ from elasticjob.registry import (
 )
 from elasticjob.registry.state import IMPLIED_BY, STOPS, ClusterState, CorruptConfig, JobRecord, Stored
 from elasticjob.registry.store import encode
+from elasticjob.security.urls import DEFAULT, UrlPolicy, UrlRefused
 
 DEFAULT_BOOTSTRAP_SCRIPT = "bin/start.sh"
 # A job's ready queue lives in one znode; manual triggers beyond this many pending firings are refused.
@@ -47,17 +48,24 @@ class _AlreadyAsked(Exception):
 
 
 class JobService:
-    """Apps, jobs, disable markers, manual triggers and read-only task views."""
+    """Apps, jobs, disable markers, manual triggers and read-only task views.
 
-    def __init__(self, store: JsonStore, layout: Layout, state: ClusterState) -> None:
+    ``url_policy`` is the deployment's choice of app and artifact URLs (``security.urls``): every write
+    of an app or job is checked against it (422 naming the field and the flag that would allow it).
+    """
+
+    def __init__(self, store: JsonStore, layout: Layout, state: ClusterState,
+                 url_policy: UrlPolicy = DEFAULT) -> None:
         self.store = store
         self.layout = layout
         self.state = state
+        self.url_policy = url_policy
         self._upcoming: dict[tuple[str | None, str, str], tuple[int, dt.datetime | None]] = {}
 
     # ---- jobs -----------------------------------------------------------------------------------
     def register_job(self, job: Job) -> Job:
         self._check_schedule(job)
+        self._check_job_urls(job)
         _check_size("job", job.jobName, job.as_json())
 
         def registration() -> Transaction:
@@ -80,6 +88,7 @@ class JobService:
 
     def update_job(self, job: Job) -> Job:
         self._check_schedule(job)
+        self._check_job_urls(job)
         _check_size("job", job.jobName, job.as_json())
 
         def update() -> Transaction:
@@ -238,6 +247,7 @@ class JobService:
 
     # ---- apps -----------------------------------------------------------------------------------
     def register_app(self, app: App) -> App:
+        self._check_url("appURL", app.appURL)
         _check_size("app", app.appName, app.model_dump(mode="json"))
         self._require_sync()
         path = self.layout.app(app.appName)
@@ -249,6 +259,7 @@ class JobService:
         return app
 
     def update_app(self, app: App) -> App:
+        self._check_url("appURL", app.appURL)
         _check_size("app", app.appName, app.model_dump(mode="json"))
 
         def update() -> Transaction:
@@ -338,6 +349,18 @@ class JobService:
             raise ValidationFailed.field("cron", exc.message) from None
         if job.cron is not None and schedule.next_fire(dt.datetime.now(dt.UTC)) is None:
             raise ValidationFailed.field("cron", f"{job.cron!r} never fires (no such date from now on)")
+
+    def _check_job_urls(self, job: Job) -> None:
+        if job.appURL is not None:
+            self._check_url("appURL", job.appURL)
+        for index, artifact in enumerate(job.artifacts or ()):
+            self._check_url(f"artifacts.{index}.uri", artifact.uri)
+
+    def _check_url(self, path: str, url: str) -> None:
+        try:
+            self.url_policy.check(url)
+        except UrlRefused as exc:
+            raise ValidationFailed.field(path, str(exc)) from None
 
     def _add_app_ops(self, txn: Transaction, job: Job, previous: Job | None) -> None:
         """Check the job's app exists (and stays so until commit) or create the single-step form's app."""

@@ -59,6 +59,24 @@ def _add_zk_flags(parser: argparse.ArgumentParser, required: bool = True) -> Non
     )
 
 
+def _add_url_flags(parser: argparse.ArgumentParser, verb: str) -> None:
+    """The URL allow-list (``security.urls``), the same on master (checked on every write) and agent
+    (checked before every fetch)."""
+    parser.add_argument(
+        "--allow-file-urls",
+        action="store_true",
+        help=f"{verb} file:// app and artifact URLs besides http and https (files of the agent's host: for "
+        "one machine, or agents whose local files are meant to be served)",
+    )
+    parser.add_argument(
+        "--url-hosts",
+        default=_env("ELASTICJOB_URL_HOSTS"),
+        metavar="HOST[,HOST...]",
+        help=f"{verb} http(s) app and artifact URLs of these hosts only (*.example.com: any subdomain); "
+        "default: any host",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="elasticjob",
@@ -109,6 +127,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1024 * 1024,
         help="largest accepted request body (default 1 MiB); larger ones get 413",
+    )
+    master.add_argument(
+        "--max-header-bytes",
+        type=int,
+        default=64 * 1024,
+        help="largest accepted request line and headers (default 64 KiB); larger ones get 431",
+    )
+    master.add_argument(
+        "--max-connections",
+        type=int,
+        default=1024,
+        help="concurrent HTTP connections served (default 1024); requests beyond them get 503",
     )
     master.add_argument(
         "--history-url",
@@ -191,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a file holding the agent join token (16+ characters): agents must present it "
         "(--join-token-file) or their streams are refused (env ELASTICJOB_AGENT_TOKEN_FILE)",
     )
+    _add_url_flags(master, "accept")
     master.add_argument(
         "--placement",
         choices=["spread", "binpack"],
@@ -289,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a file holding the join token of the master's --agent-token-file (env ELASTICJOB_JOIN_TOKEN: "
         "the token itself)",
     )
+    _add_url_flags(agent, "fetch")
     agent.set_defaults(handler=_agent)
 
     dev = sub.add_parser(
@@ -390,11 +422,13 @@ def _master(args: argparse.Namespace) -> int:
     from elasticjob.security.authfile import read_auth_file
     from elasticjob.security.jointoken import JoinToken, read_token_file
     from elasticjob.security.tls import load_server_tls
+    from elasticjob.security.urls import UrlPolicy
 
     try:
         token_file = Path(args.agent_token_file) if args.agent_token_file else None
         token = read_token_file(token_file, "--agent-token-file") if token_file else None
         config = MasterConfig(
+            url_policy=UrlPolicy.from_flags(args.allow_file_urls, args.url_hosts),
             auth=read_auth_file(Path(args.auth_file)) if args.auth_file else None,
             insecure=args.insecure,
             grpc_tls=load_server_tls(args.grpc_tls_cert, args.grpc_tls_key, args.grpc_client_ca),
@@ -406,6 +440,8 @@ def _master(args: argparse.Namespace) -> int:
             data_dir=args.data_dir,
             advertise_host=args.advertise_host,
             max_body_bytes=args.max_body_bytes,
+            max_header_bytes=args.max_header_bytes,
+            max_connections=args.max_connections,
             history_url=args.history_url,
             agent_grace=args.agent_grace,
             placement=args.placement,
@@ -428,6 +464,7 @@ def _agent(args: argparse.Namespace) -> int:
     from elasticjob.registry import ZooKeeperUnavailable, check_namespace
     from elasticjob.security.jointoken import check_token, read_token_file
     from elasticjob.security.tls import load_client_tls
+    from elasticjob.security.urls import UrlPolicy
 
     try:
         if args.join_token_file is not None:
@@ -439,6 +476,7 @@ def _agent(args: argparse.Namespace) -> int:
         config = AgentConfig(
             master_tls=load_client_tls(args.master_ca, args.tls_cert, args.tls_key),
             join_token=join_token,
+            url_policy=UrlPolicy.from_flags(args.allow_file_urls, args.url_hosts),
             zk=_zk_config(args),
             namespace=check_namespace(args.namespace),
             work_dir=args.work_dir.resolve(),

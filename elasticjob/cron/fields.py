@@ -27,6 +27,19 @@ MONTH_NAMES: Mapping[str, int] = {
 }
 
 
+# More digits than any field, offset, week number or ISO 8601 count needs. Reading longer runs would cost
+# quadratic time, and int() refuses outright beyond 4,300 digits with a plain ValueError.
+MAX_DIGITS = 18
+
+
+def whole_number(digits: str, what: str) -> int:
+    """``int(digits)`` for an ASCII digit run; raises :class:`CronError` naming ``what`` for a run
+    longer than ``MAX_DIGITS`` (leading zeros included)."""
+    if len(digits) > MAX_DIGITS:
+        raise CronError(f"{what}: {digits[:MAX_DIGITS]}... has more than {MAX_DIGITS} digits")
+    return int(digits)
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     """The value domain of one field.
@@ -56,7 +69,7 @@ class FieldSpec:
     def value_of(self, token: str, item: str) -> int:
         """Parse one number or name (``item`` is the enclosing list item, quoted in errors)."""
         if token.isascii() and token.isdigit():
-            return self.check(int(token))
+            return self.check(whole_number(token, self.name))
         named = self.names.get(token.upper())
         if named is not None:
             return named
@@ -108,8 +121,10 @@ def parse_item(item: str, spec: FieldSpec) -> frozenset[int]:
 
 
 def _parse_step(step_text: str, item: str, spec: FieldSpec) -> int:
-    if not (step_text.isascii() and step_text.isdigit()) or not 1 <= int(step_text) <= spec.span:
-        raise CronError(
-            f"{spec.name}: the step in {item!r} must be a whole number between 1 and {spec.span}"
-        )
-    return int(step_text)
+    wrong = CronError(f"{spec.name}: the step in {item!r} must be a whole number between 1 and {spec.span}")
+    if not (step_text.isascii() and step_text.isdigit()) or len(step_text) > MAX_DIGITS:
+        raise wrong
+    step = int(step_text)
+    if not 1 <= step <= spec.span:
+        raise wrong
+    return step

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from elasticjob.cron import zones
 from elasticjob.cron.errors import CronError
+from elasticjob.cron.fields import whole_number
 
 _REPEAT = re.compile(r"R([0-9]*)")
 _START = re.compile(
@@ -110,7 +111,7 @@ def parse_iso8601(expression: str, time_zone: ZoneInfo) -> RepeatingInterval:
     repeat = _REPEAT.fullmatch(repeat_text.upper())
     if repeat is None:
         raise CronError(f"repetitions: {repeat_text!r} is not valid (expected R or Rn, e.g. R5)")
-    repetitions = int(repeat[1]) if repeat[1] else None
+    repetitions = whole_number(repeat[1], "repetitions") if repeat[1] else None
     if repetitions == 0:
         raise CronError("repetitions: R0 would never fire; use R1 or more, or R for unbounded")
     return RepeatingInterval(
@@ -159,12 +160,18 @@ def _parse_period(text: str) -> Period:
         raise CronError(
             f"period: {text!r} is not valid (expected P[nY][nM][nW][nD][T[nH][nM][nS]], e.g. PT1H or P1D)"
         )
-    years, months, weeks, days, hours, minutes, seconds = (int(group or 0) for group in match.groups())
-    period = Period(
-        months=years * 12 + months,
-        days=weeks * 7 + days,
-        clock=timedelta(hours=hours, minutes=minutes, seconds=seconds),
+    years, months, weeks, days, hours, minutes, seconds = (
+        whole_number(group or "0", "period") for group in match.groups()
     )
+    try:
+        period = Period(
+            months=years * 12 + months,
+            days=weeks * 7 + days,
+            clock=timedelta(hours=hours, minutes=minutes, seconds=seconds),
+        )
+        period.approximate()  # a period longer than datetime's whole range could never repeat
+    except OverflowError:
+        raise CronError(f"period: {text!r} is longer than any date range (years 1-9999)") from None
     if not period.is_calendar and period.clock == timedelta(0):
         raise CronError(f"period: {text!r} is zero; a repeating schedule needs a positive period")
     return period

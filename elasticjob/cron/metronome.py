@@ -22,7 +22,7 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from elasticjob.cron.errors import CronError
-from elasticjob.cron.fields import parse_field
+from elasticjob.cron.fields import parse_field, whole_number
 from elasticjob.cron.quartz import MAX_YEAR, YEAR
 from elasticjob.cron.quartz_days import (
     DaysOfMonth,
@@ -58,7 +58,7 @@ def _day_of_week(text: str) -> DayRule | None:
         return None
     upper = text.upper()
     if match := re.fullmatch(r"([0-9]+|[A-Z]{3})#([0-9]+)", upper):
-        nth = int(match[2])
+        nth = whole_number(match[2], "day-of-week")
         if not 1 <= nth <= _MAX_NTH:
             raise CronError(f"day-of-week: the week number in {text!r} must be 1-{_MAX_NTH}")
         return NthWeekdayInMonth(_quartz_weekday(DAY_OF_WEEK.value_of(match[1], text)), nth)

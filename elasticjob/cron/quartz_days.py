@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from elasticjob.cron.errors import CronError
-from elasticjob.cron.fields import FieldSpec, parse_field
+from elasticjob.cron.fields import FieldSpec, parse_field, whole_number
 from elasticjob.cron.wallclock import DayRule
 
 DAY_OF_MONTH = FieldSpec("day-of-month", 1, 31, wrap_ranges=True)
@@ -148,12 +148,12 @@ def parse_day_of_month(text: str) -> DayRule | None:
     if upper == "LW":
         return LastWeekdayOfMonth()
     if match := re.fullmatch(r"L-([0-9]+)", upper):
-        offset = int(match[1])
+        offset = whole_number(match[1], "day-of-month")
         if offset > _MAX_LAST_DAY_OFFSET:
             raise CronError(f"day-of-month: the offset in {text!r} must be 0-{_MAX_LAST_DAY_OFFSET}")
         return LastDayOfMonth(offset)
     if match := re.fullmatch(r"([0-9]+)W", upper):
-        return NearestWeekday(DAY_OF_MONTH.check(int(match[1])))
+        return NearestWeekday(DAY_OF_MONTH.check(whole_number(match[1], "day-of-month")))
     if re.fullmatch(_WEEKDAY + "L", upper):
         raise CronError(
             f"day-of-month: {text!r} is not valid here; 'nL' (last given weekday of the month) belongs "
@@ -180,7 +180,7 @@ def parse_day_of_week(text: str) -> DayRule | None:
                 f"day-of-week: {text!r} is not valid; '#' takes one weekday and a week number, "
                 "e.g. 6#3 (third Friday)"
             )
-        nth = int(match[2])
+        nth = whole_number(match[2], "day-of-week")
         if not 1 <= nth <= _MAX_NTH:
             raise CronError(f"day-of-week: the week number in {text!r} must be 1-{_MAX_NTH}")
         return NthWeekdayInMonth(DAY_OF_WEEK.value_of(match[1], text), nth)

@@ -151,6 +151,8 @@ class DevCluster:
                     str(self.options.data_dir / "history.db"),
                     *auth_args,
                     *master_tls,
+                    # One machine, one user: apps may come from local tarballs (the examples come over http).
+                    "--allow-file-urls",
                     *self.options.extra_master_args,
                 ],
             )
@@ -181,6 +183,7 @@ class DevCluster:
                     "--zk-session-timeout",
                     "6",
                     *agent_tls,
+                    "--allow-file-urls",
                 ],
             )
         self._wait_http(f"{api}/ping", 60)

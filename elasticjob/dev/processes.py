@@ -83,16 +83,19 @@ class ChildProcess:
 
 
 class MasterProcess(ChildProcess):
-    """``elasticjob master`` on free ports of its own choosing (port 0), learnt from its ``master.json``."""
+    """``elasticjob master`` on free ports of its own choosing (port 0), learnt from its ``master.json``.
+
+    ``allow_file_urls`` (default on): tests and benchmarks register apps from local tarballs."""
 
     def __init__(
-        self, zk_hosts: str, namespace: str, work_dir: Path, *extra: str, session_timeout: float = 4.0
+        self, zk_hosts: str, namespace: str, work_dir: Path, *extra: str, session_timeout: float = 4.0,
+        allow_file_urls: bool = True,
     ) -> None:
         super().__init__(work_dir / "master.log")
         self.zk_hosts = zk_hosts
         self.namespace = namespace
         self.work_dir = work_dir
-        self.extra = list(extra)
+        self.extra = list(extra) + (["--allow-file-urls"] if allow_file_urls else [])
         self.session_timeout = session_timeout
         self.http_port = 0
         self.grpc_port = 0
@@ -156,11 +159,12 @@ class MasterProcess(ChildProcess):
 
 
 class AgentProcess(ChildProcess):
-    """``elasticjob agent`` with its own work dir."""
+    """``elasticjob agent`` with its own work dir; ``allow_file_urls`` as ``MasterProcess``'s."""
 
     def __init__(self, zk_hosts: str, namespace: str, work_dir: Path, *, cpus: float, mem: float,
                  attributes: str = "", agent_id: str | None = None, session_timeout: float = 4.0,
-                 extra: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
+                 extra: tuple[str, ...] = (), env: dict[str, str] | None = None,
+                 allow_file_urls: bool = True) -> None:
         super().__init__(work_dir.parent / f"{work_dir.name}.log")
         self.env = env
         self.zk_hosts = zk_hosts
@@ -171,7 +175,7 @@ class AgentProcess(ChildProcess):
         self.attributes = attributes
         self.agent_id = agent_id
         self.session_timeout = session_timeout
-        self.extra = list(extra)
+        self.extra = list(extra) + (["--allow-file-urls"] if allow_file_urls else [])
 
     def start(self) -> AgentProcess:
         args = ["agent", "--zk", self.zk_hosts, "--namespace", self.namespace,

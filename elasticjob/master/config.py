@@ -11,6 +11,7 @@ from elasticjob.registry import ZkConfig
 from elasticjob.security.authfile import AuthConfig
 from elasticjob.security.jointoken import JoinToken
 from elasticjob.security.tls import ServerTls, covers
+from elasticjob.security.urls import UrlPolicy
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class MasterConfig:
     data_dir: Path
     advertise_host: str | None = None
     max_body_bytes: int = 1024 * 1024
+    max_header_bytes: int = 64 * 1024  # request line and headers (master/http_limits.py)
+    max_connections: int = 1024  # concurrent HTTP connections; beyond them uvicorn answers 503
     history_url: str | None = None  # default: SQLite file history.db in data_dir
     scheduler_tick: float = 5.0  # safety tick of the event-driven scheduling loop
     agent_grace: float = 15.0  # how long an agent may be gone before its tasks count as LOST
@@ -33,8 +36,12 @@ class MasterConfig:
     insecure: bool = False  # allow listening beyond loopback without auth (HTTP) or TLS and token (gRPC)
     grpc_tls: ServerTls | None = None  # --grpc-tls-cert/--grpc-tls-key (+ --grpc-client-ca); None: plaintext
     agent_token: JoinToken | None = None  # --agent-token-file; None: any process may join as an agent
+    url_policy: UrlPolicy = UrlPolicy()  # app and artifact URLs accepted (--allow-file-urls, --url-hosts)
 
     def __post_init__(self) -> None:
+        if self.max_header_bytes < 1024 or self.max_connections < 1:
+            raise ValueError(f"--max-header-bytes must be at least 1024 and --max-connections at least 1 "
+                             f"(got {self.max_header_bytes} and {self.max_connections})")
         if not 0 <= self.launch_ahead <= 60:
             raise ValueError(f"--launch-ahead must be from 0 to 60 seconds (got {self.launch_ahead:g})")
         if not 1 <= self.statistics_interval <= 3600:

@@ -34,6 +34,7 @@ from elasticjob.history.retention import RunRetention
 from elasticjob.history.sampler import StatisticsSampler
 from elasticjob.master.config import MasterConfig
 from elasticjob.master.gateway import AgentEvents, Gateway, start_grpc_server
+from elasticjob.master.http_limits import header_limited_protocol
 from elasticjob.master.hub import AgentConnection, AgentHub
 from elasticjob.protocol.convert import StatusUpdate
 from elasticjob.registry import (
@@ -165,7 +166,7 @@ def run_master(config: MasterConfig) -> None:
 
     metrics.add_sizes(sizes)
     metrics.registry.register(hub.collector())  # elasticjob_connected_agents: streams held here
-    jobs = JobService(store, layout, state)
+    jobs = JobService(store, layout, state, config.url_policy)
     leadership = LeaderState(lambda: election.is_leader, leader_http)
     runs = RunsView(state, history, jobs.request_stop, recorder.settle)
     runtime = runtime_router(leadership, history, hub, runs)
@@ -191,6 +192,8 @@ def run_master(config: MasterConfig) -> None:
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=5,
+            http=header_limited_protocol(config.max_header_bytes),
+            limit_concurrency=config.max_connections,
         )
     )
     # uvicorn re-raises the signal that stopped it once it has restored the previous handlers; with the

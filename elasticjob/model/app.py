@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from elasticjob.model.names import Name
 
 APP_URL_SCHEMES = ("http", "https", "file")
+# What check_app_url accepts, for the OpenAPI document (a little narrower: clients generate from it).
+APP_URL_SCHEMA = {"type": "string", "pattern": r"^((https?)://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^?#\s]*)?|file:///[^?#\s]+)?$"}
+AppUrl = Annotated[str, WithJsonSchema(APP_URL_SCHEMA)]
 
 
 def check_app_url(value: str) -> str:
     """Accept only URLs an agent can fetch: ``http://``, ``https://`` with a host, or ``file://``; or ``""``:
-    no archive at all (the task's app directory starts empty; its job runs a command of its own)."""
+    no archive at all (the task's app directory starts empty; its job runs a command of its own).
+
+    Only the shape: which of these a deployment allows (``file`` only with ``--allow-file-urls``, hosts
+    with ``--url-hosts``) is ``security.urls.UrlPolicy``'s to say, applied where URLs are written and
+    fetched, so a stored job stays readable whatever the flags."""
     if value == "":
         return value
     parts = urlsplit(value)
@@ -33,7 +41,7 @@ class App(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
     appName: Name
-    appURL: str
+    appURL: AppUrl
     bootstrapScript: str = Field(min_length=1)
     cpuCount: float = Field(default=1.0, ge=0.001)
     memoryMB: float = Field(default=128.0, ge=1)

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from elasticjob.model.app import check_app_url
+from elasticjob.model.app import AppUrl, check_app_url
 from elasticjob.model.artifact import MAX_ARTIFACTS, Artifact
 from elasticjob.model.constraint import MAX_PATTERN_CONSTRAINTS, PatternConstraint
 from elasticjob.model.names import Name
@@ -116,7 +116,7 @@ class Job(BaseModel):
 
     jobName: Name
     appName: Name | None = None
-    appURL: str | None = None
+    appURL: AppUrl | None = None
     bootstrapScript: str | None = Field(default=None, min_length=1)
     # Absent: the job has no schedule and runs only when triggered (a Metronome job without schedules).
     cron: str | None = Field(default=None, min_length=1, max_length=512)

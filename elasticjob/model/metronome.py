@@ -300,7 +300,7 @@ def to_native(spec: JobSpec, schedule: ScheduleSpec | None) -> Job:
         return Job.model_validate(fields)
     except ValidationError as exc:
         raise ValidationFailed(
-            "Object is not valid", [_native_path(d) for d in validation_failed(exc).details]
+            "Object is not valid", [native_path(d) for d in validation_failed(exc).details]
         ) from None
 
 
@@ -321,7 +321,8 @@ _NATIVE_PATHS = {
 }
 
 
-def _native_path(detail: FieldError) -> FieldError:
+def native_path(detail: FieldError) -> FieldError:
+    """A native job's field path (``appURL``, ``artifacts.0.uri``) as the /v1 path it was mapped from."""
     head = detail.path.split(".", 1)[0]
     return FieldError(_NATIVE_PATHS.get(head, "/" + detail.path.replace(".", "/")), detail.errors)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, WithJsonSchema
 
 NAME_MAX_LENGTH = 128
 _NAME_RE = re.compile(r"[A-Za-z0-9_.-]+")
@@ -24,4 +24,7 @@ def check_name(value: str) -> str:
     return value
 
 
-Name = Annotated[str, AfterValidator(check_name)]
+# The schema says what check_name accepts (but for "." and "..", which no JSON Schema regex here can exclude
+# simply): clients and fuzzers generate from it.
+Name = Annotated[str, AfterValidator(check_name),
+                 WithJsonSchema({"type": "string", "pattern": f"^[A-Za-z0-9_.-]{{1,{NAME_MAX_LENGTH}}}$"})]

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 import httpx
 import pytest
 
 from elasticjob.agent.fetch import AppCache, CachedArchive, FetchError
+from elasticjob.security.urls import PERMISSIVE, UrlPolicy
 
 MIB = 1024 * 1024
 
@@ -89,6 +91,8 @@ def make_handler(state: ArtifactServer) -> type[BaseHTTPRequestHandler]:
                 time.sleep(1.5)
             if self.path == "/error":
                 return 500, b"boom", {"Content-Length": "4"}
+            if self.path.startswith("/redirect/"):  # /redirect/<percent-encoded Location>
+                return 302, b"", {"Location": unquote(self.path.removeprefix("/redirect/")), "Content-Length": "0"}
             if self.path == "/huge":
                 return 200, b"", {"Content-Length": str(100 * MIB)}
             if self.path in ("/drip", "/endless"):
@@ -133,7 +137,7 @@ def server() -> Iterator[ArtifactServer]:
 
 @pytest.fixture
 def cache(tmp_path: Path) -> AppCache:
-    return AppCache(tmp_path / "cache", timeout=5, max_download_bytes=MIB)
+    return AppCache(tmp_path / "cache", timeout=5, max_download_bytes=MIB, url_policy=PERMISSIVE)
 
 
 def statuses(server: ArtifactServer, path: str) -> list[int]:
@@ -291,7 +295,7 @@ class Clock:
 def revalidating_cache(tmp_path: Path, seconds: float) -> tuple[AppCache, Clock]:
     clock = Clock()
     return AppCache(tmp_path / "cache", timeout=5, max_download_bytes=MIB, revalidate_seconds=seconds,
-                    clock=clock), clock
+                    clock=clock, url_policy=PERMISSIVE), clock
 
 
 def fetch_concurrently(cache: AppCache, url: str, count: int, version: str = "") -> list[CachedArchive]:
@@ -479,3 +483,32 @@ def test_file_url_errors(tmp_path: Path, cache: AppCache) -> None:
 def test_unsupported_scheme_is_refused(cache: AppCache, url: str) -> None:
     with pytest.raises(FetchError, match="unsupported URL scheme"):
         cache.fetch(url)
+
+
+# --- the agent's URL allow-list (--allow-file-urls, --url-hosts) ------------------------------------------
+
+
+def test_file_urls_are_refused_without_allow_file_urls(tmp_path: Path) -> None:
+    source = tmp_path / "app.tar.gz"
+    source.write_bytes(b"local")
+    cache = AppCache(tmp_path / "cache")  # the default policy: http and https only
+    with pytest.raises(FetchError, match="--allow-file-urls"):
+        cache.fetch(source.as_uri())
+    with pytest.raises(FetchError, match="--allow-file-urls"):
+        cache.fetch(source.as_uri(), use_cache=False)
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("archive*"))
+
+
+def test_hosts_outside_url_hosts_are_refused_even_through_a_redirect(tmp_path: Path,
+                                                                    server: ArtifactServer) -> None:
+    server.resources["/app.tgz"] = Resource(b"app")
+    cache = AppCache(tmp_path / "cache", timeout=5, url_policy=UrlPolicy.from_flags(False, "127.0.0.1"))
+    assert cache.fetch(f"{server.url}/app.tgz").read_bytes() == b"app"
+
+    elsewhere = server.url.replace("127.0.0.1", "localhost")
+    with pytest.raises(FetchError, match="'localhost' is not in --url-hosts"):
+        cache.fetch(f"{elsewhere}/app.tgz")
+    # An allowed host that redirects to another: the redirect is not followed.
+    with pytest.raises(FetchError, match="'localhost' is not in --url-hosts"):
+        cache.fetch(f"{server.url}/redirect/{quote(elsewhere + '/app.tgz', safe='')}")
+    assert statuses(server, "/app.tgz") == [200]  # only the allowed request reached the server

@@ -17,6 +17,7 @@ from elasticjob.agent.spawn import can_gate
 from elasticjob.agent.tasks import TaskManager
 from elasticjob.model import NOT_STARTED, TaskState
 from elasticjob.protocol.convert import StatusUpdate
+from elasticjob.security.urls import PERMISSIVE
 from tests.support import build_tarball
 
 
@@ -61,7 +62,7 @@ def test_a_task_given_up_before_its_command_ran_says_so_and_a_running_one_does_n
         pytest.fail("this host cannot start gated tasks (setpriv missing?)")
     archive = build_tarball({"run.sh": "#!/bin/sh\n"}, tmp_path / "app.tar.gz", executable=("run.sh",))
     reports = Reports()
-    tasks = TaskManager(tmp_path / "work", AppCache(tmp_path / "cache"), reports, kill_grace=1.0)
+    tasks = TaskManager(tmp_path / "work", AppCache(tmp_path / "cache", url_policy=PERMISSIVE), reports, kill_grace=1.0)
     tasks.launch(spec("running", archive.as_uri(), "sleep 30"))
     reports.until("running", TaskState.RUNNING)
     tasks.launch(spec("ahead", archive.as_uri(), "touch ran", start_at=time.time() + 30))
@@ -83,7 +84,7 @@ EXITS_ON_TERM = "trap 'exit 0' TERM; while true; do sleep 0.1; done"
 def test_a_kill_waits_the_grace_it_carries_else_the_launchs_else_the_agents_own(tmp_path: Path) -> None:
     archive = build_tarball({"run.sh": "#!/bin/sh\n"}, tmp_path / "app.tar.gz", executable=("run.sh",))
     reports = Reports()
-    tasks = TaskManager(tmp_path / "work", AppCache(tmp_path / "cache"), reports, kill_grace=30.0)
+    tasks = TaskManager(tmp_path / "work", AppCache(tmp_path / "cache", url_policy=PERMISSIVE), reports, kill_grace=30.0)
     launched = {
         "told-1s": spec("told-1s", archive.as_uri(), TRAPS_TERM),
         "launched-1s": {**spec("launched-1s", archive.as_uri(), TRAPS_TERM), "kill_grace_seconds": 1.0},

@@ -517,6 +517,32 @@ def test_openapi_documents_job_register_with_the_job_schema(api: httpx.Client) -
         assert path in document["paths"]
 
 
+def test_openapi_documents_the_errors_bodies_and_answers_the_api_really_has(api: httpx.Client) -> None:
+    """What schemathesis (tests/e2e/test_api_fuzz.py) checks the API against must be the API's own shapes."""
+    document = api.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    error = {"$ref": "#/components/schemas/Error"}
+    assert "HTTPValidationError" not in schemas and schemas["Error"]["required"] == ["message"]
+    for item in document["paths"].values():
+        for operation in item.values():
+            for status in ("400", "404", "409", "413", "415", "422"):
+                assert operation["responses"][status]["content"]["application/json"]["schema"] == error
+    assert schemas["Job"]["properties"]["jobName"]["pattern"] == "^[A-Za-z0-9_.-]{1,128}$"
+    assert schemas["App"]["properties"]["appURL"]["pattern"].startswith("^((https?)://")
+    assert document["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/JobSpec"
+    }
+    answers = {path: document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+               for path in ("/app/{appName}", "/app/list", "/job/jobs/{jobName}", "/job/jobs")}
+    assert answers == {
+        "/app/{appName}": {"$ref": "#/components/schemas/App"},
+        "/app/list": {"type": "array", "items": {"$ref": "#/components/schemas/App"}},
+        "/job/jobs/{jobName}": {"$ref": "#/components/schemas/JobView"},
+        "/job/jobs": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}},
+    }
+    assert {"nextFireTime", "lastFireTime"} <= set(schemas["JobView"]["properties"])
+
+
 def test_ping_answers_pong(api: httpx.Client) -> None:
     response = api.get("/ping")
     assert response.status_code == 200

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import calendar
 import itertools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from croniter import CroniterBadDateError, croniter
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from elasticjob.cron import Dialect, fire_times, parse
+from elasticjob.cron import CronError, Dialect, Schedule, fire_times, parse
 
 DayOracle = Callable[[date], bool]
 
@@ -310,3 +311,134 @@ def test_iso8601_calendar_periods_keep_the_wall_clock_time(
         before, later = fired - timedelta(hours=3), fired + timedelta(hours=3)
         if before.astimezone(tz).utcoffset() == later.astimezone(tz).utcoffset():
             assert fired.astimezone(tz).time() == start.time()
+
+
+# --- hostile text ----------------------------------------------------------------------------------------
+# Arbitrary text reaches the parsers from every API that takes a schedule, so each dialect must answer
+# any string with a schedule or a CronError (never another exception), and a parsed schedule's next_fire
+# must answer quickly for any instant (never loop), including instants at the ends of datetime's range.
+
+# The characters cron syntax gives meaning to, so generated text gets past the first checks often;
+# arbitrary Unicode (other digits, spaces and letters among it) is mixed in as well.
+_CRON_ALPHABET = "0123456789 *?,-/#LWlw" + "RPTYMDHS:+.Z" + "JANFEBMONSUNFRIwed"
+_CRON_TOKENS = [
+    "*", "?", "L", "W", "LW", "L-3", "15W", "6L", "5#3", "#", "-", "/", ",", "MON-FRI", "JAN", "0/5",
+    "*/0", "99999999999999999999", "0" * 5000, "R", "R5", "R0", "P1M", "PT1S", "PT0S", "P0D",
+    "2026-03-08T02:30:00", "2026-02-30T00:00:00Z", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z",
+    "+14:00", "-99:99", "P99999999Y", "PT99999999999999999999S", "\u0663", "\u00b2", "\t", "\n",
+]
+# Numbers of every length: int() refuses strings of over 4,300 digits and timedelta overflows far sooner.
+_numbers = st.one_of(st.integers(0, 10**40).map(str), st.sampled_from([19, 4301, 5000]).map(lambda n: "9" * n))
+
+
+@st.composite
+def shaped_text(draw: st.DrawFn) -> str:
+    """Text with the shape of an expression of some dialect (5-7 fields, or R/start/period) whose items
+    are drawn from cron's syntax with numbers of any size, so generated text gets past the field count."""
+    item = st.one_of(
+        st.sampled_from(_CRON_TOKENS),
+        _numbers,
+        st.tuples(_numbers, st.sampled_from(["-", "/", "#", "W", "L", ",", "L-"]), _numbers).map("".join),
+        st.tuples(st.sampled_from(["L-", "*/", "R"]), _numbers).map("".join),
+    )
+    if draw(st.booleans()):
+        return " ".join(draw(st.lists(item, min_size=5, max_size=7)))
+    period = st.tuples(st.sampled_from(["P", "PT", "P1MT"]), _numbers, st.sampled_from("YMWDHS")).map("".join)
+    repeat = st.one_of(st.just("R"), _numbers.map("R".__add__), item)
+    return "/".join([draw(repeat), draw(st.sampled_from(_CRON_TOKENS[22:28])), draw(period)])
+
+
+hostile_text = st.one_of(
+    shaped_text(),
+    st.text(alphabet=_CRON_ALPHABET, max_size=60),
+    st.lists(st.sampled_from(_CRON_TOKENS), max_size=8).map(" ".join),
+    st.lists(st.sampled_from(_CRON_TOKENS), min_size=3, max_size=3).map("/".join),  # ISO 8601's R/start/period
+    st.text(max_size=40),
+)
+hostile_zones = st.one_of(
+    st.sampled_from(["UTC", "America/New_York", "Pacific/Kiritimati", "Australia/Lord_Howe",
+                     "Asia/Kathmandu", "Europe/Dublin", "", "America", "../etc/passwd", "/etc/localtime"]),
+    st.text(max_size=20),
+)
+extreme_instants = st.one_of(
+    st.datetimes(timezones=st.just(UTC)),  # datetime's whole range, years 1-9999
+    st.sampled_from([datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)]),
+)
+# A next_fire call walks at most 14 kinds of year (wallclock.py) or a few periods (iso8601.py); a second is
+# generous on a loaded 2-core CI machine and still catches a search that does not terminate.
+_NEXT_FIRE_BUDGET_SECONDS = 1.0
+
+
+def _parse_or_none(expression: str, dialect: Dialect, zone: str) -> Schedule | None:
+    try:
+        return parse(expression, dialect, zone)
+    except CronError as error:
+        assert error.message, "a CronError must say what is wrong"
+        return None
+
+
+def _assert_next_fire_is_bounded(schedule: Schedule, after: datetime) -> None:
+    began = time.perf_counter()
+    fired = schedule.next_fire(after)
+    elapsed = time.perf_counter() - began
+    assert elapsed < _NEXT_FIRE_BUDGET_SECONDS, f"next_fire({after}) of {schedule.expression!r}: {elapsed:.2f}s"
+    if fired is not None:
+        assert fired > after and fired.tzinfo is UTC
+
+
+@settings(max_examples=300, deadline=None)
+@given(expression=hostile_text, dialect=st.sampled_from(list(Dialect)), zone=hostile_zones,
+       after=extreme_instants)
+# What this test found: int() refusing 4,301 digits (a plain ValueError), and a period too long for timedelta.
+@example(expression="* * * * " + "9" * 4301, dialect=Dialect.UNIX, zone="UTC", after=datetime(2026, 1, 1, tzinfo=UTC))
+@example(expression="0 0 0 ? * 1#" + "0" * 4301 + "1", dialect=Dialect.QUARTZ, zone="UTC",
+         after=datetime(2026, 1, 1, tzinfo=UTC))
+@example(expression="R/2026-01-01T00:00:00Z/PT" + "9" * 30 + "S", dialect=Dialect.ISO8601, zone="UTC",
+         after=datetime(2026, 1, 1, tzinfo=UTC))
+@example(expression="R" + "9" * 5000 + "/2026-01-01T00:00:00Z/PT1S", dialect=Dialect.ISO8601, zone="UTC",
+         after=datetime(2026, 1, 1, tzinfo=UTC))
+def test_any_text_is_a_schedule_or_a_cron_error(expression: str, dialect: Dialect, zone: str,
+                                                after: datetime) -> None:
+    schedule = _parse_or_none(expression, dialect, zone)
+    if schedule is not None:
+        _assert_next_fire_is_bounded(schedule, after)
+
+
+@st.composite
+def mutated_expressions(draw: st.DrawFn) -> tuple[str, Dialect]:
+    """A valid expression of each dialect with a few characters replaced, inserted or deleted: text close
+    to valid reaches deeper into the parsers than random text does."""
+    dialect, valid = draw(st.sampled_from([
+        (Dialect.QUARTZ, "0 15 10 ? * MON-FRI"), (Dialect.QUARTZ, "0 0 12 LW * ? 2030"),
+        (Dialect.QUARTZ, "*/7 0-59/3 22-2 15W 1,6,12 ?"), (Dialect.QUARTZ, "0 0 0 ? * 6#5"),
+        (Dialect.UNIX, "*/5 * * * *"), (Dialect.UNIX, "0 0 13 * 5"), (Dialect.UNIX, "@daily"),
+        (Dialect.METRONOME, "0 0 13 * 5 2027"), (Dialect.METRONOME, "30 2 L * 5L"),
+        (Dialect.ISO8601, "R5/2026-03-08T02:30:00Z/PT1H"), (Dialect.ISO8601, "R/2026-01-31T10:00:00/P1M"),
+        (Dialect.ISO8601, "R/2026-01-01T00:00:00+05:30/P1Y2M3DT4H5M6S"),
+    ]))
+    text = list(valid)
+    for _ in range(draw(st.integers(1, 4))):
+        position = draw(st.integers(0, len(text)))
+        action = draw(st.sampled_from(["replace", "insert", "delete"]))
+        character = draw(st.sampled_from(_CRON_ALPHABET))
+        if action == "insert" or not text:
+            text.insert(position, character)
+        elif action == "replace":
+            text[min(position, len(text) - 1)] = character
+        else:
+            del text[min(position, len(text) - 1)]
+    return "".join(text), dialect
+
+
+@settings(max_examples=300, deadline=None)
+@given(mutated=mutated_expressions(), zone=st.sampled_from(["UTC", "America/New_York", "Australia/Lord_Howe"]),
+       after=extreme_instants)
+def test_near_valid_text_is_a_schedule_or_a_cron_error(mutated: tuple[str, Dialect], zone: str,
+                                                       after: datetime) -> None:
+    expression, dialect = mutated
+    schedule = _parse_or_none(expression, dialect, zone)
+    if schedule is not None:
+        _assert_next_fire_is_bounded(schedule, after)
+        # Successive firings too: the search resumes from a firing, which is where off-by-one loops hide.
+        for fired in fire_times(schedule, after, 3):
+            _assert_next_fire_is_bounded(schedule, fired)
