@@ -84,6 +84,7 @@ class MasterLink:
 
     def stop(self) -> None:
         self._stopped.set()
+        self._leader_changed.set()  # wakes a wait between attempts (up to REFUSED_BACKOFF after a refusal)
         self._end_stream()
         self._thread.join(timeout=10)
 
