@@ -26,6 +26,18 @@ def _walk(client: KazooClient, path: str) -> list[str]:
     return found
 
 
+def _run_one_shard(api: httpx.Client, tmp_path: Path, name: str, script: str) -> None:
+    """Register an app and a one-shard job called ``name`` whose shard runs ``script``, and trigger it."""
+    tarball = build_tarball({"bin/run.sh": script}, tmp_path / "app.tar.gz", executable=("bin/run.sh",))
+    app = {"appName": name, "appURL": tarball.as_uri(), "bootstrapScript": "bin/run.sh", "cpuCount": 0.1,
+           "memoryMB": 16}
+    assert api.post("/app", json=app).status_code == 204
+    job = {"jobName": name, "appName": name, "cron": "0 0 0 1 1 ? 2099", "shardingTotalCount": 1,
+           "cpuCount": 0.1, "memoryMB": 64}
+    assert api.post("/job/register", json=job).status_code == 204
+    assert api.post("/job/trigger", content=name.encode()).status_code == 204
+
+
 def test_other_zookeeper_clients_cannot_read_or_change_the_installation(
     cluster: Cluster, zk_hosts: str, tmp_path: Path
 ) -> None:
@@ -33,16 +45,8 @@ def test_other_zookeeper_clients_cannot_read_or_change_the_installation(
     cluster.start_master(*zk)
     cluster.start_agent(agent_id="a1", extra=zk)
     cluster.wait_agents(1)
-    tarball = build_tarball({"bin/run.sh": "#!/bin/sh\nsleep 30\n"}, tmp_path / "app.tar.gz",
-                            executable=("bin/run.sh",))
     with cluster.api as api:
-        app = {"appName": "acl", "appURL": tarball.as_uri(), "bootstrapScript": "bin/run.sh", "cpuCount": 0.1,
-               "memoryMB": 16}
-        assert api.post("/app", json=app).status_code == 204
-        job = {"jobName": "guarded", "appName": "acl", "cron": "0 0 0 1 1 ? 2099", "shardingTotalCount": 1,
-               "cpuCount": 0.1, "memoryMB": 64}
-        assert api.post("/job/register", json=job).status_code == 204
-        assert api.post("/job/trigger", content=b"guarded").status_code == 204
+        _run_one_shard(api, tmp_path, "guarded", "#!/bin/sh\nsleep 30\n")
         wait_until(lambda: api.get("/job/tasks/running").json(), 30, message="the shard runs")
 
     root = f"/{cluster.namespace}"
@@ -88,16 +92,8 @@ def test_an_agents_sandboxes_and_app_cache_are_its_users_alone(cluster: Cluster,
     cluster.start_master()
     agent = cluster.start_agent(agent_id="a1")
     cluster.wait_agents(1)
-    tarball = build_tarball({"bin/run.sh": "#!/bin/sh\necho hi\n"}, tmp_path / "app.tar.gz",
-                            executable=("bin/run.sh",))
     with cluster.api as api:
-        app = {"appName": "own", "appURL": tarball.as_uri(), "bootstrapScript": "bin/run.sh", "cpuCount": 0.1,
-               "memoryMB": 16}
-        assert api.post("/app", json=app).status_code == 204
-        job = {"jobName": "own", "appName": "own", "cron": "0 0 0 1 1 ? 2099", "shardingTotalCount": 1,
-               "cpuCount": 0.1, "memoryMB": 64}
-        assert api.post("/job/register", json=job).status_code == 204
-        assert api.post("/job/trigger", content=b"own").status_code == 204
+        _run_one_shard(api, tmp_path, "own", "#!/bin/sh\necho hi\n")
         wait_until(lambda: [r for r in api.get("/job/events/executions").json()["rows"]
                             if r["state"] == "FINISHED"], 30, message="the shard ran")
     work = agent.work_dir
