@@ -34,6 +34,7 @@ from elasticjob.api.errors import ApiError, error_body
 from elasticjob.model import NotFound
 from elasticjob.security.authenticator import Authenticator, BadCredentials, Principal
 from elasticjob.security.roles import READS, may, required_action
+from elasticjob.security.scopes import CLUSTER_WIDE, EVERYTHING, JobScope, named_in_path
 from elasticjob.security.sessions import COOKIE, CSRF_HEADER, LIFETIME, Sessions, cookie_value
 
 REALM = 'Basic realm="elasticjob", charset="UTF-8"'
@@ -78,7 +79,15 @@ class AuthMiddleware:
             role = principal.role.value
             await _deny(scope, send, 403, f"user '{principal.name}' ({role}) may not {action.value} here")
             return
-        scope.setdefault("state", {})["principal"] = principal
+        jobs = JobScope.of(principal.groups)
+        if jobs.confined:
+            refusal = _outside(jobs, scope["path"])
+            if refusal is not None:
+                await _deny(scope, send, 403, refusal)
+                return
+        state = scope.setdefault("state", {})
+        state["principal"] = principal
+        state["job_scope"] = jobs
         await self.app(scope, receive, send)
 
 
@@ -88,6 +97,32 @@ class AuthMiddleware:
         name = self.sessions.user_of(token) if token else None
         user = self.authenticator.config.user(name) if name else None
         return Principal(user.name, user.role, user.groups) if user is not None else None
+
+
+def _outside(jobs: JobScope, path: str) -> str | None:
+    """Why a user confined to ``jobs`` may not call ``path`` at all, or None (``security.scopes``)."""
+    if CLUSTER_WIDE.fullmatch(path):
+        return "this view shows the whole installation; a user confined to job groups may not read it"
+    named = named_in_path(path)
+    if named is not None and not jobs.covers(named[1]):
+        return jobs.refusal(*named)
+    return None
+
+
+def job_scope(request: Request | Scope) -> JobScope:
+    """The jobs and apps the caller (a request or its ASGI scope) may see and change: every one without
+    an auth file."""
+    scope = request.scope if isinstance(request, Request) else request
+    found = (scope.get("state") or {}).get("job_scope")
+    return found if isinstance(found, JobScope) else EVERYTHING
+
+
+def require_in_scope(request: Request, kind: str, *names: str) -> None:
+    """403 unless every one of ``names`` (of ``kind``: job | app) is within the caller's job groups."""
+    jobs = job_scope(request)
+    for name in names:
+        if not jobs.covers(name):
+            raise ApiError(403, jobs.refusal(kind, name))
 
 
 def principal_of(scope: Scope) -> Principal | None:
@@ -144,12 +179,13 @@ def auth_router(authenticator: Authenticator | None) -> APIRouter:
 
     @router.get("/me")
     async def me(request: Request) -> dict[str, Any]:
-        """``{"auth": true, "name", "role"}`` for the caller; ``{"auth": false, "role": "admin"}`` when this
-        master has no auth file (everyone may do everything)."""
+        """``{"auth": true, "name", "role", "groups"}`` for the caller (``groups`` null: every job);
+        ``{"auth": false, "role": "admin"}`` without an auth file (everyone may do everything)."""
         principal = principal_of(request.scope)
         if authenticator is None or principal is None:
-            return {"auth": False, "name": None, "role": "admin"}
-        return {"auth": True, "name": principal.name, "role": principal.role.value}
+            return {"auth": False, "name": None, "role": "admin", "groups": None}
+        groups = list(principal.groups) if principal.groups is not None else None
+        return {"auth": True, "name": principal.name, "role": principal.role.value, "groups": groups}
 
     return router
 

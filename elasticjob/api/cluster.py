@@ -33,6 +33,7 @@ from kazoo.client import KazooClient
 from starlette.concurrency import run_in_threadpool
 
 from elasticjob import cron
+from elasticjob.api.auth import job_scope
 from elasticjob.api.bodies import path_name
 from elasticjob.api.ops import LeaderLookup
 from elasticjob.api.paging import MAX_PER_PAGE
@@ -42,7 +43,8 @@ from elasticjob.model.run import run_id
 from elasticjob.model.running import RunningTask
 from elasticjob.registry import browse
 from elasticjob.registry.departures import AgentDepartures, Departure
-from elasticjob.registry.state import AGENTS, ClusterState, JobRecord
+from elasticjob.registry.state import AGENTS, APPS, ClusterState, JobRecord
+from elasticjob.security.scopes import EVERYTHING, JobScope
 
 SORT_KEYS = ("name", "app", "cron", "type", "state")
 # The leader is read from ZooKeeper (two reads); dashboards poll the overview, so one answer serves every
@@ -172,13 +174,13 @@ class ClusterView:
             self._leader_cache = (time.monotonic(), value)
             return value
 
-    def overview(self) -> dict[str, Any]:
+    def overview(self, jobs: JobScope = EVERYTHING) -> dict[str, Any]:
         running = self.state.running()
         agents = dict(self.state.mirror.items(AGENTS))
         total_cpus = sum(float((n.value or {}).get("cpus") or 0) for n in agents.values())
         total_mem = sum(float((n.value or {}).get("memMB") or 0) for n in agents.values())
         used = usage([t for t in running if t.agent_id in agents])
-        return {
+        value = {
             "leader": self.current_leader(),
             "zookeeper": {"state": str(self.client.state), "synced": self.state.synced},
             "agents": {
@@ -187,6 +189,10 @@ class ClusterView:
                 "cpus": {"used": round(sum(u[0] for u in used.values()), 3), "total": round(total_cpus, 3)},
                 "memMB": {"used": round(sum(u[1] for u in used.values()), 3), "total": round(total_mem, 3)},
             },
+        }
+        if jobs.confined:
+            return value | self._counts_within(jobs, running)
+        return value | {
             "jobs": {"count": self.state.job_count(), "disabled": len(self.state.disabled_jobs())},
             "apps": {"count": self.state.app_count(), "disabled": len(self.state.disabled_apps())},
             "tasks": {
@@ -197,6 +203,21 @@ class ClusterView:
             },
         }
 
+    def _counts_within(self, jobs: JobScope, running: list[RunningTask]) -> dict[str, Any]:
+        """The overview's job, app and task counts of a confined user's jobs only (agents are shared)."""
+        names = jobs.within(self.state.job_names())
+        apps = jobs.within(self.state.mirror.keys(APPS))
+        return {
+            "jobs": {"count": len(names), "disabled": len(jobs.only(self.state.disabled_jobs()))},
+            "apps": {"count": len(apps), "disabled": len(jobs.only(self.state.disabled_apps()))},
+            "tasks": {
+                "running": sum(1 for t in running if jobs.covers(t.job_name)),
+                "readyFirings": sum(len(q.firings) for n, q in self.state.waiting() if jobs.covers(n)),
+                "failover": sum(1 for e in self.state.failover() if jobs.covers(e.job_name)),
+                "missedFirings": sum(c for n, c in self.state.missed().items() if jobs.covers(n)),
+            },
+        }
+
     def agents(self) -> list[dict[str, Any]]:
         used = usage(self.state.running())
         present = [agent_json(str(key), node.value or {}, used.get(str(key)))
@@ -204,7 +225,8 @@ class ClusterView:
         gone = [agent_json(d.agent_id, d.announced, None, d) for d in self.departures.gone()]
         return present + gone
 
-    def agent(self, agent_id: str) -> dict[str, Any]:
+    def agent(self, agent_id: str, jobs: JobScope = EVERYTHING) -> dict[str, Any]:
+        """One agent with its running tasks (those of ``jobs``; its resource use counts every task)."""
         node = self.state.mirror.get(AGENTS, agent_id)
         tasks = [t for t in self.state.running() if t.agent_id == agent_id]
         if node is not None:
@@ -214,21 +236,26 @@ class ClusterView:
             if departure is None:
                 raise NotFound(f"agent '{agent_id}' is not registered and this master has not seen it leave")
             value = agent_json(agent_id, departure.announced, None, departure)
-        value["tasks"] = [task_json(t) for t in sorted(tasks, key=lambda t: (t.job_name, t.sharding_item))]
+        value["tasks"] = [task_json(t) for t in sorted(tasks, key=lambda t: (t.job_name, t.sharding_item))
+                          if jobs.covers(t.job_name)]
         return value
 
-    def tasks(self, job_name: str | None, agent_id: str | None) -> list[dict[str, Any]]:
+    def tasks(self, job_name: str | None, agent_id: str | None,
+              jobs: JobScope = EVERYTHING) -> list[dict[str, Any]]:
         if job_name is not None:
             found = [task for task, _version in self.state.running_of(job_name)]
         else:
             found = self.state.running()
         if agent_id is not None:
             found = [t for t in found if t.agent_id == agent_id]
+        found = [t for t in found if jobs.covers(t.job_name)]
         return [task_json(t) for t in sorted(found, key=lambda t: (t.job_name, t.sharding_item, t.attempt))]
 
-    def queues(self) -> dict[str, Any]:
+    def queues(self, jobs: JobScope = EVERYTHING) -> dict[str, Any]:
         ready, missed = [], []
         for name, queue in self.state.waiting():
+            if not jobs.covers(name):
+                continue
             ready.append({
                 "jobName": name,
                 "firings": [
@@ -238,6 +265,8 @@ class ClusterView:
                 "reason": queue.reason,
             })
         for name, count in sorted(self.state.missed().items()):
+            if not jobs.covers(name):
+                continue
             stored = self.state.queue(name)
             last = stored[0].last_fire_time if stored is not None else None
             missed.append({"jobName": name, "missedFirings": count,
@@ -246,16 +275,17 @@ class ClusterView:
             {"jobName": e.job_name, "shardingItem": e.sharding_item, "runId": run_id(e.job_name, e.firing_id),
              "attempt": e.attempt, "cause": e.cause.value, "notBefore": iso(e.not_before), "reason": e.reason}
             for e in sorted(self.state.failover(), key=lambda e: (e.job_name, e.sharding_item, e.firing_id))
+            if jobs.covers(e.job_name)
         ]
         return {"ready": ready, "failover": failover, "missed": missed}
 
-    def summaries(self, params: Mapping[str, str]) -> dict[str, Any]:
+    def summaries(self, params: Mapping[str, str], jobs: JobScope = EVERYTHING) -> dict[str, Any]:
         q, app, group, wanted, sort, descending = summary_filter(params)
         page = _int(params, "page", 1, 1, 2**31)
         per_page = _int(params, "per_page", DEFAULT_SUMMARY_PAGE, 1, MAX_PER_PAGE)
         disabled_jobs, disabled_apps = self.state.disabled_jobs(), self.state.disabled_apps()
         rows: list[tuple[str, JobRecord, bool]] = []
-        for name in self.state.job_names():
+        for name in jobs.within(self.state.job_names()):
             if q and q not in name.lower():
                 continue
             if group is not None and group_of(name) != group and not name.startswith(group + "."):
@@ -319,10 +349,11 @@ def cluster_router(view: ClusterView) -> APIRouter:
     router = APIRouter(tags=["cluster"])
 
     @router.get("/cluster/overview")
-    async def overview() -> dict[str, Any]:
+    async def overview(request: Request) -> dict[str, Any]:
         """Counts for a dashboard: leader, ZooKeeper connection, agents and their resources, jobs, apps,
-        running tasks, waiting firings, shards to run again, missed firings."""
-        return await run_in_threadpool(view.overview)
+        running tasks, waiting firings, shards to run again, missed firings (a user confined to job groups:
+        of their jobs and apps)."""
+        return await run_in_threadpool(view.overview, job_scope(request))
 
     @router.get("/cluster/agents")
     async def agents() -> list[dict[str, Any]]:
@@ -331,21 +362,22 @@ def cluster_router(view: ClusterView) -> APIRouter:
         return await run_in_threadpool(view.agents)
 
     @router.get("/cluster/agents/{agentId}")
-    async def agent(agentId: str) -> dict[str, Any]:  # noqa: N803
+    async def agent(request: Request, agentId: str) -> dict[str, Any]:  # noqa: N803
         """One agent, present or gone, with its running ``tasks``; 404 if unknown."""
-        return await run_in_threadpool(view.agent, agentId)
+        return await run_in_threadpool(view.agent, agentId, job_scope(request))
 
     @router.get("/cluster/tasks")
-    async def tasks(jobName: str | None = None, agentId: str | None = None) -> list[dict[str, Any]]:  # noqa: N803
+    async def tasks(request: Request, jobName: str | None = None,  # noqa: N803
+                    agentId: str | None = None) -> list[dict[str, Any]]:  # noqa: N803
         """Running tasks, optionally of one job and/or one agent: task, shard, run, attempt, state, agent,
         host, resources, times."""
-        return await run_in_threadpool(view.tasks, jobName, agentId)
+        return await run_in_threadpool(view.tasks, jobName, agentId, job_scope(request))
 
     @router.get("/cluster/queues")
-    async def queues() -> dict[str, Any]:
+    async def queues(request: Request) -> dict[str, Any]:
         """``ready``: jobs with firings waiting to launch and why; ``failover``: shards waiting to run
         again and why; ``missed``: jobs with firings that never ran."""
-        return await run_in_threadpool(view.queues)
+        return await run_in_threadpool(view.queues, job_scope(request))
 
     @router.get("/cluster/registry")
     async def registry(request: Request) -> dict[str, Any]:
@@ -360,7 +392,7 @@ def cluster_router(view: ClusterView) -> APIRouter:
         "group", "cron", "disabled", "jobExecutionType", "shardingTotalCount", "description"}]}``. Query:
         ``q`` (part of the name), ``app``, ``group`` (dotted prefix), ``state`` (enabled | disabled),
         ``sort`` (name | app | cron | type | state, ``-`` first for descending), ``page``, ``per_page``."""
-        return await run_in_threadpool(view.summaries, dict(request.query_params))
+        return await run_in_threadpool(view.summaries, dict(request.query_params), job_scope(request))
 
     @router.get("/job/jobs/{jobName}/firings")
     async def firings(jobName: str, count: int = 5) -> dict[str, Any]:  # noqa: N803

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from elasticjob.api.auth import job_scope
 from elasticjob.api.native_jobs import jobs_page
 from elasticjob.api.service import JobService
 from elasticjob.model.names import check_name
@@ -56,7 +57,8 @@ class HotReads:
         local = path[len(prefix):]
         list_route, one_route = ROUTES[prefix]
         try:
-            if local == LIST:
+            # A confined user's list is the route's to filter.
+            if local == LIST and not job_scope(scope).confined:
                 query = scope.get("query_string", b"").decode("latin-1")
                 body, headers = jobs_page(self.service, dict(parse_qsl(query, keep_blank_values=True)), path)
                 return body, headers, list_route

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from elasticjob.api.auth import job_scope, require_in_scope
 from elasticjob.api.openapi import json_body
 from elasticjob.api.runs import RunsView
 from elasticjob.api.service import JobService
@@ -158,11 +159,13 @@ def metronome_router(service: JobService, runs: RunsView, forward: Forward) -> A
         embed = embeds(request)
         if (forwarded := await for_runs(request, embed)) is not None:
             return forwarded
-        return _json(await run_in_threadpool(lambda: [shape(job, embed) for job in service.jobs()]))
+        jobs = job_scope(request)
+        return _json(await run_in_threadpool(lambda: [shape(job, embed) for job in service.jobs(jobs)]))
 
     async def create_job(request: Request) -> Response:
         """Create a job (201, the job as stored); its ``schedules`` (at most one) come with it."""
         spec = m.parse_model(m.JobSpec, await _body(request))
+        require_in_scope(request, "job", spec.id)
         if job_or_none(spec.id) is not None:
             return _error(409, f"Job with this id already exists: {spec.id}", id=spec.id)
         job = m.to_native(spec, spec.schedules[0] if spec.schedules else None)
@@ -344,8 +347,9 @@ def metronome_router(service: JobService, runs: RunsView, forward: Forward) -> A
                 "Object is not valid", [m.FieldError("/reasons", ("must be true or false",))]
             )
         value = []
+        jobs = job_scope(request)
         for name, ready in state.waiting():
-            if ready.firings:
+            if ready.firings and jobs.covers(name):
                 entry: dict[str, Any] = {
                     "jobId": name, "runs": [{"runId": run_id_of(name, f.firing_id)} for f in ready.firings]
                 }

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from elasticjob.api.auth import job_scope, require_in_scope
 from elasticjob.api.bodies import form_model, path_name
 from elasticjob.api.openapi import json_body, json_response
 from elasticjob.api.paging import json_list, parse_paging
@@ -22,11 +23,17 @@ def _no_app(name: str) -> NotFound:
 def app_router(service: JobService) -> APIRouter:
     router = APIRouter(prefix="/app", tags=["apps"])
 
+    def _require_its_jobs(request: Request, name: str) -> None:
+        """A confined user changes an app for every job that uses it: only when all of them are theirs."""
+        if job_scope(request).confined:
+            require_in_scope(request, "job", *service.state.jobs_of_app(name))
+
     @router.post("", status_code=204, openapi_extra=json_body(App))
     async def register(request: Request) -> Response:
         """Register an app; 409 if it exists. Numbers may be JSON strings (``"cpuCount": "0.1"``) and
         booleans ``"true"``/``"false"``, as the original console's form sends them."""
         app = await form_model(request, App, APP_FORM)
+        require_in_scope(request, "app", app.appName)
         await run_in_threadpool(service.register_app, app)
         return Response(status_code=204)
 
@@ -34,6 +41,7 @@ def app_router(service: JobService) -> APIRouter:
     async def update(request: Request) -> Response:
         """Replace an app's configuration; 404 if it does not exist. Bound as leniently as ``POST``."""
         app = await form_model(request, App, APP_FORM)
+        require_in_scope(request, "app", app.appName)
         await run_in_threadpool(service.update_app, app)
         return Response(status_code=204)
 
@@ -41,7 +49,7 @@ def app_router(service: JobService) -> APIRouter:
     async def list_apps(request: Request) -> Response:
         """Registered apps in name order: all (at most 10,000), or one page with ``?page=&per_page=``."""
         paging = parse_paging(request.query_params)
-        items, total = service.apps_json(paging.start, paging.stop)
+        items, total = service.apps_json(paging.start, paging.stop, job_scope(request))
         return json_list(items, total, paging, request.url.path)
 
     @router.get("/{appName}", response_model=None, openapi_extra=json_response("App"))
@@ -51,11 +59,14 @@ def app_router(service: JobService) -> APIRouter:
 
     @router.delete("/{appName}", status_code=204)
     async def deregister(
+        request: Request,
         appName: str,  # noqa: N803
         cascade: bool = Query(False, description="also remove every job of the app"),
     ) -> Response:
         """Remove an app; 409 while jobs use it unless ``?cascade=true``."""
-        await run_in_threadpool(service.deregister_app, path_name(appName, _no_app), cascade)
+        name = path_name(appName, _no_app)
+        _require_its_jobs(request, name)
+        await run_in_threadpool(service.deregister_app, name, cascade)
         return Response(status_code=204)
 
     @router.get("/{appName}/disable")
@@ -64,14 +75,18 @@ def app_router(service: JobService) -> APIRouter:
         return await run_in_threadpool(service.app_disabled, path_name(appName, _no_app))
 
     @router.post("/{appName}/disable", status_code=204)
-    async def disable(appName: str) -> Response:  # noqa: N803
+    async def disable(request: Request, appName: str) -> Response:  # noqa: N803
         """Stop scheduling every job of the app until it is enabled again."""
-        await run_in_threadpool(service.set_app_disabled, path_name(appName, _no_app), True)
+        name = path_name(appName, _no_app)
+        _require_its_jobs(request, name)
+        await run_in_threadpool(service.set_app_disabled, name, True)
         return Response(status_code=204)
 
-    async def enable(appName: str) -> Response:  # noqa: N803
+    async def enable(request: Request, appName: str) -> Response:  # noqa: N803
         """Resume scheduling the app's jobs."""
-        await run_in_threadpool(service.set_app_disabled, path_name(appName, _no_app), False)
+        name = path_name(appName, _no_app)
+        _require_its_jobs(request, name)
+        await run_in_threadpool(service.set_app_disabled, name, False)
         return Response(status_code=204)
 
     router.add_api_route("/{appName}/enable", enable, methods=["POST"], status_code=204)

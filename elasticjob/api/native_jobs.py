@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from elasticjob.api.auth import job_scope, require_in_scope
 from elasticjob.api.bodies import form_model, json_model, name_body, path_name
 from elasticjob.api.openapi import json_body, json_response, name_or_json_body
 from elasticjob.api.paging import list_body, parse_paging
@@ -18,6 +19,7 @@ from elasticjob.api.service import JobService
 from elasticjob.model import Job, ManualRun, NotFound, ValidationFailed
 from elasticjob.model.lenient import JOB_FORM
 from elasticjob.model.queue import Overrides
+from elasticjob.security.scopes import EVERYTHING, JobScope
 
 
 def _no_job(name: str) -> NotFound:
@@ -32,12 +34,20 @@ def _scheduled(job: Job) -> Job:
     return job
 
 
-def jobs_page(service: JobService, query: Mapping[str, str], path: str) -> tuple[bytes, dict[str, str]]:
-    """``GET /job/jobs``: the JSON of the page ``query`` asks for (or of the whole list), and its headers;
-    ``ValidationFailed`` for paging parameters out of range. Shared with ``hot.HotReads``."""
+def jobs_page(
+    service: JobService, query: Mapping[str, str], path: str, jobs: JobScope = EVERYTHING
+) -> tuple[bytes, dict[str, str]]:
+    """``GET /job/jobs``: the JSON of the page ``query`` asks for (or of the whole list) of the jobs in
+    ``jobs``, and its headers; ``ValidationFailed`` for paging parameters out of range. Shared with
+    ``hot.HotReads``."""
     paging = parse_paging(query)
-    items, total = service.jobs_json(paging.start, paging.stop)
+    items, total = service.jobs_json(paging.start, paging.stop, jobs)
     return list_body(items, total, paging, path)
+
+
+def _require_job(request: Request, job: Job) -> None:
+    require_in_scope(request, "job", job.jobName)
+    require_in_scope(request, "app", job.effective_app_name)
 
 
 def job_router(service: JobService) -> APIRouter:
@@ -50,6 +60,7 @@ def job_router(service: JobService) -> APIRouter:
         (``"shardingTotalCount": "2"``), booleans ``"true"``/``"false"``, and ``jobClass``, ``beanName``,
         ``applicationContext``, ``bootstrapScript`` and ``scriptCommandLine`` ``""`` (absent)."""
         job = _scheduled(await form_model(request, Job, JOB_FORM))
+        _require_job(request, job)
         await run_in_threadpool(service.register_job, job)
         return Response(status_code=204)
 
@@ -57,11 +68,13 @@ def job_router(service: JobService) -> APIRouter:
     async def update(request: Request) -> Response:
         """Replace a registered job's configuration (bound as leniently as ``/job/register``)."""
         job = _scheduled(await form_model(request, Job, JOB_FORM))
+        _require_job(request, job)
         await run_in_threadpool(service.update_job, job)
         return Response(status_code=204)
 
     async def _deregister(request: Request) -> Response:
         name = await name_body(request, "jobName")
+        require_in_scope(request, "job", name)
         await run_in_threadpool(service.deregister_job, name)
         return Response(status_code=204)
 
@@ -85,7 +98,7 @@ def job_router(service: JobService) -> APIRouter:
     async def jobs(request: Request) -> Response:
         """Registered jobs in name order: all of them (at most 10,000; ``X-Total-Count`` tells how many
         exist and ``Link`` names the next page), or one page with ``?page=&per_page=`` (at most 1,000)."""
-        body, headers = jobs_page(service, request.query_params, request.url.path)
+        body, headers = jobs_page(service, request.query_params, request.url.path, job_scope(request))
         return Response(body, media_type="application/json", headers=headers)
 
     @router.get("/jobs/{jobName}", response_model=None, openapi_extra=json_response("JobView"))
@@ -124,25 +137,28 @@ def job_router(service: JobService) -> APIRouter:
         parameter apply to this run only (every shard and every attempt of it)."""
         if (await request.body()).lstrip().startswith(b"{"):
             run = await json_model(request, ManualRun)
+            require_in_scope(request, "job", run.jobName)
             overrides = Overrides.of(run.environment, run.jobParameter)
             await run_in_threadpool(service.trigger, run.jobName, None, overrides)
         else:
-            await run_in_threadpool(service.trigger, await name_body(request, "jobName"))
+            name = await name_body(request, "jobName")
+            require_in_scope(request, "job", name)
+            await run_in_threadpool(service.trigger, name)
         return Response(status_code=204)
 
     @router.get("/tasks/ready")
-    async def ready() -> list[dict[str, Any]]:
+    async def ready(request: Request) -> list[dict[str, Any]]:
         """Jobs with queued firings: ``[{"jobName", "times"}]``."""
-        return await run_in_threadpool(service.ready_tasks)
+        return await run_in_threadpool(service.ready_tasks, job_scope(request))
 
     @router.get("/tasks/running")
-    async def running() -> list[Any]:
+    async def running(request: Request) -> list[Any]:
         """Every launched task not yet finished."""
-        return await run_in_threadpool(service.running_tasks)
+        return await run_in_threadpool(service.running_tasks, job_scope(request))
 
     @router.get("/tasks/failover")
-    async def failover() -> list[Any]:
+    async def failover(request: Request) -> list[Any]:
         """Shards queued for failover."""
-        return await run_in_threadpool(service.failover_tasks)
+        return await run_in_threadpool(service.failover_tasks, job_scope(request))
 
     return router

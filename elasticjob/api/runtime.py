@@ -6,6 +6,7 @@ forwards these reads to the leader over HTTP.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,14 +15,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from elasticjob.api.auth import job_scope
 from elasticjob.api.bodies import path_name
 from elasticjob.api.logs import LogReader, add_log_routes
 from elasticjob.api.runs import RunsView
 from elasticjob.history import HistoryStore, native_page, native_trace_page, parse_query, parse_trace_query
 from elasticjob.model import NotFound, Unavailable, ValidationFailed
+from elasticjob.security.sessions import CSRF_HEADER
 
-# What a follower passes on to the leader: the body's type, and who asks (the leader checks it again).
-FORWARDED_HEADERS = frozenset({"content-type", "authorization"})
+# What a follower passes on to the leader: the body's type, and who asks — credentials, or a console's
+# session cookie and its CSRF header (the leader checks them again: same auth file, same session key, and
+# answers only what the caller may see).
+FORWARDED_HEADERS = frozenset({"content-type", "authorization", "cookie", CSRF_HEADER})
 
 
 def _no_job(name: str) -> NotFound:
@@ -83,6 +88,9 @@ def runtime_router(
         if forwarded is not None:
             return forwarded
         query = parse(dict(request.query_params))
+        jobs = job_scope(request)
+        if jobs.confined:
+            query = dataclasses.replace(query, groups=jobs.groups)
         return render(await run_in_threadpool(read, query))
 
     @router.get("/events/executions")

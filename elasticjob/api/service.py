@@ -30,6 +30,7 @@ from elasticjob.registry import (
 )
 from elasticjob.registry.state import IMPLIED_BY, STOPS, ClusterState, CorruptConfig, JobRecord, Stored
 from elasticjob.registry.store import encode
+from elasticjob.security.scopes import EVERYTHING, JobScope
 from elasticjob.security.urls import DEFAULT, UrlPolicy, UrlRefused
 
 DEFAULT_BOOTSTRAP_SCRIPT = "bin/start.sh"
@@ -151,13 +152,18 @@ class JobService:
         cursor = stored[0].cursor if stored is not None else None
         return self._next_fire(record, max(filter(None, (cursor, now or dt.datetime.now(dt.UTC)))))
 
-    def jobs_json(self, start: int, stop: int) -> tuple[list[bytes], int]:
-        """The JSON of the jobs at positions ``[start:stop]`` in name order, and the number of jobs."""
-        return self.state.jobs_json(start, stop)
+    def jobs_json(self, start: int, stop: int, jobs: JobScope = EVERYTHING) -> tuple[list[bytes], int]:
+        """The JSON of the jobs (of those ``jobs`` covers) at positions ``[start:stop]`` in name order, and
+        the number of them."""
+        if not jobs.confined:
+            return self.state.jobs_json(start, stop)
+        names = jobs.within(self.state.job_names())
+        return self.state.jobs_json_named(names[start:stop]), len(names)
 
-    def jobs(self) -> list[Job]:
+    def jobs(self, jobs: JobScope = EVERYTHING) -> list[Job]:
+        """The valid jobs (of those ``jobs`` covers) in name order."""
         models = []
-        for name in self.state.job_names():
+        for name in jobs.within(self.state.job_names()):
             with contextlib.suppress(CorruptConfig):
                 stored = self.state.job(name)
                 if stored is not None:
@@ -225,25 +231,25 @@ class JobService:
             return
 
     # ---- task views -----------------------------------------------------------------------------
-    def ready_tasks(self) -> list[dict[str, Any]]:
+    def ready_tasks(self, jobs: JobScope = EVERYTHING) -> list[dict[str, Any]]:
         """Elastic-Job-Cloud's ``tasks/ready`` shape ``[{"jobName": ..., "times": "<count>"}]``, plus
-        ``reason`` when the scheduler says why the job waits."""
+        ``reason`` when the scheduler says why the job waits (of the jobs ``jobs`` covers)."""
         result = []
         for job_name, queue in self.state.waiting():
-            if queue.firings:
+            if queue.firings and jobs.covers(job_name):
                 row = {"jobName": job_name, "times": str(len(queue.firings))}
                 if queue.reason:
                     row["reason"] = queue.reason
                 result.append(row)
         return result
 
-    def running_tasks(self) -> list[Any]:
-        """Elastic-Job-Cloud's TaskContext shape for every launched, unfinished task."""
-        return [task.native_view() for task in self.state.running()]
+    def running_tasks(self, jobs: JobScope = EVERYTHING) -> list[Any]:
+        """Elastic-Job-Cloud's TaskContext shape for every launched, unfinished task (of ``jobs``)."""
+        return [task.native_view() for task in self.state.running() if jobs.covers(task.job_name)]
 
-    def failover_tasks(self) -> list[Any]:
-        """Elastic-Job-Cloud's FailoverTaskInfo shape for every shard queued to run again."""
-        return [entry.native_view() for entry in self.state.failover()]
+    def failover_tasks(self, jobs: JobScope = EVERYTHING) -> list[Any]:
+        """Elastic-Job-Cloud's FailoverTaskInfo shape for every shard queued to run again (of ``jobs``)."""
+        return [entry.native_view() for entry in self.state.failover() if jobs.covers(entry.job_name)]
 
     # ---- apps -----------------------------------------------------------------------------------
     def register_app(self, app: App) -> App:
@@ -277,9 +283,10 @@ class JobService:
     def apps(self) -> list[App]:
         return [stored.model for stored in self.state.apps()]
 
-    def apps_json(self, start: int, stop: int) -> tuple[list[bytes], int]:
-        """The JSON of the apps at positions ``[start:stop]`` in name order, and the number of apps."""
-        apps = self.state.apps()
+    def apps_json(self, start: int, stop: int, jobs: JobScope = EVERYTHING) -> tuple[list[bytes], int]:
+        """The JSON of the apps (of those ``jobs`` covers) at positions ``[start:stop]`` in name order, and
+        the number of them."""
+        apps = [a for a in self.state.apps() if jobs.covers(a.model.appName)]
         return [encode(a.model.model_dump(mode="json")) for a in apps[start:stop]], len(apps)
 
     def deregister_app(self, name: str, cascade: bool = False) -> list[str]:

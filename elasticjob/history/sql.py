@@ -17,7 +17,19 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Row, bindparam, create_engine, distinct, event, func, insert, or_, select, update
+from sqlalchemy import (
+    Row,
+    bindparam,
+    create_engine,
+    distinct,
+    event,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -72,6 +84,11 @@ def history_url(url_or_path: str) -> URL:
 def open_history(url_or_path: str) -> SqlHistoryStore:
     """Open (creating tables and SQLite directories as needed) the store at a URL or file path."""
     return SqlHistoryStore(history_url(url_or_path))
+
+
+def _in_groups(column: Any, groups: tuple[str, ...]) -> Any:
+    """``column`` names a job in one of ``groups``: the group itself or a name below it (``group.``)."""
+    return or_(false(), *(or_(column == g, column.startswith(g + ".", autoescape=True)) for g in groups))
 
 
 def _naive_utc(value: datetime | None) -> datetime | None:
@@ -290,6 +307,8 @@ class SqlHistoryStore:
         conditions: list[Any] = []
         if query.job_name is not None:
             conditions.append(t.c.job_name == query.job_name)
+        if query.groups is not None:
+            conditions.append(_in_groups(t.c.job_name, query.groups))
         if query.states:
             conditions.append(t.c.state.in_(sorted(query.states)))
         if query.since is not None:
@@ -447,6 +466,8 @@ class SqlHistoryStore:
         ):
             if value is not None:
                 conditions.append(column == value)
+        if query.groups is not None:
+            conditions.append(_in_groups(t.c.job_name, query.groups))
         if query.states:
             conditions.append(t.c.state.in_(sorted(query.states)))
         if query.agent_id is not None:

@@ -55,6 +55,8 @@ class ExecutionQuery:
     agent_id: str | None = None
     by_scheduler: bool | None = None
     failover: bool | None = None
+    # Only jobs named in these job groups (a user confined to them, ``security.scopes``); None: every job.
+    groups: tuple[str, ...] | None = None
     page: int = 1
     per_page: int = DEFAULT_PER_PAGE
     newest_first: bool = True

@@ -274,6 +274,11 @@ class ClusterState:
         nodes, total = self.mirror.range_nodes(JOBS, start, total_if_none(stop))
         return [n.value.json for n in nodes if n.value.error is None], total
 
+    def jobs_json_named(self, names: Iterable[str]) -> list[bytes]:
+        """The JSON of those of the jobs ``names`` that exist and are valid, in that order."""
+        nodes = (self.mirror.get(JOBS, name) for name in names)
+        return [n.value.json for n in nodes if n is not None and n.value.error is None]
+
     def job_kinds(self) -> tuple[dict[str, int], dict[str, int]]:
         """How many valid jobs there are of each ``jobType`` and of each ``jobExecutionType``, counted
         from memory (no parsing, no ZooKeeper read)."""

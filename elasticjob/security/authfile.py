@@ -10,8 +10,8 @@ password_hash = "$argon2id$…"  # from: elasticjob auth hash  (reads the passwo
 name = "deploy-bot"
 role = "operator"
 token_hash = "$argon2id$…"     # a bearer token's hash: Authorization: Bearer <token>
-groups = ["marketing", "billing.reports"]   # reserved: only jobs in these groups (not enforced yet,
-                                             # so a file that uses it is refused)
+groups = ["marketing", "billing.reports"]   # optional: only jobs and apps named in these groups
+                                             # (``security.scopes``); absent: every job
 ```
 
 A user has a password hash, a token hash or both; names are unique. ``read_auth_file`` raises
@@ -48,7 +48,9 @@ class User(BaseModel):
     password_hash: str | None = None
     token_hash: str | None = None
     # None: every job; otherwise the job groups (dotted id prefixes) this user sees and changes.
-    groups: tuple[Annotated[str, StringConstraints(pattern=_GROUP)], ...] | None = Field(default=None)
+    groups: tuple[Annotated[str, StringConstraints(pattern=_GROUP)], ...] | None = Field(
+        default=None, min_length=1
+    )
 
     @field_validator("password_hash", "token_hash")
     @classmethod
@@ -90,12 +92,6 @@ def parse_auth(text: str, source: str = "auth file") -> AuthConfig:
             raise AuthFileError(f"{source}: users[{index}]: give password_hash, token_hash or both")
         if names.count(user.name) > 1:
             raise AuthFileError(f"{source}: users[{index}].name: {user.name!r} is listed twice")
-        if user.groups is not None:
-            # Not enforced yet: a master must not start believing a user is confined when it is not.
-            raise AuthFileError(
-                f"{source}: users[{index}].groups: confining a user to job groups is not supported yet; "
-                "remove it (such a user would see and change every job)"
-            )
     return AuthConfig(parsed.users, session_key(text))
 
 

@@ -152,7 +152,7 @@ def test_a_console_session_is_a_signed_http_only_cookie_and_writes_need_the_cons
         assert logged_in.status_code == 204
         cookie = logged_in.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=strict" in cookie and "path=/" in cookie
-        assert client.get("/auth/me").json() == {"auth": True, "name": "ops", "role": "operator"}
+        assert client.get("/auth/me").json() == {"auth": True, "name": "ops", "role": "operator", "groups": None}
         assert client.get("/job/jobs").status_code == 200
         # A write with the cookie alone could be a forged cross-site request: refused.
         forged = client.post("/job/trigger", content=b"nojob")

@@ -383,3 +383,51 @@ def test_login_shows_each_role_only_what_it_may_do_and_logout(
         assert errors == [], errors
     finally:
         context.close()
+
+
+def test_a_user_confined_to_a_job_group_sees_only_its_jobs_and_no_installation_wide_view(
+    cluster: Cluster, tmp_path: Path, browser: Browser
+) -> None:
+    from elasticjob.security.secrets import hash_secret
+
+    password = "console password 1"
+    hashed = hash_secret(password)
+    auth = tmp_path / "auth.toml"
+    auth.write_text(f'[[users]]\nname = "root"\nrole = "admin"\npassword_hash = "{hashed}"\n\n'
+                    f'[[users]]\nname = "mkt"\nrole = "viewer"\npassword_hash = "{hashed}"\n'
+                    'groups = ["marketing"]\n')
+    master = cluster.start_master("--auth-file", str(auth))
+    tarball = build_tarball({"bin/run.sh": SCRIPT}, tmp_path / "hello.tar.gz", executable=("bin/run.sh",))
+    with httpx.Client(base_url=master.url, timeout=15, auth=("root", password)) as client:
+        for group in ("marketing", "billing"):
+            app = {"appName": f"{group}.app", "appURL": tarball.as_uri(), "bootstrapScript": "bin/run.sh"}
+            assert client.post("/app", json=app).status_code == 204
+            job = {"jobName": f"{group}.daily", "appName": f"{group}.app", "cron": NEVER,
+                   "shardingTotalCount": 1, "cpuCount": 0.1, "memoryMB": 32}
+            assert client.post("/job/register", json=job).status_code == 204
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(master.url + "/#/")
+        page.get_by_label("User").fill("mkt")
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_test_id("who")).to_have_text("mkt (viewer)")
+        expect(page.get_by_test_id("registeredJobs")).to_contain_text("1")
+        expect(page.get_by_test_id("registeredApps")).to_contain_text("1")
+        expect(page.get_by_text("they are not shown to users confined to job groups")).to_be_visible()
+        expect(page.get_by_role("link", name="Registry", exact=True)).to_have_count(0)
+        page.get_by_role("link", name="Jobs", exact=True).click()
+        expect(page.get_by_role("link", name="marketing.daily")).to_be_visible()
+        expect(page.get_by_role("link", name="billing.daily")).to_have_count(0)
+        page.get_by_role("link", name="Apps", exact=True).click()
+        expect(page.get_by_role("link", name="marketing.app")).to_be_visible()
+        expect(page.get_by_role("link", name="billing.app")).to_have_count(0)
+        page.goto(master.url + "/#/jobs/billing.daily")
+        expect(page.get_by_role("alert")).to_contain_text("outside your job groups")
+        shoot(page, "confined-viewer")
+        assert errors == [], errors
+    finally:
+        context.close()

@@ -247,6 +247,20 @@ def test_filters(store: SqlHistoryStore) -> None:
     assert _ids(store, job_name="beta", states=frozenset({"FINISHED"})) == []
 
 
+def test_job_groups_select_the_group_and_the_names_below_it_only(store: SqlHistoryStore) -> None:
+    # "_" and "%" are LIKE's wildcards: a group's prefix must match literally.
+    for index, job in enumerate(["m_x", "m_x.daily", "mAx.daily", "m_xy", "other.m_x", "m", "m.a"]):
+        store.record(_run(f"t{index}", 100 + index, job=job, firing=f"f{index}"))
+    def jobs(groups: tuple[str, ...]) -> set[str]:
+        return {row.job_name for row in store.executions(ExecutionQuery(groups=groups)).rows}
+    def traced(groups: tuple[str, ...]) -> set[str]:
+        return {event.job_name for _, event in store.status_traces(ExecutionQuery(groups=groups)).rows}
+    assert jobs(("m_x",)) == traced(("m_x",)) == {"m_x", "m_x.daily"}
+    assert jobs(("m_x", "m")) == {"m_x", "m_x.daily", "m", "m.a"}
+    assert jobs(("zz",)) == traced(("zz",)) == set()
+    assert store.executions(ExecutionQuery(groups=("m",))).total == 2
+
+
 def test_parse_query_drives_the_store(store: SqlHistoryStore) -> None:
     store.record(_run("a0", 100, job="alpha") + _run("a1", 200, job="alpha") + _run("b0", 300, job="beta"))
     query = parse_query({"jobName": "alpha", "state": "finished", "startTime": "2026-03-01T08:03:00",

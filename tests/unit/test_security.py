@@ -9,6 +9,7 @@ import pytest
 from elasticjob.security.authenticator import Authenticator, BadCredentials
 from elasticjob.security.authfile import AuthFileError, parse_auth
 from elasticjob.security.roles import Action, Role, may, required_action
+from elasticjob.security.scopes import CLUSTER_WIDE, EVERYTHING, JobScope, named_in_path
 from elasticjob.security.secrets import WeakSecret, hash_secret, is_hash, verify_secret
 
 PASSWORD = "correct horse battery"
@@ -40,10 +41,58 @@ def test_an_auth_file_names_users_roles_and_hashes() -> None:
     assert config.user("bot") is bot and config.user("nobody") is None
 
 
-def test_confining_a_user_to_groups_is_refused_until_it_is_enforced() -> None:
-    with pytest.raises(AuthFileError) as refused:
-        parse_auth(_file(f'name = "bot"\nrole = "viewer"\ntoken_hash = "{HASHED_TOKEN}"\ngroups = ["a.b"]'))
-    assert "users[0].groups" in str(refused.value) and "not supported yet" in str(refused.value)
+def test_a_user_confined_to_groups_keeps_them() -> None:
+    config = parse_auth(_file(f'name = "bot"\nrole = "viewer"\ntoken_hash = "{HASHED_TOKEN}"\n'
+                              'groups = ["a.b", "c"]'))
+    assert config.users[0].groups == ("a.b", "c")
+
+
+def test_a_job_scope_covers_its_groups_and_the_names_below_them_only() -> None:
+    scope = JobScope.of(["marketing", "billing.reports"])
+    assert scope.confined and not EVERYTHING.confined
+    covered = ["marketing", "marketing.daily", "marketing.a.b", "billing.reports", "billing.reports.eu"]
+    outside = ["marketingx", "marketing-x", "billing", "billing.invoices", "billing.reportsx", "x.marketing"]
+    assert all(scope.covers(n) for n in covered) and not any(scope.covers(n) for n in outside)
+    assert all(EVERYTHING.covers(n) for n in covered + outside)
+    assert scope.only(outside + covered) == covered
+
+
+def test_a_job_scope_drops_groups_another_covers() -> None:
+    assert JobScope.of(["a.b", "a", "c", "a"]).groups == ("a", "c")
+
+
+def test_a_job_scope_finds_its_names_in_a_sorted_list_as_a_filter_would() -> None:
+    names = sorted(["a", "a-b", "a.b", "a.b.c", "a.z", "a0", "ab", "b", "b.a", "c.d", "c", "c.", "c..x"])
+    for groups in (["a"], ["a.b"], ["b", "c"], ["zz"], ["a", "b.a", "c"]):
+        scope = JobScope.of(groups)
+        assert scope.within(names) == scope.only(names), groups
+    assert EVERYTHING.within(names) == names
+
+
+@pytest.mark.parametrize(("path", "wide"), [
+    ("/cluster/registry", True), ("/api/cluster/registry", True), ("/metrics", True),
+    ("/job/statistics/jobs/register", True), ("/api/job/statistics/tasks/results/lastHour", True),
+    ("/cluster/overview", False), ("/cluster/agents", False), ("/job/jobs", False), ("/v1/jobs", False),
+])
+def test_the_views_of_the_whole_installation(path: str, wide: bool) -> None:
+    assert bool(CLUSTER_WIDE.fullmatch(path)) is wide
+
+
+@pytest.mark.parametrize(("path", "named"), [
+    ("/job/jobs/m.daily", ("job", "m.daily")),
+    ("/api/job/jobs/m.daily/runs/r1/logs", ("job", "m.daily")),
+    ("/job/m.daily/disable", ("job", "m.daily")),
+    ("/job/m.daily/enable", ("job", "m.daily")),
+    ("/job/tasks/m.daily@-@0@-@READY@-@agent-1@-@u1/logs", ("job", "m.daily")),
+    ("/v1/jobs/m.daily/runs", ("job", "m.daily")),
+    ("/service/metronome/v1/jobs/m.daily", ("job", "m.daily")),
+    ("/app/m.app", ("app", "m.app")),
+    ("/app/m.app/disable", ("app", "m.app")),
+    ("/job/jobs", None), ("/job/tasks/running", None), ("/app/list", None), ("/app", None),
+    ("/v1/jobs", None), ("/cluster/agents/a1", None), ("/job/summaries", None),
+])
+def test_the_job_or_app_a_path_names(path: str, named: tuple[str, str] | None) -> None:
+    assert named_in_path(path) == named
 
 
 @pytest.mark.parametrize(("text", "says"), [

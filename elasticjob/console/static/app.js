@@ -19,7 +19,7 @@ import { Registry } from "./pages/registry.js";
 import { History } from "./pages/history.js";
 import { Login } from "./pages/login.js";
 import { api } from "./api.js";
-import { session, setSession } from "./session.js";
+import { confined, session, setSession } from "./session.js";
 
 function currentRoute() {
   return window.location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
@@ -43,7 +43,7 @@ function Nav({ route, onLogout }) {
   const me = session();
   return html`<nav class="top container">
     <ul><li><a href="#/" class="brand"><strong>${t("title")}</strong></a></li></ul>
-    <ul>${PAGES.map(([target, key]) => html`<li><a href=${href(target)}
+    <ul>${PAGES.filter(([target]) => !(target === "registry" && confined())).map(([target, key]) => html`<li><a href=${href(target)}
       aria-current=${here === target ? "page" : undefined}>${t(key)}</a></li>`)}
       <li><select aria-label=${t("language")} value=${language()} onChange=${(e) => setLanguage(e.target.value)}>
         ${Object.entries(LANGUAGES).map(([code, label]) => html`<option value=${code}>${label}</option>`)}</select></li>

@@ -3,6 +3,7 @@
 import { html, useEffect, useRef } from "../vendor/preact-htm.js";
 import uPlot from "../vendor/uplot.js";
 import { api } from "../api.js";
+import { confined } from "../session.js";
 import { t } from "../texts.js";
 import { Bar, Empty, Loading, REFRESH_MS, href, useData } from "../ui.js";
 
@@ -59,7 +60,7 @@ function ResultsChart({ points, title, testid }) {
 
 export function Dashboard() {
   const overview = useData(() => api.get("/cluster/overview"), [], REFRESH_MS);
-  const results = useData(taskResults, [], 60 * 1000);
+  const results = useData(() => (confined() ? Promise.resolve(null) : taskResults()), [], 60 * 1000);
   return html`<section><h2>${t("dashboard")}</h2>
     <${Loading} state=${overview}>${(o) => html`
       <div class="grid-2">
@@ -84,6 +85,7 @@ export function Dashboard() {
       </div>`}<//>
     <h3>${t("taskResults")}</h3>
     <${Loading} state=${results}>${(points) => {
+      if (points === null) return html`<${Empty} text=${t("statisticsNotYours")} />`;
       if (!points.some((p) => p.success || p.failed)) return html`<${Empty} text=${t("noResults")} />`;
       const hour = points.slice(-60);
       return html`<div class="grid-2">
