@@ -126,12 +126,15 @@ def run_payload(event: WebhookEvent, run: Run, sharding_total: int, delivery: st
     """The JSON a webhook receives: the event, the delivery id, and the run as the runs API shows it
     without its tasks (``status``, ``cause``, ``reason``, times) plus its shard counts: ``total`` (the
     job's ``shardingTotalCount``) and, by the state of each shard's last attempt, ``succeeded``,
-    ``failed`` (FAILED, KILLED, LOST, MISSED) and ``active`` (not ended yet)."""
+    ``failed`` (FAILED, KILLED, LOST; every shard of a MISSED firing) and ``active`` (not ended yet)."""
     last: dict[int | None, str] = {}
     for task in run.tasks:  # in attempt order: the last one per shard wins
         last[task.sharding_item] = task.state
     succeeded = sum(1 for state in last.values() if state == "FINISHED")
     active = sum(1 for state in last.values() if state in ("STAGING", "RUNNING"))
+    failed = len(last) - succeeded - active
+    if run.status.finished:  # a shard that never ran (a MISSED firing) did not succeed either
+        failed = max(failed, sharding_total - succeeded - active)
     return {
         "event": event.payload_name,
         "deliveryId": delivery,
@@ -147,7 +150,7 @@ def run_payload(event: WebhookEvent, run: Run, sharding_total: int, delivery: st
         "shards": {
             "total": sharding_total,
             "succeeded": succeeded,
-            "failed": len(last) - succeeded - active,
+            "failed": failed,
             "active": active,
         },
     }
