@@ -25,6 +25,7 @@ from elasticjob.api.native_jobs import job_router
 from elasticjob.api.openapi import install_openapi
 from elasticjob.api.ops import LeaderLookup, ops_router
 from elasticjob.api.service import JobService
+from elasticjob.api.webhooks import WebhookDelivery
 from elasticjob.console import install_console
 from elasticjob.model import App, Job, ManualRun
 from elasticjob.model.metronome import JobSpec, ScheduleSpec
@@ -59,6 +60,6 @@ def create_app(
     app.include_router(ops_router(leader, metrics))
     app.include_router(auth_router(authenticator))
     install_console(app)
-    install_openapi(app, [Job, App, ManualRun, JobSpec, ScheduleSpec])
+    install_openapi(app, [Job, App, ManualRun, JobSpec, ScheduleSpec, WebhookDelivery])
     app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
     return MetricsMiddleware(AuthMiddleware(HotReads(app, service), authenticator), metrics)

@@ -60,6 +60,25 @@ class MasterMetrics:
             ),
         }
 
+        self.webhook_deliveries = Counter(
+            "elasticjob_webhook_delivery_attempts",
+            "Webhook delivery attempts by outcome: delivered, retrying (to try again), failed (given up)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.webhook_pending = Gauge(
+            "elasticjob_webhook_pending_deliveries",
+            "Webhook deliveries waiting to be sent or tried again (the leader's count)",
+            registry=self.registry,
+        )
+
+    def delivery_attempt(self, outcome: str) -> None:
+        """The webhook worker's counter (``webhooks.worker.DeliveryMetrics``)."""
+        self.webhook_deliveries.labels(outcome).inc()
+
+    def pending_deliveries(self, count: int) -> None:
+        self.webhook_pending.set(count)
+
     def count(self, event: str, amount: int = 1, **labels: str) -> None:
         """The scheduler's counters (``SchedulerMetrics``)."""
         counter = self._scheduler[event]

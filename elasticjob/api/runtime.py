@@ -19,7 +19,9 @@ from elasticjob.api.auth import job_scope
 from elasticjob.api.bodies import path_name
 from elasticjob.api.logs import LogReader, add_log_routes
 from elasticjob.api.runs import RunsView
+from elasticjob.api.webhooks import add_webhook_routes
 from elasticjob.history import HistoryStore, native_page, native_trace_page, parse_query, parse_trace_query
+from elasticjob.history.deliveries import DeliveryStore
 from elasticjob.model import NotFound, Unavailable, ValidationFailed
 from elasticjob.security.sessions import CSRF_HEADER
 
@@ -71,8 +73,10 @@ def forwarder(leader: LeaderState) -> Callable[[Request], Awaitable[Response | N
 
 
 def runtime_router(
-    leader: LeaderState, history: HistoryStore, agents: LogReader, runs: RunsView
+    leader: LeaderState, history: HistoryStore, agents: LogReader, runs: RunsView,
+    deliveries: DeliveryStore | None = None,
 ) -> APIRouter:
+    """``deliveries``: the webhook delivery log's store (the history's; None: no such route)."""
     router = APIRouter(prefix="/job", tags=["runtime"])
 
     forward = forwarder(leader)
@@ -152,4 +156,6 @@ def runtime_router(
         return Response(status_code=204)
 
     add_log_routes(router, forward, leader.leader_http, leader.is_leader, agents, runs)
+    if deliveries is not None:
+        add_webhook_routes(router, forward, deliveries, lambda name: runs.state.job_record(name) is not None)
     return router

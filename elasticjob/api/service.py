@@ -17,6 +17,7 @@ from typing import Any
 
 from elasticjob import cron
 from elasticjob.model import App, Conflict, Job, JobExecutionType, NotFound, Unavailable, ValidationFailed
+from elasticjob.model.masking import MaskedSecretUnknown, unmasked
 from elasticjob.model.queue import NO_OVERRIDES, Firing, Overrides, ReadyQueue
 from elasticjob.model.run import StopRequest
 from elasticjob.registry import (
@@ -65,6 +66,7 @@ class JobService:
 
     # ---- jobs -----------------------------------------------------------------------------------
     def register_job(self, job: Job) -> Job:
+        job = _with_secrets(job, None)
         self._check_schedule(job)
         self._check_job_urls(job)
         _check_size("job", job.jobName, job.as_json())
@@ -88,6 +90,9 @@ class JobService:
         return job
 
     def update_job(self, job: Job) -> Job:
+        stored_job = self.state.job(job.jobName)
+        # A masked secret sent back (a client that read the job and wrote it again) keeps the stored one.
+        job = _with_secrets(job, stored_job.model if stored_job is not None else None)
         self._check_schedule(job)
         self._check_job_urls(job)
         _check_size("job", job.jobName, job.as_json())
@@ -362,6 +367,8 @@ class JobService:
             self._check_url("appURL", job.appURL)
         for index, artifact in enumerate(job.artifacts or ()):
             self._check_url(f"artifacts.{index}.uri", artifact.uri)
+        for index, hook in enumerate(job.webhooks or ()):
+            self._check_url(f"webhooks.{index}.url", hook.url)
 
     def _check_url(self, path: str, url: str) -> None:
         try:
@@ -490,6 +497,20 @@ class JobService:
     @staticmethod
     def _concurrent(exc: StoreError) -> Conflict:
         return Conflict(f"a concurrent change interfered ({exc}); read the current state and try again")
+
+
+def _with_secrets(job: Job, stored: Job | None) -> Job:
+    """``job`` with the masked secrets it sent back replaced by ``stored``'s (422 naming the field when
+    there is no such stored secret: a new webhook, or one whose URL changed)."""
+    if not job.webhooks:
+        return job
+    value = job.as_json()
+    try:
+        complete = unmasked(value, stored.as_json() if stored is not None else None)
+    except MaskedSecretUnknown as exc:
+        raise ValidationFailed.field(exc.path, "give the secret itself: no stored secret matches this "
+                                     "webhook (a new one, or its url changed)") from None
+    return job if complete is value else Job.model_validate(complete, strict=False)
 
 
 def _check_size(kind: str, name: str, value: Any) -> None:

@@ -171,6 +171,22 @@ def build_parser() -> argparse.ArgumentParser:
         "are deleted in the background; active runs are always kept (default 1000; 0: keep all)",
     )
     master.add_argument(
+        "--webhook-retry-for",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="how long a webhook delivery is tried again (exponential backoff with jitter, 1 s doubling up "
+        "to 5 min) before it is marked FAILED (default 3600)",
+    )
+    master.add_argument(
+        "--webhook-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="time allowed to each webhook delivery attempt to connect, send and read the answer "
+        "(default 10)",
+    )
+    master.add_argument(
         "--statistics-interval",
         type=float,
         default=60.0,
@@ -448,6 +464,8 @@ def _master(args: argparse.Namespace) -> int:
             launch_ahead=args.launch_ahead,
             run_retention=args.run_retention,
             statistics_interval=args.statistics_interval,
+            webhook_retry_for=args.webhook_retry_for,
+            webhook_timeout=args.webhook_timeout,
         )
         config.check_grpc_certificate()
     except ValueError as exc:

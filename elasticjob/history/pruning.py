@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.engine import Connection
 
+from elasticjob.history import deliveries_sql
 from elasticjob.history.schema import job_execution_log, job_run, job_status_trace_log
 from elasticjob.model.execution import TASK_STATES, TERMINAL_STATES
 
@@ -52,8 +53,9 @@ def prunable_runs(
 
 def delete_runs(conn: Connection, job_name: str, firing_ids: Sequence[str]) -> list[str]:
     """Delete those of ``job_name``'s runs ``firing_ids`` that are finished (every execution terminal):
-    executions, status traces and overrides. Returns the deleted firing ids, sorted. Call inside a write
-    transaction: the executions are locked (``FOR UPDATE`` where the backend has it) while deciding."""
+    executions, status traces, overrides and finished webhook deliveries. Returns the deleted firing ids,
+    sorted. Call inside a write transaction: the executions are locked (``FOR UPDATE`` where the backend
+    has it) while deciding."""
     t = job_execution_log
     tasks: dict[str, list[str]] = {}
     going: set[str] = set()
@@ -75,6 +77,7 @@ def delete_runs(conn: Connection, job_name: str, firing_ids: Sequence[str]) -> l
     for chunk in _chunks(finished):
         conn.execute(delete(t).where(t.c.job_name == job_name, t.c.firing_id.in_(chunk)))
         conn.execute(delete(job_run).where(job_run.c.job_name == job_name, job_run.c.firing_id.in_(chunk)))
+    deliveries_sql.delete_of_runs(conn, job_name, finished)
     return finished
 
 

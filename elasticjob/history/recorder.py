@@ -8,6 +8,10 @@ log (history is best effort; ZooKeeper state is the truth) and ``then`` is calle
 hold statuses forever while a database is down. At most ``max_pending`` events wait; beyond that the
 oldest are dropped, logged and counted.
 
+``notify(notices)`` queues webhook notices (runs that started or ended) behind the events recorded so far:
+the store makes their deliveries in the transaction of the batch they fall in, after its events, and the
+writer then calls ``on_deliveries()`` (the webhook worker's wake-up).
+
 With a ``retention`` (``retention.py``), the writer prunes old finished runs while no events wait, one
 batch at a time, and tells it which jobs it wrote an end for. Events recorded meanwhile wait for one
 batch at most; ``flush`` does not wait for pruning.
@@ -27,10 +31,12 @@ from collections.abc import Callable, Sequence
 from elasticjob.history.retention import RunRetention
 from elasticjob.history.store import HistoryError, HistoryStore
 from elasticjob.model.execution import ExecutionEvent
+from elasticjob.model.webhook import RunNotice
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 5_000
+_Item = tuple[list[ExecutionEvent], Callable[[], None] | None, tuple[RunNotice, ...]]
 
 
 class HistoryRecorder:
@@ -42,15 +48,15 @@ class HistoryRecorder:
         give_up_after: float = 30.0,
         on_dropped: Callable[[int], None] = lambda _count: None,
         retention: RunRetention | None = None,
+        on_deliveries: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
+        self.on_deliveries = on_deliveries
         self.retention = retention
         self.max_pending = max_pending
         self.give_up_after = give_up_after
         self.on_dropped = on_dropped
-        self._pending: collections.deque[tuple[list[ExecutionEvent], Callable[[], None] | None]] = (
-            collections.deque()
-        )
+        self._pending: collections.deque[_Item] = collections.deque()
         self._count = 0
         # Events recorded and not yet written (or given up), by job: what a reader of the history may
         # wait for (``settle``) — the state no longer shows what these events are about.
@@ -73,22 +79,31 @@ class HistoryRecorder:
 
     def record(self, events: Sequence[ExecutionEvent], then: Callable[[], None] | None = None) -> None:
         with self._cond:
-            self._pending.append((list(events), then))
+            self._pending.append((list(events), then, ()))
             self._count += len(events)
             self._unwritten.update(e.job_name for e in events)
             dropped = 0
             while self._count > self.max_pending and len(self._pending) > 1:
-                old, callback = self._pending.popleft()
+                old, callback, notices = self._pending.popleft()
                 self._count -= len(old)
                 self._unwritten.subtract(e.job_name for e in old)
                 dropped += len(old)
-                if callback is not None:
-                    self._pending.appendleft(([], callback))  # its acknowledgement still goes out
+                if callback is not None or notices:
+                    # Its acknowledgement still goes out, and its webhook notices are still written.
+                    self._pending.appendleft(([], callback, notices))
                     break
             self._cond.notify()
         if dropped:
             log.error("history recorder: %d event(s) dropped: over %d waiting", dropped, self.max_pending)
             self.on_dropped(dropped)
+
+    def notify(self, notices: Sequence[RunNotice]) -> None:
+        """Queue webhook notices behind everything recorded so far (see the module doc). Never blocks."""
+        if not notices:
+            return
+        with self._cond:
+            self._pending.append(([], None, tuple(notices)))
+            self._cond.notify()
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything recorded so far is written (or given up); False on timeout."""
@@ -129,10 +144,12 @@ class HistoryRecorder:
                     prune = False
                     batch: list[ExecutionEvent] = []
                     callbacks: list[Callable[[], None]] = []
+                    notices: list[RunNotice] = []
                     while self._pending and len(batch) < MAX_BATCH:
-                        events, then = self._pending.popleft()
+                        events, then, told = self._pending.popleft()
                         self._count -= len(events)
                         batch.extend(events)
+                        notices.extend(told)
                         if then is not None:
                             callbacks.append(then)
                     self._busy = True
@@ -141,7 +158,9 @@ class HistoryRecorder:
                 self.retention.step()  # one batch; events recorded meanwhile go first after it
                 continue
             try:
-                self._write(batch)
+                self._write(batch, notices)
+                if notices:
+                    self._deliveries_made()
                 for callback in callbacks:
                     try:
                         callback()
@@ -154,20 +173,30 @@ class HistoryRecorder:
                     self._unwritten += collections.Counter()  # drop the jobs at zero
                     self._cond.notify_all()
 
-    def _write(self, batch: list[ExecutionEvent]) -> None:
-        if not batch:
+    def _deliveries_made(self) -> None:
+        try:
+            self.on_deliveries()
+        except Exception:  # noqa: BLE001 - a wake-up must not stop the recorder
+            log.exception("history recorder: on_deliveries failed")
+
+    def _write(self, batch: list[ExecutionEvent], notices: Sequence[RunNotice] = ()) -> None:
+        if not batch and not notices:
             return
         deadline = time.monotonic() + self.give_up_after
         delay = 0.1
         while True:
             try:
-                self.store.record(batch)
+                if notices:
+                    self.store.record(batch, notices)
+                else:
+                    self.store.record(batch)
                 if self.retention is not None:  # only an end can make a run finished
                     self.retention.touched({e.job_name for e in batch if e.terminal})
                 return
             except HistoryError as exc:
                 if time.monotonic() + delay > deadline or self._stopped:
-                    log.error("history recorder: %d event(s) not recorded: %s", len(batch), exc)
+                    log.error("history recorder: %d event(s) and %d webhook notice(s) not recorded: %s",
+                              len(batch), len(notices), exc)
                     self.on_dropped(len(batch))
                     return
                 log.warning("history recorder: %s; retrying in %.1fs", exc, delay)

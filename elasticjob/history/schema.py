@@ -1,4 +1,4 @@
-"""The two history tables, in portable SQLAlchemy Core (SQLite, PostgreSQL, MySQL, ...).
+"""The history tables, in portable SQLAlchemy Core (SQLite, PostgreSQL, MySQL, ...).
 
 Datetimes are stored as naive UTC (``TIMESTAMP WITHOUT TIME ZONE``): every backend compares them the
 same way, and the store re-attaches UTC when reading. ``execution_time`` is denormalised (start time,
@@ -94,6 +94,33 @@ job_statistics_sample = Table(
 """What the leader counted at one instant (``statistics.Sampler``): launched unfinished tasks, jobs with
 such tasks, registered jobs. Elastic-Job-Cloud's TASK_RUNNING_STATISTICS, JOB_RUNNING_STATISTICS and
 JOB_REGISTER_STATISTICS, taken together."""
+
+job_webhook_delivery = Table(
+    "job_webhook_delivery",
+    metadata,
+    Column("id", String(64), primary_key=True),  # model.webhook.delivery_id: run, event and URL
+    Column("job_name", String(_NAME), nullable=False),
+    Column("firing_id", String(_ID), nullable=False),
+    Column("run_id", String(32), nullable=False),
+    Column("event", String(16), nullable=False),  # start | end
+    Column("url", Text, nullable=False),
+    Column("payload", Text, nullable=False),  # the JSON body, built when the delivery was made
+    Column("status", String(16), nullable=False),  # PENDING | DELIVERED | FAILED
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_status", Integer, nullable=True),  # the last answer's HTTP status
+    Column("last_error", Text, nullable=False, default=""),
+    Column("next_attempt_at", DateTime(timezone=False), nullable=True),  # PENDING only
+    Column("delivered_at", DateTime(timezone=False), nullable=True),
+    Column("created_at", DateTime(timezone=False), nullable=False),
+    Column("updated_at", DateTime(timezone=False), nullable=False),
+    Index("ix_job_webhook_delivery_due", "status", "next_attempt_at"),
+    Index("ix_job_webhook_delivery_job", "job_name", "created_at"),
+    Index("ix_job_webhook_delivery_firing", "job_name", "firing_id"),
+)
+"""One row per webhook delivery (a run's start or end to one URL), written in the transaction that
+records the run's events or the next one; the leader's worker (``webhooks/worker.py``) sends the due ones.
+Added after the first release: ``metadata.create_all`` makes it in older databases. No secret is kept
+here: the worker signs with the job's current secret."""
 
 _finished_index = Index("ix_job_execution_log_finished", job_execution_log.c.finished_at)
 

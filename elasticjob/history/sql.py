@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +34,8 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from elasticjob.history import pruning, statistics_sql
+from elasticjob.history import deliveries_sql, pruning, statistics_sql
+from elasticjob.history.deliveries import Attempt, Delivery
 from elasticjob.history.merge import apply_event, execution_time
 from elasticjob.history.schema import job_execution_log, job_run, job_status_trace_log, metadata
 from elasticjob.history.statistics import StatisticInterval
@@ -51,6 +52,7 @@ from elasticjob.history.store import (
 from elasticjob.history.upgrade import upgrade
 from elasticjob.model.execution import ExecutionEvent
 from elasticjob.model.task import SEPARATOR, TaskKind
+from elasticjob.model.webhook import RunNotice
 
 DEFAULT_HISTORY_URL = "sqlite:////var/lib/elasticjob/history.db"
 
@@ -282,10 +284,10 @@ class SqlHistoryStore:
 
     # -- HistoryStore -----------------------------------------------------------------------------
 
-    def record(self, events: Sequence[ExecutionEvent]) -> None:
-        """See :meth:`HistoryStore.record`: one transaction per call, all events or none."""
+    def record(self, events: Sequence[ExecutionEvent], notices: Sequence[RunNotice] = ()) -> None:
+        """See :meth:`HistoryStore.record`: one transaction per call, all events and deliveries or none."""
         self._check_open()
-        if not events:
+        if not events and not notices:
             return
         batch = list(events)
         with self._write_lock, self._failures("recording execution events"):
@@ -294,7 +296,10 @@ class SqlHistoryStore:
                     with self._engine.connect() as conn:
                         conn.execution_options(**{_WRITE: True})
                         with conn.begin():
-                            self._record_batch(conn, batch)
+                            if batch:
+                                self._record_batch(conn, batch)
+                            if notices:
+                                self._record_notices(conn, notices)
                     return
                 except IntegrityError:
                     if attempt == _INSERT_RETRIES - 1:
@@ -495,6 +500,45 @@ class SqlHistoryStore:
             rows = [(int(row._mapping["id"]), _event_from_row(row)) for row in conn.execute(page)]
         return TracePage(total=total, rows=rows)
 
+    # -- DeliveryStore (queries in deliveries_sql.py) ----------------------------------------------
+
+    def due_deliveries(self, now: datetime, limit: int, exclude: Collection[str] = ()) -> list[Delivery]:
+        """See :meth:`DeliveryStore.due_deliveries`."""
+        self._check_open()
+        with self._reading(), self._failures("reading due deliveries"), self._engine.connect() as conn:
+            return deliveries_sql.due(conn, now, limit, exclude)
+
+    def next_delivery_at(self) -> datetime | None:
+        """See :meth:`DeliveryStore.next_delivery_at`."""
+        self._check_open()
+        with self._reading(), self._failures("reading due deliveries"), self._engine.connect() as conn:
+            return deliveries_sql.next_at(conn)
+
+    def delivery_attempted(self, delivery_id: str, attempt: Attempt) -> None:
+        """See :meth:`DeliveryStore.delivery_attempted`."""
+        self._check_open()
+        with self._write_lock, self._failures("recording a delivery attempt"), self._engine.connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                deliveries_sql.attempted(conn, delivery_id, attempt)
+
+    def deliveries(self, job_name: str, offset: int, limit: int) -> tuple[int, list[Delivery]]:
+        """See :meth:`DeliveryStore.deliveries`."""
+        self._check_open()
+        with (
+            self._reading(),
+            self._failures("reading deliveries"),
+            self._engine.connect() as conn,
+            conn.begin(),
+        ):
+            return deliveries_sql.page(conn, job_name, offset, limit)
+
+    def pending_deliveries(self) -> int:
+        """See :meth:`DeliveryStore.pending_deliveries`."""
+        self._check_open()
+        with self._reading(), self._failures("counting deliveries"), self._engine.connect() as conn:
+            return deliveries_sql.pending(conn)
+
     # -- StatisticsStore (queries in statistics_sql.py) ---------------------------------------------
 
     def task_results(self, since: datetime | None, until: datetime) -> tuple[int, int]:
@@ -592,6 +636,18 @@ class SqlHistoryStore:
             conn.execute(update(t).where(t.c.task_id == bindparam("key_task_id")), updates)
         conn.execute(insert(job_status_trace_log), [_trace_values(e) for e in batch])
         self._record_overrides(conn, batch)
+
+    def _record_notices(self, conn: Connection, notices: Sequence[RunNotice]) -> None:
+        """The deliveries of runs that started or ended, built from their executions as just recorded."""
+        firings: dict[str, list[str]] = {}
+        for notice in notices:
+            firings.setdefault(notice.job_name, []).append(notice.firing_id)
+        executions = {
+            (job, firing): rows
+            for job, ids in firings.items()
+            for firing, rows in self._executions_of(conn, job, sorted(set(ids))).items()
+        }
+        deliveries_sql.enqueue(conn, notices, executions, datetime.now(UTC))
 
     @staticmethod
     def _record_overrides(conn: Connection, batch: list[ExecutionEvent]) -> None:

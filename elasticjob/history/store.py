@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from elasticjob.history.statistics import StatisticInterval
 from elasticjob.model.execution import LOST, MISSED, STAGING, TASK_STATES, ExecutionEvent
+from elasticjob.model.webhook import RunNotice
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 1000
@@ -174,13 +175,15 @@ class HistoryStore(Protocol):
     raises it.
     """
 
-    def record(self, events: Sequence[ExecutionEvent]) -> None:
-        """Store ``events`` atomically (all or none), in the given order.
+    def record(self, events: Sequence[ExecutionEvent], notices: Sequence[RunNotice] = ()) -> None:
+        """Store ``events`` atomically (all or none), in the given order, and in the same transaction the
+        webhook deliveries of ``notices`` (runs that started or ended, see ``deliveries.py``), built from
+        the executions as they are once ``events`` are in.
 
         Every event is appended to the task's status trace. The task's execution row takes the event's
         state unless that would move it backwards in the lifecycle (STAGING < RUNNING < terminal), or the
         event is older than the current one with the same rank: events can arrive out of order after
-        reconnects. An empty sequence does nothing.
+        reconnects. Nothing to store does nothing.
         """
         ...
 

@@ -37,6 +37,8 @@ class MasterConfig:
     grpc_tls: ServerTls | None = None  # --grpc-tls-cert/--grpc-tls-key (+ --grpc-client-ca); None: plaintext
     agent_token: JoinToken | None = None  # --agent-token-file; None: any process may join as an agent
     url_policy: UrlPolicy = UrlPolicy()  # app and artifact URLs accepted (--allow-file-urls, --url-hosts)
+    webhook_retry_for: float = 3600.0  # seconds a webhook delivery is retried before it is FAILED
+    webhook_timeout: float = 10.0  # seconds per webhook delivery attempt
 
     def __post_init__(self) -> None:
         if self.max_header_bytes < 1024 or self.max_connections < 1:
@@ -47,6 +49,14 @@ class MasterConfig:
         if not 1 <= self.statistics_interval <= 3600:
             raise ValueError(
                 f"--statistics-interval must be from 1 to 3600 seconds (got {self.statistics_interval:g})"
+            )
+        if not 1 <= self.webhook_retry_for <= 7 * 86400:
+            raise ValueError(
+                f"--webhook-retry-for must be from 1 second to 7 days (got {self.webhook_retry_for:g})"
+            )
+        if not 0.1 <= self.webhook_timeout <= 120:
+            raise ValueError(
+                f"--webhook-timeout must be from 0.1 to 120 seconds (got {self.webhook_timeout:g})"
             )
         if self.run_retention < 0:
             raise ValueError(f"--run-retention must not be negative (got {self.run_retention}; 0 keeps all)")

@@ -47,10 +47,11 @@ from elasticjob.registry import (
     read_leader,
 )
 from elasticjob.registry.departures import AgentDepartures
-from elasticjob.registry.state import AGENTS
+from elasticjob.registry.state import AGENTS, CorruptConfig
 from elasticjob.registry.watches import PersistentWatchesUnsupported
 from elasticjob.scheduler.loop import Scheduler
 from elasticjob.security.authenticator import Authenticator
+from elasticjob.webhooks.worker import WebhookWorker
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,18 @@ def run_master(config: MasterConfig) -> None:
                                  leading=lambda: bool(election_box) and election_box[0].is_leader)
     # The scheduler records execution events through a writer thread of their own (batched): a slow
     # database never delays a launch.
-    recorder = HistoryRecorder(history, retention=retention).start()
+    # Webhook deliveries are made by the recorder (with the run's events) and sent by the leader's worker,
+    # off the scheduler's thread: a receiver that hangs delays no firing.
+    metrics = MasterMetrics()
+    webhooks = WebhookWorker(
+        history,
+        lambda job, url: _webhook_secret(state, job, url),
+        lambda: bool(election_box) and election_box[0].is_leader,
+        retry_for=config.webhook_retry_for,
+        timeout=config.webhook_timeout,
+        metrics=metrics,
+    )
+    recorder = HistoryRecorder(history, retention=retention, on_deliveries=webhooks.wake).start()
     state.start()
     log.info("reading the installation's state from ZooKeeper")
     try:
@@ -103,13 +115,13 @@ def run_master(config: MasterConfig) -> None:
     except PersistentWatchesUnsupported as exc:  # a ZooKeeper older than 3.6
         state.stop()
         recorder.stop()
+        webhooks.stop()
         client.stop()
         client.close()
         history.close()
         raise ZooKeeperUnavailable(str(exc)) from None
     host = config.advertise_host or advertised_host(config.http.host)
     grpc_host = config.grpc_advertised_host
-    metrics = MasterMetrics()
     hub = AgentHub()
     scheduler = Scheduler(
         store,
@@ -123,12 +135,14 @@ def run_master(config: MasterConfig) -> None:
         metrics=metrics,
         launch_ahead=config.launch_ahead,
         fence_lost=lambda: election_box[0].forget_fence(),
+        notices=recorder,
     )
     hub.on_change = scheduler.wake
 
     def on_leadership(leader: bool) -> None:
         metrics.leadership(leader)
         scheduler.leadership(leader)
+        webhooks.wake()
         if not leader:
             hub.close_all()  # agents reconnect to whoever leads now
 
@@ -169,7 +183,7 @@ def run_master(config: MasterConfig) -> None:
     jobs = JobService(store, layout, state, config.url_policy)
     leadership = LeaderState(lambda: election.is_leader, leader_http)
     runs = RunsView(state, history, jobs.request_stop, recorder.settle)
-    runtime = runtime_router(leadership, history, hub, runs)
+    runtime = runtime_router(leadership, history, hub, runs, history)
     runtime.include_router(statistics_router(leadership, history, state.job_kinds))
 
     def counts() -> tuple[int, int, int]:
@@ -204,6 +218,7 @@ def run_master(config: MasterConfig) -> None:
     scheduler.start()
     election.start()
     sampler.start()
+    webhooks.start()
     write_addresses(config.data_dir, info)
     log.info(
         "master http=%s grpc=%s (%s) namespace=%s zk=%s", info["http"], info["grpc"], _grpc_security(config),
@@ -216,6 +231,7 @@ def run_master(config: MasterConfig) -> None:
         election.stop()
         scheduler.stop()
         recorder.stop()  # what the scheduler recorded is written, and its acknowledgements sent
+        webhooks.stop()  # pending deliveries stay in the history: the next leader sends them
         state.stop()
         hub.close_all()
         grpc_server.stop(grace=2)
@@ -224,6 +240,18 @@ def run_master(config: MasterConfig) -> None:
         history.close()
         (config.data_dir / ADDRESSES_FILE).unlink(missing_ok=True)
         log.info("master stopped")
+
+
+def _webhook_secret(state: ClusterState, job_name: str, url: str) -> str | None:
+    """The secret the job's webhook to ``url`` signs with now (None: no such job or webhook)."""
+    try:
+        stored = state.job(job_name)
+    except CorruptConfig:
+        return None
+    for hook in (stored.model.webhooks or ()) if stored is not None else ():
+        if hook.url == url:
+            return hook.secret
+    return None
 
 
 def _grpc_security(config: MasterConfig) -> str:

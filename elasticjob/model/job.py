@@ -18,6 +18,7 @@ from elasticjob.model.app import AppUrl, check_app_url
 from elasticjob.model.artifact import MAX_ARTIFACTS, Artifact
 from elasticjob.model.constraint import MAX_PATTERN_CONSTRAINTS, PatternConstraint
 from elasticjob.model.names import Name
+from elasticjob.model.webhook import MAX_WEBHOOKS, Webhook, check_webhooks
 
 MAX_SHARDS = 10_000
 MAX_KILL_GRACE_SECONDS = 3600
@@ -158,6 +159,11 @@ class Job(BaseModel):
     # Files fetched into each shard's working directory after the app (see model/artifact.py); absent unless
     # a job has them.
     artifacts: list[Artifact] | None = Field(default=None, max_length=MAX_ARTIFACTS)
+    # URLs that receive a signed POST when a run ends or starts (see model/webhook.py); absent unless a job
+    # has them. Their secrets are write-only: the API shows them masked (model/masking.py).
+    webhooks: Annotated[list[Webhook] | None, AfterValidator(check_webhooks)] = Field(
+        default=None, max_length=MAX_WEBHOOKS
+    )
     # A job created through another API (``/v1``) remembers which, and the fields of that API's own shape
     # that have no native counterpart, so that it answers there as it was written.
     dialect: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")] | None = None

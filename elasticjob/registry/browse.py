@@ -18,6 +18,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 
 from elasticjob.model import NotFound, ValidationFailed
+from elasticjob.model.masking import masked
 from elasticjob.registry.layout import Layout
 
 MAX_CHILDREN_PAGE = 1_000
@@ -78,6 +79,8 @@ def describe(client: KazooClient, layout: Layout, path: str, start: int = 0,
     except NoNodeError:
         raise NotFound(f"znode '{absolute}' does not exist") from None
     form, value = render_data(data or b"")
+    if form == "json" and isinstance(value, dict) and posixpath.dirname(absolute) == layout.jobs:
+        value = masked(value)  # a job's secrets are write-only, here too
     names, total = page_children(children, start, size)
     return {
         "path": absolute,

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from elasticjob.model import App, DomainError, Job, JobExecutionType
 from elasticjob.model.failover import FailoverEntry
+from elasticjob.model.masking import has_secrets, masked
 from elasticjob.model.queue import ReadyQueue, parse_iso
 from elasticjob.model.run import StopRequest
 from elasticjob.model.running import RunningTask
@@ -73,7 +74,7 @@ class JobRecord:
     """A job as kept in memory: ``json`` is its normalised JSON (or, when ``error`` is set, the raw bytes of
     a znode that is not a valid job), with the fields the scheduler's timer needs without parsing it."""
 
-    json: bytes
+    json: bytes  # as the API shows it: secrets masked (model/masking.py)
     app_name: str
     cron: str | None = None  # None: no schedule
     cron_dialect: str = "QUARTZ"
@@ -81,6 +82,12 @@ class JobRecord:
     daemon: bool = False
     job_type: str = "SCRIPT"
     error: str | None = None
+    full: bytes | None = None  # the JSON with its secrets, when it has some (``json`` masks them)
+
+    @property
+    def stored_json(self) -> bytes:
+        """The job's JSON as stored, secrets included: for the model, never for an answer."""
+        return self.full if self.full is not None else self.json
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,15 +101,18 @@ def decode_job(name: str, data: bytes) -> JobRecord:
         job = _validate(Job, name, json.loads(data) if data else None)
     except (CorruptConfig, ValueError) as exc:
         return JobRecord(data, "", error=str(exc))
+    value = job.as_json()
+    full = encode(value) if has_secrets(value) else None
     # Interned: thousands of jobs share a handful of apps, schedules and zones.
     return JobRecord(
-        encode(job.as_json()),
+        encode(masked(value)),
         sys.intern(job.effective_app_name),
         None if job.cron is None else sys.intern(job.cron),
         job.cron_dialect.value,
         sys.intern(job.timeZone),
         job.jobExecutionType is JobExecutionType.DAEMON,
         sys.intern(job.jobType.value),
+        full=full,
     )
 
 
@@ -405,13 +415,13 @@ class ClusterState:
 
     # ---- internals -----------------------------------------------------------------------------------
     def _model(self, name: str, record: JobRecord) -> Job:
-        key = (name, record.json)
+        key = (name, record.stored_json)
         with self._models_lock:
             model = self._models.get(key)
             if model is not None:
                 self._models.move_to_end(key)
                 return model
-        model = Job.model_validate(json.loads(record.json), strict=False)
+        model = Job.model_validate(json.loads(record.stored_json), strict=False)
         with self._models_lock:
             self._models[key] = model
             if len(self._models) > MODEL_CACHE_SIZE:

@@ -28,6 +28,7 @@ from elasticjob.registry import Fence, JsonStore, StoreError
 from elasticjob.registry.store import Expect, PendingCommit, Write
 from elasticjob.scheduler.cycle import TaskLaunch
 from elasticjob.scheduler.ports import AgentPort, EventSink
+from elasticjob.scheduler.run_notices import RunNotices
 from elasticjob.scheduler.statuses import Recorded
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,10 @@ class Applier:
         refresh: Callable[[list[str]], None] = lambda _paths: None,
         stamp: str | None = None,
         expect: Expect | None = None,
+        runs: RunNotices | None = None,
     ) -> None:
         self.store = store
+        self.runs = runs  # told what each commit ended and each launch started (webhooks)
         self.agents = agents
         self.events = events
         self.wrote = wrote
@@ -87,6 +90,7 @@ class Applier:
         outcome = Outcome()
         launches: list[TaskLaunch] = []
         sent: list[tuple[list[Group], PendingCommit]] = []
+        before = self.runs.before(op for g in groups for op in g.ops) if self.runs is not None else {}
         try:
             sent = [(batch, self._send(fence, batch)) for batch in _packed(groups)]
             for batch, pending in sent:
@@ -96,6 +100,8 @@ class Applier:
                 pending.abandon()  # those whose answer was not read (the fence lost part-way)
             # Even when the fence is found lost part-way: what committed was decided by the leader.
             self.launch(launches)
+            if before and self.runs is not None:
+                self.runs.after(before)
         return outcome
 
     def _send(self, fence: Fence, batch: list[Group]) -> PendingCommit:
@@ -152,6 +158,8 @@ class Applier:
                     "after the grace period",
                     agent_id,
                 )
+        if self.runs is not None:
+            self.runs.launched(launch.task for launch in launches)
         first = launches[0]
         log.info(
             "launched %d task(s), e.g. %s shard %d on %s",

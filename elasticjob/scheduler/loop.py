@@ -48,8 +48,9 @@ from elasticjob.registry.state import (
 from elasticjob.registry.tables import Change
 from elasticjob.scheduler.apply import Applier, FenceLost, Group
 from elasticjob.scheduler.cycle import REPLACING_PREVIOUS, WAITING_FOR_PREVIOUS, CyclePlan, plan_cycle
-from elasticjob.scheduler.ports import AgentPort, EventSink, NoMetrics, SchedulerMetrics
+from elasticjob.scheduler.ports import AgentPort, EventSink, NoMetrics, NoticeSink, SchedulerMetrics
 from elasticjob.scheduler.reports import Reports
+from elasticjob.scheduler.run_notices import RunNotices
 from elasticjob.scheduler.timers import FireHeap
 from elasticjob.scheduler.view import snapshot_of
 from elasticjob.scheduler.writes import Writes
@@ -85,9 +86,11 @@ class Scheduler:
         metrics: SchedulerMetrics | None = None,
         launch_ahead: float = 0.0,
         fence_lost: Callable[[], None] = lambda: None,
+        notices: NoticeSink | None = None,
     ) -> None:
         """``fence()`` is the fence of this master's writes (None: not the leader); ``fence_lost()`` is
-        called when a transaction failed its fence check (a cached fence is then read again)."""
+        called when a transaction failed its fence check (a cached fence is then read again);
+        ``notices`` is told of runs of jobs with webhooks that started or ended (``run_notices``)."""
         self.store = store
         self.fence_lost = fence_lost
         self.ahead = dt.timedelta(seconds=launch_ahead)
@@ -102,7 +105,7 @@ class Scheduler:
         self.metrics = metrics or NoMetrics()
         self.applier = Applier(
             store, agents, events, wrote=state.wrote, refresh=state.refresh, stamp=state.layout.stamp,
-            expect=state.expect,
+            expect=state.expect, runs=RunNotices(state, notices),
         )
         self.writes = Writes(self.layout, state)
         self._wake = threading.Event()
@@ -212,6 +215,14 @@ class Scheduler:
         if self.state.generation != self._generation:
             self._rebuild()
         self.cycles += 1
+        try:
+            return self._cycle(fence)
+        finally:
+            # Behind every event this cycle recorded: the history builds payloads from the runs as recorded.
+            if self.applier.runs is not None:
+                self.applier.runs.flush()
+
+    def _cycle(self, fence: Fence) -> float:
         now = self.clock()
         self.writes.new_round()
         # What the loop commits it applies to its state at once (see ClusterState.wrote): no waiting for
@@ -421,6 +432,9 @@ class Scheduler:
         self.applier.record_events(
             [ExecutionEvent.missed(job, f.firing_id, at=now, message=reason) for job, f, reason in missed]
         )
+        if self.applier.runs is not None:
+            for job_name, firing, _reason in missed:
+                self.applier.runs.ended(job_name, [firing.firing_id])
 
     # ---- housekeeping --------------------------------------------------------------------------------
     def _housekeeping(self, fence: Fence, now: dt.datetime) -> None:

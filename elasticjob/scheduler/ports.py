@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from elasticjob.model.execution import ExecutionEvent
+from elasticjob.model.webhook import RunNotice
 from elasticjob.protocol import agent_pb2 as pb
 from elasticjob.scheduler.snapshot import AgentView
 
@@ -31,3 +32,9 @@ class SchedulerMetrics(Protocol):
 class NoMetrics:
     def count(self, event: str, amount: int = 1, **labels: str) -> None:
         pass
+
+
+class NoticeSink(Protocol):
+    """Where webhook notices go (the history, through its recorder, behind the events recorded before)."""
+
+    def notify(self, notices: Sequence[RunNotice]) -> None: ...

@@ -122,6 +122,7 @@ def test_roles_allow_reading_operating_and_administering_in_turn() -> None:
     ("GET", "/", None), ("GET", "/ping", None), ("GET", "/console/app.js", None),
     ("GET", "/job/jobs", Action.READ), ("GET", "/api/job/jobs/x", Action.READ), ("GET", "/metrics", Action.READ),
     ("GET", "/cluster/registry", Action.READ), ("GET", "/job/tasks/t/logs", Action.READ),
+    ("GET", "/job/jobs/x/webhooks/deliveries", Action.READ),
     ("POST", "/job/trigger", Action.OPERATE), ("POST", "/api/job/x/disable", Action.OPERATE),
     ("DELETE", "/job/x/disable", Action.OPERATE), ("POST", "/app/x/enable", Action.OPERATE),
     ("POST", "/job/jobs/x/runs/r/stop", Action.OPERATE), ("POST", "/v1/jobs/x/runs", Action.OPERATE),
