@@ -10,6 +10,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from elasticjob.api.hot import HotReads
 from elasticjob.model import NotFound
+from elasticjob.security.scopes import EVERYTHING, JobScope
 
 JOBS = [f"job{i:03d}" for i in range(250)]
 
@@ -22,8 +23,9 @@ class Jobs:
             raise NotFound(f"job '{name}' does not exist")
         return json.dumps({"jobName": name}).encode()
 
-    def jobs_json(self, start: int, stop: int) -> tuple[list[bytes], int]:
-        return [json.dumps({"jobName": n}).encode() for n in JOBS[start:stop]], len(JOBS)
+    def jobs_json(self, start: int, stop: int, jobs: JobScope = EVERYTHING) -> tuple[list[bytes], int]:
+        names = jobs.only(JOBS)
+        return [json.dumps({"jobName": n}).encode() for n in names[start:stop]], len(names)
 
 
 class Application:
@@ -38,10 +40,12 @@ class Application:
         await send({"type": "http.response.body", "body": b""})
 
 
-def call(method: str, path: str, query: bytes = b"") -> tuple[int, dict[str, str], bytes, Application, Scope]:
+def call(method: str, path: str, query: bytes = b"", jobs: JobScope = EVERYTHING,
+         ) -> tuple[int, dict[str, str], bytes, Application, Scope]:
     application = Application()
     hot = HotReads(application, Jobs())  # type: ignore[arg-type]
-    scope: dict[str, Any] = {"type": "http", "method": method, "path": path, "query_string": query}
+    scope: dict[str, Any] = {"type": "http", "method": method, "path": path, "query_string": query,
+                             "state": {"job_scope": jobs}}
     sent: list[Message] = []
 
     async def receive() -> Message:
@@ -103,3 +107,8 @@ def test_errors_and_other_requests_are_left_to_the_application() -> None:
         status, _, _, application, _ = call(method, path, query)
         assert status == 299, (method, path, query)
         assert application.seen == [f"{method} {path}"]
+
+
+def test_a_list_for_a_user_confined_to_job_groups_is_left_to_the_route() -> None:
+    status, _, _, application, _ = call("GET", "/job/jobs", jobs=JobScope.of(["job00"]))
+    assert status == 299 and application.seen == ["GET /job/jobs"]
