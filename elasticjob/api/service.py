@@ -19,6 +19,7 @@ from elasticjob import cron
 from elasticjob.model import App, Conflict, Job, JobExecutionType, NotFound, Unavailable, ValidationFailed
 from elasticjob.model.queue import NO_OVERRIDES, Firing, Overrides, ReadyQueue
 from elasticjob.model.run import StopRequest
+from elasticjob.model.secrets import keep_secrets
 from elasticjob.registry import (
     JsonStore,
     Layout,
@@ -64,6 +65,7 @@ class JobService:
 
     # ---- jobs -----------------------------------------------------------------------------------
     def register_job(self, job: Job) -> Job:
+        job = keep_secrets(job, None)  # the mask is no value to store (ValidationFailed)
         self._check_schedule(job)
         self._check_job_urls(job)
         _check_size("job", job.jobName, job.as_json())
@@ -91,17 +93,22 @@ class JobService:
         self._check_job_urls(job)
         _check_size("job", job.jobName, job.as_json())
 
+        written = job
+
         def update() -> Transaction:
+            nonlocal written
             stored = self._job(job.jobName)
+            # A secret sent back as the mask keeps its stored value (model/secrets.py).
+            written = keep_secrets(job, stored.model)
             txn = self.store.transaction()
-            self._add_app_ops(txn, job, previous=stored.model)
-            if stored.model.effective_app_name != job.effective_app_name:
+            self._add_app_ops(txn, written, previous=stored.model)
+            if stored.model.effective_app_name != written.effective_app_name:
                 # The job moves to another app: an implied app it leaves without jobs goes with it.
                 self._add_orphaned_app_ops(txn, stored.model)
-            return txn.set(self.layout.job(job.jobName), job.as_json(), version=stored.version)
+            return txn.set(self.layout.job(job.jobName), written.as_json(), version=stored.version)
 
         self._commit_deciding_again(update, f"job '{job.jobName}'")
-        return job
+        return written
 
     def deregister_job(self, name: str) -> None:
         def removal() -> Transaction:
@@ -139,7 +146,7 @@ class JobService:
         if queue.last_fire_time is not None:
             extra["lastFireTime"] = queue.last_fire_time.astimezone(zone).isoformat(timespec="milliseconds")
         # The stored JSON is a non-empty object: the computed fields are appended to it.
-        return record.json[:-1] + b"," + encode(extra)[1:]
+        return record.shown[:-1] + b"," + encode(extra)[1:]
 
     def next_fire(self, name: str, now: dt.datetime | None = None) -> dt.datetime | None:
         """The job's next scheduled instant (after its cron cursor and now), or None (no schedule, or none

@@ -2,7 +2,8 @@
 
 ``describe`` reads the one znode asked for (its data and stat) and the names of its children: two
 ZooKeeper reads per request, whatever the installation's size, and only under the installation's root
-(``/<namespace>``): other trees on the same ZooKeeper are not shown. Pure helpers (``resolve``,
+(``/<namespace>``): other trees on the same ZooKeeper are not shown. A job's configuration znode is shown
+with its secret environment values masked (``model.secrets``). Pure helpers (``resolve``,
 ``render_data``, ``page_children``) do the checking and shaping.
 """
 
@@ -18,6 +19,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 
 from elasticjob.model import NotFound, ValidationFailed
+from elasticjob.model.secrets import mask_job_json
 from elasticjob.registry.layout import Layout
 
 MAX_CHILDREN_PAGE = 1_000
@@ -78,6 +80,8 @@ def describe(client: KazooClient, layout: Layout, path: str, start: int = 0,
     except NoNodeError:
         raise NotFound(f"znode '{absolute}' does not exist") from None
     form, value = render_data(data or b"")
+    if form == "json" and posixpath.dirname(absolute) == layout.jobs:
+        value = mask_job_json(value)  # a job's secret values are never shown
     names, total = page_children(children, start, size)
     return {
         "path": absolute,

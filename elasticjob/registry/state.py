@@ -30,6 +30,7 @@ from elasticjob.model.failover import FailoverEntry
 from elasticjob.model.queue import ReadyQueue, parse_iso
 from elasticjob.model.run import StopRequest
 from elasticjob.model.running import RunningTask
+from elasticjob.model.secrets import masked_json
 from elasticjob.registry.layout import Layout
 from elasticjob.registry.mirror import Mirror
 from elasticjob.registry.store import Expected, Write, encode
@@ -81,6 +82,12 @@ class JobRecord:
     daemon: bool = False
     job_type: str = "SCRIPT"
     error: str | None = None
+    masked: bytes | None = None  # ``json`` with its secret values masked; None: the job has none
+
+    @property
+    def shown(self) -> bytes:
+        """The job's JSON as every answer shows it (``model.secrets``: secret values masked)."""
+        return self.json if self.masked is None else self.masked
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +110,7 @@ def decode_job(name: str, data: bytes) -> JobRecord:
         sys.intern(job.timeZone),
         job.jobExecutionType is JobExecutionType.DAEMON,
         sys.intern(job.jobType.value),
+        masked=encode(masked_json(job)) if job.secretEnvironment else None,
     )
 
 
@@ -254,13 +262,13 @@ class ClusterState:
         return None if node is None else node.value
 
     def job_json(self, name: str) -> bytes | None:
-        """The job as the API shows it (``None`` if unknown; ``CorruptConfig`` if invalid)."""
+        """The job as the API shows it, secrets masked (``None`` if unknown; ``CorruptConfig`` if invalid)."""
         node = self.mirror.get(JOBS, name)
         if node is None:
             return None
         if node.value.error is not None:
             raise CorruptConfig(node.value.error)
-        return bytes(node.value.json)
+        return bytes(node.value.shown)
 
     def job_count(self) -> int:
         return self.mirror.count(JOBS)
@@ -270,9 +278,9 @@ class ClusterState:
 
     def jobs_json(self, start: int = 0, stop: int | None = None) -> tuple[list[bytes], int]:
         """The JSON of the valid jobs among those at positions ``[start:stop]`` in name order, and the
-        number of jobs."""
+        number of jobs; secrets masked, as the API shows them."""
         nodes, total = self.mirror.range_nodes(JOBS, start, total_if_none(stop))
-        return [n.value.json for n in nodes if n.value.error is None], total
+        return [n.value.shown for n in nodes if n.value.error is None], total
 
     def job_kinds(self) -> tuple[dict[str, int], dict[str, int]]:
         """How many valid jobs there are of each ``jobType`` and of each ``jobExecutionType``, counted
