@@ -5,6 +5,8 @@ An agent's work dir (sandboxes, logs, app cache) is its user's alone."""
 
 from __future__ import annotations
 
+import pwd
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -97,5 +99,23 @@ def test_an_agents_sandboxes_and_app_cache_are_its_users_alone(cluster: Cluster,
         wait_until(lambda: [r for r in api.get("/job/events/executions").json()["rows"]
                             if r["state"] == "FINISHED"], 30, message="the shard ran")
     work = agent.work_dir
-    for directory in (work, work / "sandboxes", work / "cache"):
-        assert directory.is_dir() and directory.stat().st_mode & 0o777 == 0o700, (directory, oct(directory.stat().st_mode))
+    # Shards run as nobody (the agent is root): the path down to a sandbox is traversable, never listable.
+    for directory in (work, work / "sandboxes"):
+        assert directory.is_dir() and directory.stat().st_mode & 0o777 == 0o711, (directory, oct(directory.stat().st_mode))
+    cache = work / "cache"
+    assert cache.is_dir() and cache.stat().st_mode & 0o777 == 0o700
+    (sandbox,) = (work / "sandboxes").iterdir()
+    nobody = pwd.getpwnam("nobody")
+    app = sandbox / "app"
+    assert (app.stat().st_uid, app.stat().st_gid, app.stat().st_mode & 0o777) == (nobody.pw_uid, nobody.pw_gid,
+                                                                                   0o700)
+    assert (app / "bin" / "run.sh").stat().st_uid == nobody.pw_uid
+    logs = sandbox / "logs"
+    assert (logs.stat().st_uid, logs.stat().st_mode & 0o777) == (0, 0o700)  # the agent's: it writes them
+    # Another unprivileged user reads neither the shard's files nor the app cache, nor lists the work dir.
+    stranger = ["setpriv", "--reuid=65533", "--regid=65533", "--clear-groups"]
+    cached = next(p for p in cache.rglob("*") if p.is_file())
+    for target in (app / "bin" / "run.sh", logs / "stdout", cached):
+        assert subprocess.run([*stranger, "cat", str(target)], capture_output=True).returncode != 0, target
+    assert subprocess.run([*stranger, "ls", str(work)], capture_output=True).returncode != 0
+    assert subprocess.run([*stranger, "ls", str(work / "sandboxes")], capture_output=True).returncode != 0
