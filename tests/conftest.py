@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +37,17 @@ def zk_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = LocalZooKeeper(tmp_path_factory.mktemp("zookeeper"), free_port()).start()
     yield server.hosts
     server.stop()
+
+
+@pytest.fixture
+def shard_dir() -> Iterator[Path]:
+    """A directory the shards of a test may write to, whoever they run as: an agent running as root runs them
+    as nobody (``--run-as``), who can neither enter pytest's ``tmp_path`` (under a 0700 directory) nor write
+    there. World-writable, in the system's temporary directory, removed after the test."""
+    made = Path(tempfile.mkdtemp(prefix="elasticjob-shards-"))
+    made.chmod(0o777)
+    yield made
+    shutil.rmtree(made, ignore_errors=True)
 
 
 @pytest.fixture

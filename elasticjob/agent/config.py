@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from elasticjob.agent.runas import Credentials
 from elasticjob.model import check_agent_id
 from elasticjob.registry import ZkConfig
 from elasticjob.security.tls import ClientTls
@@ -60,6 +61,7 @@ class AgentConfig:
     attributes: dict[str, str] = field(default_factory=dict)
     agent_id: str | None = None
     kill_grace_seconds: float = 10.0
+    run_as: Credentials | None = None  # --run-as, resolved (agent/runas.py); None: the agent's own user
     heartbeat_seconds: float = 2.0
     sandbox_retention_seconds: float = 24 * 3600.0
     sandbox_max_bytes: int = 5 * 1024**3

@@ -39,6 +39,8 @@ import uuid
 from collections.abc import Callable, Collection
 from pathlib import Path
 
+from elasticjob.agent.runas import Credentials
+
 __all__ = [
     "MIB",
     "RssWatchdog",
@@ -305,13 +307,15 @@ class TaskCgroup:
 
 
 def make_preexec(*, parent_pid: int, address_space_bytes: int | None,
-                 cgroup_procs: Path | None) -> Callable[[], None]:
+                 cgroup_procs: Path | None, credentials: Credentials | None = None) -> Callable[[], None]:
     """The function ``subprocess`` runs in the child between fork and exec.
 
-    It sets ``PR_SET_PDEATHSIG(SIGKILL)`` and then checks that the parent is still ``parent_pid`` (if the
-    agent died before the prctl, the signal will never come, so the child kills itself); joins
-    ``cgroup_procs`` if given; sets ``RLIMIT_AS`` (soft and hard) if given. Everything is prepared here, in
-    the parent: the child of a multi-threaded process should do as little as possible before exec.
+    While still privileged it joins ``cgroup_procs`` if given and sets ``RLIMIT_AS`` (soft and hard) if
+    given; then it takes ``credentials`` if given (groups, gid, uid: all of real, effective and saved); then
+    it sets ``PR_SET_PDEATHSIG(SIGKILL)`` — after the change of credentials, which clears it — and checks
+    that the parent is still ``parent_pid`` (if the agent died before the prctl, the signal will never come,
+    so the child kills itself). Everything is prepared here, in the parent: the child of a multi-threaded
+    process should do as little as possible before exec.
     """
     libc = ctypes.CDLL(None, use_errno=True)
     prctl = libc.prctl
@@ -321,10 +325,6 @@ def make_preexec(*, parent_pid: int, address_space_bytes: int | None,
     limit = (address_space_bytes, address_space_bytes) if address_space_bytes is not None else None
 
     def preexec() -> None:
-        if prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-        if os.getppid() != parent_pid:
-            os.kill(os.getpid(), signal.SIGKILL)
         if procs is not None:
             fd = os.open(procs, os.O_WRONLY)
             try:
@@ -333,5 +333,13 @@ def make_preexec(*, parent_pid: int, address_space_bytes: int | None,
                 os.close(fd)
         if limit is not None:
             resource.setrlimit(resource.RLIMIT_AS, limit)
+        if credentials is not None:
+            os.setgroups(list(credentials.groups))
+            os.setresgid(credentials.gid, credentials.gid, credentials.gid)
+            os.setresuid(credentials.uid, credentials.uid, credentials.uid)
+        if prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+        if os.getppid() != parent_pid:
+            os.kill(os.getpid(), signal.SIGKILL)
 
     return preexec

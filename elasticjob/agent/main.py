@@ -19,7 +19,7 @@ from elasticjob.agent.config import AgentConfig, agent_id_for
 from elasticjob.agent.fetch import AppCache
 from elasticjob.agent.gc import collect
 from elasticjob.agent.link import MasterLink
-from elasticjob.agent.tasks import TaskManager
+from elasticjob.agent.tasks import TaskManager, sandbox_mode
 from elasticjob.registry import JsonStore, Layout, connect
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,9 @@ def run_agent(config: AgentConfig) -> None:
     # each time added up to ~100 ms at an instant with a hundred shards. 1 ms bounds that wait.
     sys.setswitchinterval(AGENT_SWITCH_INTERVAL)
     config.work_dir.mkdir(parents=True, exist_ok=True)
-    # The sandboxes (shards' files and logs, their environment) and the app cache are this user's alone.
-    os.chmod(config.work_dir, 0o700)
+    # The sandboxes (shards' files and logs, their environment) and the app cache are this user's alone;
+    # shards of another user (--run-as) may only pass through to their own sandbox (tasks.sandbox_mode).
+    os.chmod(config.work_dir, sandbox_mode(config.run_as))
     agent_id = agent_id_for(config.work_dir, config.agent_id)
     layout = Layout(config.namespace)
     client = connect(config.zk)
@@ -61,6 +62,7 @@ def run_agent(config: AgentConfig) -> None:
         link.send_status,
         kill_grace=config.kill_grace_seconds,
         max_unpacked_bytes=config.max_unpacked_bytes,
+        run_as=config.run_as,
     )
 
     def session_lost() -> None:
@@ -100,6 +102,11 @@ def run_agent(config: AgentConfig) -> None:
         config.work_dir,
         _link_security(config),
     )
+    if config.run_as is not None:
+        run_as = config.run_as
+        log.info("shards run as %s (uid %d, gid %d)", run_as.user, run_as.uid, run_as.gid)
+    elif os.geteuid() == 0:
+        log.warning("shards run as root (--run-as root): a shard can do anything on this host")
     if config.join_token and config.master_tls is None:
         log.warning("the join token goes to the master in plaintext: give --master-ca so only it can read it")
     # Collect often enough that nothing outlives its retention by more than a quarter of it.

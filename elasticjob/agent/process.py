@@ -31,6 +31,7 @@ from elasticjob.agent.limits import (
     mentions_out_of_memory,
 )
 from elasticjob.agent.reactor import Timer, shared_reactor
+from elasticjob.agent.runas import Credentials
 from elasticjob.agent.spawn import OrphanGuard, check_executable, spawn
 from elasticjob.agent.tasklogs import LogPipe, RotatingLog
 
@@ -73,6 +74,7 @@ class ProcessSpec:
     log_max_bytes: int = 10 * MIB
     kill_grace_seconds: float = 10.0
     cgroup_parent: Path | None = field(default=None, compare=False)
+    run_as: Credentials | None = None  # the user the command runs as (None: the agent's own)
 
     def __post_init__(self) -> None:
         if not self.argv:
@@ -349,7 +351,8 @@ def start_task(spec: ProcessSpec, *, gate: int | None = None) -> TaskProcess:
     parent = find_delegated_cgroup(spec.cgroup_parent)
     cgroup = TaskCgroup.create(parent, spec.task_id, spec.memory_bytes, spec.cpus) if parent else None
     try:
-        spec.log_dir.mkdir(parents=True, exist_ok=True)
+        # The agent's alone: it writes the logs (through pipes), the task never opens them.
+        spec.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         # stdout exists from the start; stderr, which most tasks never write to, from its first byte.
         logs = [RotatingLog(spec.log_dir / "stdout", spec.log_max_bytes, create_now=True),
                 RotatingLog(spec.log_dir / "stderr", spec.log_max_bytes)]
@@ -366,7 +369,8 @@ def start_task(spec: ProcessSpec, *, gate: int | None = None) -> TaskProcess:
         check_executable(argv[0], spec.cwd, env["PATH"])
         popen = spawn(argv, cwd=spec.cwd, env=env, stdout=out_write, stderr=err_write,
                       address_space_bytes=None if cgroup else spec.memory_bytes,
-                      cgroup_procs=cgroup.procs if cgroup else None, gate=gate, started=_guard.add)
+                      cgroup_procs=cgroup.procs if cgroup else None, gate=gate, started=_guard.add,
+                      credentials=spec.run_as)
     except (OSError, subprocess.SubprocessError) as exc:
         for fd in (out_read, out_write, err_read, err_write):
             os.close(fd)
@@ -378,6 +382,7 @@ def start_task(spec: ProcessSpec, *, gate: int | None = None) -> TaskProcess:
         raise TaskStartError(f"cannot start task {spec.task_id}: {exc}") from exc
     os.close(out_write)
     os.close(err_write)
-    log.info("event=task_started task_id=%s pid=%d enforcement=%s memory_mb=%g gated=%s", spec.task_id,
-             popen.pid, "cgroup-v2" if cgroup else "rlimit+watchdog", spec.memory_mb, gate is not None)
+    log.info("event=task_started task_id=%s pid=%d enforcement=%s memory_mb=%g gated=%s user=%s",
+             spec.task_id, popen.pid, "cgroup-v2" if cgroup else "rlimit+watchdog", spec.memory_mb,
+             gate is not None, spec.run_as.user if spec.run_as else "agent's")
     return TaskProcess(spec, popen, cgroup, LogPipe(out_read, logs[0]), LogPipe(err_read, logs[1]))

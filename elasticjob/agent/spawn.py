@@ -20,6 +20,15 @@ instant only the ``exec`` of its command remains. A gate closed with no line for
 (exit 125) without running anything. Without ``setpriv`` the
 agent falls back to ``limits.make_preexec`` (same guarantees, slower spawns) and says so once in its log.
 
+Dropping privileges (``credentials``, the agent's ``--run-as``): the same ``setpriv`` also takes the user's
+uid, gid and supplementary groups (``--reuid``/``--regid``/``--groups``, resolved once by ``runas``: no
+lookup per shard) and sets the death signal *after* changing them — the kernel clears ``PDEATHSIG`` when a
+process's credentials change, so the order matters. No exec is added. The wrapper then runs as the user:
+``ulimit -v`` only lowers a limit, which an unprivileged process may do; joining the cgroup, which it may not,
+is done by the agent, which writes the pid to ``cgroup.procs`` while the process waits at its gate (such a
+spawn is always gated). The fallback ``preexec`` drops privileges after joining the cgroup and setting the
+limit, and sets the death signal after that.
+
 The death signal fires when the *thread* that forked the child exits, so every spawn runs on one thread
 that lives as long as the agent (``_Spawner``). It reaches a task's main process only; ``OrphanGuard``
 kills the rest of a task's process group when the agent dies — and so that no command runs before the guard
@@ -44,6 +53,7 @@ from queue import SimpleQueue
 from typing import TypeVar
 
 from elasticjob.agent.limits import make_preexec
+from elasticjob.agent.runas import Credentials
 
 __all__ = ["OrphanGuard", "can_gate", "check_executable", "spawn"]
 
@@ -134,26 +144,33 @@ def can_gate() -> bool:
 
 def spawn(argv: list[str], *, cwd: Path, env: dict[str, str], stdout: int, stderr: int,
           address_space_bytes: int | None, cgroup_procs: Path | None,
-          gate: int | None = None, started: Callable[[int], None] | None = None) -> subprocess.Popen[bytes]:
+          gate: int | None = None, started: Callable[[int], None] | None = None,
+          credentials: Credentials | None = None) -> subprocess.Popen[bytes]:
     """Start ``argv`` (already checked with ``check_executable``) in a new session and process group, with
     the guarantees of the module docstring, stdin from /dev/null and ``stdout``/``stderr`` as given (no other
     descriptor is inherited). ``env`` is the complete environment. ``gate`` (only where ``can_gate()``): the
     read end of a pipe; the command runs once the wrapper has read a line from it. ``started(pid)`` is
     called on the spawning thread as soon as the process exists (before ``spawn`` returns to a caller that
     may wait for the GIL a while): what must know of the process at once — the orphan guard — is told
-    there, and through the wrapper the command does not run before ``started`` has returned. Raises
+    there, and through the wrapper the command does not run before ``started`` has returned.
+    ``credentials``: the process drops to that uid, gid and groups before anything of the task runs (see
+    "Dropping privileges" in the module docstring); None: it runs as the agent's user. Raises
     ``OSError`` or ``subprocess.SubprocessError`` if it cannot start. Thread-safe."""
     parent_pid = os.getpid()
     setpriv = _setpriv()
     preexec: Callable[[], None] | None = None
+    # A process that drops privileges cannot join its cgroup itself: the agent writes its pid while it is
+    # held at its gate (the kernel moves a process by pid; nothing of the task has run yet).
+    agent_joins = setpriv is not None and credentials is not None and cgroup_procs is not None
     if setpriv is not None:
         limit = "" if address_space_bytes is None else str(address_space_bytes // 1024)
         # A shell command is run by the wrapper's own shell (as `/bin/sh -c` would: $0 too): one exec fewer.
         script = len(argv) == 3 and argv[0] == "/bin/sh" and argv[1] == "-c"
-        command = [setpriv, "--pdeathsig", "KILL", "--", "/bin/sh", "-c", _WRAPPER,
-                   argv[0] if script else _WRAPPER_NAME, str(parent_pid), limit,
-                   "" if cgroup_procs is None else str(cgroup_procs), "keep" if "PWD" in env else "",
-                   "gated" if gate is not None or started is not None else "",
+        command = [setpriv, *_drop_arguments(credentials), "--pdeathsig", "KILL", "--", "/bin/sh", "-c",
+                   _WRAPPER, argv[0] if script else _WRAPPER_NAME, str(parent_pid), limit,
+                   "" if cgroup_procs is None or agent_joins else str(cgroup_procs),
+                   "keep" if "PWD" in env else "",
+                   "gated" if gate is not None or started is not None or agent_joins else "",
                    *(("script", argv[2]) if script else ("exec", *argv))]
     elif gate is not None:
         raise ValueError("a gated spawn needs the exec wrapper (setpriv): check can_gate() first")
@@ -161,11 +178,11 @@ def spawn(argv: list[str], *, cwd: Path, env: dict[str, str], stdout: int, stder
         _warn_once()
         command = argv
         preexec = make_preexec(parent_pid=parent_pid, address_space_bytes=address_space_bytes,
-                               cgroup_procs=cgroup_procs)
+                               cgroup_procs=cgroup_procs, credentials=credentials)
 
     # Through the wrapper an ungated spawn still passes a gate of its own, opened once ``started`` has
     # returned: an agent that dies before the orphan guard knows of the process leaves nothing running.
-    own_gate = setpriv is not None and gate is None and started is not None
+    own_gate = setpriv is not None and gate is None and (started is not None or agent_joins)
 
     def start() -> subprocess.Popen[bytes]:
         read, write = os.pipe() if own_gate else (-1, -1)
@@ -173,6 +190,9 @@ def spawn(argv: list[str], *, cwd: Path, env: dict[str, str], stdout: int, stder
         try:
             popen = subprocess.Popen(command, cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr,
                                      start_new_session=True, close_fds=True, preexec_fn=preexec)
+            if agent_joins:
+                assert cgroup_procs is not None
+                _join(popen, cgroup_procs)
             if started is not None:
                 started(popen.pid)
             if own_gate:
@@ -184,6 +204,26 @@ def spawn(argv: list[str], *, cwd: Path, env: dict[str, str], stdout: int, stder
         return popen
 
     return _spawner.run(start)
+
+
+def _drop_arguments(credentials: Credentials | None) -> list[str]:
+    """setpriv's options that take ``credentials`` (none: keep the agent's). setpriv changes the uids and
+    then sets the death signal (the kernel clears it at a change of credentials), then execs."""
+    if credentials is None:
+        return []
+    groups = ",".join(str(g) for g in credentials.groups)
+    return [f"--reuid={credentials.uid}", f"--regid={credentials.gid}",
+            f"--groups={groups}" if groups else "--clear-groups"]
+
+
+def _join(popen: subprocess.Popen[bytes], cgroup_procs: Path) -> None:
+    """Move the gated process into its cgroup; if that fails it is killed (it never ran), OSError raised."""
+    try:
+        cgroup_procs.write_text(str(popen.pid))
+    except OSError:
+        popen.kill()
+        popen.wait()
+        raise
 
 
 def check_executable(program: str, cwd: Path, search_path: str) -> None:

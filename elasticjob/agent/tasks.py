@@ -34,6 +34,7 @@ from elasticjob.agent.lanes import Lanes
 from elasticjob.agent.loglines import LineChunk, read_lines
 from elasticjob.agent.process import ExitInfo, ProcessSpec, TaskProcess, start_task
 from elasticjob.agent.reactor import Timer, shared_reactor
+from elasticjob.agent.runas import Credentials
 from elasticjob.agent.spawn import can_gate
 from elasticjob.agent.tasklogs import LogChunk, read_log
 from elasticjob.agent.unpack import ArchiveError, UnsafeArchive, unpack
@@ -91,10 +92,14 @@ class TaskManager:
         *,
         kill_grace: float = 10.0,
         max_unpacked_bytes: int = 1024**3,
+        run_as: Credentials | None = None,
     ) -> None:
+        self.run_as = run_as
         self.sandboxes = work_dir / "sandboxes"
         self.sandboxes.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.sandboxes, 0o700)
+        # Shards of another user must reach their own sandbox's app dir: the path down to it is traversable
+        # (not listable) by them; see sandbox_mode.
+        os.chmod(self.sandboxes, sandbox_mode(run_as))
         self.removed = RemovalJournal(work_dir / "removed-sandboxes")
         self.cache = cache
         self.apps = UnpackedApps(work_dir / "unpacked", max_bytes=max_unpacked_bytes)
@@ -265,6 +270,8 @@ class TaskManager:
         self._set(run, TaskState.STAGING, message="fetching the app")
         app_dir = run.sandbox / "app"
         try:
+            run.sandbox.mkdir(mode=sandbox_mode(self.run_as), parents=True)
+            os.chmod(run.sandbox, sandbox_mode(self.run_as))  # whatever the umask
             self._install_app(spec, app_dir)
         except FetchError as exc:
             self._set(run, TaskState.FAILED, message=f"cannot fetch {spec['app_url']}: {exc}", reason="fetch")
@@ -281,9 +288,21 @@ class TaskManager:
         if spec.get("artifacts"):
             self._set(run, TaskState.STAGING, message="fetching the artifacts")
             try:
+                (run.sandbox / ".artifacts").mkdir(mode=0o700, exist_ok=True)
                 self.artifacts.install(spec["artifacts"], app_dir, run.sandbox / ".artifacts")
             except ArtifactFailed as exc:
                 self._set(run, TaskState.FAILED, message=str(exc), reason=exc.reason)
+                return
+            except OSError as exc:
+                self._set(run, TaskState.FAILED, message=f"cannot prepare the sandbox: {exc}",
+                          reason="sandbox")
+                return
+        if self.run_as is not None:
+            try:
+                give_tree(app_dir, self.run_as)
+            except OSError as exc:
+                message = f"cannot give the sandbox to {self.run_as.user}: {exc}"
+                self._set(run, TaskState.FAILED, message=message, reason="sandbox")
                 return
         if spec["execution_type"] == "DAEMON":
             self._start_daemon(run, app_dir)
@@ -509,6 +528,8 @@ class TaskManager:
     def _process_spec(self, run: TaskRun, app_dir: Path) -> ProcessSpec:
         spec = run.spec
         env = {k: os.environ[k] for k in _BASE_ENV if k in os.environ}
+        if self.run_as is not None:
+            env["HOME"] = self.run_as.home  # not the agent's: the shard's user may not enter it
         env.update(spec["environment"])
         env.update(
             {
@@ -542,7 +563,27 @@ class TaskManager:
             cpus=spec["cpus"],
             log_dir=run.sandbox / "logs",
             kill_grace_seconds=self._grace(run),
+            run_as=self.run_as,
         )
+
+
+def sandbox_mode(run_as: Credentials | None) -> int:
+    """The mode of the sandboxes dir and of each sandbox (which the agent owns): 0711 when shards run as
+    another user — they pass through to their ``app`` dir (theirs, 0700) and can list nothing — else 0700.
+    A sandbox's ``logs`` and ``.artifacts`` stay the agent's, 0700: a shard owning its sandbox could swap
+    ``logs`` for a symlink the agent would then write through."""
+    return 0o711 if run_as is not None else 0o700
+
+
+def give_tree(top: Path, run_as: Credentials) -> None:
+    """Make ``top`` and everything in it ``run_as``'s (``lchown``: a symlink itself, never its target). The
+    tree is the agent's own until then (``top`` 0700): ``top`` is changed last, so no process of that user
+    can enter it while it is being changed."""
+    for root, dirs, files in os.walk(top, topdown=False):
+        for name in (*files, *dirs):
+            os.lchown(os.path.join(root, name), run_as.uid, run_as.gid)
+    os.chmod(top, 0o700)  # the shard's own: nobody else lists or reads it
+    os.lchown(top, run_as.uid, run_as.gid)
 
 
 def spec_start_at(spec: dict[str, Any]) -> float:

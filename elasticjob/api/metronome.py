@@ -29,6 +29,7 @@ from elasticjob.model import Conflict, Job, NotFound, ValidationFailed
 from elasticjob.model import metronome as m
 from elasticjob.model.queue import Overrides
 from elasticjob.model.run import run_id as run_id_of
+from elasticjob.model.secrets import carry_secret_marks
 
 HISTORY_RUNS = 1000  # the newest runs a job's history embeds (Metronome keeps as many by default)
 EMBEDS = ("activeRuns", "schedules", "history", "historySummary")
@@ -201,9 +202,10 @@ def metronome_router(service: JobService, runs: RunsView, forward: Forward) -> A
         job = job_or_none(job_id)
         if job is None:
             return missing_job(job_id)
-        updated = m.to_native(spec, m.stored_schedule(job))
+        # /v1 cannot mark a secret: the stored marks stay on the keys it still has (model/secrets.py).
+        updated = carry_secret_marks(m.to_native(spec, m.stored_schedule(job)), job)
         try:
-            await run_in_threadpool(service.update_job, updated)
+            updated = await run_in_threadpool(service.update_job, updated)
         except ValidationFailed as exc:
             raise _schedule_error(exc, "/schedules/0") from None
         return _json(m.job_json(updated, None))

@@ -20,6 +20,7 @@ from elasticjob.model import App, Conflict, Job, JobExecutionType, NotFound, Una
 from elasticjob.model.masking import MaskedSecretUnknown, unmasked
 from elasticjob.model.queue import NO_OVERRIDES, Firing, Overrides, ReadyQueue
 from elasticjob.model.run import StopRequest
+from elasticjob.model.secrets import keep_secrets
 from elasticjob.registry import (
     JsonStore,
     Layout,
@@ -66,7 +67,7 @@ class JobService:
 
     # ---- jobs -----------------------------------------------------------------------------------
     def register_job(self, job: Job) -> Job:
-        job = _with_secrets(job, None)
+        job = keep_secrets(_with_secrets(job, None), None)  # a mask is no value to store (422)
         self._check_schedule(job)
         self._check_job_urls(job)
         _check_size("job", job.jobName, job.as_json())
@@ -97,17 +98,22 @@ class JobService:
         self._check_job_urls(job)
         _check_size("job", job.jobName, job.as_json())
 
+        written = job
+
         def update() -> Transaction:
+            nonlocal written
             stored = self._job(job.jobName)
+            # A secret sent back as the mask keeps its stored value (model/secrets.py).
+            written = keep_secrets(job, stored.model)
             txn = self.store.transaction()
-            self._add_app_ops(txn, job, previous=stored.model)
-            if stored.model.effective_app_name != job.effective_app_name:
+            self._add_app_ops(txn, written, previous=stored.model)
+            if stored.model.effective_app_name != written.effective_app_name:
                 # The job moves to another app: an implied app it leaves without jobs goes with it.
                 self._add_orphaned_app_ops(txn, stored.model)
-            return txn.set(self.layout.job(job.jobName), job.as_json(), version=stored.version)
+            return txn.set(self.layout.job(job.jobName), written.as_json(), version=stored.version)
 
         self._commit_deciding_again(update, f"job '{job.jobName}'")
-        return job
+        return written
 
     def deregister_job(self, name: str) -> None:
         def removal() -> Transaction:

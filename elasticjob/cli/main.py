@@ -279,6 +279,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="agent id (default: kept in the work dir, created on first start)",
     )
     agent.add_argument(
+        "--run-as",
+        default=None,
+        metavar="USER",
+        help="the user (name or uid) shards run as. An agent running as root runs them as nobody by "
+        "default; --run-as root keeps root (with a warning). An agent that is not root runs them as itself "
+        "and refuses any other user",
+    )
+    agent.add_argument(
         "--kill-grace",
         type=float,
         default=10.0,
@@ -479,6 +487,7 @@ def _master(args: argparse.Namespace) -> int:
 
 def _agent(args: argparse.Namespace) -> int:
     from elasticjob.agent.config import AgentConfig, host_cpus, host_memory_mb, parse_attributes
+    from elasticjob.agent.runas import resolve_run_as
     from elasticjob.registry import ZooKeeperUnavailable, check_namespace
     from elasticjob.security.jointoken import check_token, read_token_file
     from elasticjob.security.tls import load_client_tls
@@ -503,6 +512,7 @@ def _agent(args: argparse.Namespace) -> int:
             attributes=parse_attributes(args.attributes),
             agent_id=args.agent_id,
             kill_grace_seconds=args.kill_grace,
+            run_as=resolve_run_as(args.run_as),
             app_revalidate_seconds=args.app_revalidate_seconds,
             sandbox_retention_seconds=args.sandbox_retention,
             sandbox_max_bytes=int(args.sandbox_max_mb * 1024 * 1024),

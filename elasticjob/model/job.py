@@ -149,6 +149,9 @@ class Job(BaseModel):
     streamingProcess: bool = False
     scriptCommandLine: str | None = Field(default=None, min_length=1)
     environment: Annotated[dict[str, str], AfterValidator(_check_environment)] = Field(default_factory=dict)
+    # Keys of ``environment`` whose values are secret: stored as given and passed to the shards, but every
+    # answer of the API shows them masked (see model/secrets.py); absent unless a job has them.
+    secretEnvironment: list[str] | None = Field(default=None, max_length=1000)
     timeZone: Annotated[str, AfterValidator(_check_time_zone)] = "UTC"
     # Agent attributes every shard's agent must have, e.g. {"rack": "a"} (agents: --attributes rack=a).
     constraints: Annotated[dict[str, str], AfterValidator(_check_constraints)] = Field(default_factory=dict)
@@ -177,6 +180,11 @@ class Job(BaseModel):
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         return None if value is None else check_app_url(value)
+
+    @field_validator("secretEnvironment")
+    @classmethod
+    def _secret_keys(cls, value: list[str] | None) -> list[str] | None:
+        return value or None  # [] marks nothing: the job keeps the shape of a job without secrets
 
     @field_validator("jobClass")
     @classmethod
@@ -208,6 +216,12 @@ class Job(BaseModel):
             raise FieldValueError("cronDialect", "a DAEMON job's schedule is Quartz cron")
         if self.cronDialect is not None and self.cron is None:
             raise FieldValueError("cronDialect", "names the language of cron, which is absent")
+        for key in self.secretEnvironment or ():
+            if key not in self.environment:
+                raise FieldValueError("secretEnvironment", f"{key!r} is not a key of environment")
+        secret = self.secretEnvironment or []
+        if len(set(secret)) != len(secret):
+            raise FieldValueError("secretEnvironment", "names a key twice")
         if self.concurrencyPolicy is not ConcurrencyPolicy.FORBID and daemon:
             raise FieldValueError(
                 "concurrencyPolicy", f"{self.concurrencyPolicy.value} is only for TRANSIENT jobs"

@@ -1,10 +1,12 @@
 """Write-only secrets in a job's JSON: what the API shows in their place, and how an update that sends that
 back keeps the stored value. Pure functions over the job's JSON object (a ``dict`` as stored).
 
-Secrets are the places ``SECRET_FIELDS`` names: today each webhook's ``secret``. A reader sees ``MASK``
-there; a writer who sends ``MASK`` back (a client that read the job, changed something else and wrote it)
-keeps what was stored. Add a place by adding a ``(list field, secret field, key field)`` entry: the key
-field tells which stored entry an entry of the update is (a webhook is its ``url``).
+Secrets are the places ``SECRET_FIELDS`` names — each webhook's ``secret`` — and the values of the
+``environment`` keys a job's ``secretEnvironment`` names (``model.secrets``, which also has their update
+rule). A reader sees ``MASK`` there; a writer who sends ``MASK`` back (a client that read the job, changed
+something else and wrote it) keeps what was stored. Add a list place by adding a ``(list field, secret
+field, key field)`` entry: the key field tells which stored entry an entry of the update is (a webhook is
+its ``url``).
 """
 
 from __future__ import annotations
@@ -27,13 +29,21 @@ class MaskedSecretUnknown(ValueError):
         self.path = path
 
 
+SECRET_ENVIRONMENT = "secretEnvironment"
+
+
 def has_secrets(job: dict[str, Any]) -> bool:
     """Whether the job's JSON holds a secret (then it is shown masked)."""
-    return any(isinstance(job.get(field), list) and job[field] for field, _, _ in SECRET_FIELDS)
+    return SECRET_ENVIRONMENT in job or any(
+        isinstance(job.get(field), list) and job[field] for field, _, _ in SECRET_FIELDS
+    )
 
 
 def masked(job: dict[str, Any]) -> dict[str, Any]:
-    """The job's JSON as the API shows it: every secret replaced by ``MASK`` (a copy; ``job`` unchanged)."""
+    """The job's JSON as the API shows it: every secret replaced by ``MASK`` (a copy; ``job`` unchanged).
+    Also for raw stored JSON that may not be a valid job (the registry browser): a ``secretEnvironment``
+    that is not a list of strings masks the whole ``environment`` — what cannot be read as marks is not
+    shown."""
     if not has_secrets(job):
         return job
     shown = copy.deepcopy(job)
@@ -41,6 +51,12 @@ def masked(job: dict[str, Any]) -> dict[str, Any]:
         for entry in shown.get(field) or ():
             if isinstance(entry, dict) and secret in entry:
                 entry[secret] = MASK
+    environment = shown.get("environment")
+    if SECRET_ENVIRONMENT in shown and isinstance(environment, dict):
+        marks = shown[SECRET_ENVIRONMENT]
+        readable = isinstance(marks, list) and all(isinstance(k, str) for k in marks)
+        secret_keys = set(marks) if readable else set(environment)
+        shown["environment"] = {k: MASK if k in secret_keys else v for k, v in environment.items()}
     return shown
 
 

@@ -45,6 +45,7 @@ from elasticjob.model.job import (
     FieldValueError,
     Job,
 )
+from elasticjob.model.secrets import masked_environment
 from elasticjob.model.validation import validation_failed
 
 DIALECT = "metronome"
@@ -370,7 +371,7 @@ def job_json(job: Job, app: App | None) -> dict[str, Any]:
         run["cmd"] = job.scriptCommandLine or (app.bootstrapScript if app else "")
     if own.get("user"):
         run["user"] = own["user"]
-    run["env"] = dict(job.environment)
+    run["env"] = masked_environment(job)  # a secret value is answered as the mask
     run["placement"] = own.get("placement") or {
         "constraints": [
             {"attribute": k, "operator": "EQ", "value": v} for k, v in sorted(job.constraints.items())

@@ -2,7 +2,8 @@
 
 ``describe`` reads the one znode asked for (its data and stat) and the names of its children: two
 ZooKeeper reads per request, whatever the installation's size, and only under the installation's root
-(``/<namespace>``): other trees on the same ZooKeeper are not shown. Pure helpers (``resolve``,
+(``/<namespace>``): other trees on the same ZooKeeper are not shown. A job's configuration znode is shown
+with its secret environment values masked (``model.secrets``). Pure helpers (``resolve``,
 ``render_data``, ``page_children``) do the checking and shaping.
 """
 

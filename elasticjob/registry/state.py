@@ -264,7 +264,7 @@ class ClusterState:
         return None if node is None else node.value
 
     def job_json(self, name: str) -> bytes | None:
-        """The job as the API shows it (``None`` if unknown; ``CorruptConfig`` if invalid)."""
+        """The job as the API shows it, secrets masked (``None`` if unknown; ``CorruptConfig`` if invalid)."""
         node = self.mirror.get(JOBS, name)
         if node is None:
             return None
@@ -280,7 +280,7 @@ class ClusterState:
 
     def jobs_json(self, start: int = 0, stop: int | None = None) -> tuple[list[bytes], int]:
         """The JSON of the valid jobs among those at positions ``[start:stop]`` in name order, and the
-        number of jobs."""
+        number of jobs; secrets masked, as the API shows them."""
         nodes, total = self.mirror.range_nodes(JOBS, start, total_if_none(stop))
         return [n.value.json for n in nodes if n.value.error is None], total
 

@@ -69,9 +69,9 @@ def test_daemon_shards_keep_running_and_report_every_run(cluster: Cluster, tmp_p
 
 
 def test_running_task_survives_a_leader_change_and_is_recorded_by_the_new_leader(
-    cluster: Cluster, tmp_path: Path,
+    cluster: Cluster, tmp_path: Path, shard_dir: Path,
 ) -> None:
-    marker = tmp_path / "marker"
+    marker = shard_dir / "marker"
     script = f"#!/bin/sh\necho started > {marker}.start\nsleep 6\necho done > {marker}.done\n"
     tarball = build_tarball({"bin/slow.sh": script}, tmp_path / "slow.tar.gz", executable=("bin/slow.sh",))
     first = cluster.start_master("--history-url", str(tmp_path / "shared-history.db"))

@@ -190,6 +190,38 @@ def test_create_a_job_through_the_form_see_it_fire_read_a_log_disable_and_delete
         assert client.get("/job/jobs/every.two").status_code == 404
 
 
+def test_a_secret_is_masked_on_the_job_page_and_form_and_survives_an_edit(
+    cluster: Cluster, tmp_path: Path, page: Page
+) -> None:
+    url = _cluster(cluster, tmp_path)
+    secret = "s3cr3t-console-value"
+    job = {"jobName": "secretive", "appName": "hello", "cron": NEVER, "shardingTotalCount": 1, "cpuCount": 0.1,
+           "memoryMB": 32, "environment": {"GREETING": secret, "SLEEP": "0"}, "secretEnvironment": ["GREETING"]}
+    with cluster.api as client:
+        assert client.post("/job/register", json=job).status_code == 204
+    page.goto(url + "/#/jobs/secretive")
+    config = page.get_by_test_id("job-config")
+    expect(config).to_contain_text('"GREETING": "******"')
+    assert secret not in page.content()
+    page.get_by_role("button", name="Edit").click()
+    expect(page.locator("#field-environment")).to_have_value("GREETING=******\nSLEEP=0")
+    expect(page.locator("#field-secretEnvironment")).to_have_value("GREETING")
+    assert secret not in page.content()
+    page.locator("#field-description").fill("edited, secret left masked")
+    page.get_by_role("button", name="Save").click()
+    expect(page).to_have_url(re.compile(r"#/jobs/secretive$"))
+    expect(config).to_contain_text('"description": "edited, secret left masked"')
+    expect(config).to_contain_text('"GREETING": "******"')
+    # The edit kept the stored value: the shard prints it.
+    with cluster.api as client:
+        assert client.post("/job/trigger", content="secretive").status_code == 204
+    page.reload()
+    expect(_runs_with(page, "SUCCESS").first).to_be_visible(timeout=30_000)
+    _open_run(page, "SUCCESS")
+    page.get_by_role("button", name="Shard 0").click()
+    expect(page.get_by_test_id("log")).to_contain_text(f"hello from shard 0 {secret}")
+
+
 def test_an_invalid_job_shows_the_error_next_to_its_field(cluster: Cluster, tmp_path: Path, page: Page) -> None:
     url = _cluster(cluster, tmp_path)
     page.goto(url + "/#/jobs/new")

@@ -5,6 +5,8 @@ An agent's work dir (sandboxes, logs, app cache) is its user's alone."""
 
 from __future__ import annotations
 
+import pwd
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -14,7 +16,7 @@ from kazoo.exceptions import NoAuthError
 from kazoo.security import make_digest_acl
 
 from tests.e2e.conftest import Cluster
-from tests.support import build_tarball, wait_until
+from tests.support import AgentProcess, build_tarball, wait_until
 
 SECRET = "elasticjob:zk-secret-123"
 
@@ -88,14 +90,47 @@ def test_other_zookeeper_clients_cannot_read_or_change_the_installation(
         assert len(api.get("/job/tasks/running").json()) == 1
 
 
-def test_an_agents_sandboxes_and_app_cache_are_its_users_alone(cluster: Cluster, tmp_path: Path) -> None:
+def test_an_agents_sandboxes_and_app_cache_are_its_users_alone(
+    cluster: Cluster, tmp_path: Path, shard_dir: Path
+) -> None:
     cluster.start_master()
-    agent = cluster.start_agent(agent_id="a1")
+    # The work dir under a directory every user may enter (pytest's tmp_path is not), so that what the
+    # stranger below cannot read is kept from it by the agent's modes, nothing else.
+    open_parent = shard_dir / "host"
+    open_parent.mkdir(mode=0o755)
+    agent = AgentProcess(cluster.zk_hosts, cluster.namespace, open_parent / "agent", cpus=1.0, mem=512,
+                         agent_id="a1")
+    cluster.agents.append(agent)
+    agent.start()
     cluster.wait_agents(1)
     with cluster.api as api:
         _run_one_shard(api, tmp_path, "own", "#!/bin/sh\necho hi\n")
         wait_until(lambda: [r for r in api.get("/job/events/executions").json()["rows"]
                             if r["state"] == "FINISHED"], 30, message="the shard ran")
     work = agent.work_dir
-    for directory in (work, work / "sandboxes", work / "cache"):
-        assert directory.is_dir() and directory.stat().st_mode & 0o777 == 0o700, (directory, oct(directory.stat().st_mode))
+    # Shards run as nobody (the agent is root): the path down to a sandbox is traversable, never listable.
+    for directory in (work, work / "sandboxes"):
+        assert directory.is_dir() and directory.stat().st_mode & 0o777 == 0o711, (directory, oct(directory.stat().st_mode))
+    cache = work / "cache"
+    assert cache.is_dir() and cache.stat().st_mode & 0o777 == 0o700
+    (sandbox,) = (work / "sandboxes").iterdir()
+    nobody = pwd.getpwnam("nobody")
+    app = sandbox / "app"
+    assert (app.stat().st_uid, app.stat().st_gid, app.stat().st_mode & 0o777) == (nobody.pw_uid, nobody.pw_gid,
+                                                                                   0o700)
+    assert (app / "bin" / "run.sh").stat().st_uid == nobody.pw_uid
+    logs = sandbox / "logs"
+    assert (logs.stat().st_uid, logs.stat().st_mode & 0o777) == (0, 0o700)  # the agent's: it writes them
+    # Another unprivileged user reads neither the shard's files nor the app cache, nor lists the work dir —
+    # though it reaches the work dir's parent and reads what is open to it there.
+    stranger = ["setpriv", "--reuid=65533", "--regid=65533", "--clear-groups"]
+    readable = open_parent / "readable"
+    readable.write_text("open\n")
+    readable.chmod(0o644)
+    assert subprocess.run([*stranger, "cat", str(readable)], capture_output=True).returncode == 0
+    assert subprocess.run([*stranger, "ls", str(open_parent)], capture_output=True).returncode == 0
+    cached = next(p for p in cache.rglob("*") if p.is_file())
+    for target in (app / "bin" / "run.sh", logs / "stdout", cached):
+        assert subprocess.run([*stranger, "cat", str(target)], capture_output=True).returncode != 0, target
+    assert subprocess.run([*stranger, "ls", str(work)], capture_output=True).returncode != 0
+    assert subprocess.run([*stranger, "ls", str(work / "sandboxes")], capture_output=True).returncode != 0

@@ -119,9 +119,10 @@ def test_each_firing_is_a_run_with_its_shards_cause_status_and_times(cluster: Cl
         assert other.get(f"/job/jobs/good/runs/{good['runId']}").json() == good
 
 
-def test_a_manual_run_carries_its_own_environment_and_job_parameter(cluster: Cluster, tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    out.mkdir()
+def test_a_manual_run_carries_its_own_environment_and_job_parameter(
+    cluster: Cluster, tmp_path: Path, shard_dir: Path
+) -> None:
+    out = shard_dir
     _start(cluster, tmp_path)
     with cluster.api as client:
         job = {**_job("param", 2, OUT=str(out), MODE="default"), "jobParameter": "job-wide"}
@@ -264,10 +265,9 @@ def _at(stamp: str) -> float:
 
 
 def test_a_stopped_runs_shards_get_their_jobs_grace_between_sigterm_and_sigkill(
-    cluster: Cluster, tmp_path: Path
+    cluster: Cluster, tmp_path: Path, shard_dir: Path
 ) -> None:
-    out = tmp_path / "out"
-    out.mkdir()
+    out = shard_dir
     _start(cluster, tmp_path, agent=("--kill-grace", "30"))  # the agent's own grace: 30 s
     with cluster.api as client:
         for bad in (-1, 3600.5, "1"):

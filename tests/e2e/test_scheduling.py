@@ -39,10 +39,9 @@ def _executions(client: httpx.Client, **params: Any) -> list[dict[str, Any]]:
 
 
 def test_sharded_job_runs_every_shard_once_per_firing_spread_over_agents(
-    cluster: Cluster, tmp_path: Path
+    cluster: Cluster, tmp_path: Path, shard_dir: Path
 ) -> None:
-    out = tmp_path / "out"
-    out.mkdir()
+    out = shard_dir
     tarball = build_tarball(
         {"bin/run.sh": SHARD_SCRIPT}, tmp_path / "shards.tar.gz", executable=("bin/run.sh",)
     )
@@ -115,11 +114,9 @@ def test_sharded_job_runs_every_shard_once_per_firing_spread_over_agents(
 
 
 def test_firing_that_does_not_fit_waits_with_a_reason_then_starts_when_room_appears(
-    cluster: Cluster,
-    tmp_path: Path,
+    cluster: Cluster, tmp_path: Path, shard_dir: Path
 ) -> None:
-    out = tmp_path / "out"
-    out.mkdir()
+    out = shard_dir
     tarball = build_tarball({"bin/run.sh": SHARD_SCRIPT}, tmp_path / "big.tar.gz", executable=("bin/run.sh",))
     cluster.start_master()
     cluster.start_agent(cpus=1, mem=300)
@@ -179,7 +176,10 @@ def test_shard_that_allocates_past_its_memory_is_killed_and_reported(
 ) -> None:
     tarball = build_tarball({"hog.py": MEMORY_HOG}, tmp_path / "hog.tar.gz")
     cluster.start_master()
-    cluster.start_agent(cpus=1, mem=1024)
+    # A SIMPLE job runs the agent's own interpreter, which the shard's user must be able to execute; where it
+    # lives under a directory only root may enter (a pyenv under /root, as on the development VM) nobody
+    # cannot, so this test keeps root: it is about memory limits, not users.
+    cluster.start_agent(cpus=1, mem=1024, extra=("--run-as", "root"))
     cluster.wait_agents(1)
     with cluster.api as client:
         _app(client, "hog", tarball.as_uri())
@@ -269,9 +269,10 @@ def test_malicious_tarballs_are_refused_and_nothing_escapes_the_sandbox(
     assert not (tmp_path / "escaped.txt").exists()
 
 
-def test_constraints_choose_agents_and_explain_when_nothing_matches(cluster: Cluster, tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    out.mkdir()
+def test_constraints_choose_agents_and_explain_when_nothing_matches(
+    cluster: Cluster, tmp_path: Path, shard_dir: Path
+) -> None:
+    out = shard_dir
     tarball = build_tarball({"bin/run.sh": SHARD_SCRIPT}, tmp_path / "c.tar.gz", executable=("bin/run.sh",))
     cluster.start_master()
     cluster.start_agent(cpus=1, mem=512, attributes="rack=a")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -269,7 +270,9 @@ if "--no-guard" in sys.argv:
         def remove(self, pgid): pass
     process._guard = NoGuard()
 argv = command if command.startswith("sleep 61 &") else command.split()
-task = process.start_task(process.ProcessSpec("t", argv, tmp, {}, 64, 1, tmp / "logs"))
+from elasticjob.agent.runas import resolve_run_as
+run_as = resolve_run_as(None) if "--run-as-nobody" in sys.argv else None
+task = process.start_task(process.ProcessSpec("t", argv, tmp, {}, 64, 1, tmp / "logs", run_as=run_as))
 child = tmp / "child.pid"
 while argv is command and not child.exists():
     time.sleep(0.01)
@@ -286,6 +289,10 @@ def sigkill_agent_running(tmp_path: Path, command: str, *flags: str) -> list[int
         assert agent.stdout is not None
         pids = [int(pid) for pid in agent.stdout.readline().split()]
         assert pids and not any(is_gone(pid) for pid in pids)
+        if "--run-as-nobody" in flags:
+            status = Path(f"/proc/{pids[0]}/status").read_text()
+            uids = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
+            assert uids == [str(pwd.getpwnam("nobody").pw_uid)] * 4, uids
         agent.send_signal(signal.SIGKILL)
         agent.wait(5)
         return pids
@@ -343,6 +350,23 @@ def test_a_task_forked_by_an_agent_killed_before_the_guard_knew_of_it_never_runs
         child = tmp_path / "child.pid"
         if child.exists() and not is_gone(int(child.read_text())):
             os.kill(int(child.read_text()), signal.SIGKILL)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing a process's uid needs root")
+@pytest.mark.parametrize("guard", ["guard", "--no-guard"])
+def test_a_task_running_as_nobody_dies_with_its_sigkilled_agent(tmp_path: Path, guard: str) -> None:
+    # The kernel clears PDEATHSIG when a process's credentials change: it must be set after the drop.
+    tmp_path.chmod(0o777)  # the task writes child.pid in its cwd
+    pids = sigkill_agent_running(tmp_path, "sleep 61 & echo $! > child.pid; wait", "--run-as-nobody", guard)
+    main, background = pids
+    try:
+        assert wait_gone(main, 3.0), "the task's main process outlived its SIGKILLed agent"
+        if guard == "guard":
+            assert wait_gone(background, 3.0), "a child of the task outlived the SIGKILLed agent"
+    finally:
+        for pid in pids:
+            if not is_gone(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_pdeathsig_alone_kills_the_main_process(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import elasticjob.agent.spawn as spawn_module
+from elasticjob.agent.runas import Credentials
 from elasticjob.agent.spawn import check_executable, spawn
 
 KIB_256M = 256 * 1024
@@ -142,3 +143,40 @@ def test_the_wrapper_itself_runs_a_shell_command_without_another_exec(tmp_path: 
     code, out, _ = run(tmp_path, ["/bin/sh", "-c", "tr '\\0' ' ' < /proc/$$/cmdline"])
     assert code == 0
     assert "elasticjob agent: cannot" in out, "the shell running the command is the wrapper"
+
+
+# --- dropping privileges (the agent's --run-as) --------------------------------------------------------
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="changing a process's uid needs root")
+OTHER = Credentials("uid-65533", 65533, 65533, (65533, 65532), "/")
+
+
+def _world_writable(tmp_path: Path) -> Path:
+    """A cwd the dropped process may write its output in (pytest's tmp_path is under a 0700 directory:
+    the process gets it as its cwd, by the root parent's chdir, and needs no path to it)."""
+    tmp_path.chmod(0o777)
+    return tmp_path
+
+
+@needs_root
+def test_a_process_with_credentials_runs_as_that_user_with_its_groups_only(tmp_path: Path, mode: str) -> None:
+    code, out, err = run(_world_writable(tmp_path), ["/bin/sh", "-c", "grep -E '^(Uid|Gid|Groups|CapEff):' "
+                                                     "/proc/self/status"], credentials=OTHER)
+    assert code == 0, err
+    fields = {line.split(":")[0]: line.split(":")[1].split() for line in out.splitlines()}
+    assert fields["Uid"] == ["65533"] * 4 and fields["Gid"] == ["65533"] * 4  # real, effective, saved, fs
+    assert sorted(fields["Groups"]) == ["65532", "65533"]
+    assert fields["CapEff"] == ["0000000000000000"]
+
+
+@needs_root
+def test_a_dropped_process_still_gets_its_limit_and_joins_its_cgroup(tmp_path: Path, mode: str) -> None:
+    procs = _world_writable(tmp_path) / "cgroup.procs"  # a plain file stands in for the cgroup's (root's)
+    procs.write_text("")
+    procs.chmod(0o600)
+    code, out, err = run(tmp_path, ["/bin/sh", "-c", 'echo "$$ $(id -u)"; cat /proc/self/limits'],
+                         cgroup_procs=procs, address_space_bytes=KIB_256M * 1024, credentials=OTHER)
+    assert code == 0, err
+    pid, uid = out.splitlines()[0].split()
+    assert uid == "65533" and procs.read_text().strip() == pid  # written while privileged
+    assert address_space_limits(out) == [str(KIB_256M * 1024)] * 2

@@ -27,6 +27,8 @@ const JOB_FIELDS = [
   { key: "misfire", type: "checkbox" },
   { key: "shardRetryLimit", type: "number", min: 0, step: 1 },
   { key: "environment", type: "keyvalues" },
+  // Secret values come back from the API as ****** (model/secrets.py); saving the mask keeps the value.
+  { key: "secretEnvironment", type: "list", hint: "secretHint" },
 ];
 
 const APP_FIELDS = [
@@ -87,6 +89,12 @@ function Field({ field, value, error, editing, apps, onChange }) {
   } else if (field.type === "textarea") {
     input = html`<textarea id=${id} rows="2" aria-invalid=${invalid} value=${current ?? ""}
       onInput=${(e) => set(e.target.value === "" ? undefined : e.target.value)} />`;
+  } else if (field.type === "list") {
+    input = html`<input id=${id} type="text" aria-invalid=${invalid} value=${(current || []).join(", ")}
+      onChange=${(e) => {
+        const items = e.target.value.split(",").map((s) => s.trim()).filter(Boolean);
+        set(items.length ? items : undefined);
+      }} />`;
   } else if (field.type === "keyvalues") {
     input = html`<${KeyValues} id=${id} value=${current} invalid=${error} onChange=${(v) => set(v)} />`;
   } else {
