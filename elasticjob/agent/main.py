@@ -19,6 +19,7 @@ from elasticjob.agent.config import AgentConfig, agent_id_for
 from elasticjob.agent.fetch import AppCache
 from elasticjob.agent.gc import collect
 from elasticjob.agent.link import MasterLink
+from elasticjob.agent.runas import Credentials, check_runs_as, sdk_probe
 from elasticjob.agent.tasks import TaskManager, sandbox_mode
 from elasticjob.registry import JsonStore, Layout, connect
 
@@ -105,6 +106,7 @@ def run_agent(config: AgentConfig) -> None:
     if config.run_as is not None:
         run_as = config.run_as
         log.info("shards run as %s (uid %d, gid %d)", run_as.user, run_as.uid, run_as.gid)
+        threading.Thread(target=_check_sdk_runs_as, args=(run_as,), name="run-as-check", daemon=True).start()
     elif os.geteuid() == 0:
         log.warning("shards run as root (--run-as root): a shard can do anything on this host")
     if config.join_token and config.master_tls is None:
@@ -195,3 +197,12 @@ class _Membership:
             except KazooException as exc:
                 log.warning("agent membership: %s", type(exc).__name__)
             self._wake.wait(5.0)
+
+
+def _check_sdk_runs_as(run_as: Credentials) -> None:
+    """Warn once, off the start-up path, when the shards' user cannot run this interpreter and package."""
+    problem = check_runs_as(run_as, sdk_probe())
+    if problem is not None:
+        log.warning("SIMPLE and DATAFLOW shards will fail: %s cannot run %s with this package (%s); "
+                    "install the agent where that user can read it, or give --run-as another user",
+                    run_as.user, sys.executable, problem)

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import os
 import pwd
+import subprocess
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_RUN_AS", "Credentials", "resolve_run_as"]
+__all__ = ["DEFAULT_RUN_AS", "Credentials", "check_runs_as", "resolve_run_as", "sdk_probe"]
 
 DEFAULT_RUN_AS = "nobody"
 
@@ -68,3 +71,24 @@ def _uid(name: str) -> int:
     if not name.isdigit():
         raise ValueError(f"--run-as {name}: no such user on this host")
     return int(name)
+
+
+def sdk_probe() -> list[str]:
+    """What a SIMPLE or DATAFLOW shard needs to run: this interpreter, importing this package."""
+    return [sys.executable, "-c", "import elasticjob.sdk.runner"]
+
+
+def check_runs_as(credentials: Credentials, argv: Sequence[str], timeout: float = 30.0) -> str | None:
+    """Run ``argv`` as ``credentials`` (from ``/``) and say why it failed, or None when it ran: an agent
+    installed where its user cannot reach (a virtualenv under ``/root``) would fail every SDK shard."""
+    groups = ",".join(str(g) for g in credentials.groups)
+    drop = ["setpriv", f"--reuid={credentials.uid}", f"--regid={credentials.gid}",
+            f"--groups={groups}" if groups else "--clear-groups"]
+    try:
+        done = subprocess.run([*drop, *argv], cwd="/", capture_output=True, text=True, timeout=timeout,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    if done.returncode == 0:
+        return None
+    return (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]

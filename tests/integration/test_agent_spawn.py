@@ -180,3 +180,19 @@ def test_a_dropped_process_still_gets_its_limit_and_joins_its_cgroup(tmp_path: P
     pid, uid = out.splitlines()[0].split()
     assert uid == "65533" and procs.read_text().strip() == pid  # written while privileged
     assert address_space_limits(out) == [str(KIB_256M * 1024)] * 2
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="dropping to another user needs root (CI runs as root)")
+def test_the_agent_can_tell_whether_the_shards_user_can_run_a_program(tmp_path: Path) -> None:
+    from elasticjob.agent.runas import check_runs_as, resolve_run_as
+
+    nobody = resolve_run_as("nobody", euid=0)
+    assert nobody is not None
+    assert check_runs_as(nobody, ["/bin/sh", "-c", "test \"$(id -u)\" = " + str(nobody.uid)]) is None
+    hidden = tmp_path / "private"
+    hidden.mkdir(mode=0o700)
+    program = hidden / "program.sh"
+    program.write_text("#!/bin/sh\nexit 0\n")
+    program.chmod(0o755)
+    problem = check_runs_as(nobody, [str(program)])
+    assert problem is not None and "Permission denied" in problem
