@@ -1,5 +1,6 @@
 """Checking a request's credentials against the auth file: HTTP Basic (a user's password) and bearer
-tokens (``Authorization: Bearer <token>``).
+tokens (``Authorization: Bearer <token>``; also ``token <token>``, as the hosted job services' APIs send
+it, and DC/OS's ``token=<token>``; their ``username`` header is not needed: the token says who).
 
 Argon2 is slow on purpose, so what was verified is remembered: the SHA-256 of the credential (never the
 credential) with its outcome, for ``CACHE_SECONDS``, at most ``CACHE_SIZE`` entries. A wrong credential is
@@ -69,7 +70,10 @@ class Authenticator:
         return principal
 
     def _verify(self, header: str) -> Principal | None:
-        scheme, _, value = header.strip().partition(" ")
+        text = header.strip()
+        if text[:6].lower() == "token=":  # DC/OS's form: ``Authorization: token=<token>``
+            text = "token " + text[6:]
+        scheme, _, value = text.partition(" ")
         value = value.strip()
         if scheme.lower() == "basic":
             try:
@@ -83,9 +87,10 @@ class Authenticator:
             if user is None or user.password_hash is None or not verify_secret(user.password_hash, password):
                 return None
             return Principal(user.name, user.role, user.groups)
-        if scheme.lower() == "bearer" and value:
+        # ``token`` as the hosted services' APIs send it (``Authorization: token <api token>``).
+        if scheme.lower() in ("bearer", "token") and value:
             for user in self.config.users:
                 if user.token_hash is not None and verify_secret(user.token_hash, value):
                     return Principal(user.name, user.role, user.groups)
             return None
-        raise BadCredentials("use HTTP Basic or a bearer token")
+        raise BadCredentials("use HTTP Basic or a bearer token (Bearer <token>, token <token>, token=<token>)")

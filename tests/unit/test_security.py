@@ -157,9 +157,13 @@ def test_basic_and_bearer_credentials_and_what_is_remembered_of_them() -> None:
     bot = auth.authenticate(f"Bearer {TOKEN}")
     assert bot is not None and bot.name == "bot" and bot.role is Role.VIEWER
     assert auth.authenticate("Bearer nope-nope-nope") is None
+    # The hosted services' scheme and DC/OS's form carry the same token.
+    for header in (f"token {TOKEN}", f"Token {TOKEN}", f"token={TOKEN}"):
+        assert auth.authenticate(header) == bot, header
+    assert auth.authenticate("token=nope-nope-nope") is None
     now[0] += 10_000
     assert auth.cached(_basic("alice", PASSWORD)) == (False, None)  # forgotten after a while
-    for bad in ("Digest abc", "Basic !!!", "Basic " + base64.b64encode(b"no-colon").decode()):
+    for bad in ("Digest abc", "token", "token=", "Basic !!!", "Basic " + base64.b64encode(b"no-colon").decode()):
         with pytest.raises(BadCredentials):
             auth.authenticate(bad)
 
