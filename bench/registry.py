@@ -192,9 +192,10 @@ def run(quick: bool) -> Figure:
                 follower = cluster.followers()[0]
                 with profiled("registry-console", {"follower": follower.pid}):
                     console = console_latencies(follower.url, reads // 20, jobs)
-                registrations = cluster.register_jobs(
-                    probe_job(f"more-{i:06d}", IDLE) for i in range(extra)
-                )
+                with profiled("registry-registrations", {"leader": leader.pid}):
+                    registrations = cluster.register_jobs(
+                        probe_job(f"more-{i:06d}", IDLE) for i in range(extra)
+                    )
                 memory = max(memory, rss_mib(leader.pid))
                 cluster.register_jobs([probe_job("tick", "* * * * * ?")])
                 standby = cluster.followers()[0]
