@@ -11,6 +11,8 @@ what it passes on, the application answers. Metrics count both alike.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp
 
@@ -41,6 +43,7 @@ def create_app(
     metronome: APIRouter | None = None,
     cluster: APIRouter | None = None,
     authenticator: Authenticator | None = None,
+    dialects: Sequence[APIRouter] = (),
 ) -> ASGIApp:
     app = FastAPI(
         title="ElasticJob",
@@ -57,6 +60,8 @@ def create_app(
             app.include_router(cluster, prefix=prefix, include_in_schema=documented)
     if metronome is not None:
         app.include_router(metronome)
+    for dialect in dialects:  # the hosted services' APIs (``regions``)
+        app.include_router(dialect)
     app.include_router(ops_router(leader, metrics))
     app.include_router(auth_router(authenticator))
     install_console(app)

@@ -66,7 +66,9 @@ class JobService:
         self._upcoming: dict[tuple[str | None, str, str], tuple[int, dt.datetime | None]] = {}
 
     # ---- jobs -----------------------------------------------------------------------------------
-    def register_job(self, job: Job) -> Job:
+    def register_job(self, job: Job, run_now: bool = False) -> Job:
+        """Register ``job``; with ``run_now`` its first firing is queued in the same transaction (a job that
+        runs once when it is created, as a Kubernetes Job does: never registered without its run)."""
         job = keep_secrets(_with_secrets(job, None), None)  # a mask is no value to store (422)
         self._check_schedule(job)
         self._check_job_urls(job)
@@ -79,7 +81,9 @@ class JobService:
             self._add_app_ops(txn, job, previous=None)
             txn.create(self.layout.job(job.jobName), job.as_json())
             # The cron cursor starts at registration: firings due while no leader runs are still caught up.
-            queue = ReadyQueue(cursor=dt.datetime.now(dt.UTC)).to_json()
+            now = dt.datetime.now(dt.UTC)
+            first = (Firing.trigger(now),) if run_now else ()
+            queue = ReadyQueue(cursor=now, firings=first).to_json()
             stale = self.state.queue(job.jobName)
             if stale is None:
                 txn.create(self.layout.ready(job.jobName), queue)

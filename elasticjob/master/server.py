@@ -23,6 +23,7 @@ from elasticjob.api.app import create_app
 from elasticjob.api.cluster import ClusterView, cluster_router
 from elasticjob.api.metrics import MasterMetrics
 from elasticjob.api.metronome import metronome_router
+from elasticjob.api.regions import regions_router
 from elasticjob.api.runs import RunsView
 from elasticjob.api.runtime import LeaderState, forwarder, runtime_router
 from elasticjob.api.service import JobService
@@ -197,7 +198,9 @@ def run_master(config: MasterConfig) -> None:
     v1 = metronome_router(jobs, runs, forwarder(leadership))
     cluster = cluster_router(ClusterView(state, departures, leader, client))
     authenticator = Authenticator(config.auth) if config.auth is not None else None
-    app = create_app(jobs, leader, metrics, config.max_body_bytes, runtime, v1, cluster, authenticator)
+    regions = regions_router(jobs, runs, hub, forwarder(leadership))
+    app = create_app(jobs, leader, metrics, config.max_body_bytes, runtime, v1, cluster, authenticator,
+                     dialects=[regions])
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -93,4 +93,4 @@ class Authenticator:
                 if user.token_hash is not None and verify_secret(user.token_hash, value):
                     return Principal(user.name, user.role, user.groups)
             return None
-        raise BadCredentials("use HTTP Basic or a bearer token (Bearer <token>, token <token>, token=<token>)")
+        raise BadCredentials("use HTTP Basic or a token (Bearer <token>, token <token>, token=<token>)")

@@ -6,7 +6,8 @@ theirs when its name is one of the groups or starts with one followed by a dot (
 the same rule, so a team names both under its prefix. Everything else does not exist for them:
 
 - a route that names a job or app in its path (``/job/jobs/{name}/...``, ``/job/{name}/disable``,
-  ``/app/{name}``, ``/job/tasks/{taskId}/logs`` by the task id's job, ``/v1/jobs/{id}/...``) answers 403
+  ``/app/{name}``, ``/job/tasks/{taskId}/logs`` by the task id's job, ``/v1/jobs/{id}/...``,
+  ``/v1/regions/{region}/jobs/{name}/...``) answers 403
   "outside your groups" for a name outside them — whether or not it exists, so nothing leaks
   (``named_in_path``, checked by the auth middleware before anything answers);
 - a write that names one in its body (register, update, deregister, trigger, an app's registration, a
@@ -30,6 +31,7 @@ _JOB_PATHS = [
     re.compile(r"/job/jobs/([^/]+)(?:/.*)?"),
     re.compile(r"/job/([^/]+)/(?:enable|disable)/?"),
     re.compile(r"(?:/service/metronome)?/v1/jobs/([^/]+)(?:/.*)?"),
+    re.compile(r"/v1/regions/[^/]+/jobs/([^/]+)(?:/.*)?"),
 ]
 _TASK_LOGS = re.compile(r"/job/tasks/([^/]+)/logs/?")
 _APP_PATH = re.compile(r"/app/([^/]+)(?:/.*)?")
