@@ -10,6 +10,7 @@ client that writes and then reads the same master sees its write.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime as dt
 from collections.abc import Callable
@@ -17,7 +18,9 @@ from typing import Any
 
 from elasticjob import cron
 from elasticjob.model import App, Conflict, Job, JobExecutionType, NotFound, Unavailable, ValidationFailed
+from elasticjob.model.jobmeta import JobMeta
 from elasticjob.model.masking import MaskedSecretUnknown, unmasked
+from elasticjob.model.names import DEFAULT_NAMESPACE, namespace_of
 from elasticjob.model.queue import NO_OVERRIDES, Firing, Overrides, ReadyQueue
 from elasticjob.model.run import StopRequest
 from elasticjob.registry import (
@@ -65,7 +68,9 @@ class JobService:
         self._upcoming: dict[tuple[str | None, str, str], tuple[int, dt.datetime | None]] = {}
 
     # ---- jobs -----------------------------------------------------------------------------------
-    def register_job(self, job: Job) -> Job:
+    def register_job(self, job: Job, creator: str | None = None) -> Job:
+        """Register ``job``; ``creator`` (the authenticated principal's name, None without auth) and the
+        time are recorded beside it (``job_meta``) in the same transaction."""
         job = _with_secrets(job, None)
         self._check_schedule(job)
         self._check_job_urls(job)
@@ -77,8 +82,10 @@ class JobService:
             txn = self.store.transaction()
             self._add_app_ops(txn, job, previous=None)
             txn.create(self.layout.job(job.jobName), job.as_json())
+            now = dt.datetime.now(dt.UTC)
+            self._add_meta_ops(txn, job.jobName, JobMeta.created(creator, now))
             # The cron cursor starts at registration: firings due while no leader runs are still caught up.
-            queue = ReadyQueue(cursor=dt.datetime.now(dt.UTC)).to_json()
+            queue = ReadyQueue(cursor=now).to_json()
             stale = self.state.queue(job.jobName)
             if stale is None:
                 txn.create(self.layout.ready(job.jobName), queue)
@@ -104,7 +111,11 @@ class JobService:
             if stored.model.effective_app_name != job.effective_app_name:
                 # The job moves to another app: an implied app it leaves without jobs goes with it.
                 self._add_orphaned_app_ops(txn, stored.model)
-            return txn.set(self.layout.job(job.jobName), job.as_json(), version=stored.version)
+            txn.set(self.layout.job(job.jobName), job.as_json(), version=stored.version)
+            known = self.state.job_meta(job.jobName)
+            meta = known[0] if known is not None else JobMeta()  # registered before metadata was kept
+            self._add_meta_ops(txn, job.jobName, meta.updated(dt.datetime.now(dt.UTC)))
+            return txn
 
         self._commit_deciding_again(update, f"job '{job.jobName}'")
         return job
@@ -121,6 +132,13 @@ class JobService:
 
     def job(self, name: str) -> Job:
         return self._job(name).model
+
+    def job_meta(self, name: str) -> dict[str, Any]:
+        """``{"jobName", "createdBy", "createdAt", "updatedAt"}`` of a job (each left out when unknown:
+        no authentication, or a job registered before they were recorded); NotFound for no such job."""
+        self._job(name)
+        known = self.state.job_meta(name)
+        return {"jobName": name, **(known[0].to_json() if known is not None else {})}
 
     def job_view(self, name: str, now: dt.datetime | None = None) -> bytes:
         """The job's configuration plus ``nextFireTime`` and ``lastFireTime`` (ISO 8601 in the job's time
@@ -157,12 +175,15 @@ class JobService:
         cursor = stored[0].cursor if stored is not None else None
         return self._next_fire(record, max(filter(None, (cursor, now or dt.datetime.now(dt.UTC)))))
 
-    def jobs_json(self, start: int, stop: int, jobs: JobScope = EVERYTHING) -> tuple[list[bytes], int]:
-        """The JSON of the jobs (of those ``jobs`` covers) at positions ``[start:stop]`` in name order, and
-        the number of them."""
-        if not jobs.confined:
+    def jobs_json(self, start: int, stop: int, jobs: JobScope = EVERYTHING,
+                  namespace: str | None = None) -> tuple[list[bytes], int]:
+        """The JSON of the jobs (of those ``jobs`` covers, and directly in ``namespace`` when given: see
+        ``in_namespace``) at positions ``[start:stop]`` in name order, and the number of them."""
+        if not jobs.confined and namespace is None:
             return self.state.jobs_json(start, stop)
         names = jobs.within(self.state.job_names())
+        if namespace is not None:
+            names = in_namespace(names, namespace)
         return self.state.jobs_json_named(names[start:stop]), len(names)
 
     def jobs(self, jobs: JobScope = EVERYTHING) -> list[Job]:
@@ -342,7 +363,10 @@ class JobService:
 
     def _next_fire(self, record: JobRecord, after: dt.datetime) -> dt.datetime | None:
         """The job's first instant after ``after``. Quartz fires on whole seconds, so the answer is the
-        same for every ``after`` within one second: each schedule's last answer is kept for its second."""
+        same for every ``after`` within one second: each schedule's last answer is kept for its second.
+        None while the job's schedule is switched off (``scheduleActive: false``)."""
+        if not record.schedule_active:
+            return None
         key = (record.cron, record.cron_dialect, record.time_zone)
         second = int(after.timestamp() // 1)
         known = self._upcoming.get(key)
@@ -427,10 +451,22 @@ class JobService:
         if self.state.app_disabled(app.model.appName):
             txn.delete(self.layout.disabled_app(app.model.appName))
 
+    def _add_meta_ops(self, txn: Transaction, name: str, meta: JobMeta) -> None:
+        """Write the job's metadata (over a stale record of an earlier job of that name, if one is left)."""
+        known = self.state.job_meta(name)
+        if known is None:
+            txn.create(self.layout.job_meta(name), meta.to_json())
+        else:
+            txn.set(self.layout.job_meta(name), meta.to_json(), version=known[1])
+
     def _add_job_removal_ops(self, txn: Transaction, job: Job, version: int) -> None:
-        """Delete a job's config and queued state. Running tasks stay until the scheduler kills them."""
+        """Delete a job's config, metadata and queued state. Running tasks stay until the scheduler kills
+        them."""
         name = job.jobName
         txn.delete(self.layout.job(name), version=version)
+        meta = self.state.job_meta(name)
+        if meta is not None:
+            txn.delete(self.layout.job_meta(name), version=meta[1])
         if self.state.job_disabled(name):
             txn.delete(self.layout.disabled_job(name))
         ready = self.state.queue(name)
@@ -497,6 +533,18 @@ class JobService:
     @staticmethod
     def _concurrent(exc: StoreError) -> Conflict:
         return Conflict(f"a concurrent change interfered ({exc}); read the current state and try again")
+
+
+def in_namespace(ordered: list[str], namespace: str) -> list[str]:
+    """Those of the sorted names ``ordered`` directly in ``namespace`` (``namespace_of``): ``a`` holds
+    ``a.x`` but not ``a.b.x`` (which is in ``a.b``). Found by bisection, except for the default namespace,
+    whose names (those without dots) are spread over the whole list."""
+    if namespace == DEFAULT_NAMESPACE:
+        return [name for name in ordered if namespace_of(name) == namespace]
+    prefix = namespace + "."
+    start = bisect.bisect_left(ordered, prefix)
+    stop = bisect.bisect_left(ordered, namespace + "/")  # "/" follows "." in code point order
+    return [name for name in ordered[start:stop] if "." not in name[len(prefix):]]
 
 
 def _with_secrets(job: Job, stored: Job | None) -> Job:
