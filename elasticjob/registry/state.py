@@ -1,7 +1,8 @@
 """Every master's in-memory view of its installation, kept current by a ``Mirror`` of ZooKeeper.
 
-Jobs, apps, disable markers, ready queues, running tasks, failover entries, tombstones and agents are read
-once when the master starts (or reconnects) and then maintained from watch events. API reads and the
+Jobs, their metadata (creator, times), apps, disable markers, ready queues, running tasks, failover entries,
+tombstones and agents are read once when the master starts (or reconnects) and then maintained from watch
+events. API reads and the
 leader's planning read from here only; nothing here reads ZooKeeper on a caller's thread.
 
 Memory: a job is kept as its normalised JSON (what the API shows) plus its app's name — about half a
