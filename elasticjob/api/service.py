@@ -362,7 +362,7 @@ class JobService:
         return stored
 
     def _next_fire(self, record: JobRecord, after: dt.datetime) -> dt.datetime | None:
-        """The job's first instant after ``after``. Quartz fires on whole seconds, so the answer is the
+        """The job's first instant after ``after``. Cron fires on whole seconds, so the answer is the
         same for every ``after`` within one second: each schedule's last answer is kept for its second.
         None while the job's schedule is switched off (``scheduleActive: false``)."""
         if not record.schedule_active:
@@ -370,7 +370,8 @@ class JobService:
         key = (record.cron, record.cron_dialect, record.time_zone)
         second = int(after.timestamp() // 1)
         known = self._upcoming.get(key)
-        if known is not None and known[0] == second:
+        # (An ISO 8601 start may fall within a second: an answer that has passed is computed again.)
+        if known is not None and known[0] == second and (known[1] is None or known[1] > after):
             return known[1]
         upcoming = cron.parse_cached(*key).next_fire(after)
         if len(self._upcoming) > 10_000:
