@@ -131,6 +131,13 @@ def principal_of(scope: Scope) -> Principal | None:
     return found if isinstance(found, Principal) else None
 
 
+def creator_of(request: Request) -> str | None:
+    """The name of the authenticated user making ``request`` (recorded as a job's creator); None without
+    authentication."""
+    principal = principal_of(request.scope)
+    return None if principal is None else principal.name
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key.lower() == name:

@@ -38,6 +38,7 @@ from elasticjob.api.bodies import path_name
 from elasticjob.api.ops import LeaderLookup
 from elasticjob.api.paging import MAX_PER_PAGE
 from elasticjob.model import NotFound, ValidationFailed
+from elasticjob.model.names import namespace_of
 from elasticjob.model.queue import iso
 from elasticjob.model.run import run_id
 from elasticjob.model.running import RunningTask
@@ -128,12 +129,6 @@ def agent_json(agent_id: str, announced: Mapping[str, Any], used: tuple[float, f
         value["goneAt"] = _seconds(gone.gone_at)
         value["runningTasks"] = 0
     return value
-
-
-def group_of(job_name: str) -> str:
-    """A job's group: its dotted id without the last part (``marketing.reports.daily`` is in
-    ``marketing.reports``); "" for a name without dots."""
-    return job_name.rpartition(".")[0]
 
 
 def summary_filter(params: Mapping[str, str]) -> tuple[str, str | None, str | None, str | None, str, bool]:
@@ -288,7 +283,7 @@ class ClusterView:
         for name in jobs.within(self.state.job_names()):
             if q and q not in name.lower():
                 continue
-            if group is not None and group_of(name) != group and not name.startswith(group + "."):
+            if group is not None and namespace_of(name) != group and not name.startswith(group + "."):
                 continue
             record = self.state.job_record(name)
             if record is None or (app is not None and record.app_name != app):
@@ -311,7 +306,7 @@ class ClusterView:
                 "jobs": [self._summary(*row) for row in rows[start:start + per_page]]}
 
     def _summary(self, name: str, record: JobRecord, disabled: bool) -> dict[str, Any]:
-        value: dict[str, Any] = {"jobName": name, "appName": record.app_name, "group": group_of(name),
+        value: dict[str, Any] = {"jobName": name, "appName": record.app_name, "group": namespace_of(name),
                                  "cron": record.cron, "disabled": disabled}
         if record.error is not None:
             value["error"] = record.error
@@ -330,6 +325,9 @@ class ClusterView:
         value: dict[str, Any] = {"jobName": name, "cron": record.cron, "timeZone": record.time_zone,
                                  "firings": []}
         if record.error is not None or record.cron is None:
+            return value
+        if not record.schedule_active:
+            value["scheduleActive"] = False  # switched off: no scheduled firing until switched on
             return value
         zone = cron.load_time_zone(record.time_zone)
         stored = self.state.queue(name)

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from elasticjob.api.auth import job_scope, require_in_scope
+from elasticjob.api.auth import creator_of, job_scope, require_in_scope
 from elasticjob.api.openapi import json_body
 from elasticjob.api.runs import RunsView
 from elasticjob.api.service import JobService
@@ -171,7 +171,7 @@ def metronome_router(service: JobService, runs: RunsView, forward: Forward) -> A
             return _error(409, f"Job with this id already exists: {spec.id}", id=spec.id)
         job = m.to_native(spec, spec.schedules[0] if spec.schedules else None)
         try:
-            await run_in_threadpool(service.register_job, job)
+            await run_in_threadpool(service.register_job, job, creator_of(request))
         except ValidationFailed as exc:
             raise _schedule_error(exc, "/schedules/0") from None
         except Conflict:

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from elasticjob.api.auth import job_scope, require_in_scope
+from elasticjob.api.auth import creator_of, job_scope, require_in_scope
 from elasticjob.api.bodies import form_model, json_model, name_body, path_name
 from elasticjob.api.openapi import json_body, json_response, name_or_json_body
 from elasticjob.api.paging import list_body, parse_paging
 from elasticjob.api.service import JobService
-from elasticjob.model import Job, ManualRun, NotFound, ValidationFailed
+from elasticjob.model import Job, ManualRun, NotFound, ValidationFailed, check_name
 from elasticjob.model.lenient import JOB_FORM
 from elasticjob.model.queue import Overrides
 from elasticjob.security.scopes import EVERYTHING, JobScope
@@ -38,11 +39,18 @@ def jobs_page(
     service: JobService, query: Mapping[str, str], path: str, jobs: JobScope = EVERYTHING
 ) -> tuple[bytes, dict[str, str]]:
     """``GET /job/jobs``: the JSON of the page ``query`` asks for (or of the whole list) of the jobs in
-    ``jobs``, and its headers; ``ValidationFailed`` for paging parameters out of range. Shared with
-    ``hot.HotReads``."""
+    ``jobs``, and its headers; ``ValidationFailed`` for paging parameters out of range or a namespace that
+    is no name. ``?namespace=`` keeps the jobs directly in that namespace. Shared with ``hot.HotReads``."""
     paging = parse_paging(query)
-    items, total = service.jobs_json(paging.start, paging.stop, jobs)
-    return list_body(items, total, paging, path)
+    namespace = query.get("namespace")
+    if namespace is not None:
+        try:
+            check_name(namespace)
+        except ValueError as exc:
+            raise ValidationFailed.field("namespace", str(exc)) from None
+    items, total = service.jobs_json(paging.start, paging.stop, jobs, namespace)
+    extra = "" if namespace is None else f"namespace={quote(namespace)}"
+    return list_body(items, total, paging, path, extra)
 
 
 def _require_job(request: Request, job: Job) -> None:
@@ -61,7 +69,7 @@ def job_router(service: JobService) -> APIRouter:
         ``applicationContext``, ``bootstrapScript`` and ``scriptCommandLine`` ``""`` (absent)."""
         job = _scheduled(await form_model(request, Job, JOB_FORM))
         _require_job(request, job)
-        await run_in_threadpool(service.register_job, job)
+        await run_in_threadpool(service.register_job, job, creator_of(request))
         return Response(status_code=204)
 
     @router.put("/update", status_code=204, openapi_extra=json_body(Job))
@@ -97,7 +105,9 @@ def job_router(service: JobService) -> APIRouter:
     @router.get("/jobs", response_model=None, openapi_extra=json_response("Job", many=True))
     async def jobs(request: Request) -> Response:
         """Registered jobs in name order: all of them (at most 10,000; ``X-Total-Count`` tells how many
-        exist and ``Link`` names the next page), or one page with ``?page=&per_page=`` (at most 1,000)."""
+        exist and ``Link`` names the next page), or one page with ``?page=&per_page=`` (at most 1,000);
+        ``?namespace=`` keeps those directly in a namespace (``a`` holds ``a.x``, not ``a.b.x``; ``default``
+        holds the names without dots)."""
         body, headers = jobs_page(service, request.query_params, request.url.path, job_scope(request))
         return Response(body, media_type="application/json", headers=headers)
 
@@ -105,6 +115,13 @@ def job_router(service: JobService) -> APIRouter:
     async def detail(jobName: str) -> Response:  # noqa: N803 - the original's path variable
         """One job's configuration with ``nextFireTime`` and ``lastFireTime``; 404 if it does not exist."""
         return Response(service.job_view(path_name(jobName, _no_job)), media_type="application/json")
+
+    @router.get("/jobs/{jobName}/meta")
+    async def meta(jobName: str) -> dict[str, Any]:  # noqa: N803
+        """Who registered the job (``createdBy``: the authenticated user; absent without authentication) and
+        when it was registered and last updated (``createdAt``, ``updatedAt``: ISO 8601, UTC), set by the
+        master; absent for a job registered before they were recorded. 404 if the job does not exist."""
+        return await run_in_threadpool(service.job_meta, path_name(jobName, _no_job))
 
     @router.get("/{jobName}/disable")
     async def is_disabled(jobName: str) -> bool:  # noqa: N803

@@ -2,13 +2,16 @@
 
 Without paging parameters a list is whole, as in Elastic-Job-Cloud, up to ``LIST_CAP`` items: a larger
 installation gets the first ``LIST_CAP`` and a ``Link: <...>; rel="next"`` header to page on. Every list
-answer carries ``X-Total-Count``.
+answer carries ``X-Total-Count``. ``envelope`` is the hosted dialects' form of a page: an object with
+``count``, ``next``, ``previous`` and ``results``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
 
 from fastapi.responses import Response
 
@@ -52,13 +55,16 @@ def _positive(params: Mapping[str, str], name: str, default: int, maximum: int) 
     return int(raw)
 
 
-def list_body(items: list[bytes], total: int, paging: Paging, path: str) -> tuple[bytes, dict[str, str]]:
-    """A JSON array of already-encoded items, and its ``X-Total-Count`` and next-page ``Link`` headers."""
+def list_body(items: list[bytes], total: int, paging: Paging, path: str,
+              query: str = "") -> tuple[bytes, dict[str, str]]:
+    """A JSON array of already-encoded items, and its ``X-Total-Count`` and next-page ``Link`` headers
+    (``query``: the filters the next page keeps, already encoded, e.g. ``namespace=a``)."""
     headers = {"X-Total-Count": str(total)}
     if paging.stop < total:
         per_page = paging.per_page if paging.requested else MAX_PER_PAGE
         page = paging.page + 1 if paging.requested else LIST_CAP // MAX_PER_PAGE + 1
-        headers["Link"] = f'<{path}?page={page}&per_page={per_page}>; rel="next"'
+        kept = f"{query}&" if query else ""
+        headers["Link"] = f'<{path}?{kept}page={page}&per_page={per_page}>; rel="next"'
     return b"[" + b",".join(items) + b"]", headers
 
 
@@ -66,3 +72,38 @@ def json_list(items: list[bytes], total: int, paging: Paging, path: str) -> Resp
     """``list_body`` as a response."""
     body, headers = list_body(items, total, paging, path)
     return Response(body, media_type="application/json", headers=headers)
+
+
+def envelope(
+    results: list[Any],
+    count: int,
+    page: int,
+    page_size: int,
+    url: str,
+    query: Sequence[tuple[str, str]] = (),
+    page_param: str = "page",
+) -> dict[str, Any]:
+    """The paginated answer of the hosted dialects: ``{"count", "next", "previous", "results"}`` (Django
+    REST framework's page-number form). Pure.
+
+    ``results`` is page ``page`` (from 1) of ``page_size`` items out of ``count``; ``url`` is the list's URL
+    without a query (absolute, as the dialects answer) and ``query`` the request's parameters, kept in
+    order in ``next`` and ``previous`` with ``page_param`` replaced. ``next`` is None on the last page (or
+    beyond it); ``previous`` is None on the first page, names the URL without ``page_param`` for the first
+    page (as Django REST framework does), and the last page from beyond the end.
+    """
+    if page < 1 or page_size < 1:
+        raise ValueError("page and page_size start at 1")
+    pages = max(1, -(-count // page_size))
+    kept = [(name, value) for name, value in query if name != page_param]
+
+    def link(number: int) -> str:
+        params = kept if number == 1 else [*kept, (page_param, str(number))]
+        return f"{url}?{urlencode(params)}" if params else url
+
+    return {
+        "count": count,
+        "next": link(page + 1) if page < pages else None,
+        "previous": link(min(page - 1, pages)) if page > 1 else None,
+        "results": results,
+    }

@@ -23,7 +23,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from elasticjob.api.auth import job_scope, require_in_scope
+from elasticjob.api.auth import creator_of, job_scope, require_in_scope
 from elasticjob.api.bodies import json_model, path_name
 from elasticjob.api.logs import MAX_LINES, LogReader
 from elasticjob.api.runs import RunsView
@@ -99,7 +99,7 @@ def regions_router(service: JobService, runs: RunsView, agents: LogReader, forwa
         document = await json_model(request, r.JobDocument)
         job = r.to_native(job_name, region, document, str(uuid.uuid4()), dt.datetime.now(dt.UTC))
         try:
-            await run_in_threadpool(service.register_job, job, True)
+            await run_in_threadpool(service.register_job, job, creator_of(request), True)
         except Conflict:
             raise Conflict(f"job '{job_name}' already exists") from None
         stored = state.job(job_name)

@@ -10,6 +10,7 @@ client that writes and then reads the same master sees its write.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime as dt
 from collections.abc import Callable
@@ -17,7 +18,9 @@ from typing import Any
 
 from elasticjob import cron
 from elasticjob.model import App, Conflict, Job, JobExecutionType, NotFound, Unavailable, ValidationFailed
+from elasticjob.model.jobmeta import JobMeta
 from elasticjob.model.masking import MaskedSecretUnknown, unmasked
+from elasticjob.model.names import DEFAULT_NAMESPACE, namespace_of
 from elasticjob.model.queue import NO_OVERRIDES, Firing, Overrides, ReadyQueue
 from elasticjob.model.run import StopRequest
 from elasticjob.model.secrets import keep_secrets
@@ -66,9 +69,11 @@ class JobService:
         self._upcoming: dict[tuple[str | None, str, str], tuple[int, dt.datetime | None]] = {}
 
     # ---- jobs -----------------------------------------------------------------------------------
-    def register_job(self, job: Job, run_now: bool = False) -> Job:
-        """Register ``job``; with ``run_now`` its first firing is queued in the same transaction (a job that
-        runs once when it is created, as a Kubernetes Job does: never registered without its run)."""
+    def register_job(self, job: Job, creator: str | None = None, run_now: bool = False) -> Job:
+        """Register ``job``; ``creator`` (the authenticated principal's name, None without auth) and the
+        time are recorded beside it (``job_meta``) in the same transaction; with ``run_now`` its first
+        firing is queued in that transaction too (a job that runs once when it is created, as a Kubernetes
+        Job does: never registered without its run)."""
         job = keep_secrets(_with_secrets(job, None), None)  # a mask is no value to store (422)
         self._check_schedule(job)
         self._check_job_urls(job)
@@ -80,8 +85,9 @@ class JobService:
             txn = self.store.transaction()
             self._add_app_ops(txn, job, previous=None)
             txn.create(self.layout.job(job.jobName), job.as_json())
-            # The cron cursor starts at registration: firings due while no leader runs are still caught up.
             now = dt.datetime.now(dt.UTC)
+            self._add_meta_ops(txn, job.jobName, JobMeta.created(creator, now))
+            # The cron cursor starts at registration: firings due while no leader runs are still caught up.
             first = (Firing.trigger(now),) if run_now else ()
             queue = ReadyQueue(cursor=now, firings=first).to_json()
             stale = self.state.queue(job.jobName)
@@ -114,7 +120,11 @@ class JobService:
             if stored.model.effective_app_name != written.effective_app_name:
                 # The job moves to another app: an implied app it leaves without jobs goes with it.
                 self._add_orphaned_app_ops(txn, stored.model)
-            return txn.set(self.layout.job(job.jobName), written.as_json(), version=stored.version)
+            txn.set(self.layout.job(job.jobName), written.as_json(), version=stored.version)
+            known = self.state.job_meta(job.jobName)
+            meta = known[0] if known is not None else JobMeta()  # registered before metadata was kept
+            self._add_meta_ops(txn, job.jobName, meta.updated(dt.datetime.now(dt.UTC)))
+            return txn
 
         self._commit_deciding_again(update, f"job '{job.jobName}'")
         return written
@@ -131,6 +141,13 @@ class JobService:
 
     def job(self, name: str) -> Job:
         return self._job(name).model
+
+    def job_meta(self, name: str) -> dict[str, Any]:
+        """``{"jobName", "createdBy", "createdAt", "updatedAt"}`` of a job (each left out when unknown:
+        no authentication, or a job registered before they were recorded); NotFound for no such job."""
+        self._job(name)
+        known = self.state.job_meta(name)
+        return {"jobName": name, **(known[0].to_json() if known is not None else {})}
 
     def job_view(self, name: str, now: dt.datetime | None = None) -> bytes:
         """The job's configuration plus ``nextFireTime`` and ``lastFireTime`` (ISO 8601 in the job's time
@@ -167,12 +184,15 @@ class JobService:
         cursor = stored[0].cursor if stored is not None else None
         return self._next_fire(record, max(filter(None, (cursor, now or dt.datetime.now(dt.UTC)))))
 
-    def jobs_json(self, start: int, stop: int, jobs: JobScope = EVERYTHING) -> tuple[list[bytes], int]:
-        """The JSON of the jobs (of those ``jobs`` covers) at positions ``[start:stop]`` in name order, and
-        the number of them."""
-        if not jobs.confined:
+    def jobs_json(self, start: int, stop: int, jobs: JobScope = EVERYTHING,
+                  namespace: str | None = None) -> tuple[list[bytes], int]:
+        """The JSON of the jobs (of those ``jobs`` covers, and directly in ``namespace`` when given: see
+        ``in_namespace``) at positions ``[start:stop]`` in name order, and the number of them."""
+        if not jobs.confined and namespace is None:
             return self.state.jobs_json(start, stop)
         names = jobs.within(self.state.job_names())
+        if namespace is not None:
+            names = in_namespace(names, namespace)
         return self.state.jobs_json_named(names[start:stop]), len(names)
 
     def jobs(self, jobs: JobScope = EVERYTHING) -> list[Job]:
@@ -351,12 +371,16 @@ class JobService:
         return stored
 
     def _next_fire(self, record: JobRecord, after: dt.datetime) -> dt.datetime | None:
-        """The job's first instant after ``after``. Quartz fires on whole seconds, so the answer is the
-        same for every ``after`` within one second: each schedule's last answer is kept for its second."""
+        """The job's first instant after ``after``. Cron fires on whole seconds, so the answer is the
+        same for every ``after`` within one second: each schedule's last answer is kept for its second.
+        None while the job's schedule is switched off (``scheduleActive: false``)."""
+        if not record.schedule_active:
+            return None
         key = (record.cron, record.cron_dialect, record.time_zone)
         second = int(after.timestamp() // 1)
         known = self._upcoming.get(key)
-        if known is not None and known[0] == second:
+        # (An ISO 8601 start may fall within a second: an answer that has passed is computed again.)
+        if known is not None and known[0] == second and (known[1] is None or known[1] > after):
             return known[1]
         upcoming = cron.parse_cached(*key).next_fire(after)
         if len(self._upcoming) > 10_000:
@@ -437,10 +461,22 @@ class JobService:
         if self.state.app_disabled(app.model.appName):
             txn.delete(self.layout.disabled_app(app.model.appName))
 
+    def _add_meta_ops(self, txn: Transaction, name: str, meta: JobMeta) -> None:
+        """Write the job's metadata (over a stale record of an earlier job of that name, if one is left)."""
+        known = self.state.job_meta(name)
+        if known is None:
+            txn.create(self.layout.job_meta(name), meta.to_json())
+        else:
+            txn.set(self.layout.job_meta(name), meta.to_json(), version=known[1])
+
     def _add_job_removal_ops(self, txn: Transaction, job: Job, version: int) -> None:
-        """Delete a job's config and queued state. Running tasks stay until the scheduler kills them."""
+        """Delete a job's config, metadata and queued state. Running tasks stay until the scheduler kills
+        them."""
         name = job.jobName
         txn.delete(self.layout.job(name), version=version)
+        meta = self.state.job_meta(name)
+        if meta is not None:
+            txn.delete(self.layout.job_meta(name), version=meta[1])
         if self.state.job_disabled(name):
             txn.delete(self.layout.disabled_job(name))
         ready = self.state.queue(name)
@@ -507,6 +543,18 @@ class JobService:
     @staticmethod
     def _concurrent(exc: StoreError) -> Conflict:
         return Conflict(f"a concurrent change interfered ({exc}); read the current state and try again")
+
+
+def in_namespace(ordered: list[str], namespace: str) -> list[str]:
+    """Those of the sorted names ``ordered`` directly in ``namespace`` (``namespace_of``): ``a`` holds
+    ``a.x`` but not ``a.b.x`` (which is in ``a.b``). Found by bisection, except for the default namespace,
+    whose names (those without dots) are spread over the whole list."""
+    if namespace == DEFAULT_NAMESPACE:
+        return [name for name in ordered if namespace_of(name) == namespace]
+    prefix = namespace + "."
+    start = bisect.bisect_left(ordered, prefix)
+    stop = bisect.bisect_left(ordered, namespace + "/")  # "/" follows "." in code point order
+    return [name for name in ordered[start:stop] if "." not in name[len(prefix):]]
 
 
 def _with_secrets(job: Job, stored: Job | None) -> Job:

@@ -18,6 +18,7 @@ from elasticjob.model.app import AppUrl, check_app_url
 from elasticjob.model.artifact import MAX_ARTIFACTS, Artifact
 from elasticjob.model.constraint import MAX_PATTERN_CONSTRAINTS, PatternConstraint
 from elasticjob.model.names import Name
+from elasticjob.model.sizes import ResourceSize, resources_of
 from elasticjob.model.webhook import MAX_WEBHOOKS, Webhook, check_webhooks
 
 MAX_SHARDS = 10_000
@@ -41,10 +42,28 @@ class ConcurrencyPolicy(enum.StrEnum):
 
 
 class CronDialect(enum.StrEnum):
-    """The language of a job's ``cron`` (absent: QUARTZ, Elastic-Job's own)."""
+    """The language of a job's ``cron`` (absent: told by the expression's form, ``infer_cron_dialect``)."""
 
     QUARTZ = "QUARTZ"  # 6-7 fields, seconds first (see elasticjob.cron.quartz)
     METRONOME = "METRONOME"  # DC/OS Metronome's 5-field Unix cron, day-of-month AND day-of-week
+    UNIX = "UNIX"  # classic 5-field crontab: day-of-month OR day-of-week (Vixie cron)
+    ISO8601 = "ISO8601"  # repeating interval R[n]/start/period (see elasticjob.cron.iso8601)
+
+
+_ISO8601_FORM = re.compile(r"\s*[Rr][0-9]*/")
+
+
+def infer_cron_dialect(expression: str) -> CronDialect:
+    """The language of a ``cron`` given without ``cronDialect``: ``R[n]/...`` is an ISO 8601 repeating
+    interval, 5 fields are Unix cron, anything else is Quartz (Elastic-Job's own, 6-7 fields).
+
+    The rule never changes the meaning of an expression valid before it: Quartz has 6 or 7 fields and no
+    field starts with ``R``, so both forms it tells apart were refused as Quartz."""
+    if _ISO8601_FORM.match(expression):
+        return CronDialect.ISO8601
+    if len(expression.split()) == 5:
+        return CronDialect.UNIX
+    return CronDialect.QUARTZ
 
 
 class JobType(enum.StrEnum):
@@ -128,8 +147,13 @@ class Job(BaseModel):
     jobParameter: str = Field(default="", max_length=65_536)
     cpuCount: float = Field(ge=0.001)
     memoryMB: float = Field(ge=1)
+    # A named size instead of cpuCount/memoryMB (model/sizes.py); absent unless used. The job keeps the name
+    # and the numbers it stands for.
+    resourceSize: ResourceSize | None = None
     failover: bool = False
     misfire: bool = False
+    # The schedule switch: false means no scheduled firings (manual runs still allowed). Absent when true.
+    scheduleActive: bool | None = None
     # Misfire accounting: at most this many firings wait; older than startingDeadlineSeconds -> MISSED.
     maxPendingFirings: int = Field(default=10, ge=1, le=1000)
     startingDeadlineSeconds: int | None = Field(default=None, ge=1)
@@ -176,6 +200,33 @@ class Job(BaseModel):
     beanName: str | None = None
     applicationContext: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _sized(cls, data: Any) -> Any:
+        """``resourceSize`` fills in ``cpuCount`` and ``memoryMB``; numbers given beside it must agree."""
+        if not isinstance(data, dict) or data.get("resourceSize") is None:
+            return data
+        try:
+            size = resources_of(data["resourceSize"])
+        except (ValueError, TypeError):
+            return data  # the field's own validation names it
+        filled = dict(data)
+        for field, value in (("cpuCount", size.cpu_count), ("memoryMB", size.memory_mb)):
+            given = filled.get(field)
+            if given is None:
+                filled[field] = value
+            elif isinstance(given, int | float) and not isinstance(given, bool) and float(given) != value:
+                raise FieldValueError(
+                    field, f"is {given}, but resourceSize {data['resourceSize']} means {value:g}; give "
+                    "either, or both agreeing"
+                )
+        return filled
+
+    @field_validator("scheduleActive")
+    @classmethod
+    def _switch(cls, value: bool | None) -> bool | None:
+        return None if value is None or value else False  # stored (and shown) only when off
+
     @field_validator("appURL")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
@@ -214,6 +265,8 @@ class Job(BaseModel):
             raise FieldValueError("cron", "is required for a DAEMON job (its executor runs the schedule)")
         if daemon and self.cronDialect not in (None, CronDialect.QUARTZ):
             raise FieldValueError("cronDialect", "a DAEMON job's schedule is Quartz cron")
+        if daemon and self.cron is not None and self.cron_dialect is not CronDialect.QUARTZ:
+            raise FieldValueError("cron", "a DAEMON job's schedule is Quartz cron (6-7 fields)")
         if self.cronDialect is not None and self.cron is None:
             raise FieldValueError("cronDialect", "names the language of cron, which is absent")
         for key in self.secretEnvironment or ():
@@ -236,8 +289,15 @@ class Job(BaseModel):
 
     @property
     def cron_dialect(self) -> CronDialect:
-        """The language of ``cron``: ``cronDialect``, else Quartz."""
-        return self.cronDialect or CronDialect.QUARTZ
+        """The language of ``cron``: ``cronDialect``, else told by its form (``infer_cron_dialect``)."""
+        if self.cronDialect is not None:
+            return self.cronDialect
+        return CronDialect.QUARTZ if self.cron is None else infer_cron_dialect(self.cron)
+
+    @property
+    def schedule_active(self) -> bool:
+        """Whether the schedule fires (``scheduleActive`` absent or true); manual runs are allowed anyway."""
+        return self.scheduleActive is not False
 
     @property
     def effective_app_name(self) -> str:

@@ -347,7 +347,7 @@ def stored_schedule(job: Job) -> ScheduleSpec | None:
         timezone=job.timeZone,
         startingDeadlineSeconds=job.startingDeadlineSeconds or DEFAULT_DEADLINE,
         concurrencyPolicy=policy,
-        enabled=True,
+        enabled=job.schedule_active,
     )
 
 

@@ -28,3 +28,14 @@ def check_name(value: str) -> str:
 # simply): clients and fuzzers generate from it.
 Name = Annotated[str, AfterValidator(check_name),
                  WithJsonSchema({"type": "string", "pattern": f"^[A-Za-z0-9_.-]{{1,{NAME_MAX_LENGTH}}}$"})]
+
+
+DEFAULT_NAMESPACE = "default"
+
+
+def namespace_of(name: str) -> str:
+    """The namespace (job group) of a job or app: its dotted name without the last part
+    (``chennanfei.test`` is in ``chennanfei``, ``a.b.c`` in ``a.b``); a name without dots is in
+    ``DEFAULT_NAMESPACE``. The job-group boundary of ``security.scopes`` follows the same dots, so a user
+    confined to a group is confined to its namespace. Pure."""
+    return name.rpartition(".")[0] or DEFAULT_NAMESPACE

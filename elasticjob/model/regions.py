@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from elasticjob.model.errors import FieldError, ValidationFailed
 from elasticjob.model.job import Job
+from elasticjob.model.names import namespace_of
 from elasticjob.model.run import Run
 
 DIALECT = "regions"
@@ -156,10 +157,6 @@ def timestamp(instant: dt.datetime | None) -> str | None:
     if instant is None:
         return None
     return instant.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def namespace_of(name: str) -> str:
-    return name.rpartition(".")[0] or "default"
 
 
 def instance_name(job_name: str, task_id: str) -> str:

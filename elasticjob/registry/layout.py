@@ -44,6 +44,14 @@ class Layout:
     def job(self, name: str) -> str:
         return f"{self.jobs}/{name}"
 
+    @property
+    def job_metas(self) -> str:
+        """Who created each job and when it was created and updated (``model.jobmeta``)."""
+        return f"{self.root}/config/job-meta"
+
+    def job_meta(self, name: str) -> str:
+        return f"{self.job_metas}/{name}"
+
     # state
     @property
     def ready_root(self) -> str:
@@ -133,6 +141,7 @@ class Layout:
         return (
             self.apps,
             self.jobs,
+            self.job_metas,
             self.ready_root,
             self.running_root,
             self.failover_root,

@@ -1,7 +1,8 @@
 """Every master's in-memory view of its installation, kept current by a ``Mirror`` of ZooKeeper.
 
-Jobs, apps, disable markers, ready queues, running tasks, failover entries, tombstones and agents are read
-once when the master starts (or reconnects) and then maintained from watch events. API reads and the
+Jobs, their metadata (creator, times), apps, disable markers, ready queues, running tasks, failover entries,
+tombstones and agents are read once when the master starts (or reconnects) and then maintained from watch
+events. API reads and the
 leader's planning read from here only; nothing here reads ZooKeeper on a caller's thread.
 
 Memory: a job is kept as its normalised JSON (what the API shows) plus its app's name — about half a
@@ -27,6 +28,7 @@ from pydantic import ValidationError
 
 from elasticjob.model import App, DomainError, Job, JobExecutionType
 from elasticjob.model.failover import FailoverEntry
+from elasticjob.model.jobmeta import JobMeta
 from elasticjob.model.masking import has_secrets, masked
 from elasticjob.model.queue import ReadyQueue, parse_iso
 from elasticjob.model.run import StopRequest
@@ -46,6 +48,7 @@ FAILOVER = "failover"
 LOST = "lost"
 AGENTS = "agents"
 STOPS = "stops"  # requests to stop a run: (job, firing id) -> StopRequest
+JOB_META = "job_meta"  # who created a job, when it was created and updated: job name -> JobMeta
 
 # Written by the leader alone (see ClusterState.own_runtime).
 LEADER_OWNED = (RUNNING, FAILOVER, LOST)
@@ -82,6 +85,7 @@ class JobRecord:
     daemon: bool = False
     job_type: str = "SCRIPT"
     error: str | None = None
+    schedule_active: bool = True  # False: the schedule is switched off (``scheduleActive``)
     full: bytes | None = None  # the JSON with its secrets, when it has some (``json`` masks them)
 
     @property
@@ -112,6 +116,7 @@ def decode_job(name: str, data: bytes) -> JobRecord:
         sys.intern(job.timeZone),
         job.jobExecutionType is JobExecutionType.DAEMON,
         sys.intern(job.jobType.value),
+        schedule_active=job.schedule_active,
         full=full,
     )
 
@@ -165,6 +170,7 @@ def collections(layout: Layout) -> list[Collection]:
         Collection(AGENTS, layout.agents, decode=_json),
         Collection(STOPS, layout.stops_root, depth=2,
                    decode=lambda _k, d: StopRequest.from_json(_json(_k, d))),
+        Collection(JOB_META, layout.job_metas, decode=lambda _k, d: JobMeta.from_json(_json(_k, d))),
     ]
 
 
@@ -271,6 +277,12 @@ class ClusterState:
         if node.value.error is not None:
             raise CorruptConfig(node.value.error)
         return bytes(node.value.json)
+
+    def job_meta(self, name: str) -> tuple[JobMeta, int] | None:
+        """Who created the job and when it was created and updated, with the znode's version; None for a
+        job registered before such records were kept (or one that does not exist)."""
+        node = self.mirror.get(JOB_META, name)
+        return None if node is None else (node.value, node.version)
 
     def job_count(self) -> int:
         return self.mirror.count(JOBS)

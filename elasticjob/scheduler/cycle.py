@@ -28,7 +28,7 @@ from elasticjob.model import (
     TaskState,
 )
 from elasticjob.model.failover import FailoverEntry
-from elasticjob.model.queue import NO_OVERRIDES, Firing, Overrides, ReadyQueue
+from elasticjob.model.queue import NO_OVERRIDES, Firing, FiringCause, Overrides, ReadyQueue
 from elasticjob.model.running import RunningTask
 from elasticjob.scheduler.firings import coalesce_pending, due_firings
 from elasticjob.scheduler.snapshot import AgentUsage, Snapshot
@@ -116,7 +116,8 @@ def plan_cycle(
         replacing = job.concurrencyPolicy is ConcurrencyPolicy.REPLACE and (
             snapshot.running.get(name) or snapshot.failover.get(name)
         )
-        if near and nxt is not None and not queue.firings and snapshot.job_enabled(job) and not replacing:
+        launchable = snapshot.job_enabled(job) and job.schedule_active and not replacing
+        if near and nxt is not None and not queue.firings and launchable:
             # Nothing pending and the next instant is near: queue it now, to be launched ahead of it.
             queue = replace(queue, cursor=nxt, firings=(Firing.cron(nxt),))
             nxt = schedule.next_fire(nxt)
@@ -220,9 +221,13 @@ def _obsolete(snapshot: Snapshot, job_name: str, task: RunningTask) -> str | Non
             return f"job '{job_name}' is no longer a DAEMON job"
         if not snapshot.job_enabled(job):
             return f"job '{job_name}' is disabled"
-    elif task.state is TaskState.STAGING and task.start_at is not None and not snapshot.job_enabled(job):
-        # Launched ahead of its instant: it has not started, and its job was disabled meanwhile.
-        return f"job '{job_name}' was disabled before its firing's instant"
+    elif task.state is TaskState.STAGING and task.start_at is not None:
+        # Launched ahead of its (cron) instant: it has not started, and its job was disabled or its schedule
+        # switched off meanwhile.
+        if not snapshot.job_enabled(job):
+            return f"job '{job_name}' was disabled before its firing's instant"
+        if not job.schedule_active:
+            return f"job '{job_name}' had its schedule switched off before its firing's instant"
     return None
 
 
@@ -245,6 +250,18 @@ def _advance_cron(
             result.missed.append((job.jobName, firing, "the job (or its app) was disabled before it started"))
         if queue.firings:
             queue = replace(queue, firings=(), reason="", missed=queue.missed + len(queue.firings))
+        upcoming = schedule.next_fire(cursor)
+        return replace(queue, cursor=now) if upcoming is not None and upcoming <= now else queue
+    if not job.schedule_active:
+        # The schedule is switched off: as for a disabled job, its instants pass without firings and the
+        # cron firings that were waiting never run — but manual runs are kept and start as usual.
+        crons = tuple(f for f in queue.firings if f.cause is FiringCause.CRON)
+        for firing in crons:
+            result.missed.append((job.jobName, firing, "the job's schedule was switched off before it ran"))
+        if crons:
+            kept = tuple(f for f in queue.firings if f.cause is not FiringCause.CRON)
+            queue = replace(queue, firings=kept, reason=queue.reason if kept else "",
+                            missed=queue.missed + len(crons))
         upcoming = schedule.next_fire(cursor)
         return replace(queue, cursor=now) if upcoming is not None and upcoming <= now else queue
     due = due_firings(schedule, cursor, now, job.misfire, limit)

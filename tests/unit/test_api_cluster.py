@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from elasticjob.api.cluster import agent_json, group_of, summary_filter, usage
+from elasticjob.api.cluster import agent_json, summary_filter, usage
 from elasticjob.model import ValidationFailed
 from elasticjob.model.running import RunningTask
 from elasticjob.model.task import TaskKind, TaskState
@@ -47,11 +47,6 @@ def test_departures_forget_an_agent_that_returns_and_keep_the_newest() -> None:
     assert [d.agent_id for d in departures.gone()] == ["c", "b"]
     departures.observe([Change("agents", "c", None, Node({}, 0)), Change("jobs", "b", Node({}, 0), None)])
     assert [d.agent_id for d in departures.gone()] == ["b"]
-
-
-def test_groups_are_dotted_prefixes() -> None:
-    assert group_of("marketing.reports.daily") == "marketing.reports"
-    assert group_of("plain") == ""
 
 
 def test_summary_filter_reads_and_refuses() -> None:

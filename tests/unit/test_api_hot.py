@@ -9,6 +9,7 @@ from typing import Any
 from starlette.types import Message, Receive, Scope, Send
 
 from elasticjob.api.hot import HotReads
+from elasticjob.api.service import in_namespace
 from elasticjob.model import NotFound
 from elasticjob.security.scopes import EVERYTHING, JobScope
 
@@ -23,8 +24,11 @@ class Jobs:
             raise NotFound(f"job '{name}' does not exist")
         return json.dumps({"jobName": name}).encode()
 
-    def jobs_json(self, start: int, stop: int, jobs: JobScope = EVERYTHING) -> tuple[list[bytes], int]:
+    def jobs_json(self, start: int, stop: int, jobs: JobScope = EVERYTHING,
+                  namespace: str | None = None) -> tuple[list[bytes], int]:
         names = jobs.only(JOBS)
+        if namespace is not None:
+            names = in_namespace(names, namespace)
         return [json.dumps({"jobName": n}).encode() for n in names[start:stop]], len(names)
 
 
@@ -82,6 +86,17 @@ def test_a_page_carries_the_total_and_the_next_page_link() -> None:
     assert [j["jobName"] for j in json.loads(body)] == JOBS[200:]
     assert "link" not in headers
     assert scope["route"].path == "/api/job/jobs"
+
+
+def test_a_namespace_filter_is_answered_and_kept_in_the_next_page_link() -> None:
+    status, headers, body, application, _ = call("GET", "/job/jobs", b"namespace=default&page=1&per_page=100")
+    assert status == 200 and application.seen == []
+    assert [j["jobName"] for j in json.loads(body)] == JOBS[:100]  # names without dots: namespace default
+    assert headers["link"] == '</job/jobs?namespace=default&page=2&per_page=100>; rel="next"'
+    status, headers, body, _, _ = call("GET", "/job/jobs", b"namespace=other")
+    assert status == 200 and json.loads(body) == [] and headers["x-total-count"] == "0"
+    status, _, _, application, _ = call("GET", "/job/jobs", b"namespace=a/b")  # not a name: the route's 422
+    assert status == 299 and application.seen == ["GET /job/jobs"]
 
 
 def test_without_paging_parameters_the_list_is_whole() -> None:

@@ -47,7 +47,3 @@ def test_instance_names_are_the_job_and_five_characters_of_the_task() -> None:
     assert one.startswith("myjob-") and len(one) == len("myjob-") + 5
     assert one == r.instance_name("myjob", "myjob@-@0@-@READY@-@a1@-@u1")
     assert one != r.instance_name("myjob", "myjob@-@1@-@READY@-@a1@-@u2")
-
-
-def test_a_namespace_is_the_dotted_prefix_or_default() -> None:
-    assert r.namespace_of("job-api") == "default" and r.namespace_of("team.job") == "team"

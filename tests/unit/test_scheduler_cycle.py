@@ -1090,3 +1090,39 @@ def test_pattern_constraints_choose_the_agent_and_artifacts_travel_with_the_laun
     assert by_job["like"].spec["artifacts"] == [
         {"uri": "http://repo/tool.sh", "extract": True, "executable": True, "cache": False}]
     assert "artifacts" not in by_job["unlike"].spec  # a job without artifacts launches as it always did
+
+
+# ---- the schedule switch (scheduleActive: false) ------------------------------------------------------
+
+
+def test_a_switched_off_schedule_fires_nothing_and_its_cursor_moves_to_now() -> None:
+    plan = cycle(snapshot([make_job(scheduleActive=False)], agents=TWO_AGENTS), now=s(61), ahead=AHEAD)
+    assert plan.launches == [] and plan.collapsed == {}
+    assert plan.queue_writes == [QueueWrite("job", ReadyQueue(cursor=s(61)), 3)]
+
+
+def test_a_switched_off_schedule_drops_waiting_cron_firings_but_runs_manual_ones() -> None:
+    trigger = Firing.trigger(s(3), "manual-1")
+    queued = ReadyQueue(cursor=s(2), firings=(Firing.cron(s(2)), trigger))
+    snap = snapshot([make_job(scheduleActive=False)], agents=TWO_AGENTS, queues={"job": (queued, 1)})
+    plan = cycle(snap, now=s(9))
+    assert {launch.task.firing_id for launch in plan.launches} == {"manual-1"} and len(plan.launches) == 5
+    assert [(job, f.firing_id) for job, f, _ in plan.missed] == [("job", Firing.cron(s(2)).firing_id)]
+    assert "switched off" in plan.missed[0][2]
+    assert write_of(plan).queue.missed == 1 and write_of(plan).queue.cursor == s(9)
+
+
+def test_a_schedule_switched_on_again_does_not_fire_the_instants_it_was_off_for() -> None:
+    off = cycle(snapshot([make_job(scheduleActive=False)], agents=TWO_AGENTS), now=s(61))
+    on = cycle(snapshot([make_job()], agents=TWO_AGENTS, queues={"job": (write_of(off).queue, 4)}), now=s(61.5))
+    assert on.launches == [] and on.next_wake == s(62)
+
+
+def test_shards_launched_ahead_are_killed_if_the_schedule_is_switched_off_before_the_instant() -> None:
+    waiting = replace(running_task("job", 0, "a1", firing=cron_id(4)), state=TaskState.STAGING, start_at=s(4))
+    snap = snapshot([make_job(shards=1, scheduleActive=False)], agents=TWO_AGENTS, running=[waiting],
+                    queues={"job": (ReadyQueue(cursor=s(4)), 5)})
+    plan = cycle(snap, now=s(3.5), ahead=AHEAD)
+    assert plan.kills == [TaskKill("a1", waiting.task_id,
+                                   "job 'job' had its schedule switched off before its firing's instant")]
+    assert plan.launches == [] and plan.queue_writes == []  # and nothing is queued in its stead

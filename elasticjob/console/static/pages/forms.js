@@ -14,7 +14,7 @@ const JOB_FIELDS = [
   { key: "appName", type: "app" },
   { key: "description", type: "textarea" },
   { key: "cron", type: "text", hint: "cronHint" },
-  { key: "cronDialect", type: "select", options: ["", "QUARTZ", "METRONOME"] },
+  { key: "cronDialect", type: "select", options: ["", "QUARTZ", "UNIX", "ISO8601", "METRONOME"] },
   { key: "timeZone", type: "text", placeholder: "UTC" },
   { key: "jobExecutionType", type: "select", options: ["TRANSIENT", "DAEMON"] },
   { key: "shardingTotalCount", type: "number", required: true, min: 1, step: 1 },
