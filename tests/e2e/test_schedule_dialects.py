@@ -43,9 +43,10 @@ def _job(name: str, cron: str, out: Path, **extra: Any) -> dict[str, Any]:
             "memoryMB": 32, "environment": {"OUT": str(out)}, **extra}
 
 
-def test_an_r3_schedule_runs_exactly_three_times_then_never_again(cluster: Cluster, tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    out.mkdir()
+def test_an_r3_schedule_runs_exactly_three_times_then_never_again(
+    cluster: Cluster, tmp_path: Path, shard_dir: Path
+) -> None:
+    out = shard_dir
     url = _start(cluster, tmp_path)
     with cluster.api as client:
         _app(client, url)
@@ -71,9 +72,10 @@ def test_an_r3_schedule_runs_exactly_three_times_then_never_again(cluster: Clust
         assert client.get("/job/jobs/thrice/firings").json()["firings"] == []
 
 
-def test_a_switched_off_schedule_fires_nothing_but_runs_when_triggered(cluster: Cluster, tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    out.mkdir()
+def test_a_switched_off_schedule_fires_nothing_but_runs_when_triggered(
+    cluster: Cluster, tmp_path: Path, shard_dir: Path
+) -> None:
+    out = shard_dir
     url = _start(cluster, tmp_path)
     with cluster.api as client:
         _app(client, url)
