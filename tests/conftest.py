@@ -1,4 +1,5 @@
-"""Shared fixtures: one real ZooKeeper server for the session, a fresh namespace per test."""
+"""Shared fixtures: one real ZooKeeper server for the session, a fresh namespace per test, and the auth
+file every test master starts with (``api_users``; none with ``ELASTICJOB_TEST_AUTH=0``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from kazoo.client import KazooClient
 
 from elasticjob.common.net import free_port
 from elasticjob.dev.zookeeper import DockerZooKeeper, LocalZooKeeper, docker_available, find_classpath
-from tests.support import MasterProcess
+from tests.support import ApiUsers, MasterProcess, suite_auth_enabled
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +38,13 @@ def zk_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = LocalZooKeeper(tmp_path_factory.mktemp("zookeeper"), free_port()).start()
     yield server.hosts
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def api_users(tmp_path_factory: pytest.TempPathFactory) -> ApiUsers | None:
+    """The auth file (an admin, an operator and a viewer) that test masters start with, written once per
+    session; None when ``ELASTICJOB_TEST_AUTH=0`` runs the suite without auth."""
+    return ApiUsers.write(tmp_path_factory.mktemp("auth")) if suite_auth_enabled() else None
 
 
 @pytest.fixture
@@ -67,13 +75,16 @@ def zk(zk_hosts: str) -> Iterator[KazooClient]:
 
 
 @pytest.fixture
-def master_factory(zk_hosts: str, tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
-    """Start masters as real processes; every one started is stopped after the test."""
+def master_factory(zk_hosts: str, tmp_path: Path, api_users: ApiUsers | None) -> Iterator:  # type: ignore[type-arg]
+    """Start masters as real processes, with the session's auth file unless ``auth=False``; every one
+    started is stopped after the test."""
     started: list[MasterProcess] = []
 
-    def start(namespace: str, *extra: str, wait: float = 30.0, session_timeout: float = 4.0) -> MasterProcess:
+    def start(namespace: str, *extra: str, wait: float = 30.0, session_timeout: float = 4.0,
+              auth: bool = True) -> MasterProcess:
         master = MasterProcess(
-            zk_hosts, namespace, tmp_path / f"m{len(started)}", *extra, session_timeout=session_timeout
+            zk_hosts, namespace, tmp_path / f"m{len(started)}", *extra, session_timeout=session_timeout,
+            auth=api_users if auth else None,
         )
         started.append(master)
         return master.start(wait=wait)

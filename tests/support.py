@@ -1,8 +1,14 @@
-"""Test helpers: the package's real-process helpers (``elasticjob.dev.processes``) and ZooKeeper snapshots."""
+"""Test helpers: the package's real-process helpers (``elasticjob.dev.processes``) and ZooKeeper snapshots.
+
+Test masters require credentials by default (the ``api_users`` fixture): call them through
+``master.http()``, ``master.get()``/``post()``, ``auth=master.auth`` or, for a CLI child, ``master.env()``.
+``ELASTICJOB_TEST_AUTH=0`` runs the suite without auth files, as before.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 
@@ -11,6 +17,7 @@ from kazoo.exceptions import NoNodeError
 
 from elasticjob.dev.processes import (
     AgentProcess,
+    ApiUsers,
     ChildProcess,
     MasterProcess,
     build_tarball,
@@ -18,8 +25,14 @@ from elasticjob.dev.processes import (
 )
 
 __all__ = [
-    "AgentProcess", "ChildProcess", "MasterProcess", "TcpProxy", "build_tarball", "wait_until", "zk_tree"
+    "AgentProcess", "ApiUsers", "ChildProcess", "MasterProcess", "TcpProxy", "build_tarball",
+    "suite_auth_enabled", "wait_until", "zk_tree",
 ]
+
+
+def suite_auth_enabled() -> bool:
+    """Whether test masters start with an auth file: yes unless ``ELASTICJOB_TEST_AUTH=0``."""
+    return os.environ.get("ELASTICJOB_TEST_AUTH", "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
 def zk_tree(client: KazooClient, root: str) -> dict[str, bytes]:
@@ -36,8 +49,6 @@ def zk_tree(client: KazooClient, root: str) -> dict[str, bytes]:
         tree[path] = data
         stack.extend(f"{path}/{child}" for child in children)
     return tree
-
-
 
 
 class TcpProxy:

@@ -8,13 +8,15 @@ is what a master sends — spends ~0.05 ms.
 ``post_all(url, path, bodies, clients)`` POSTs JSON bodies from ``clients`` worker processes
 (``python -m elasticjob.dev.httpload``), each on one keep-alive connection, started together once every
 worker is connected; it returns the seconds from the start to the last answer and raises if any answer
-was not a 2xx.
+was not a 2xx. Both take ``authorization``, an ``Authorization`` header value sent with every request (for
+a master with an auth file); the workers get it through their environment, not their command line.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -25,16 +27,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+_AUTHORIZATION_ENV = "ELASTICJOB_HTTPLOAD_AUTHORIZATION"
+
 
 class Connection:
-    """One keep-alive HTTP/1.1 connection to ``url``'s host."""
+    """One keep-alive HTTP/1.1 connection to ``url``'s host; ``authorization``: sent with every request."""
 
-    def __init__(self, url: str, timeout: float = 60.0) -> None:
+    def __init__(self, url: str, timeout: float = 60.0, authorization: str | None = None) -> None:
         address = urlsplit(url)
         host, port = address.hostname or "127.0.0.1", address.port or 80
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.host = f"{host}:{port}".encode()
+        self.authorization = b"Authorization: " + authorization.encode() + b"\r\n" if authorization else b""
         self.buffer = b""
 
     def close(self) -> None:
@@ -50,6 +55,7 @@ class Connection:
         self, method: bytes, target: str, body: bytes = b"", content_type: bytes = b""
     ) -> tuple[int, bytes]:
         head = method + b" " + target.encode() + b" HTTP/1.1\r\nHost: " + self.host + b"\r\n"
+        head += self.authorization
         if body or method == b"POST":
             head += b"Content-Type: " + content_type + b"\r\n"
             head += b"Content-Length: " + str(len(body)).encode() + b"\r\n"
@@ -76,8 +82,11 @@ class Connection:
         self.buffer += chunk
 
 
-def post_all(url: str, path: str, bodies: Iterable[dict[str, Any]], clients: int = 8) -> float:
+def post_all(
+    url: str, path: str, bodies: Iterable[dict[str, Any]], clients: int = 8, authorization: str | None = None
+) -> float:
     """POST every body to ``url + path`` from ``clients`` processes; the seconds it took."""
+    env = {**os.environ, _AUTHORIZATION_ENV: authorization or ""}
     with tempfile.TemporaryDirectory(prefix="httpload-") as tmp:
         source = Path(tmp) / "bodies.jsonl"
         count = 0
@@ -89,7 +98,7 @@ def post_all(url: str, path: str, bodies: Iterable[dict[str, Any]], clients: int
             subprocess.Popen(
                 [sys.executable, "-m", "elasticjob.dev.httpload", "--url", url, "--path", path,
                  "--bodies", str(source), "--worker", str(index), "--workers", str(clients)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
             )
             for index in range(min(clients, max(count, 1)))
         ]
@@ -119,7 +128,7 @@ def post_all(url: str, path: str, bodies: Iterable[dict[str, Any]], clients: int
 
 def _worker(url: str, path: str, bodies: Path, index: int, workers: int) -> None:
     lines = bodies.read_text().splitlines()[index::workers]
-    connection = Connection(url)
+    connection = Connection(url, authorization=os.environ.get(_AUTHORIZATION_ENV) or None)
     print("ready", flush=True)
     sys.stdin.readline()  # "go"
     failed = 0

@@ -3,10 +3,15 @@
 A master is started on port 0 for both listeners and reports the ports it bound in
 ``DATA_DIR/master.json``, so two processes can never be handed the same port. Every child is ended only
 through its own pid.
+
+A master given ``ApiUsers`` (an auth file of one user per role, with known secrets) requires credentials;
+``MasterProcess.auth``, ``http()``, ``get()``/``post()`` and ``env()`` carry the admin's, and are the same
+calls without credentials for a master without an auth file, so one test body serves both.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -16,10 +21,12 @@ import sys
 import tarfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
+from argon2 import PasswordHasher
 
 T = TypeVar("T")
 
@@ -82,20 +89,75 @@ class ChildProcess:
                 self.process.wait(timeout=10)
 
 
+# Argon2id at its cheapest: the master verifies whatever parameters a hash names, and the tests' secrets
+# guard nothing, so each master's first check of a credential costs a millisecond instead of ~150 ms
+# (hundreds of masters per suite run).
+_CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@dataclass(frozen=True)
+class ApiUsers:
+    """An auth file (``elasticjob master --auth-file``) of one user per role, named after the role, all
+    with ``password``; the admin also has the bearer ``token``. Made once by ``write``, shared by every
+    master that is given it."""
+
+    path: Path
+    password: str = "test password 0123"
+    token: str = "test-admin-token-0123456789"
+
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    VIEWER = "viewer"
+
+    @classmethod
+    def write(cls, directory: Path) -> ApiUsers:
+        """Write ``directory/auth.toml`` and return its users."""
+        made = cls(directory / "auth.toml")
+        password = _CHEAP_HASHER.hash(made.password)
+        lines = []
+        for role in (cls.ADMIN, cls.OPERATOR, cls.VIEWER):
+            lines += ["[[users]]", f'name = "{role}"', f'role = "{role}"', f'password_hash = "{password}"']
+            if role == cls.ADMIN:
+                lines.append(f'token_hash = "{_CHEAP_HASHER.hash(made.token)}"')
+            lines.append("")
+        directory.mkdir(parents=True, exist_ok=True)
+        made.path.write_text("\n".join(lines))
+        return made
+
+    def basic(self, user: str = ADMIN) -> httpx.BasicAuth:
+        """HTTP Basic as ``user`` (``ADMIN``, ``OPERATOR`` or ``VIEWER``)."""
+        return httpx.BasicAuth(user, self.password)
+
+    def authorization(self, user: str = ADMIN) -> str:
+        """The ``Authorization`` header's value for HTTP Basic as ``user``."""
+        return "Basic " + base64.b64encode(f"{user}:{self.password}".encode()).decode()
+
+    def env(self, user: str = ADMIN) -> dict[str, str]:
+        """The CLI's and the Python client's environment variables for ``user``."""
+        return {"ELASTICJOB_USER": user, "ELASTICJOB_PASSWORD": self.password}
+
+
 class MasterProcess(ChildProcess):
     """``elasticjob master`` on free ports of its own choosing (port 0), learnt from its ``master.json``.
 
-    ``allow_file_urls`` (default on): tests and benchmarks register apps from local tarballs."""
+    ``allow_file_urls`` (default on): tests and benchmarks register apps from local tarballs. ``auth``:
+    start with that auth file (default none, as benchmarks and ``elasticjob dev`` run it); the helpers
+    below then send its admin's credentials."""
 
     def __init__(
         self, zk_hosts: str, namespace: str, work_dir: Path, *extra: str, session_timeout: float = 4.0,
-        allow_file_urls: bool = True,
+        allow_file_urls: bool = True, auth: ApiUsers | None = None,
     ) -> None:
         super().__init__(work_dir / "master.log")
+        if auth is not None and "--auth-file" in extra:
+            raise ValueError("give the auth file either as auth= or as --auth-file, not both")
         self.zk_hosts = zk_hosts
         self.namespace = namespace
         self.work_dir = work_dir
+        self.users = auth
         self.extra = list(extra) + (["--allow-file-urls"] if allow_file_urls else [])
+        if auth is not None:
+            self.extra += ["--auth-file", str(auth.path)]
         self.session_timeout = session_timeout
         self.http_port = 0
         self.grpc_port = 0
@@ -111,6 +173,36 @@ class MasterProcess(ChildProcess):
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.http_port}"
+
+    @property
+    def auth(self) -> httpx.BasicAuth | None:
+        """The admin's HTTP Basic credentials for httpx's ``auth=``; None without an auth file."""
+        return self.users.basic() if self.users is not None else None
+
+    @property
+    def authorization(self) -> str | None:
+        """The admin's ``Authorization`` header value, for clients other than httpx; None without an auth
+        file."""
+        return self.users.authorization() if self.users is not None else None
+
+    def http(self, timeout: float = 15, **kwargs: Any) -> httpx.Client:
+        """An ``httpx.Client`` on this master's URL with the admin's credentials (``auth=`` overrides)."""
+        kwargs.setdefault("auth", self.auth)
+        return httpx.Client(base_url=self.url, timeout=timeout, **kwargs)
+
+    def get(self, path: str, timeout: float = 15, **kwargs: Any) -> httpx.Response:
+        """``GET path`` with the admin's credentials (one request, no client to close)."""
+        kwargs.setdefault("auth", self.auth)
+        return httpx.get(self.url + path, timeout=timeout, **kwargs)
+
+    def post(self, path: str, timeout: float = 15, **kwargs: Any) -> httpx.Response:
+        """``POST path`` with the admin's credentials."""
+        kwargs.setdefault("auth", self.auth)
+        return httpx.post(self.url + path, timeout=timeout, **kwargs)
+
+    def env(self, user: str = ApiUsers.ADMIN) -> dict[str, str]:
+        """``ELASTICJOB_URL`` and, with an auth file, ``user``'s credentials: for a CLI child process."""
+        return {"ELASTICJOB_URL": self.url, **(self.users.env(user) if self.users is not None else {})}
 
     def start(self, wait: float = 30.0) -> MasterProcess:
         """Start and learn the bound ports; with ``wait`` also wait until it answers ``/ping``."""

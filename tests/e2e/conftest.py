@@ -1,4 +1,8 @@
-"""A real cluster for end-to-end tests: the session's ZooKeeper, master and agent processes."""
+"""A real cluster for end-to-end tests: the session's ZooKeeper, master and agent processes.
+
+Its masters start with the session's auth file (``api_users``) unless a test asks for ``auth=False`` or
+gives its own ``--auth-file``; ``cluster.api`` and ``wait_agents`` use the first master's credentials.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,22 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import AgentProcess, MasterProcess, wait_until
+from tests.support import AgentProcess, ApiUsers, MasterProcess, wait_until
 
 
 class Cluster:
-    def __init__(self, zk_hosts: str, namespace: str, root: Path) -> None:
+    def __init__(self, zk_hosts: str, namespace: str, root: Path, users: ApiUsers | None) -> None:
+        """``users``: the auth file its masters start with (the ``api_users`` fixture), or None."""
         self.zk_hosts = zk_hosts
         self.namespace = namespace
         self.root = root
+        self.users = users
         self.masters: list[MasterProcess] = []
         self.agents: list[AgentProcess] = []
 
-    def start_master(self, *extra: str) -> MasterProcess:
+    def start_master(self, *extra: str, auth: bool = True) -> MasterProcess:
+        """A master with the cluster's auth file; ``auth=False`` or an ``--auth-file`` of the test's own in
+        ``extra``: without it."""
         master = MasterProcess(
             self.zk_hosts,
             self.namespace,
@@ -27,6 +35,7 @@ class Cluster:
             "--agent-grace",
             "5",
             *extra,
+            auth=self.users if auth and "--auth-file" not in extra else None,
         )
         self.masters.append(master)
         return master.start()
@@ -51,13 +60,13 @@ class Cluster:
 
     @property
     def api(self) -> httpx.Client:
-        return httpx.Client(base_url=self.masters[0].url, timeout=15)
+        return self.masters[0].http()
 
     def wait_agents(self, count: int, timeout: float = 30) -> None:
         """Until the leader holds ``count`` agent streams (visible in its metrics)."""
 
         def connected() -> bool:
-            text = httpx.get(f"{self.masters[0].url}/metrics", timeout=5).text
+            text = self.masters[0].get("/metrics", timeout=5).text
             return f"elasticjob_connected_agents {float(count)}" in text
 
         wait_until(connected, timeout, message=f"{count} agent(s) registered")
@@ -70,7 +79,7 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(zk_hosts: str, namespace: str, tmp_path: Path) -> Iterator[Cluster]:
-    made = Cluster(zk_hosts, namespace, tmp_path)
+def cluster(zk_hosts: str, namespace: str, tmp_path: Path, api_users: ApiUsers | None) -> Iterator[Cluster]:
+    made = Cluster(zk_hosts, namespace, tmp_path, api_users)
     yield made
     made.stop()

@@ -11,7 +11,6 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from elasticjob.dev.simagents import SimulatedAgentsProcess
@@ -22,7 +21,7 @@ SHARDS = 40
 
 
 def gauge(master: MasterProcess, name: str) -> float | None:
-    found = re.search(rf"^{name} (\S+)$", httpx.get(f"{master.url}/metrics", timeout=10).text, re.M)
+    found = re.search(rf"^{name} (\S+)$", master.get("/metrics", timeout=10).text, re.M)
     return None if found is None else float(found.group(1))
 
 
@@ -54,7 +53,7 @@ def test_a_master_holds_5000_agent_streams_and_launches_on_them(
     # The streams carry work: a firing of 40 shards (1 CPU each, on agents of 4 CPUs) is launched over
     # them and every shard's FINISHED report comes back over them and is recorded.
     tarball = build_tarball({"run.sh": "#!/bin/sh\n"}, tmp_path / "app.tar.gz", executable=("run.sh",))
-    with httpx.Client(base_url=master.url, timeout=30) as api:
+    with master.http(timeout=30) as api:
         job = {"jobName": "wide", "appURL": tarball.as_uri(), "bootstrapScript": "./run.sh",
                "cron": "0 0 0 1 1 ? 2099", "shardingTotalCount": SHARDS, "cpuCount": 1, "memoryMB": 16}
         api.post("/job/register", json=job).raise_for_status()

@@ -69,7 +69,7 @@ def _agent_tls(pki: Path, *, token: Path | None = None, client_cert: Path | None
 
 def _connected(cluster: Cluster) -> float:
     """The leader's ``elasticjob_connected_agents``: the agent streams it holds."""
-    for line in httpx.get(f"{cluster.masters[0].url}/metrics", timeout=5).text.splitlines():
+    for line in cluster.masters[0].get("/metrics", timeout=5).text.splitlines():
         if line.startswith("elasticjob_connected_agents "):
             return float(line.split()[1])
     raise AssertionError("no elasticjob_connected_agents metric")

@@ -75,7 +75,7 @@ def test_running_task_survives_a_leader_change_and_is_recorded_by_the_new_leader
     script = f"#!/bin/sh\necho started > {marker}.start\nsleep 6\necho done > {marker}.done\n"
     tarball = build_tarball({"bin/slow.sh": script}, tmp_path / "slow.tar.gz", executable=("bin/slow.sh",))
     first = cluster.start_master("--history-url", str(tmp_path / "shared-history.db"))
-    wait_until(lambda: httpx.get(f"{first.url}/leader", timeout=5).json().get("self"), 15)
+    wait_until(lambda: first.get("/leader", timeout=5).json().get("self"), 15)
     second = cluster.start_master("--history-url", str(tmp_path / "shared-history.db"))
     agent = cluster.start_agent(cpus=1, mem=512)
     cluster.wait_agents(1)
@@ -93,7 +93,7 @@ def test_running_task_survives_a_leader_change_and_is_recorded_by_the_new_leader
     assert task_pids
 
     first.stop()  # the leader goes away while the shard runs
-    with httpx.Client(base_url=second.url, timeout=10) as client:
+    with second.http(timeout=10) as client:
         wait_until(lambda: client.get("/leader").json().get("self"), 15, message="second master leads")
         wait_until(lambda: Path(f"{marker}.done").exists(), 20, message="the task finished")
         rows = wait_until(lambda: _rows(client, jobName="slow", state="FINISHED"), 20,

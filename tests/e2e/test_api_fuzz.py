@@ -1,6 +1,7 @@
 """The master's HTTP API fuzzed from its own OpenAPI document with schemathesis.
 
-A real master (no auth file: auth is off, so every operation is reachable; roles have their own tests in
+A real master (with the session's auth file unless ``ELASTICJOB_TEST_AUTH=0``; every request carries the
+admin's credentials, so every operation is reachable past the middleware; roles have their own tests in
 ``test_auth.py``) on the session's ZooKeeper, with one app and one job registered, serves
 ``/openapi.json``; schemathesis generates requests for every documented operation — valid ones and,
 in its negative phases, invalid ones — and checks each answer:
@@ -44,7 +45,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core import NotSet
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from tests.support import MasterProcess, wait_until
+from tests.support import ApiUsers, MasterProcess, wait_until
 
 pytestmark = pytest.mark.zk
 
@@ -61,9 +62,12 @@ JOB_BODY = {"jobName": JOB, "appName": APP, "cron": "0 0 0 1 1 ? 2099", "shardin
 
 
 @pytest.fixture(scope="module")
-def master(zk_hosts: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MasterProcess]:
-    started = MasterProcess(zk_hosts, f"fuzz-{uuid.uuid4().hex[:10]}", Path(tmp_path_factory.mktemp("fuzz"))).start()
-    with httpx.Client(base_url=started.url, timeout=15) as api:
+def master(
+    zk_hosts: str, tmp_path_factory: pytest.TempPathFactory, api_users: ApiUsers | None
+) -> Iterator[MasterProcess]:
+    started = MasterProcess(zk_hosts, f"fuzz-{uuid.uuid4().hex[:10]}", Path(tmp_path_factory.mktemp("fuzz")),
+                            auth=api_users).start()
+    with started.http() as api:
         wait_until(lambda: api.get("/leader").status_code == 200, 30, message="a leader")
         assert api.post("/app", json=APP_BODY).status_code == 204
         assert api.post("/job/register", json=JOB_BODY).status_code == 204
@@ -83,7 +87,7 @@ def _snapshot(api: httpx.Client) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def before(master: MasterProcess) -> dict[str, Any]:
-    with httpx.Client(base_url=master.url, timeout=15) as api:
+    with master.http() as api:
         return _snapshot(api)
 
 
@@ -98,7 +102,9 @@ def _away_from_protected(value: Any) -> Any:
     return value
 
 
-def _fuzz(operation: Any, mode: GenerationMode, api: httpx.Client, failures: list[str]) -> None:
+def _fuzz(operation: Any, mode: GenerationMode, api: httpx.Client, credentials: dict[str, str],
+          failures: list[str]) -> None:
+    """``credentials``: headers every generated request carries (the admin's ``Authorization``)."""
     base_url = str(api.base_url).rstrip("/")
 
     @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=False,
@@ -112,7 +118,7 @@ def _fuzz(operation: Any, mode: GenerationMode, api: httpx.Client, failures: lis
         writes = case.method.upper() != "GET"
         configs = _configs(api) if writes else None
         try:
-            response = case.call(base_url=base_url, timeout=30)
+            response = case.call(base_url=base_url, headers=credentials, timeout=30)
             case.validate_response(response, checks=CHECKS)
             if writes and 400 <= response.status_code < 500:
                 assert _configs(api) == configs, f"answered {response.status_code}, yet changed the configuration"
@@ -135,18 +141,19 @@ def _fuzz(operation: Any, mode: GenerationMode, api: httpx.Client, failures: lis
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
 def test_every_operation_answers_as_documented(master: MasterProcess, before: dict[str, Any],
                                                mode: GenerationMode) -> None:
-    schema = schemathesis.openapi.from_url(f"{master.url}/openapi.json")
+    credentials = {"Authorization": master.authorization} if master.authorization else {}
+    schema = schemathesis.openapi.from_url(f"{master.url}/openapi.json", headers=credentials)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 50, "the document lists every operation"
     failures: list[str] = []
-    with httpx.Client(base_url=master.url, timeout=15) as api:
+    with master.http() as api:
         for operation in operations:
-            _fuzz(operation, mode, api, failures)
+            _fuzz(operation, mode, api, credentials, failures)
     assert not failures, "\n".join(dict.fromkeys(failures))  # one line per distinct failure
 
 
 def test_the_guarded_app_and_job_are_unchanged(master: MasterProcess, before: dict[str, Any]) -> None:
     """Runs after every operation was fuzzed (pytest keeps the module's order)."""
-    with httpx.Client(base_url=master.url, timeout=15) as api:
+    with master.http() as api:
         assert _snapshot(api) == before
     assert "Traceback" not in master.log(), "an error escaped into the master's log"

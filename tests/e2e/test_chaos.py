@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from tests.e2e.conftest import Cluster
-from tests.support import build_tarball, wait_until
+from tests.support import MasterProcess, build_tarball, wait_until
 
 NEVER = "0 0 0 1 1 ? 2099"
 # Waits for $OUT/go (so the test decides when shards may finish), then records its run once.
@@ -79,7 +79,7 @@ def setup_job(cluster: Cluster, tmp_path: Path, script: str, job: dict[str, Any]
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
     tarball = build_tarball({"bin/run.sh": script}, tmp_path / "app.tar.gz", executable=("bin/run.sh",))
-    client = httpx.Client(base_url=cluster.masters[0].url, timeout=15)
+    client = cluster.masters[0].http()
     assert client.post("/app", json={"appName": "chaos", "appURL": tarball.as_uri(), "bootstrapScript": "bin/run.sh",
                                      "cpuCount": 0.1, "memoryMB": 16}).status_code == 204
     body = {"appName": "chaos", "cpuCount": 0.1, "memoryMB": 32, "failover": True, **job,
@@ -120,7 +120,7 @@ def test_sigkill_an_agent_mid_shard_fails_its_shards_over(cluster: Cluster, tmp_
     lost = [r for r in history if r["state"] == "LOST"]
     assert sorted(r["taskId"] for r in lost) == sorted(t["id"] for t in on_victim)
     assert all(r["agentId"] == "survivor" for r in history if r["state"] == "FINISHED")
-    metrics = httpx.get(f"{cluster.masters[0].url}/metrics").text
+    metrics = cluster.masters[0].get("/metrics").text
     assert 'elasticjob_failovers_total{cause="LOST"}' in metrics
 
 
@@ -169,7 +169,7 @@ def test_leader_sigkilled_repeatedly_never_loses_or_doubles_a_firing(cluster: Cl
     deadline = time.monotonic() + 45
     while killed < 3 and time.monotonic() < deadline:
         leader = next((m for m in cluster.masters if m.process and m.process.poll() is None and
-                       _is_leader(m.url)), None)
+                       _is_leader(m)), None)
         if leader is None:
             time.sleep(0.3)
             continue
@@ -179,8 +179,8 @@ def test_leader_sigkilled_repeatedly_never_loses_or_doubles_a_firing(cluster: Cl
         cluster.start_master(*shared)  # keep three masters
     assert killed == 3
     survivor = wait_until(lambda: next((m for m in cluster.masters if m.process and m.process.poll() is None
-                                        and _is_leader(m.url)), None), 20, message="a leader after the kills")
-    with httpx.Client(base_url=survivor.url, timeout=15) as client:
+                                        and _is_leader(m)), None), 20, message="a leader after the kills")
+    with survivor.http() as client:
         time.sleep(4)
         assert client.post("/job/steady/disable").status_code == 204
         wait_until(lambda: running(client) == [] and client.get("/job/tasks/failover").json() == [], 40,
@@ -208,7 +208,7 @@ def test_restarting_every_master_and_agent_at_once_loses_nothing(cluster: Cluste
     cluster.start_master(*shared)
     cluster.start_agent(cpus=1, mem=512, agent_id="a")
     cluster.start_agent(cpus=1, mem=512, agent_id="b")
-    with httpx.Client(base_url=cluster.masters[-1].url, timeout=15) as client:
+    with cluster.masters[-1].http() as client:
         cluster.masters[0] = cluster.masters[-1]
         cluster.wait_agents(2)
         (out / "go").touch()
@@ -220,8 +220,8 @@ def test_restarting_every_master_and_agent_at_once_loses_nothing(cluster: Cluste
     assert len([r for r in history if r["state"] == "LOST"]) == 3
 
 
-def _is_leader(url: str) -> bool:
+def _is_leader(master: MasterProcess) -> bool:
     try:
-        return bool(httpx.get(f"{url}/leader", timeout=2).json().get("self"))
+        return bool(master.get("/leader", timeout=2).json().get("self"))
     except (httpx.HTTPError, ValueError):
         return False

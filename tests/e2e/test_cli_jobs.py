@@ -10,10 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from tests.e2e.conftest import Cluster
-from tests.support import wait_until
+from tests.support import MasterProcess, wait_until
 
 ECHO = 'echo "out $ELASTICJOB_SHARDING_ITEM ${GREETING:-none}"; echo "err $ELASTICJOB_SHARDING_ITEM" >&2'
 
@@ -31,17 +29,20 @@ def seed_job(job_id: str, cmd: str, shards: int = 2) -> dict[str, Any]:
     }
 
 
-def cli_command(url: str, *args: str) -> list[str]:
+def cli_command(master: MasterProcess, *args: str) -> list[str]:
     resource, *rest = args
-    return [sys.executable, "-m", "elasticjob", "--log-level", "WARNING", resource, "--url", url, *rest]
+    return [sys.executable, "-m", "elasticjob", "--log-level", "WARNING", resource, "--url", master.url, *rest]
 
 
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("ELASTICJOB_")}
+def _env(master: MasterProcess) -> dict[str, str]:
+    """No ELASTICJOB_ variable of the caller's; the master's credentials (the URL is on the command line)."""
+    credentials = master.users.env() if master.users is not None else {}
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("ELASTICJOB_")}, **credentials}
 
 
-def cli(url: str, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cli_command(url, *args), capture_output=True, text=True, timeout=timeout, env=_env())
+def cli(master: MasterProcess, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cli_command(master, *args), capture_output=True, text=True, timeout=timeout,
+                          env=_env(master))
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:
@@ -49,15 +50,15 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout
 
 
-def _start(cluster: Cluster) -> str:
+def _start(cluster: Cluster) -> MasterProcess:
     cluster.start_master()
     cluster.start_agent(cpus=2, mem=1024)
     cluster.wait_agents(1)
-    return cluster.masters[0].url
+    return cluster.masters[0]
 
 
-def _run(url: str, job: str, run_id: str) -> dict[str, Any]:
-    response = httpx.get(f"{url}/job/jobs/{job}/runs/{run_id}", timeout=10)
+def _run(master: MasterProcess, job: str, run_id: str) -> dict[str, Any]:
+    response = master.get(f"/job/jobs/{job}/runs/{run_id}", timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -65,17 +66,17 @@ def _run(url: str, job: str, run_id: str) -> dict[str, Any]:
 def test_a_job_added_from_the_docs_file_runs_and_shows_its_history_and_logs(
     cluster: Cluster, tmp_path: Path
 ) -> None:
-    url = _start(cluster)
+    master = _start(cluster)
     path = tmp_path / "myjob.json"
     path.write_text(json.dumps(seed_job("myjob", ECHO)))
-    assert ok(cli(url, "job", "add", str(path))).strip() == "job myjob added"
+    assert ok(cli(master, "job", "add", str(path))).strip() == "job myjob added"
 
-    schedules = json.loads(ok(cli(url, "job", "schedule", "show", "myjob", "--json")))
+    schedules = json.loads(ok(cli(master, "job", "schedule", "show", "myjob", "--json")))
     assert [s["id"] for s in schedules] == ["sleep-schedule"]
     assert schedules[0]["nextRunAt"].endswith("T00:20:00.000+0000")
-    assert ok(cli(url, "job", "schedule", "show", "myjob")).splitlines()[1].split()[-1] == "00:20:00"
+    assert ok(cli(master, "job", "schedule", "show", "myjob")).splitlines()[1].split()[-1] == "00:20:00"
 
-    result = cli(url, "job", "run", "myjob", "--env", "GREETING=hi", "--wait", "--timeout", "60")
+    result = cli(master, "job", "run", "myjob", "--env", "GREETING=hi", "--wait", "--timeout", "60")
     assert result.returncode == 0, result.stderr
     run_id = result.stdout.strip()
     progress = result.stderr.splitlines()
@@ -83,23 +84,23 @@ def test_a_job_added_from_the_docs_file_runs_and_shows_its_history_and_logs(
     assert progress[-1] == f"{run_id} SUCCESS (2 FINISHED)"
     assert len(progress) == len(set(progress))  # a line per change, not per poll
 
-    history = ok(cli(url, "job", "history", "myjob")).splitlines()
+    history = ok(cli(master, "job", "history", "myjob")).splitlines()
     assert history[0].startswith("myjob: 1 successful, 0 failed; last success 2")
     assert [line.split()[:2] for line in history[2:]] == [[run_id, "SUCCESS"]]
-    assert ok(cli(url, "job", "history", "myjob", "--failures")).splitlines()[2:] == []
-    listed = {line.split()[0]: line.split() for line in ok(cli(url, "job", "list")).splitlines()[1:]}
+    assert ok(cli(master, "job", "history", "myjob", "--failures")).splitlines()[2:] == []
+    listed = {line.split()[0]: line.split() for line in ok(cli(master, "job", "list")).splitlines()[1:]}
     assert listed["myjob"][:3] == ["myjob", "Scheduled", "Success"]
 
-    tasks = {t["shardingItem"]: t["taskId"] for t in _run(url, "myjob", run_id)["tasks"]}
+    tasks = {t["shardingItem"]: t["taskId"] for t in _run(master, "myjob", run_id)["tasks"]}
     assert sorted(tasks) == [0, 1]
     expected = "".join(f"==> {tasks[shard]} (shard {shard}) <==\nout {shard} hi\n" for shard in (0, 1))
-    assert sorted_blocks(ok(cli(url, "job", "log", "myjob"))) == sorted_blocks(expected)
-    assert sorted_blocks(ok(cli(url, "job", "log", "myjob", run_id, "--stderr"))) == sorted_blocks(
+    assert sorted_blocks(ok(cli(master, "job", "log", "myjob"))) == sorted_blocks(expected)
+    assert sorted_blocks(ok(cli(master, "job", "log", "myjob", run_id, "--stderr"))) == sorted_blocks(
         "".join(f"==> {tasks[shard]} (shard {shard}) <==\nerr {shard}\n" for shard in (0, 1))
     )
-    assert ok(cli(url, "job", "log", "myjob", run_id, "--task", tasks[1], "--lines", "1")) == "out 1 hi\n"
-    assert ok(cli(url, "job", "log", "myjob", "--task", tasks[0])) == "out 0 hi\n"  # any task, no run
-    assert sorted_blocks(ok(cli(url, "job", "log", "myjob", "--follow"))) == sorted_blocks(expected)  # it ended
+    assert ok(cli(master, "job", "log", "myjob", run_id, "--task", tasks[1], "--lines", "1")) == "out 1 hi\n"
+    assert ok(cli(master, "job", "log", "myjob", "--task", tasks[0])) == "out 0 hi\n"  # any task, no run
+    assert sorted_blocks(ok(cli(master, "job", "log", "myjob", "--follow"))) == sorted_blocks(expected)  # it ended
 
 
 def sorted_blocks(text: str) -> list[str]:
@@ -109,31 +110,31 @@ def sorted_blocks(text: str) -> list[str]:
 
 
 def test_job_kill_stops_a_long_run_whose_shards_end_killed(cluster: Cluster, tmp_path: Path) -> None:
-    url = _start(cluster)
+    master = _start(cluster)
     path = tmp_path / "sleeper.json"
     path.write_text(json.dumps(seed_job("sleeper", 'echo "started $ELASTICJOB_SHARDING_ITEM"; sleep 300')))
-    ok(cli(url, "job", "add", str(path)))
-    run_id = ok(cli(url, "job", "run", "sleeper")).strip()
+    ok(cli(master, "job", "add", str(path)))
+    run_id = ok(cli(master, "job", "run", "sleeper")).strip()
 
     def running() -> bool:
-        run = _run(url, "sleeper", run_id)
+        run = _run(master, "sleeper", run_id)
         return len(run["tasks"]) == 2 and all(t["state"] == "RUNNING" for t in run["tasks"])
 
     wait_until(running, 60, message="both shards run")
-    follower = subprocess.Popen(cli_command(url, "job", "log", "sleeper", run_id, "--follow"),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    follower = subprocess.Popen(cli_command(master, "job", "log", "sleeper", run_id, "--follow"),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(master))
     try:
-        active = ok(cli(url, "job", "show", "runs", "sleeper")).splitlines()[1:]
+        active = ok(cli(master, "job", "show", "runs", "sleeper")).splitlines()[1:]
         assert [line.split()[:3] for line in active] == [[run_id, "ACTIVE", "MANUAL"]]
 
         def printed_both() -> bool:
-            logs = ok(cli(url, "job", "log", "sleeper", run_id))
+            logs = ok(cli(master, "job", "log", "sleeper", run_id))
             return "started 0\n" in logs and "started 1\n" in logs
 
         wait_until(printed_both, 30, message="both shards wrote their line")
-        assert ok(cli(url, "job", "kill", "sleeper", run_id)).strip() == f"run {run_id} of job sleeper stopped"
+        assert ok(cli(master, "job", "kill", "sleeper", run_id)).strip() == f"run {run_id} of job sleeper stopped"
         ended = wait_until(
-            lambda: (run := _run(url, "sleeper", run_id))["status"] == "FAILED" and run, 30,
+            lambda: (run := _run(master, "sleeper", run_id))["status"] == "FAILED" and run, 30,
             message="the killed run ends FAILED",
         )
         assert sorted(t["state"] for t in ended["tasks"]) == ["KILLED", "KILLED"]
@@ -146,14 +147,14 @@ def test_job_kill_stops_a_long_run_whose_shards_end_killed(cluster: Cluster, tmp
             follower.kill()
             follower.wait()
 
-    shown = ok(cli(url, "job", "show", "runs", "sleeper", "--run-id", run_id)).splitlines()
+    shown = ok(cli(master, "job", "show", "runs", "sleeper", "--run-id", run_id)).splitlines()
     assert shown[0].startswith(f"run {run_id} of job sleeper: FAILED (MANUAL)")
     assert sorted(line.split()[2] for line in shown[2:]) == ["KILLED", "KILLED"]
     assert sorted(line.split()[1] for line in shown[2:]) == ["0", "1"]
-    assert ok(cli(url, "job", "show", "runs", "sleeper")).splitlines()[1:] == []  # no active run left
-    failures = ok(cli(url, "job", "history", "sleeper", "--failures")).splitlines()
+    assert ok(cli(master, "job", "show", "runs", "sleeper")).splitlines()[1:] == []  # no active run left
+    failures = ok(cli(master, "job", "history", "sleeper", "--failures")).splitlines()
     assert [line.split()[:2] for line in failures[2:]] == [[run_id, "FAILED"]]
-    as_json = json.loads(ok(cli(url, "job", "show", "runs", "sleeper", "--run-id", run_id, "--json")))
+    as_json = json.loads(ok(cli(master, "job", "show", "runs", "sleeper", "--run-id", run_id, "--json")))
     assert [t["state"] for t in as_json["tasks"]] == ["KILLED", "KILLED"]
 
 
@@ -161,20 +162,20 @@ def test_a_job_added_from_the_docs_file_runs_on_its_schedule(cluster: Cluster, t
     """The docs' ``myjob`` with a schedule due within a minute: it fires by itself, the run is SCHEDULED,
     in ``job history`` and its output in ``job log``. (Metronome's cron fires once a minute at most, so
     this test waits up to a minute.)"""
-    url = _start(cluster)
+    master = _start(cluster)
     job = seed_job("myjob", ECHO, shards=1)
     job["schedules"][0]["cron"] = "* * * * *"
     path = tmp_path / "myjob.json"
     path.write_text(json.dumps(job))
-    ok(cli(url, "job", "add", str(path)))
+    ok(cli(master, "job", "add", str(path)))
 
     def scheduled() -> dict[str, Any] | None:
-        runs = httpx.get(f"{url}/job/jobs/myjob/runs", timeout=10).json()["runs"]
+        runs = master.get("/job/jobs/myjob/runs", timeout=10).json()["runs"]
         return next((r for r in runs if r["status"] == "SUCCESS"), None)
 
     run = wait_until(scheduled, 90, message="the schedule fires")
     # Its id is its firing's instant: a whole minute, as the schedule says.
     assert run["cause"] == "SCHEDULED" and run["runId"][12:14] == "00", run
-    history = ok(cli(url, "job", "history", "myjob")).splitlines()
+    history = ok(cli(master, "job", "history", "myjob")).splitlines()
     assert [line.split()[:2] for line in history[2:]] == [[run["runId"], "SUCCESS"]]
-    assert ok(cli(url, "job", "log", "myjob", run["runId"])) == "out 0 none\n"
+    assert ok(cli(master, "job", "log", "myjob", run["runId"])) == "out 0 none\n"

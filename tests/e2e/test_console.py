@@ -1,6 +1,10 @@
 """The web console in a real browser (Debian's Chromium, headless, driven by Playwright) against a real
 cluster: the pages an operator uses every day, each test saving a screenshot of its page
-(``ELASTICJOB_SCREENSHOTS``, default ``.run/screenshots``; the README's come from here)."""
+(``ELASTICJOB_SCREENSHOTS``, default ``.run/screenshots``; the README's come from here).
+
+With the suite's auth file the console is used as its admin: the dashboard's test logs in through the
+login page, the others take the session straight from ``POST /auth/login`` (the login test has its own
+users and checks what each role sees)."""
 
 from __future__ import annotations
 
@@ -13,10 +17,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 
 from tests.e2e.conftest import Cluster
-from tests.support import build_tarball
+from tests.support import ApiUsers, MasterProcess, build_tarball
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("ELASTICJOB_SCREENSHOTS", Path(__file__).parents[2] / ".run" / "screenshots"))
@@ -71,6 +75,26 @@ def _cluster(cluster: Cluster, tmp_path: Path, *jobs: tuple[str, str, int]) -> s
     return cluster.masters[0].url
 
 
+def _log_in(context: BrowserContext, master: MasterProcess) -> None:
+    """Give ``context`` a console session as the suite's admin, from ``POST /auth/login``; nothing to do
+    for a master without an auth file."""
+    if master.users is None:
+        return
+    answer = context.request.post(f"{master.url}/auth/login",
+                                  data={"user": ApiUsers.ADMIN, "password": master.users.password})
+    assert answer.status == 204, answer.text()
+
+
+def _log_in_on_the_page(page: Page, master: MasterProcess) -> None:
+    """Log in as the suite's admin on the login screen the console shows; nothing to do without auth."""
+    if master.users is None:
+        return
+    page.get_by_label("User").fill(ApiUsers.ADMIN)
+    page.get_by_label("Password").fill(master.users.password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_test_id("who")).to_have_text("admin (admin)")
+
+
 def _runs_with(page: Page, status: str) -> Locator:
     return page.get_by_test_id("runs").locator("tbody tr").filter(
         has=page.get_by_test_id("status").filter(has_text=status))
@@ -87,6 +111,7 @@ def test_dashboard_shows_the_cluster_and_its_task_results(cluster: Cluster, tmp_
     with cluster.api as client:  # results for the charts: one run of two shards
         assert client.post("/job/trigger", content=b"greeter").status_code == 204
     page.goto(url + "/")
+    _log_in_on_the_page(page, cluster.masters[0])
     expect(page.get_by_test_id("registeredJobs")).to_contain_text("2")
     expect(page.get_by_test_id("registeredApps")).to_contain_text("1")
     expect(page.get_by_test_id("agents")).to_have_text("1")
@@ -124,6 +149,7 @@ def test_create_a_job_through_the_form_see_it_fire_read_a_log_disable_and_delete
     cluster: Cluster, tmp_path: Path, page: Page
 ) -> None:
     url = _cluster(cluster, tmp_path)
+    _log_in(page.context, cluster.masters[0])
     page.goto(url + "/#/jobs")
     page.get_by_test_id("new-job").click()
     page.locator("#field-jobName").fill("every.two")
@@ -224,6 +250,7 @@ def test_a_secret_is_masked_on_the_job_page_and_form_and_survives_an_edit(
 
 def test_an_invalid_job_shows_the_error_next_to_its_field(cluster: Cluster, tmp_path: Path, page: Page) -> None:
     url = _cluster(cluster, tmp_path)
+    _log_in(page.context, cluster.masters[0])
     page.goto(url + "/#/jobs/new")
     page.locator("#field-jobName").fill("broken")
     page.locator("#field-appName").select_option("hello")
@@ -250,6 +277,7 @@ def test_run_now_with_its_own_environment_follow_its_log_and_stop_it(
     cluster: Cluster, tmp_path: Path, page: Page
 ) -> None:
     url = _cluster(cluster, tmp_path, ("sleeper", "300", 32))
+    _log_in(page.context, cluster.masters[0])
     page.goto(url + "/#/jobs/sleeper")
     page.get_by_role("button", name="Run now").click()
     page.get_by_label("Environment for this run").fill("GREETING=just-this-run")
@@ -272,6 +300,7 @@ def test_run_now_with_its_own_environment_follow_its_log_and_stop_it(
 
 def test_queues_agents_apps_and_the_registry(cluster: Cluster, tmp_path: Path, page: Page) -> None:
     url = _cluster(cluster, tmp_path, ("greeter", "0", 32), ("huge", "0", 4096))
+    _log_in(page.context, cluster.masters[0])
     with cluster.api as client:
         assert client.post("/job/trigger", content=b"huge").status_code == 204
         assert client.post("/job/trigger", content=b"greeter").status_code == 204
@@ -352,6 +381,7 @@ def test_the_pages_fit_a_phones_width(cluster: Cluster, tmp_path: Path, browser:
     url = _cluster(cluster, tmp_path, ("greeter", "0", 32))
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US", is_mobile=True)
     try:
+        _log_in(context, cluster.masters[0])
         phone = context.new_page()
         for route in ("", "jobs", "jobs/greeter", "jobs/new", "queues", "agents", "history", "registry"):
             phone.goto(f"{url}/#/{route}")

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from tests.e2e.conftest import Cluster
-from tests.support import build_tarball, wait_until
+from tests.support import ApiUsers, build_tarball, wait_until
 
 # Prints TICKS lines on stdout, one every PAUSE seconds, and one line on stderr; ends with a partial line.
 SCRIPT = """#!/bin/sh
@@ -185,7 +185,7 @@ def test_a_follower_streams_a_followed_log_from_the_leader(cluster: Cluster, tmp
         _register(client, "relayed", 1, TICKS="5", PAUSE="0.3")
         run = _run(client, "relayed")
     task_id = run["tasks"][0]["taskId"]
-    with httpx.Client(base_url=follower.url, timeout=60) as through_follower:
+    with follower.http(timeout=60) as through_follower:
         assert through_follower.get("/leader").json()["self"] is False
         with through_follower.stream("GET", f"/job/tasks/{task_id}/logs", params={"follow": "1"}) as answer:
             assert answer.status_code == 200
@@ -203,7 +203,9 @@ def test_the_python_client_reads_pages_and_follows_lines(cluster: Cluster, tmp_p
     _start(cluster, tmp_path)
     with cluster.api as client:
         _register(client, "client", 2, TICKS="4", PAUSE="0.2")
-    with ElasticJobClient(cluster.masters[0].url) as api:
+    users = cluster.masters[0].users
+    credentials = {"user": ApiUsers.ADMIN, "password": users.password} if users is not None else {}
+    with ElasticJobClient(cluster.masters[0].url, **credentials) as api:
         run = api.start_run("client", env={"PAUSE": "0.3"})
         followed = list(api.follow_run_log("client", run.run_id))
         assert all(isinstance(item, LogLine) for item in followed)

@@ -13,7 +13,7 @@ import httpx
 
 from elasticjob.common.net import free_port
 from elasticjob.dev.zookeeper import LocalZooKeeper
-from tests.support import MasterProcess, wait_until
+from tests.support import ApiUsers, MasterProcess, wait_until
 
 SEED_JOB = {
     "jobName": "foo_job",
@@ -30,33 +30,33 @@ SEED_JOB = {
 
 def _leader(master: MasterProcess) -> dict | None:  # type: ignore[type-arg]
     try:
-        response = httpx.get(f"{master.url}/leader", timeout=2)
+        response = master.get("/leader", timeout=2)
     except httpx.HTTPError:
         return None
     return response.json() if response.status_code == 200 else None
 
 
-def test_job_survives_kill_9_of_every_process_including_zookeeper(tmp_path: Path) -> None:
+def test_job_survives_kill_9_of_every_process_including_zookeeper(tmp_path: Path, api_users: ApiUsers | None) -> None:
     zk = LocalZooKeeper(tmp_path / "zk", free_port()).start()
-    masters = [MasterProcess(zk.hosts, "survival", tmp_path / f"m{i}").start() for i in range(2)]
+    masters = [MasterProcess(zk.hosts, "survival", tmp_path / f"m{i}", auth=api_users).start() for i in range(2)]
     try:
-        response = httpx.post(f"{masters[1].url}/job/register", json=SEED_JOB, timeout=10)
+        response = masters[1].post("/job/register", json=SEED_JOB, timeout=10)
         assert response.status_code == 204
         # Another master's state follows by its watches, a moment later.
-        wait_until(lambda: httpx.get(f"{masters[0].url}/job/jobs/foo_job", timeout=10).status_code == 200, 10)
-        assert httpx.post(f"{masters[0].url}/job/foo_job/disable", timeout=10).status_code == 204
+        wait_until(lambda: masters[0].get("/job/jobs/foo_job", timeout=10).status_code == 200, 10)
+        assert masters[0].post("/job/foo_job/disable", timeout=10).status_code == 204
         for master in masters:
             master.kill()
         zk.stop(kill=True)
 
         zk = LocalZooKeeper(tmp_path / "zk", zk.port).start()  # same data directory
-        fresh = MasterProcess(zk.hosts, "survival", tmp_path / "m-new").start()
+        fresh = MasterProcess(zk.hosts, "survival", tmp_path / "m-new", auth=api_users).start()
         masters.append(fresh)
-        job = httpx.get(f"{fresh.url}/job/jobs/foo_job", timeout=10)
+        job = fresh.get("/job/jobs/foo_job", timeout=10)
         assert job.status_code == 200
         assert {k: job.json()[k] for k in SEED_JOB} == SEED_JOB
-        assert httpx.get(f"{fresh.url}/app/foo_job", timeout=10).json()["appURL"] == SEED_JOB["appURL"]
-        assert httpx.get(f"{fresh.url}/job/foo_job/disable", timeout=10).json() is True
+        assert fresh.get("/app/foo_job", timeout=10).json()["appURL"] == SEED_JOB["appURL"]
+        assert fresh.get("/job/foo_job/disable", timeout=10).json() is True
     finally:
         for master in masters:
             master.stop()
@@ -73,8 +73,8 @@ def test_leader_failover_after_sigkill(master_factory, namespace: str) -> None: 
     assert _leader(first) == {"leader": first.address, "grpc": f"127.0.0.1:{first.grpc_port}", "self": True}
 
     # A follower serves writes too (versioned ZooKeeper writes, no forwarding needed).
-    assert httpx.post(f"{second.url}/job/register", json=SEED_JOB, timeout=10).status_code == 204
-    wait_until(lambda: httpx.get(f"{first.url}/job/jobs/foo_job", timeout=10).status_code == 200, 10)
+    assert second.post("/job/register", json=SEED_JOB, timeout=10).status_code == 204
+    wait_until(lambda: first.get("/job/jobs/foo_job", timeout=10).status_code == 200, 10)
 
     first.kill()
     killed_at = time.monotonic()
@@ -86,7 +86,7 @@ def test_leader_failover_after_sigkill(master_factory, namespace: str) -> None: 
         "grpc": f"127.0.0.1:{second.grpc_port}",
         "self": True,
     }
-    metrics = httpx.get(f"{second.url}/metrics", timeout=10).text
+    metrics = second.get("/metrics", timeout=10).text
     assert "elasticjob_master_is_leader 1.0" in metrics
 
 

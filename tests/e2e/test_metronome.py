@@ -11,10 +11,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from tests.e2e.conftest import Cluster
-from tests.support import wait_until
+from tests.support import ApiUsers, wait_until
 
 # The job and schedule of the DC/OS documentation (seed 000), verbatim.
 SEED_JOB = """{
@@ -46,14 +44,17 @@ SEED_SCHEDULE = """{
 }"""
 
 # Metronome's client, driven step by step; each step prints one JSON line: {"step", "value" | "error"}.
+# Credentials as that client takes them: a user name and password (HTTP Basic; its auth_token is DC/OS's
+# "Authorization: token=..." scheme, which the master does not accept), from the environment.
 CLIENT = textwrap.dedent('''
-    import json, sys
+    import json, os, sys
     from google.protobuf.json_format import MessageToDict, Parse
     from metronome import MetronomeClient
     from metronome.exceptions import MetronomeHttpError
     from metronome.models import JobSpec, ScheduleSpec
 
-    client = MetronomeClient(sys.argv[1])
+    client = MetronomeClient(sys.argv[1], username=os.environ.get("METRONOME_USER"),
+                             password=os.environ.get("METRONOME_PASSWORD"))
     out = sys.argv[2]
 
     def step(name, call):
@@ -138,6 +139,9 @@ def test_metronomes_own_client_drives_jobs_schedules_and_runs(cluster: Cluster, 
     _start(cluster)
     out = tmp_path / "out.txt"
     env = {**os.environ, "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": "python"}
+    users = cluster.masters[0].users
+    if users is not None:
+        env.update(METRONOME_USER=ApiUsers.ADMIN, METRONOME_PASSWORD=users.password)
     client = subprocess.Popen([sys.executable, "-c", CLIENT, cluster.masters[0].url, str(out)], env=env,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -174,7 +178,7 @@ def test_metronomes_own_client_drives_jobs_schedules_and_runs(cluster: Cluster, 
         assert [r["id"] for r in steps["runs"]["value"]] == [run["id"]]
 
         def active() -> bool:
-            found = httpx.get(f"{cluster.masters[0].url}/v1/jobs/client.job/runs/{run['id']}").json()
+            found = cluster.masters[0].get(f"/v1/jobs/client.job/runs/{run['id']}").json()
             return found["status"] == "ACTIVE"
 
         wait_until(active, 30, message="the run is active")
@@ -190,7 +194,7 @@ def test_metronomes_own_client_drives_jobs_schedules_and_runs(cluster: Cluster, 
         assert steps["stop"]["value"] == 200
 
         def stopped() -> dict[str, Any] | None:
-            found = httpx.get(f"{cluster.masters[0].url}/v1/jobs/client.job/runs/{run['id']}").json()
+            found = cluster.masters[0].get(f"/v1/jobs/client.job/runs/{run['id']}").json()
             return found if found["status"] == "FAILED" else None
 
         ended = wait_until(stopped, 30, message="the stopped run ends FAILED")
@@ -208,7 +212,7 @@ def test_metronomes_own_client_drives_jobs_schedules_and_runs(cluster: Cluster, 
 
 def test_the_docs_examples_and_both_apis_see_each_others_jobs(cluster: Cluster, tmp_path: Path) -> None:
     _start(cluster)
-    with httpx.Client(base_url=cluster.masters[0].url, timeout=15) as api:
+    with cluster.masters[0].http() as api:
         created = api.post("/service/metronome/v1/jobs", content=SEED_JOB,
                            headers={"Content-Type": "application/json"})
         assert created.status_code == 201, created.text
@@ -310,9 +314,9 @@ def test_a_follower_serves_v1_and_hands_runs_to_the_leader(cluster: Cluster, tmp
     cluster.start_agent(cpus=1, mem=512)
     cluster.wait_agents(1)
     _, follower = cluster.masters
-    wait_until(lambda: httpx.get(f"{follower.url}/leader").json().get("self") is False, 20,
+    wait_until(lambda: follower.get("/leader").json().get("self") is False, 20,
                message="the second master follows")
-    with httpx.Client(base_url=follower.url, timeout=15) as api:
+    with follower.http() as api:
         job = {"id": "via.follower", "run": {"cmd": "true", "cpus": 0.1, "mem": 32}}
         assert api.post("/v1/jobs", json=job).status_code == 201
         assert api.get("/v1/jobs/via.follower").json()["run"]["cmd"] == "true"  # its own write, at once

@@ -59,7 +59,7 @@ def test_a_v1_job_gets_all_its_artifacts(cluster: Cluster, server: ArtifactServe
     cluster.start_master()
     cluster.start_agent(cpus=2, mem=1024)
     cluster.wait_agents(1)
-    with httpx.Client(base_url=cluster.masters[0].url, timeout=15) as api:
+    with cluster.masters[0].http() as api:
         job = {"id": "arts", "run": {"cmd": f"(bin/main.sh; ./tool; cat lib/x.txt conf.json; pwd) > {out}",
                                      "cpus": 0.1, "mem": 32, "artifacts": artifacts}}
         created = api.post("/v1/jobs", json=job)
@@ -102,7 +102,7 @@ def test_like_and_unlike_choose_the_agent(cluster: Cluster, tmp_path: Path) -> N
     web = cluster.start_agent(cpus=1, mem=512, attributes="host=web-1,zone=eu-west")
     batch = cluster.start_agent(cpus=1, mem=512, attributes="host=batch-7")
     cluster.wait_agents(2)
-    with httpx.Client(base_url=cluster.masters[0].url, timeout=15) as api:
+    with cluster.masters[0].http() as api:
         def job(job_id: str, *constraints: tuple[str, str, str]) -> dict[str, Any]:
             return {"id": job_id, "run": {"cmd": "true", "cpus": 0.1, "mem": 32, "shards": 2, "placement": {
                 "constraints": [{"attribute": a, "operator": o, "value": v} for a, o, v in constraints]}}}
@@ -155,7 +155,7 @@ def test_a_run_gets_its_own_environment(cluster: Cluster, tmp_path: Path) -> Non
     cluster.start_master()
     cluster.start_agent(cpus=1, mem=512)
     cluster.wait_agents(1)
-    with httpx.Client(base_url=cluster.masters[0].url, timeout=15) as api:
+    with cluster.masters[0].http() as api:
         job = {"id": "envy", "run": {"cmd": f'echo "job=$FROM_JOB run=${{RUN_ONLY:-unset}}" >> {out}',
                                      "cpus": 0.1, "mem": 32, "env": {"FROM_JOB": "j"}}}
         assert api.post("/v1/jobs", json=job).status_code == 201

@@ -11,6 +11,8 @@ pages and asserts each answers 2xx and carries the fields the page reads. It fai
 test_api_console_forms.py``.
 
 How the pages send them (jQuery 2.1.4, bootstrap-table):
+- With an auth file (the suite's default), every call carries HTTP Basic credentials, as the browser sent
+  them for the original console (``cluster.api``: the admin's).
 - A bootstrap-table of ``queryParamsType: "limit"`` with client-side paging (apps, jobs) adds
   ``search=&sort=&order=asc&offset=0&limit=10``, and ``_=<ms>`` where the page set ``cache: false``.
   The jobs table's markup is not stored at that commit; its query is taken as the apps table's (the

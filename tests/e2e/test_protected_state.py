@@ -84,7 +84,7 @@ def test_other_zookeeper_clients_cannot_read_or_change_the_installation(
             client.stop()
             client.close()
     # Nothing changed: the job is as registered and its shard still runs.
-    with httpx.Client(base_url=cluster.masters[0].url, timeout=15) as api:
+    with cluster.masters[0].http() as api:
         assert api.get("/job/jobs/guarded").json()["shardingTotalCount"] == 1
         assert api.get("/job/jobs/intruder").status_code == 404
         assert len(api.get("/job/tasks/running").json()) == 1

@@ -115,7 +115,7 @@ def test_each_firing_is_a_run_with_its_shards_cause_status_and_times(cluster: Cl
 
     # A follower answers the same (it asks the leader, which holds the runtime state and the history).
     follower = cluster.start_master()
-    with httpx.Client(base_url=follower.url, timeout=15) as other:
+    with follower.http() as other:
         assert other.get(f"/job/jobs/good/runs/{good['runId']}").json() == good
 
 
@@ -171,7 +171,7 @@ def test_stopping_a_run_kills_its_shards_drops_its_queue_and_fails_it(cluster: C
                           and all(t["state"] == "RUNNING" for t in r["tasks"]) and len(r["tasks"]) == 2), None),
             30, message="the sleeper runs")
         # Asked through a follower: it forwards to the leader.
-        with httpx.Client(base_url=follower.url, timeout=15) as other:
+        with follower.http() as other:
             stopped = other.post(f"/job/jobs/sleeper/runs/{active['runId']}/stop", params={"reason": "by the test"})
         assert stopped.status_code == 202, stopped.text
         assert stopped.json()["runId"] == active["runId"]
@@ -349,7 +349,7 @@ def test_a_finished_runs_record_can_be_deleted_and_an_unfinished_one_must_be_sto
             assert set(missing.json()) == {"message", "details"} and text in missing.json()["message"], path
 
         # Through a follower (forwarded to the leader); a stopped run once it has ended.
-        with httpx.Client(base_url=follower.url, timeout=15) as other:
+        with follower.http() as other:
             assert other.delete(f"/job/jobs/quick/runs/{done[1]['runId']}").status_code == 204
             assert other.post(f"/job/jobs/sleeper/runs/{active['runId']}/stop").status_code == 202
             wait_until(lambda: _finished(client, "sleeper"), 30, message="the stopped run ends")

@@ -306,6 +306,7 @@ def test_constraints_choose_agents_and_explain_when_nothing_matches(
 
 
 def test_cli_prints_and_follows_a_tasks_log(cluster: Cluster, tmp_path: Path) -> None:
+    import os
     import subprocess
     import sys
 
@@ -324,12 +325,13 @@ def test_cli_prints_and_follows_a_tasks_log(cluster: Cluster, tmp_path: Path) ->
                                       if t["metaInfo"]["jobName"] == "talker"], 20, interval=0.05)
     task_id = running[0]["id"]
     cli = [sys.executable, "-m", "elasticjob", "job", "log", "talker", "--task", task_id, "--url", master.url]
-    followed = subprocess.run([*cli, "--follow"], capture_output=True, text=True, timeout=60)
+    env = {**os.environ, **master.env()}
+    followed = subprocess.run([*cli, "--follow"], capture_output=True, text=True, timeout=60, env=env)
     assert followed.returncode == 0, followed.stderr
     assert followed.stdout.splitlines() == ["line 1", "line 2", "line 3", "line 4"]
-    stderr = subprocess.run([*cli, "--stderr"], capture_output=True, text=True, timeout=30)
+    stderr = subprocess.run([*cli, "--stderr"], capture_output=True, text=True, timeout=30, env=env)
     assert stderr.stdout.strip() == "oops"
-    newest = subprocess.run(cli[:6] + cli[8:], capture_output=True, text=True, timeout=30)  # the newest run
+    newest = subprocess.run(cli[:6] + cli[8:], capture_output=True, text=True, timeout=30, env=env)  # the newest run
     assert newest.stdout.splitlines() == ["line 1", "line 2", "line 3", "line 4"]  # one shard: no header
-    unknown = subprocess.run([*cli[:7], "nope", *cli[8:]], capture_output=True, text=True, timeout=30)
+    unknown = subprocess.run([*cli[:7], "nope", *cli[8:]], capture_output=True, text=True, timeout=30, env=env)
     assert unknown.returncode == 1 and "does not exist" in unknown.stderr and "Traceback" not in unknown.stderr

@@ -12,7 +12,7 @@ import httpx
 from kazoo.client import KazooClient
 
 from tests.e2e.conftest import Cluster
-from tests.support import MasterProcess, TcpProxy, build_tarball, wait_until
+from tests.support import ApiUsers, MasterProcess, TcpProxy, build_tarball, wait_until
 
 # Every run leaves a file named after its job, parameter and firing.
 SCRIPT = """#!/bin/sh
@@ -50,14 +50,14 @@ def test_changes_through_any_master_or_zookeeper_reach_the_leaders_next_plan(
     cluster: Cluster, tmp_path: Path, zk: KazooClient
 ) -> None:
     leader = cluster.start_master()
-    wait_until(lambda: httpx.get(f"{leader.url}/leader").json().get("self"), 15)
+    wait_until(lambda: leader.get("/leader").json().get("self"), 15)
     follower = cluster.start_master()
     cluster.start_agent(cpus=2, mem=512)
     cluster.wait_agents(1)
     out = tmp_path / "out"
     out.mkdir()
     root = f"/{cluster.namespace}"
-    with httpx.Client(base_url=follower.url, timeout=15) as api:
+    with follower.http() as api:
         _app(api, tmp_path)
         # Registered through the follower: the leader runs it.
         assert api.post("/job/register", json=_job("viaapi", out)).status_code == 204
@@ -90,21 +90,21 @@ def test_changes_through_any_master_or_zookeeper_reach_the_leaders_next_plan(
 
 
 def test_a_leader_back_from_a_session_expiry_rebuilds_its_state_before_launching(
-    zk_hosts: str, namespace: str, tmp_path: Path, zk: KazooClient
+    zk_hosts: str, namespace: str, tmp_path: Path, zk: KazooClient, api_users: ApiUsers | None
 ) -> None:
     host, port = zk_hosts.split(",")[0].rsplit(":", 1)
     proxy = TcpProxy((host, int(port)))
-    cluster = Cluster(proxy.address, namespace, tmp_path)  # the master reaches ZooKeeper through the proxy
+    cluster = Cluster(proxy.address, namespace, tmp_path, api_users)  # the master reaches ZooKeeper through the proxy
     try:
         master = cluster.start_master()
-        wait_until(lambda: httpx.get(f"{master.url}/leader").json().get("self"), 15)
-        agent_cluster = Cluster(zk_hosts, namespace, tmp_path / "agents")
+        wait_until(lambda: master.get("/leader").json().get("self"), 15)
+        agent_cluster = Cluster(zk_hosts, namespace, tmp_path / "agents", api_users)
         cluster.agents = agent_cluster.agents
         agent_cluster.start_agent(cpus=2, mem=512)
         cluster.wait_agents(1)
         out = tmp_path / "out"
         out.mkdir()
-        with httpx.Client(base_url=master.url, timeout=15) as api:
+        with master.http() as api:
             _app(api, tmp_path)
             assert api.post("/job/register", json=_job("steady", out)).status_code == 204
             assert api.post("/job/register", json=_job("other", out)).status_code == 204
@@ -135,7 +135,7 @@ def test_a_leader_back_from_a_session_expiry_rebuilds_its_state_before_launching
 def test_a_master_answers_from_memory_and_sees_its_own_writes(cluster: Cluster) -> None:
     """Each write is read back at once from the same master (read-your-writes), for many writes."""
     master: MasterProcess = cluster.start_master()
-    with httpx.Client(base_url=master.url, timeout=15) as api:
+    with master.http() as api:
         app = {"appName": "ryw", "appURL": "http://127.0.0.1:1/app.tar.gz", "bootstrapScript": "./run.sh",
                "cpuCount": 0.1, "memoryMB": 16}
         created = api.post("/app", json=app)

@@ -160,7 +160,7 @@ def test_statistics_errors_are_json_4xx(cluster: Cluster, tmp_path: Path) -> Non
 def test_a_follower_answers_statistics_from_the_leader(cluster: Cluster, tmp_path: Path) -> None:
     _start(cluster, tmp_path)
     follower = cluster.start_master()
-    with cluster.api as leader_client, httpx.Client(base_url=follower.url, timeout=15) as client:
+    with cluster.api as leader_client, follower.http() as client:
         assert leader_client.post("/job/register", json=_job("once", 1)).status_code == 204
         _trigger(leader_client, "once")
         wait_until(lambda: _ended(leader_client, "once", 1), 30, message="the task ends")

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from elasticjob.common.net import free_port
@@ -21,7 +20,7 @@ from elasticjob.dev.zookeeper import LocalZooKeeper
 from elasticjob.history import ExecutionQuery, SqlHistoryStore
 from tests.e2e.conftest import Cluster
 from tests.e2e.test_chaos import assert_exactly_once, rows, running, setup_job, trigger
-from tests.support import wait_until
+from tests.support import ApiUsers, wait_until
 
 SLOW = """#!/bin/sh
 sleep "${SLEEP:-0.3}"
@@ -62,8 +61,10 @@ def ensemble(tmp_path: Path) -> Iterator[Ensemble]:
 
 
 @pytest.fixture
-def ha_cluster(ensemble: Ensemble, namespace: str, tmp_path: Path) -> Iterator[Cluster]:
-    made = Cluster(ensemble.hosts, namespace, tmp_path / "cluster")
+def ha_cluster(
+    ensemble: Ensemble, namespace: str, tmp_path: Path, api_users: ApiUsers | None
+) -> Iterator[Cluster]:
+    made = Cluster(ensemble.hosts, namespace, tmp_path / "cluster", api_users)
     yield made
     made.stop()
 
@@ -103,7 +104,7 @@ def test_without_quorum_nothing_launches_and_scheduling_resumes_when_it_returns(
     client, out = setup_job(ha_cluster, tmp_path, SLOW, {"jobName": "long", "cron": "0 0 0 1 1 ? 2099",
                                                          "shardingTotalCount": 1,
                                                          "environment": {"SLEEP": "8"}})
-    setup = httpx.post(f"{master.url}/job/register", json={
+    setup = master.post("/job/register", json={
         "jobName": "ticker", "appName": "chaos", "cron": "* * * * * ?", "shardingTotalCount": 1,
         "cpuCount": 0.1, "memoryMB": 32, "environment": {"OUT": str(out)}}, timeout=10)
     assert setup.status_code == 204
@@ -117,7 +118,7 @@ def test_without_quorum_nothing_launches_and_scheduling_resumes_when_it_returns(
     time.sleep(6)  # no quorum: nothing may be launched (the long shard keeps running on its agent)
     # The API needs ZooKeeper to find the leader: without a quorum it answers 503, promptly.
     started = time.monotonic()
-    assert httpx.get(f"{master.url}/job/events/executions", timeout=30).status_code == 503
+    assert master.get("/job/events/executions", timeout=30).status_code == 503
     assert time.monotonic() - started < 15
     # What the master recorded meanwhile, read from its history store directly.
     with SqlHistoryStore(f"sqlite:///{master.work_dir / 'data' / 'history.db'}") as history:

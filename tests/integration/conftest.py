@@ -10,12 +10,15 @@ import httpx
 import pytest
 from kazoo.client import KazooClient
 
-from tests.support import MasterProcess
+from tests.support import ApiUsers, MasterProcess
 
 
 @pytest.fixture(scope="module")
-def api_master(zk_hosts: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MasterProcess]:
-    master = MasterProcess(zk_hosts, f"api-{uuid.uuid4().hex[:10]}", Path(tmp_path_factory.mktemp("master")))
+def api_master(
+    zk_hosts: str, tmp_path_factory: pytest.TempPathFactory, api_users: ApiUsers | None
+) -> Iterator[MasterProcess]:
+    master = MasterProcess(zk_hosts, f"api-{uuid.uuid4().hex[:10]}", Path(tmp_path_factory.mktemp("master")),
+                           auth=api_users)
     master.start()
     yield master
     master.stop()
@@ -24,7 +27,7 @@ def api_master(zk_hosts: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 @pytest.fixture(scope="module")
 def api(api_master: MasterProcess) -> Iterator[httpx.Client]:
     """One HTTP client per module (building one per test costs more than most of the tests)."""
-    with httpx.Client(base_url=api_master.url, timeout=15) as client:
+    with api_master.http() as client:
         yield client
 
 

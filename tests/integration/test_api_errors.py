@@ -65,7 +65,7 @@ def assert_error(response: httpx.Response, status: int, path: str | None = None)
 def leader_elected(api_master: MasterProcess) -> None:
     """Wait (bounded) until the master leads, so its own election writes are over before snapshots."""
     wait_until(
-        lambda: httpx.get(f"{api_master.url}/leader", timeout=2).status_code == 200,
+        lambda: api_master.get("/leader", timeout=2).status_code == 200,
         15,
         message="leader elected",
     )

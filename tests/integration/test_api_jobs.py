@@ -578,7 +578,7 @@ def test_running_and_failover_tasks_are_empty_without_tasks(
 def follower(api_master: MasterProcess, master_factory) -> Iterator[httpx.Client]:  # type: ignore[no-untyped-def]
     """A second master of the API tests' installation: it follows the records only a leader writes
     (running tasks, failover entries) by watches, where the leader applies its own writes instead."""
-    with httpx.Client(base_url=master_factory(api_master.namespace).url, timeout=15) as client:
+    with master_factory(api_master.namespace).http() as client:
         yield client
 
 

@@ -14,10 +14,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.support import MasterProcess
+from tests.support import ApiUsers, MasterProcess
 
 pytestmark = pytest.mark.zk
 
@@ -26,9 +25,12 @@ CONNECTIONS = 4
 
 
 @pytest.fixture(scope="module")
-def master(zk_hosts: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MasterProcess]:
+def master(
+    zk_hosts: str, tmp_path_factory: pytest.TempPathFactory, api_users: ApiUsers | None
+) -> Iterator[MasterProcess]:
     started = MasterProcess(zk_hosts, f"limits-{uuid.uuid4().hex[:10]}", Path(tmp_path_factory.mktemp("m")),
-                            "--max-header-bytes", str(HEADER_LIMIT), "--max-connections", str(CONNECTIONS)).start()
+                            "--max-header-bytes", str(HEADER_LIMIT), "--max-connections", str(CONNECTIONS),
+                            auth=api_users).start()
     yield started
     started.stop()
 
@@ -81,11 +83,13 @@ def test_headers_that_never_end_are_cut_off_at_the_limit(master: MasterProcess) 
 
 def test_headers_under_the_limit_and_a_body_after_them_are_served(master: MasterProcess) -> None:
     big_header = {"X-Fill": "c" * (HEADER_LIMIT - 512)}
-    assert httpx.get(f"{master.url}/ping", headers=big_header, timeout=10).status_code == 200
+    assert master.get("/ping", headers=big_header, timeout=10).status_code == 200
     # One send with small headers and a large body: only the head counts against the header limit.
     body = json.dumps({"appName": "x" * 300_000}).encode()
+    credentials = f"Authorization: {master.authorization}\r\n".encode() if master.authorization else b""
     with connect(master) as sock:
-        sock.sendall(b"POST /app HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+        sock.sendall(b"POST /app HTTP/1.1\r\nHost: x\r\n" + credentials
+                     + b"Content-Type: application/json\r\nContent-Length: "
                      + str(len(body)).encode() + b"\r\n\r\n" + body)
         status, _, answer = read_response(sock)
     assert status == 422, answer
@@ -108,7 +112,7 @@ def test_connections_beyond_the_limit_get_503_until_others_close(master: MasterP
         for sock, _ in idle:
             sock.close()
     deadline = time.monotonic() + 10
-    while httpx.get(f"{master.url}/ping", timeout=5).status_code != 200:
+    while master.get("/ping", timeout=5).status_code != 200:
         assert time.monotonic() < deadline, "closed connections must free their places"
         time.sleep(0.1)
 
@@ -122,12 +126,12 @@ def test_connections_beyond_the_limit_get_503_until_others_close(master: MasterP
 ])
 def test_pages_beyond_the_caps_are_refused(master: MasterProcess, path: str, params: dict[str, str],
                                            field: str) -> None:
-    response = httpx.get(f"{master.url}{path}", params=params, timeout=10)
+    response = master.get(path, params=params, timeout=10)
     assert response.status_code == 422, response.text
     assert [d["path"] for d in response.json()["details"]] == [field]
 
 
 def test_history_pages_are_capped_at_1000_rows(master: MasterProcess) -> None:
-    answer = httpx.get(f"{master.url}/job/events/executions", params={"per_page": "100000"}, timeout=10)
+    answer = master.get("/job/events/executions", params={"per_page": "100000"}, timeout=10)
     assert answer.status_code == 200
     assert answer.json()["total"] == 0 and answer.json()["rows"] == []

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import MasterProcess
+from tests.support import ApiUsers, MasterProcess
 
 pytestmark = pytest.mark.zk
 
@@ -20,11 +20,13 @@ ALLOWED = "https://artifacts.example.com/app.tar.gz"
 
 
 @pytest.fixture(scope="module")
-def strict(zk_hosts: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+def strict(
+    zk_hosts: str, tmp_path_factory: pytest.TempPathFactory, api_users: ApiUsers | None
+) -> Iterator[httpx.Client]:
     master = MasterProcess(zk_hosts, f"urls-{uuid.uuid4().hex[:10]}", Path(tmp_path_factory.mktemp("master")),
-                           "--url-hosts", "artifacts.example.com", allow_file_urls=False).start()
+                           "--url-hosts", "artifacts.example.com", allow_file_urls=False, auth=api_users).start()
     try:
-        with httpx.Client(base_url=master.url, timeout=15) as client:
+        with master.http() as client:
             yield client
     finally:
         master.stop()

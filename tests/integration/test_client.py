@@ -16,7 +16,9 @@ pytestmark = pytest.mark.zk
 
 @pytest.fixture(scope="module")
 def client(api_master: MasterProcess) -> Iterator[ElasticJobClient]:
-    with ElasticJobClient(api_master.url, timeout=15) as made:
+    # The admin's bearer token (the CLI's tests send its password).
+    token = api_master.users.token if api_master.users is not None else None
+    with ElasticJobClient(api_master.url, timeout=15, token=token) as made:
         yield made
 
 

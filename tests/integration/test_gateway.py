@@ -91,15 +91,15 @@ class Lead:
         return self.opened[-1]
 
     def connected(self, master: MasterProcess | None = None) -> float | None:
-        text = httpx.get(f"{(master or self.master).url}/metrics", timeout=10).text
+        text = (master or self.master).get("/metrics", timeout=10).text
         found = re.search(r"^elasticjob_connected_agents (\S+)$", text, re.M)
         return None if found is None else float(found.group(1))
 
     def read_logs(self, task_id: str, **params: object) -> tuple[threading.Thread, list[httpx.Response]]:
         """``GET`` the task's logs on a thread (the test answers for the agent meanwhile)."""
         results: list[httpx.Response] = []
-        url = f"{self.master.url}/job/tasks/{task_id}/logs"
-        thread = threading.Thread(target=lambda: results.append(httpx.get(url, params=params, timeout=15)))
+        path = f"/job/tasks/{task_id}/logs"
+        thread = threading.Thread(target=lambda: results.append(self.master.get(path, params=params, timeout=15)))
         thread.start()
         return thread, results
 
@@ -107,7 +107,7 @@ class Lead:
 @pytest.fixture
 def lead(master_factory: Factory, namespace: str) -> Iterator[Lead]:
     master = master_factory(namespace)
-    wait_until(lambda: httpx.get(f"{master.url}/leader", timeout=5).json().get("self"), 15,
+    wait_until(lambda: master.get("/leader", timeout=5).json().get("self"), 15,
                message="the master leads")
     made = Lead(master)
     yield made
@@ -191,7 +191,7 @@ def test_task_logs_are_read_over_the_agent_stream(lead: Lead) -> None:
     assert results[0].status_code == 404
 
     other = "job@-@3@-@READY@-@not-connected@-@abc"
-    response = httpx.get(f"{lead.master.url}/job/tasks/{other}/logs", timeout=15)
+    response = lead.master.get(f"/job/tasks/{other}/logs", timeout=15)
     assert response.status_code == 503
     assert "agent not-connected is not connected to this master" in response.json()["message"]
 
@@ -231,7 +231,7 @@ def test_a_launch_its_agent_never_received_is_run_again_whatever_the_failover_po
     they had queued): the same agent process reconnects without the task, so it never ran, and its shard
     is queued again although the job has ``failover: false``. An agent that restarted (a new incarnation)
     may have run part of it before it died: that task is LOST and, without failover, not run again."""
-    with httpx.Client(base_url=lead.master.url, timeout=10) as api:
+    with lead.master.http(timeout=10) as api:
         assert api.post("/app", json={"appName": "hand", "appURL": "file:///nowhere.tar.gz",
                                       "bootstrapScript": "run.sh", "cpuCount": 0.1, "memoryMB": 8}).status_code == 204
         assert api.post("/job/register", json={"jobName": "once", "appName": "hand", "cron": NEVER,
