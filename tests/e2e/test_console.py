@@ -225,6 +225,7 @@ def test_a_secret_is_masked_on_the_job_page_and_form_and_survives_an_edit(
            "memoryMB": 32, "environment": {"GREETING": secret, "SLEEP": "0"}, "secretEnvironment": ["GREETING"]}
     with cluster.api as client:
         assert client.post("/job/register", json=job).status_code == 204
+    _log_in(page.context, cluster.masters[0])
     page.goto(url + "/#/jobs/secretive")
     config = page.get_by_test_id("job-config")
     expect(config).to_contain_text('"GREETING": "******"')

@@ -54,7 +54,7 @@ def test_the_seeds_examples_are_answered_verbatim(cluster: Cluster) -> None:
     cluster.start_agent(cpus=2, mem=2048)
     cluster.wait_agents(1)
     perl = "index.tenxcloud.com/tenxcloud/perl_job:latest"
-    with httpx.Client(base_url=master.url, timeout=15) as api:
+    with master.http() as api:
         # POST .../jobs/{job_name} with the seed's job.json: the seed's answer.
         created = api.post("/v1/regions/eu/jobs/job-api", json=SEED["create_request"])
         assert created.status_code == 201, created.text
@@ -98,7 +98,7 @@ def test_the_seeds_examples_are_answered_verbatim(cluster: Cluster) -> None:
 
 def test_what_this_api_refuses_and_what_it_does_not_see(cluster: Cluster) -> None:
     master = cluster.start_master()
-    with httpx.Client(base_url=master.url, timeout=15) as api:
+    with master.http() as api:
         native = {"jobName": "native", "appURL": "", "scriptCommandLine": "true", "cron": "0 0 0 1 1 ? 2099",
                   "shardingTotalCount": 1, "cpuCount": 0.1, "memoryMB": 32}
         assert api.post("/job/register", json=native).status_code == 204

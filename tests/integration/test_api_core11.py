@@ -16,7 +16,7 @@ from kazoo.client import KazooClient
 
 from elasticjob.security.secrets import hash_secret
 from tests.integration.test_api_jobs import NEVER, assert_error, job_body, register, trigger, znode_json
-from tests.support import MasterProcess
+from tests.support import ApiUsers, MasterProcess
 
 pytestmark = pytest.mark.zk
 
@@ -161,12 +161,18 @@ def meta(api: httpx.Client, name: str) -> dict[str, Any]:
     return response.json()
 
 
-def test_created_and_updated_times_are_kept_beside_the_job(api: httpx.Client, zk: KazooClient, root: str) -> None:
+def test_created_and_updated_times_are_kept_beside_the_job(
+    api: httpx.Client, api_master: MasterProcess, zk: KazooClient, root: str
+) -> None:
     name = unique("meta")
     before = dt.datetime.now(dt.UTC)
     register(api, job_body(name))
     created = meta(api, name)
-    assert set(created) == {"jobName", "createdAt", "updatedAt"}  # no createdBy without authentication
+    if api_master.users is None:  # no createdBy without authentication
+        assert set(created) == {"jobName", "createdAt", "updatedAt"}
+    else:  # the suite's admin registered it
+        assert set(created) == {"jobName", "createdAt", "updatedAt", "createdBy"}
+        assert created["createdBy"] == ApiUsers.ADMIN
     created_at = dt.datetime.fromisoformat(created["createdAt"])
     assert before <= created_at <= dt.datetime.now(dt.UTC) and created["updatedAt"] == created["createdAt"]
     assert znode_json(zk, f"{root}/config/job-meta/{name}") == {k: v for k, v in created.items() if k != "jobName"}
