@@ -108,9 +108,13 @@ def workdir(name: str) -> Iterator[str]:
         path = Path(kept) / name
         shutil.rmtree(path, ignore_errors=True)
         path.mkdir(parents=True)
+        path.chmod(0o711)
         yield str(path)
         return
     with tempfile.TemporaryDirectory(prefix=f"ej-bench-{name}-") as tmp:
+        # Traversable by all: an agent running as root runs its shards as nobody (--run-as), and the
+        # benchmark's shards write into a FIFO in here.
+        Path(tmp).chmod(0o711)
         yield tmp
 
 

@@ -40,7 +40,8 @@ class StartStamps:
 
     @contextlib.contextmanager
     def running(self) -> Iterator[StartStamps]:
-        os.mkfifo(self.fifo, 0o666)
+        os.mkfifo(self.fifo)
+        self.fifo.chmod(0o666)  # the shards may run as another user (the agent's --run-as)
         # O_RDWR: the FIFO always has a writer (us), so the reader never sees EOF between jobs and a job's
         # open for writing never blocks.
         self._fd = os.open(self.fifo, os.O_RDWR)

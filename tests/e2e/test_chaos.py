@@ -75,9 +75,9 @@ def assert_runs(client: httpx.Client, job: str, history: list[dict[str, Any]]) -
                 for t in run["tasks"]))
 
 
-def setup_job(cluster: Cluster, tmp_path: Path, script: str, job: dict[str, Any]) -> tuple[httpx.Client, Path]:
-    out = tmp_path / "out"
-    out.mkdir(exist_ok=True)
+def setup_job(cluster: Cluster, tmp_path: Path, out: Path, script: str,
+              job: dict[str, Any]) -> tuple[httpx.Client, Path]:
+    """Registers ``job`` running ``script``; its shards write to ``out`` (a ``shard_dir``: they may run as nobody)."""
     tarball = build_tarball({"bin/run.sh": script}, tmp_path / "app.tar.gz", executable=("bin/run.sh",))
     client = cluster.masters[0].http()
     assert client.post("/app", json={"appName": "chaos", "appURL": tarball.as_uri(), "bootstrapScript": "bin/run.sh",
@@ -96,12 +96,12 @@ def running(client: httpx.Client) -> list[dict[str, Any]]:
     return client.get("/job/tasks/running").json()
 
 
-def test_sigkill_an_agent_mid_shard_fails_its_shards_over(cluster: Cluster, tmp_path: Path) -> None:
+def test_sigkill_an_agent_mid_shard_fails_its_shards_over(cluster: Cluster, tmp_path: Path, shard_dir: Path) -> None:
     cluster.start_master()
     victim = cluster.start_agent(cpus=1, mem=512, agent_id="victim")
     cluster.start_agent(cpus=1, mem=512, agent_id="survivor")
     cluster.wait_agents(2)
-    client, out = setup_job(cluster, tmp_path, GATED, {"jobName": "gated", "cron": NEVER, "shardingTotalCount": 4})
+    client, out = setup_job(cluster, tmp_path, shard_dir, GATED, {"jobName": "gated", "cron": NEVER, "shardingTotalCount": 4})
     trigger(client, "gated")
     wait_until(lambda: len(running(client)) == 4 and all(
         r["state"] == "RUNNING" for r in rows(client, "gated") if r["taskId"] in {t["id"] for t in running(client)}),
@@ -124,11 +124,11 @@ def test_sigkill_an_agent_mid_shard_fails_its_shards_over(cluster: Cluster, tmp_
     assert 'elasticjob_failovers_total{cause="LOST"}' in metrics
 
 
-def test_sigstopped_agent_kills_its_stale_copy_after_sigcont(cluster: Cluster, tmp_path: Path) -> None:
+def test_sigstopped_agent_kills_its_stale_copy_after_sigcont(cluster: Cluster, tmp_path: Path, shard_dir: Path) -> None:
     cluster.start_master()
     frozen = cluster.start_agent(cpus=1, mem=512, agent_id="frozen")
     cluster.wait_agents(1)
-    client, out = setup_job(cluster, tmp_path, GATED, {"jobName": "stale", "cron": NEVER, "shardingTotalCount": 2})
+    client, out = setup_job(cluster, tmp_path, shard_dir, GATED, {"jobName": "stale", "cron": NEVER, "shardingTotalCount": 2})
     trigger(client, "stale")
     original = wait_until(lambda: [t["id"] for t in running(client)] if len(running(client)) == 2 and all(
         r["state"] == "RUNNING" for r in rows(client, "stale")) else None, 20, message="shards running")
@@ -155,14 +155,14 @@ def test_sigstopped_agent_kills_its_stale_copy_after_sigcont(cluster: Cluster, t
     assert spare.process is not None and spare.process.poll() is None
 
 
-def test_leader_sigkilled_repeatedly_never_loses_or_doubles_a_firing(cluster: Cluster, tmp_path: Path) -> None:
+def test_leader_sigkilled_repeatedly_never_loses_or_doubles_a_firing(cluster: Cluster, tmp_path: Path, shard_dir: Path) -> None:
     shared = ["--history-url", str(tmp_path / "history.db")]
     for _ in range(3):
         cluster.start_master(*shared)
     cluster.start_agent(cpus=1, mem=512)
     cluster.start_agent(cpus=1, mem=512)
     cluster.wait_agents(2)
-    client, out = setup_job(cluster, tmp_path, QUICK, {"jobName": "steady", "cron": "0/2 * * * * ?",
+    client, out = setup_job(cluster, tmp_path, shard_dir, QUICK, {"jobName": "steady", "cron": "0/2 * * * * ?",
                                                        "shardingTotalCount": 3, "misfire": True})
     client.close()
     killed = 0
@@ -193,13 +193,13 @@ def test_leader_sigkilled_repeatedly_never_loses_or_doubles_a_firing(cluster: Cl
     assert len({f for f in firings}) == len(firings)
 
 
-def test_restarting_every_master_and_agent_at_once_loses_nothing(cluster: Cluster, tmp_path: Path) -> None:
+def test_restarting_every_master_and_agent_at_once_loses_nothing(cluster: Cluster, tmp_path: Path, shard_dir: Path) -> None:
     shared = ["--history-url", str(tmp_path / "history.db")]
     cluster.start_master(*shared)
     a = cluster.start_agent(cpus=1, mem=512, agent_id="a")
     b = cluster.start_agent(cpus=1, mem=512, agent_id="b")
     cluster.wait_agents(2)
-    client, out = setup_job(cluster, tmp_path, GATED, {"jobName": "reboot", "cron": NEVER, "shardingTotalCount": 3})
+    client, out = setup_job(cluster, tmp_path, shard_dir, GATED, {"jobName": "reboot", "cron": NEVER, "shardingTotalCount": 3})
     trigger(client, "reboot")
     wait_until(lambda: len(running(client)) == 3, 20, message="shards launched")
     client.close()

@@ -135,9 +135,9 @@ def _lines(process: subprocess.Popen[str], until: str) -> dict[str, Any]:
     raise AssertionError(f"the client ended before {until!r}: {process.stderr.read() if process.stderr else ''}")
 
 
-def test_metronomes_own_client_drives_jobs_schedules_and_runs(cluster: Cluster, tmp_path: Path) -> None:
+def test_metronomes_own_client_drives_jobs_schedules_and_runs(cluster: Cluster, shard_dir: Path) -> None:
     _start(cluster)
-    out = tmp_path / "out.txt"
+    out = shard_dir / "out.txt"
     env = {**os.environ, "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": "python"}
     users = cluster.masters[0].users
     if users is not None:
@@ -210,7 +210,7 @@ def test_metronomes_own_client_drives_jobs_schedules_and_runs(cluster: Cluster, 
         client.wait(10)
 
 
-def test_the_docs_examples_and_both_apis_see_each_others_jobs(cluster: Cluster, tmp_path: Path) -> None:
+def test_the_docs_examples_and_both_apis_see_each_others_jobs(cluster: Cluster, shard_dir: Path) -> None:
     _start(cluster)
     with cluster.masters[0].http() as api:
         created = api.post("/service/metronome/v1/jobs", content=SEED_JOB,
@@ -250,7 +250,7 @@ def test_the_docs_examples_and_both_apis_see_each_others_jobs(cluster: Cluster, 
         assert sorted(j["id"] for j in api.get("/v1/jobs").json()) == ["myjob", "native-job"]
 
         # A /v1 job runs; its run is a native run too; a second run is queued behind an active one.
-        quick = {"id": "quick", "run": {"cmd": f"echo $ELASTICJOB_SHARDING_ITEM >> {tmp_path}/quick",
+        quick = {"id": "quick", "run": {"cmd": f"echo $ELASTICJOB_SHARDING_ITEM >> {shard_dir}/quick",
                                          "cpus": 0.1, "mem": 32, "shards": 2}}
         assert api.post("/v1/jobs", json=quick).status_code == 201
         run = api.post("/v1/jobs/quick/runs")
@@ -262,7 +262,7 @@ def test_the_docs_examples_and_both_apis_see_each_others_jobs(cluster: Cluster, 
 
         done = wait_until(finished, 30, message="the /v1 run succeeds")
         assert sorted(t["status"] for t in done["tasks"]) == ["TASK_FINISHED", "TASK_FINISHED"]
-        assert sorted((tmp_path / "quick").read_text().split()) == ["0", "1"]
+        assert sorted((shard_dir / "quick").read_text().split()) == ["0", "1"]
         assert api.get(f"/job/jobs/quick/runs/{done['id']}").json()["status"] == "SUCCESS"
         history = api.get("/v1/jobs/quick", params={"embed": "historySummary"}).json()["historySummary"]
         assert history["successCount"] == 1 and history["lastSuccessAt"] == done["completedAt"]

@@ -44,12 +44,12 @@ def run_to_the_end(api: httpx.Client, job_id: str, **body: Any) -> dict[str, Any
     return result
 
 
-def test_a_v1_job_gets_all_its_artifacts(cluster: Cluster, server: ArtifactServer, tmp_path: Path) -> None:
+def test_a_v1_job_gets_all_its_artifacts(cluster: Cluster, server: ArtifactServer, shard_dir: Path) -> None:
     server.resources["/app.tar.gz"] = Resource(tarball({"bin/main.sh": "#!/bin/sh\necho main\n"}, ("bin/main.sh",)))
     server.resources["/tool"] = Resource(b"#!/bin/sh\necho tool\n")
     server.resources["/lib.zip.tgz"] = Resource(tarball({"lib/x.txt": "lib\n"}))
     server.resources["/conf.json"] = Resource(b'{"k": 1}\n')
-    out = tmp_path / "out"
+    out = shard_dir / "out"
     artifacts = [
         {"uri": f"{server.url}/tool", "executable": True},
         {"uri": f"{server.url}/app.tar.gz"},
@@ -150,8 +150,8 @@ def test_like_and_unlike_choose_the_agent(cluster: Cluster, tmp_path: Path) -> N
         assert api.get("/v1/jobs/bad").status_code == 404
 
 
-def test_a_run_gets_its_own_environment(cluster: Cluster, tmp_path: Path) -> None:
-    out = tmp_path / "env"
+def test_a_run_gets_its_own_environment(cluster: Cluster, shard_dir: Path) -> None:
+    out = shard_dir / "env"
     cluster.start_master()
     cluster.start_agent(cpus=1, mem=512)
     cluster.wait_agents(1)

@@ -47,15 +47,14 @@ def _quiet(out: Path, job: str, seconds: float = 3.0) -> None:
 
 
 def test_changes_through_any_master_or_zookeeper_reach_the_leaders_next_plan(
-    cluster: Cluster, tmp_path: Path, zk: KazooClient
+    cluster: Cluster, tmp_path: Path, shard_dir: Path, zk: KazooClient
 ) -> None:
     leader = cluster.start_master()
     wait_until(lambda: leader.get("/leader").json().get("self"), 15)
     follower = cluster.start_master()
     cluster.start_agent(cpus=2, mem=512)
     cluster.wait_agents(1)
-    out = tmp_path / "out"
-    out.mkdir()
+    out = shard_dir
     root = f"/{cluster.namespace}"
     with follower.http() as api:
         _app(api, tmp_path)
@@ -90,7 +89,7 @@ def test_changes_through_any_master_or_zookeeper_reach_the_leaders_next_plan(
 
 
 def test_a_leader_back_from_a_session_expiry_rebuilds_its_state_before_launching(
-    zk_hosts: str, namespace: str, tmp_path: Path, zk: KazooClient, api_users: ApiUsers | None
+    zk_hosts: str, namespace: str, tmp_path: Path, shard_dir: Path, zk: KazooClient, api_users: ApiUsers | None
 ) -> None:
     host, port = zk_hosts.split(",")[0].rsplit(":", 1)
     proxy = TcpProxy((host, int(port)))
@@ -102,8 +101,7 @@ def test_a_leader_back_from_a_session_expiry_rebuilds_its_state_before_launching
         cluster.agents = agent_cluster.agents
         agent_cluster.start_agent(cpus=2, mem=512)
         cluster.wait_agents(1)
-        out = tmp_path / "out"
-        out.mkdir()
+        out = shard_dir
         with master.http() as api:
             _app(api, tmp_path)
             assert api.post("/job/register", json=_job("steady", out)).status_code == 204

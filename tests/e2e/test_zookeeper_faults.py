@@ -75,13 +75,13 @@ def finished_firings(history: list[dict[str, Any]], shards: int) -> set[str]:
 
 
 def test_losing_one_zookeeper_node_does_not_interrupt_scheduling(
-    ensemble: Ensemble, ha_cluster: Cluster, tmp_path: Path,
+    ensemble: Ensemble, ha_cluster: Cluster, tmp_path: Path, shard_dir: Path,
 ) -> None:
     ha_cluster.start_master("--history-url", str(tmp_path / "history.db"))
     ha_cluster.start_master("--history-url", str(tmp_path / "history.db"))
     ha_cluster.start_agent(cpus=1, mem=512)
     ha_cluster.wait_agents(1)
-    client, out = setup_job(ha_cluster, tmp_path, SLOW, {"jobName": "steady", "cron": "0/2 * * * * ?",
+    client, out = setup_job(ha_cluster, tmp_path, shard_dir, SLOW, {"jobName": "steady", "cron": "0/2 * * * * ?",
                                                          "shardingTotalCount": 2})
     wait_until(lambda: len(finished_firings(rows(client, "steady"), 2)) >= 2, 30, message="firings before")
     ensemble.kill(1)
@@ -96,12 +96,12 @@ def test_losing_one_zookeeper_node_does_not_interrupt_scheduling(
 
 
 def test_without_quorum_nothing_launches_and_scheduling_resumes_when_it_returns(
-    ensemble: Ensemble, ha_cluster: Cluster, tmp_path: Path,
+    ensemble: Ensemble, ha_cluster: Cluster, tmp_path: Path, shard_dir: Path,
 ) -> None:
     master = ha_cluster.start_master()
     ha_cluster.start_agent(cpus=1, mem=512)
     ha_cluster.wait_agents(1)
-    client, out = setup_job(ha_cluster, tmp_path, SLOW, {"jobName": "long", "cron": "0 0 0 1 1 ? 2099",
+    client, out = setup_job(ha_cluster, tmp_path, shard_dir, SLOW, {"jobName": "long", "cron": "0 0 0 1 1 ? 2099",
                                                          "shardingTotalCount": 1,
                                                          "environment": {"SLEEP": "8"}})
     setup = master.post("/job/register", json={
