@@ -27,21 +27,6 @@ DEFAULT_PER_PAGE = 20
 RECENT = dt.timedelta(hours=1)
 
 
-def recorded_task(execution: Execution) -> RunTask:
-    return RunTask(
-        task_id=execution.task_id,
-        sharding_item=execution.sharding_item,
-        state=execution.state,
-        agent_id=execution.agent_id,
-        hostname=execution.hostname,
-        exit_code=execution.exit_code,
-        message=execution.message,
-        created_at=execution.created_at,
-        started_at=execution.started_at,
-        finished_at=execution.finished_at,
-    )
-
-
 def running_task(task: RunningTask) -> RunTask:
     return RunTask(
         task_id=task.task_id,
@@ -84,7 +69,7 @@ class _Active:
         run = assemble(
             job_name,
             firing_id,
-            [recorded_task(e) for e in recorded],
+            [e.run_task() for e in recorded],
             running=self.running.get(firing_id, ()),
             pending_shards=self.pending.get(firing_id, 0),
             queued_at=self.queued.get(firing_id),

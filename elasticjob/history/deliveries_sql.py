@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from elasticjob.history.deliveries import Attempt, Delivery, DeliveryStatus
 from elasticjob.history.schema import job_webhook_delivery
 from elasticjob.history.store import Execution
-from elasticjob.model.run import Run, RunStatus, RunTask, assemble
+from elasticjob.model.run import Run, RunStatus, assemble
 from elasticjob.model.webhook import RunNotice, WebhookEvent, delivery_id, run_payload
 
 CHUNK = 500
@@ -35,26 +35,11 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return None if value is None else value.replace(tzinfo=dt.UTC)
 
 
-def _task(execution: Execution) -> RunTask:
-    return RunTask(
-        task_id=execution.task_id,
-        sharding_item=execution.sharding_item,
-        state=execution.state,
-        agent_id=execution.agent_id,
-        hostname=execution.hostname,
-        exit_code=execution.exit_code,
-        message=execution.message,
-        created_at=execution.created_at,
-        started_at=execution.started_at,
-        finished_at=execution.finished_at,
-    )
-
-
 def notice_run(notice: RunNotice, executions: Sequence[Execution]) -> Run:
     """The run a notice is about, from its recorded executions: a start is STARTING (or ACTIVE once a
     shard runs); an end has the status its tasks give — FAILED with a reason saying so when the history
     lacks the end of a shard (an event it could not record)."""
-    tasks = [_task(e) for e in executions]
+    tasks = [e.run_task() for e in executions]
     if notice.event is WebhookEvent.START:
         going = [t for t in tasks if t.state in ("STAGING", "RUNNING")]
         return assemble(notice.job_name, notice.firing_id, tasks, running=going or tasks)

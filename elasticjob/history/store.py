@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from elasticjob.history.statistics import StatisticInterval
 from elasticjob.model.execution import LOST, MISSED, STAGING, TASK_STATES, ExecutionEvent
+from elasticjob.model.run import RunTask
 from elasticjob.model.webhook import RunNotice
 
 DEFAULT_PER_PAGE = 20
@@ -107,6 +108,21 @@ class Execution:
     created_at: datetime
     updated_at: datetime
     ip: str = ""  # the agent's address, "" if unknown
+
+    def run_task(self) -> RunTask:
+        """The execution as a task of its run."""
+        return RunTask(
+            task_id=self.task_id,
+            sharding_item=self.sharding_item,
+            state=self.state,
+            agent_id=self.agent_id,
+            hostname=self.hostname,
+            exit_code=self.exit_code,
+            message=self.message,
+            created_at=self.created_at,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+        )
 
 
 @dataclass(frozen=True)
