@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -252,6 +253,15 @@ def test_metronome_and_execs_jobs_share_v1_jobs(cluster: Cluster) -> None:
         assert scheduled.json()["is_schedule_active"] is True
         native = api.get(f"/job/jobs/reports.{number}").json()
         assert native["cron"] == "R/2099-01-01T00:00:00Z/PT1H" and native["cronDialect"] == "ISO8601"
+
+        # Numbers are given once, whichever master creates the job and however many at once.
+        follower = cluster.start_master()
+        with follower.http() as other, ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda i: (api, other)[i % 2].post("/v1/jobs", json=EXECS_JOB), range(8)))
+        assert all(a.status_code == 201 for a in answers), [a.text for a in answers]
+        assert sorted(a.json()["id"] for a in answers) == list(range(number + 1, number + 9))
+        for answer in answers:
+            assert api.delete(f"/v1/jobs/{answer.json()['id']}").status_code == 204
 
         # Each goes as its dialect says: Metronome's DELETE answers the job, this one's 204.
         assert api.delete(f"/v1/jobs/{number}").status_code == 204
