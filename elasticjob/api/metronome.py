@@ -33,8 +33,12 @@ from elasticjob.model.secrets import carry_secret_marks
 
 HISTORY_RUNS = 1000  # the newest runs a job's history embeds (Metronome keeps as many by default)
 EMBEDS = ("activeRuns", "schedules", "history", "historySummary")
+SHARED_PATHS = ("/jobs", "/jobs/{job_id}")  # where another dialect may answer (``SharedJobs``)
 
 Forward = Callable[[Request], Awaitable[Response | None]]
+# Another dialect on /v1/jobs, told apart by the request's shape (the execs dialect, ``api.execs``): its
+# answer to a request on ``/v1/jobs`` (job id None) or ``/v1/jobs/{job_id}``, or None (Metronome's).
+SharedJobs = Callable[[Request, str | None], Awaitable[Response | None]]
 
 
 def _json(value: Any, status: int = 200) -> JSONResponse:
@@ -75,7 +79,11 @@ def _wrong_id() -> ValidationFailed:
     return ValidationFailed("Object is not valid", [m.FieldError("/id", ("must be the id of the path",))])
 
 
-def metronome_router(service: JobService, runs: RunsView, forward: Forward) -> APIRouter:
+def metronome_router(
+    service: JobService, runs: RunsView, forward: Forward, shared: SharedJobs | None = None
+) -> APIRouter:
+    """``shared``: the dialect that shares ``/v1/jobs`` and ``/v1/jobs/{job_id}`` (see ``SharedJobs``); it
+    is asked first, and answers in its own shapes (its errors too)."""
     router = APIRouter(tags=["metronome"])
     state = service.state
 
@@ -133,10 +141,18 @@ def metronome_router(service: JobService, runs: RunsView, forward: Forward) -> A
             )
         return asked
 
-    def handled(func: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
+    def handled(func: Callable[..., Awaitable[Response]], shares: bool) -> Callable[..., Awaitable[Response]]:
         @functools.wraps(func)
         async def wrapper(request: Request, **params: Any) -> Response:
+            if shares and shared is not None:
+                answer = await shared(request, params.get("job_id"))
+                if answer is not None:
+                    return answer
             try:
+                if "job_id" in params:
+                    # A numeric id passes the middleware's scope check (it may be an execs job's number,
+                    # whose namespace the path does not show): as a Metronome id, it is checked here.
+                    require_in_scope(request, "job", params["job_id"])
                 return await func(request, **params)
             except ValidationFailed as exc:
                 return _invalid(exc)
@@ -392,7 +408,7 @@ def metronome_router(service: JobService, runs: RunsView, forward: Forward) -> A
             body = bodies.get((path, method))
             router.add_api_route(
                 prefix + path,
-                handled(func),
+                handled(func, path in SHARED_PATHS),
                 methods=[method],
                 status_code=status,
                 include_in_schema=prefix == "/v1",

@@ -69,20 +69,37 @@ class JobService:
         self._upcoming: dict[tuple[str | None, str, str], tuple[int, dt.datetime | None]] = {}
 
     # ---- jobs -----------------------------------------------------------------------------------
-    def register_job(self, job: Job, creator: str | None = None, run_now: bool = False) -> Job:
+    def register_job(
+        self,
+        job: Job,
+        creator: str | None = None,
+        run_now: bool = False,
+        prepare: Callable[[Transaction, Job], Job] | None = None,
+    ) -> Job:
         """Register ``job``; ``creator`` (the authenticated principal's name, None without auth) and the
         time are recorded beside it (``job_meta``) in the same transaction; with ``run_now`` its first
         firing is queued in that transaction too (a job that runs once when it is created, as a Kubernetes
-        Job does: never registered without its run)."""
+        Job does: never registered without its run).
+
+        ``prepare(txn, job)``, called first each time the registration is decided (again, after a version
+        conflict), may add its own operations to the transaction and returns the job to register in it:
+        ``job`` renamed, for instance, after a number it takes from a counter it sets in ``txn`` with a
+        version check (the ``execs`` dialect's ids: a conflict decides again with a fresh number). Checks
+        are made on ``job``; the prepared job may differ from it in its name and ``dialectSpec`` only.
+        Returns the job registered."""
         job = keep_secrets(_with_secrets(job, None), None)  # a mask is no value to store (422)
         self._check_schedule(job)
         self._check_job_urls(job)
         _check_size("job", job.jobName, job.as_json())
+        template = job
 
         def registration() -> Transaction:
+            nonlocal job
+            txn = self.store.transaction()
+            if prepare is not None:
+                job = prepare(txn, template)
             if self.state.job(job.jobName) is not None:
                 raise Conflict(f"job '{job.jobName}' already exists; use PUT /job/update to change it")
-            txn = self.store.transaction()
             self._add_app_ops(txn, job, previous=None)
             txn.create(self.layout.job(job.jobName), job.as_json())
             now = dt.datetime.now(dt.UTC)

@@ -21,6 +21,7 @@ import uvicorn
 from elasticjob import placement
 from elasticjob.api.app import create_app
 from elasticjob.api.cluster import ClusterView, cluster_router
+from elasticjob.api.execs import ExecsDialect
 from elasticjob.api.metrics import MasterMetrics
 from elasticjob.api.metronome import metronome_router
 from elasticjob.api.regions import regions_router
@@ -195,12 +196,13 @@ def run_master(config: MasterConfig) -> None:
     sampler = StatisticsSampler(
         history, counts, lambda: election.is_leader, interval=config.statistics_interval
     )
-    v1 = metronome_router(jobs, runs, forwarder(leadership))
+    execs = ExecsDialect(jobs, runs, hub, forwarder(leadership))  # shares /v1/jobs with Metronome
+    v1 = metronome_router(jobs, runs, forwarder(leadership), execs.shared)
     cluster = cluster_router(ClusterView(state, departures, leader, client))
     authenticator = Authenticator(config.auth) if config.auth is not None else None
     regions = regions_router(jobs, runs, hub, forwarder(leadership))
     app = create_app(jobs, leader, metrics, config.max_body_bytes, runtime, v1, cluster, authenticator,
-                     dialects=[regions])
+                     dialects=[regions, execs.router()])
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -52,6 +52,17 @@ class Layout:
     def job_meta(self, name: str) -> str:
         return f"{self.job_metas}/{name}"
 
+    @property
+    def counters(self) -> str:
+        """Counters that number things (``counter``)."""
+        return f"{self.root}/config/counter"
+
+    def counter(self, name: str) -> str:
+        """A counter: its value is the last number given out (JSON integer; empty: none yet). Set with a
+        version check in the transaction that uses the number, so a number is never given twice and a
+        failed write gives none (the ``execs`` dialect's job ids)."""
+        return f"{self.counters}/{name}"
+
     # state
     @property
     def ready_root(self) -> str:
@@ -142,6 +153,7 @@ class Layout:
             self.apps,
             self.jobs,
             self.job_metas,
+            self.counters,
             self.ready_root,
             self.running_root,
             self.failover_root,

@@ -48,6 +48,7 @@ _OPERATE = [
     ("POST", rf"/job/jobs/{_SEGMENT}/runs/{_SEGMENT}/stop"),
     ("POST", rf"(?:/service/metronome)?/v1/jobs/{_SEGMENT}/runs"),
     ("POST", rf"(?:/service/metronome)?/v1/jobs/{_SEGMENT}/runs/{_SEGMENT}/actions/stop"),
+    ("POST", rf"/v1/jobs/{_SEGMENT}/execs"),  # the execs dialect's run now
 ]
 _OPERATE_RE = [(method, re.compile(pattern + "/?")) for method, pattern in _OPERATE]
 READS = frozenset({"GET", "HEAD"})

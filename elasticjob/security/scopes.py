@@ -9,7 +9,9 @@ the same rule, so a team names both under its prefix. Everything else does not e
   ``/app/{name}``, ``/job/tasks/{taskId}/logs`` by the task id's job, ``/v1/jobs/{id}/...``,
   ``/v1/regions/{region}/jobs/{name}/...``) answers 403
   "outside your groups" for a name outside them — whether or not it exists, so nothing leaks
-  (``named_in_path``, checked by the auth middleware before anything answers);
+  (``named_in_path``, checked by the auth middleware before anything answers). A number in
+  ``/v1/jobs/{id}`` is no name (an execs job's number: its namespace is not in the path): the route checks
+  the job it finds — an execs job outside the groups answers 404, a Metronome id 403 as above;
 - a write that names one in its body (register, update, deregister, trigger, an app's registration, a
   Metronome job's ``id``) is refused alike, by the route;
 - lists and counts leave out what is not theirs (jobs, apps, tasks, queues, runs, history, the overview);
@@ -30,7 +32,9 @@ from dataclasses import dataclass
 _JOB_PATHS = [
     re.compile(r"/job/jobs/([^/]+)(?:/.*)?"),
     re.compile(r"/job/([^/]+)/(?:enable|disable)/?"),
-    re.compile(r"(?:/service/metronome)?/v1/jobs/([^/]+)(?:/.*)?"),
+    # A number is no name (``/v1/jobs/146``, an execs job's: its namespace is not in the path): its
+    # routes check the job they find (and Metronome's the id as a name).
+    re.compile(r"(?:/service/metronome)?/v1/jobs/(?![0-9]+(?:/|$))([^/]+)(?:/.*)?"),
     re.compile(r"/v1/regions/[^/]+/jobs/([^/]+)(?:/.*)?"),
 ]
 _TASK_LOGS = re.compile(r"/job/tasks/([^/]+)/logs/?")

@@ -93,6 +93,9 @@ def test_the_views_of_the_whole_installation(path: str, wide: bool) -> None:
     ("/app/m.app/disable", ("app", "m.app")),
     ("/job/jobs", None), ("/job/tasks/running", None), ("/app/list", None), ("/app", None),
     ("/v1/jobs", None), ("/cluster/agents/a1", None), ("/job/summaries", None),
+    # A number is no name (an execs job's: its route checks the job it finds, Metronome's the id).
+    ("/v1/jobs/146", None), ("/v1/jobs/146/execs/e1/logs", None), ("/v1/jobs/m.146", ("job", "m.146")),
+    ("/v1/jobs/146x", ("job", "146x")),
 ])
 def test_the_job_or_app_a_path_names(path: str, named: tuple[str, str] | None) -> None:
     assert named_in_path(path) == named
@@ -130,6 +133,8 @@ def test_roles_allow_reading_operating_and_administering_in_turn() -> None:
     ("DELETE", "/job/x/disable", Action.OPERATE), ("POST", "/app/x/enable", Action.OPERATE),
     ("POST", "/job/jobs/x/runs/r/stop", Action.OPERATE), ("POST", "/v1/jobs/x/runs", Action.OPERATE),
     ("POST", "/service/metronome/v1/jobs/x/runs/r/actions/stop", Action.OPERATE),
+    ("POST", "/v1/jobs/146/execs", Action.OPERATE), ("DELETE", "/v1/jobs/146/execs/e", Action.ADMIN),
+    ("DELETE", "/v1/jobs/146", Action.ADMIN),
     ("POST", "/job/register", Action.ADMIN), ("PUT", "/job/update", Action.ADMIN),
     ("DELETE", "/job/deregister", Action.ADMIN), ("DELETE", "/job/jobs/x/runs/r", Action.ADMIN),
     ("POST", "/v1/jobs", Action.ADMIN), ("PUT", "/v1/jobs/x", Action.ADMIN), ("DELETE", "/app/x", Action.ADMIN),
