@@ -2,6 +2,9 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# Test modules run side by side in this many processes (pytest-xdist, a module per worker): most of the
+# end-to-end tests wait on processes they started, so three fit on two cores. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 3
 BENCH_ARGS ?=
 
 .PHONY: run test lint bench clean proto console-vendor
@@ -12,7 +15,7 @@ run:
 
 test:
 	@bash scripts/setup.sh test
-	@$(PY) -m pytest -q $(PYTEST_ARGS)
+	@$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint:
 	@bash scripts/setup.sh test
