@@ -50,7 +50,8 @@ def test_an_r3_schedule_runs_exactly_three_times_then_never_again(
     url = _start(cluster, tmp_path)
     with cluster.api as client:
         _app(client, url)
-        start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=3)
+        # Far enough ahead that the registration and the read below end before it, on a loaded machine too.
+        start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=8)
         schedule = f"R3/{start.strftime('%Y-%m-%dT%H:%M:%SZ')}/PT1S"
         assert client.post("/job/register", json=_job("thrice", schedule, out)).status_code == 204
         assert dt.datetime.fromisoformat(client.get("/job/jobs/thrice").json()["nextFireTime"]) == start
