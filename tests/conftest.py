@@ -1,5 +1,6 @@
-"""Shared fixtures: one real ZooKeeper server for the session, a fresh namespace per test, and the auth
-file every test master starts with (``api_users``; none with ``ELASTICJOB_TEST_AUTH=0``)."""
+"""Shared fixtures: one real ZooKeeper server for the session, a fresh namespace per test, the auth file
+every test master starts with (``api_users``; none with ``ELASTICJOB_TEST_AUTH=0``), and a PostgreSQL
+server (``postgres_server``, ``postgres_database``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from kazoo.client import KazooClient
 
 from elasticjob.common.net import free_port
 from elasticjob.dev.zookeeper import DockerZooKeeper, LocalZooKeeper, docker_available, find_classpath
+from tests.postgres import PostgresServer, PostgresUnavailable, create_database, drop_database
 from tests.support import ApiUsers, MasterProcess, suite_auth_enabled
 
 
@@ -38,6 +40,31 @@ def zk_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = LocalZooKeeper(tmp_path_factory.mktemp("zookeeper"), free_port()).start()
     yield server.hosts
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """Admin URL of a PostgreSQL server (``tests/postgres.py``): ``ELASTICJOB_TEST_POSTGRES_URL``, else one
+    started for this session (of this xdist worker) and stopped after it."""
+    external = os.environ.get("ELASTICJOB_TEST_POSTGRES_URL")
+    if external:
+        yield external
+        return
+    server = PostgresServer()
+    try:
+        yield server.start()
+    except PostgresUnavailable as exc:  # `make test` installs the driver and the server: a setup failure
+        pytest.fail(str(exc))
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def postgres_database(postgres_server: str) -> Iterator[str]:
+    """A database of this module's own on the server (dropped afterwards)."""
+    database_url = create_database(postgres_server)
+    yield database_url
+    drop_database(postgres_server, database_url)
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,9 @@ def ops_router(leader: LeaderLookup, metrics: MasterMetrics) -> APIRouter:
 
     @router.get("/leader", responses={503: {"description": "no leader elected"}})
     async def current_leader() -> JSONResponse:
-        """``{"leader": "host:http", "grpc": "host:grpc", "self": bool}``; 503 while no master leads."""
+        """``{"leader": "host:http", "grpc": "host:grpc", "self": bool}``, and ``"warnings": [str, ...]``
+        when this master has something to say about its setup (a private history while other masters run);
+        503 while no master leads."""
         info = await run_in_threadpool(leader)
         if info is None:
             return error_response(503, "no leader is elected at the moment")

@@ -1,4 +1,5 @@
-"""The ``elasticjob`` command: ``master``, ``dev``, ``job``, ``app``, ``version``."""
+"""The ``elasticjob`` command: ``master``, ``dev``, ``job``, ``app``, ``auth``, ``certs``, ``history``,
+``version``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from elasticjob import __version__
 from elasticjob.cli.apps import add_app_commands
 from elasticjob.cli.auth import add_auth_commands
 from elasticjob.cli.certs import add_certs_command
+from elasticjob.cli.history import add_history_commands
 from elasticjob.cli.jobs import add_job_commands
 from elasticjob.cli.output import EXIT_CODES, LocalError
 from elasticjob.client import DEFAULT_URL, ApiError, ClientError, ElasticJobClient, MasterUnreachable
@@ -403,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_app_commands(sub)
     add_auth_commands(sub)
     add_certs_command(sub)
+    add_history_commands(sub)
     url_help = (
         f"master URL (env ELASTICJOB_URL; default {DEFAULT_URL}); credentials for a master with an auth "
         "file come from env ELASTICJOB_TOKEN (bearer) or ELASTICJOB_USER and ELASTICJOB_PASSWORD"

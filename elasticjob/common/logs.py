@@ -20,3 +20,5 @@ def setup_logging(level: str = "INFO", process: str | None = None) -> None:
     # One line per HTTP request made by the CLI or dev supervisor is noise on a user's terminal.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # Alembic tells its plugins and dialect at every start; elasticjob.history.upgrade says what it changed.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

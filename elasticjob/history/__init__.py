@@ -4,6 +4,7 @@
 - ``store``   — the :class:`HistoryStore` port, :class:`ExecutionQuery`, :class:`Execution`, pages;
 - ``merge``   — how events fold into an execution (pure);
 - ``schema``/``sql`` — :class:`SqlHistoryStore` on SQLAlchemy Core (SQLite default, PostgreSQL by URL);
+- ``upgrade``/``migrations`` — the schema's Alembic revisions, run when a store opens;
 - ``native``  — Elastic-Job-Cloud ``/job/events/executions`` rows and query-parameter parsing.
 """
 
@@ -22,6 +23,7 @@ from elasticjob.history.sql import (
     SqlHistoryStore,
     history_url,
     open_history,
+    upgrade_history,
 )
 from elasticjob.history.store import (
     MAX_PER_PAGE,
@@ -79,4 +81,5 @@ __all__ = [
     "open_history",
     "parse_query",
     "parse_trace_query",
+    "upgrade_history",
 ]

@@ -1,5 +1,9 @@
 """The history tables, in portable SQLAlchemy Core (SQLite, PostgreSQL, MySQL, ...).
 
+This is the schema the code reads and writes; databases are made and changed by the Alembic migrations of
+``migrations/versions`` (run by ``upgrade.py``), never from this module. A change here comes with a new
+revision there, and ``tests/integration/test_history_upgrade.py`` checks that head matches this module.
+
 Datetimes are stored as naive UTC (``TIMESTAMP WITHOUT TIME ZONE``): every backend compares them the
 same way, and the store re-attaches UTC when reading. ``execution_time`` is denormalised (start time,
 else first event time) so that time filters and ordering use a plain index.
@@ -27,7 +31,7 @@ def _event_columns() -> list[Column[Any]]:
         Column("state", String(16), nullable=False),
         Column("agent_id", String(_ID), nullable=False, default=""),
         Column("hostname", String(_NAME), nullable=False, default=""),
-        # Added after the first release: upgrade.py adds it to databases made before.
+        # Added after the first release (migration 0001 adds it to databases made before).
         Column("ip", String(_IP), nullable=False, default="", server_default=""),
         Column("exit_code", Integer, nullable=True),
         Column("message", Text, nullable=False, default=""),
@@ -49,6 +53,7 @@ job_execution_log = Table(
     Index("ix_job_execution_log_state", "state"),
     Index("ix_job_execution_log_firing", "firing_id"),
     Index("ix_job_execution_log_job_firing", "job_name", "firing_id"),
+    Index("ix_job_execution_log_finished", "finished_at"),  # task results by end time (/job/statistics)
 )
 """One row per task, holding its latest state (see ``merge.py`` for how events update it)."""
 
@@ -119,16 +124,4 @@ job_webhook_delivery = Table(
 )
 """One row per webhook delivery (a run's start or end to one URL), written in the transaction that
 records the run's events or the next one; the leader's worker (``webhooks/worker.py``) sends the due ones.
-Added after the first release: ``metadata.create_all`` makes it in older databases. No secret is kept
-here: the worker signs with the job's current secret."""
-
-_finished_index = Index("ix_job_execution_log_finished", job_execution_log.c.finished_at)
-
-ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("job_execution_log", "ip", "VARCHAR(64) NOT NULL DEFAULT ''"),
-    ("job_status_trace_log", "ip", "VARCHAR(64) NOT NULL DEFAULT ''"),
-)
-"""Columns added to tables of the first release: ``(table, column, DDL)`` for ``upgrade.py``."""
-
-ADDED_INDEXES: tuple[tuple[Index, str], ...] = ((_finished_index, "job_execution_log"),)
-"""Indexes added to tables of the first release (task results by end time), for ``upgrade.py``."""
+No secret is kept here: the worker signs with the job's current secret."""

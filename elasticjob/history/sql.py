@@ -37,7 +37,7 @@ from sqlalchemy.pool import StaticPool
 from elasticjob.history import deliveries_sql, pruning, statistics_sql
 from elasticjob.history.deliveries import Attempt, Delivery
 from elasticjob.history.merge import apply_event, execution_time
-from elasticjob.history.schema import job_execution_log, job_run, job_status_trace_log, metadata
+from elasticjob.history.schema import job_execution_log, job_run, job_status_trace_log
 from elasticjob.history.statistics import StatisticInterval
 from elasticjob.history.store import (
     MAX_PER_PAGE,
@@ -49,7 +49,7 @@ from elasticjob.history.store import (
     HistoryError,
     TracePage,
 )
-from elasticjob.history.upgrade import upgrade
+from elasticjob.history.upgrade import WRITE_OPTION, head, upgrade
 from elasticjob.model.execution import ExecutionEvent
 from elasticjob.model.task import SEPARATOR, TaskKind
 from elasticjob.model.webhook import RunNotice
@@ -58,7 +58,7 @@ DEFAULT_HISTORY_URL = "sqlite:////var/lib/elasticjob/history.db"
 
 _CHUNK = 500  # task ids per IN (...) list: below every backend's bound-parameter limit
 _INSERT_RETRIES = 3  # another process may insert the same new task between our SELECT and INSERT
-_WRITE = "elasticjob_history_write"  # execution option: this transaction writes (SQLite: BEGIN IMMEDIATE)
+_WRITE = WRITE_OPTION  # execution option: this transaction writes (SQLite: BEGIN IMMEDIATE)
 
 
 class HistoryConfigError(ValueError):
@@ -84,8 +84,32 @@ def history_url(url_or_path: str) -> URL:
 
 
 def open_history(url_or_path: str) -> SqlHistoryStore:
-    """Open (creating tables and SQLite directories as needed) the store at a URL or file path."""
+    """Open (upgrading the database and creating SQLite directories as needed) the store at a URL or file
+    path."""
     return SqlHistoryStore(history_url(url_or_path))
+
+
+def upgrade_history(url_or_path: str) -> tuple[str | None, str]:
+    """Upgrade the database at a URL or file path to this release's schema, as a master does when it
+    starts (``elasticjob history upgrade``): ``(revision before, or None for none; head)``. Raises
+    :class:`HistoryConfigError` for an unusable URL and :class:`HistoryError` when the upgrade fails."""
+    parsed = history_url(url_or_path)
+    engine = _create_engine(parsed, busy_timeout=30.0)
+    try:
+        with _failures(parsed.render_as_string(hide_password=True), "upgrading the history database"):
+            return upgrade(engine), head()
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _failures(url: str, doing: str) -> Iterator[None]:
+    """Driver errors become :class:`HistoryError`, naming the store and what it was doing."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        cause = getattr(exc, "orig", None) or exc
+        raise HistoryError(f"history store {url}: {doing} failed: {type(cause).__name__}: {cause}") from exc
 
 
 def _in_groups(column: Any, groups: tuple[str, ...]) -> Any:
@@ -249,7 +273,8 @@ def _create_engine(url: URL, busy_timeout: float) -> Engine:
 
 
 class SqlHistoryStore:
-    """:class:`HistoryStore` on a SQLAlchemy engine; creates its tables if they are missing.
+    """:class:`HistoryStore` on a SQLAlchemy engine; brings the database to this release's schema first
+    (``upgrade.py``: creates the tables of an empty one).
 
     ``url``: a SQLAlchemy URL (string or ``URL``), e.g. ``sqlite:////var/lib/elasticjob/history.db`` or
     ``postgresql+psycopg://user:pw@host/db``; use :func:`open_history` for plain paths. ``busy_timeout``
@@ -271,13 +296,8 @@ class SqlHistoryStore:
         self._single_connection = _is_memory_sqlite(parsed)
         self._closed = False
         try:
-            with self._failures("creating the history tables"):
-                try:
-                    metadata.create_all(self._engine)
-                except SQLAlchemyError:
-                    # Another process may have created them between our check and our CREATE; look again.
-                    metadata.create_all(self._engine)
-                upgrade(self._engine)  # columns and indexes later releases added to existing tables
+            with self._failures("upgrading the history database"):
+                upgrade(self._engine)  # Alembic's revisions, up to this release's schema
         except HistoryError:
             self._engine.dispose()
             raise
@@ -678,12 +698,5 @@ class SqlHistoryStore:
         # In-memory SQLite shares one connection: interleaved transactions would see each other.
         return self._write_lock if self._single_connection else nullcontext()
 
-    @contextmanager
-    def _failures(self, doing: str) -> Iterator[None]:
-        try:
-            yield
-        except SQLAlchemyError as exc:
-            cause = getattr(exc, "orig", None) or exc
-            raise HistoryError(
-                f"history store {self.url}: {doing} failed: {type(cause).__name__}: {cause}"
-            ) from exc
+    def _failures(self, doing: str) -> AbstractContextManager[None]:
+        return _failures(self.url, doing)

@@ -1,51 +1,87 @@
-"""Bring a history database made by an earlier release up to the current schema, in place.
+"""Bring a history database to the schema of this release: Alembic's revisions in ``migrations/``.
 
-``metadata.create_all`` creates missing tables (and their indexes) but never changes a table that exists.
-What later releases added to existing tables is added here, idempotently: each step first looks whether
-it is needed, so running it on every start costs a look at the catalogue. Only additive changes are
-made (a column with a default, an index), so an older master can still use the upgraded database.
+``upgrade(engine)`` runs at every start of a store (the master's, ``elasticjob history upgrade``): on an
+up-to-date database it costs a look at ``alembic_version``. An empty database gets every table; a
+database made by a release before migrations (tables, no ``alembic_version``) is adopted by revision
+0001, which adds what it lacks and keeps its rows, and is then stamped with it.
 
-Several masters may start at once on a shared database: a step that fails because another process did
-it meanwhile is looked at again, and passes.
+Several masters may start at once on one PostgreSQL database: the whole upgrade runs in one transaction
+that first takes a transaction-level advisory lock (``pg_advisory_xact_lock``), so the others wait, then
+find the database at head and do nothing. PostgreSQL's DDL is transactional: an upgrade that fails leaves
+the database as it was. SQLite's transaction starts with ``BEGIN IMMEDIATE`` (its write lock) for the same
+effect among processes sharing a file.
+
+Revisions only add (tables, columns with defaults, indexes), so a master of the previous release can
+still use a database upgraded by this one; a database at a revision this release does not know (made by
+a newer release) is therefore used as it is, with a warning.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
-from sqlalchemy import Engine, inspect, text
-from sqlalchemy.exc import SQLAlchemyError
-
-from elasticjob.history.schema import ADDED_COLUMNS, ADDED_INDEXES
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import Connection
 
 log = logging.getLogger(__name__)
 
-
-def missing_columns(engine: Engine) -> list[tuple[str, str, str]]:
-    """``(table, column, DDL type and default)`` of every added column the database lacks."""
-    inspector = inspect(engine)
-    missing = []
-    for table, column, ddl in ADDED_COLUMNS:
-        present = {c["name"] for c in inspector.get_columns(table)}
-        if column not in present:
-            missing.append((table, column, ddl))
-    return missing
+MIGRATIONS = Path(__file__).with_name("migrations")
+# Execution option: this transaction writes (SQLite: BEGIN IMMEDIATE, see sql.py).
+WRITE_OPTION = "elasticjob_history_write"
+# pg_advisory_xact_lock's key ("ejhistu" in ASCII): a constant no other user of the database takes.
+ADVISORY_LOCK_KEY = 0x656A6869737475
 
 
-def upgrade(engine: Engine) -> None:
-    """Add what ``ADDED_COLUMNS`` and ``ADDED_INDEXES`` name and the database lacks. Raises
-    ``SQLAlchemyError`` when a step fails and is still needed afterwards."""
-    for table, column, ddl in missing_columns(engine):
-        try:
-            with engine.begin() as conn:
-                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
-            log.info("history: added column %s.%s", table, column)
-        except SQLAlchemyError:
-            if (table, column, ddl) in missing_columns(engine):
-                raise
-    for index, table_name in ADDED_INDEXES:
-        try:
-            index.create(engine, checkfirst=True)
-        except SQLAlchemyError:
-            if index.name not in {i["name"] for i in inspect(engine).get_indexes(table_name)}:
-                raise
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def head() -> str:
+    """The newest revision of this release."""
+    found = ScriptDirectory.from_config(_config()).get_current_head()
+    if found is None:  # only a broken installation (no versions/) gets here
+        raise RuntimeError(f"no history migrations in {MIGRATIONS}")
+    return found
+
+
+def known() -> set[str]:
+    """Every revision of this release."""
+    return {script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions()}
+
+
+def current(conn: Connection) -> str | None:
+    """The revision ``alembic_version`` names (None: no such table, or empty)."""
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine) -> str | None:
+    """Upgrade the database to :func:`head`; returns the revision it was at before (None: none).
+    Raises ``SQLAlchemyError`` when a step fails (nothing of the upgrade is kept then, except on
+    SQLite, whose ALTER TABLE is not fully transactional)."""
+    newest = head()
+    with engine.connect() as conn:
+        conn.execution_options(**{WRITE_OPTION: True})
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+            before = current(conn)
+            if before == newest:
+                return before
+            if before is not None and before not in known():
+                log.warning(
+                    "history: the database is at revision %s, which this release (head %s) does not know: "
+                    "a newer release upgraded it; using it as it is", before, newest,
+                )
+                return before
+            config = _config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+    log.info("history: database upgraded from revision %s to %s", before or "(none)", newest)
+    return before

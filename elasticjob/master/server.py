@@ -36,6 +36,7 @@ from elasticjob.history.retention import RunRetention
 from elasticjob.history.sampler import StatisticsSampler
 from elasticjob.master.config import MasterConfig
 from elasticjob.master.gateway import AgentEvents, Gateway, start_grpc_server
+from elasticjob.master.history_split import HistorySplit
 from elasticjob.master.http_limits import header_limited_protocol
 from elasticjob.master.hub import AgentConnection, AgentHub
 from elasticjob.protocol.convert import StatusUpdate
@@ -163,7 +164,10 @@ def run_master(config: MasterConfig) -> None:
         "hostname": socket.gethostname(),
         "pid": os.getpid(),
     }
-    election = LeaderElection(client, layout, info, on_change=on_leadership)
+    # A private history (SQLite) while other masters run splits the run history: said at start (and when
+    # masters come or go) in the log, and in GET /leader's "warnings".
+    split = HistorySplit(history.url, config.namespace)
+    election = LeaderElection(client, layout, info, on_change=on_leadership, on_members=split.masters_changed)
     election_box.append(election)
 
     def leader() -> dict[str, Any] | None:
@@ -172,6 +176,12 @@ def run_master(config: MasterConfig) -> None:
             return None
         node, data = found
         return {"leader": data.get("http"), "grpc": data.get("grpc"), "self": node == election.node}
+
+    def leader_answer() -> dict[str, Any] | None:
+        """``GET /leader``: the leader, and this master's warnings when it has some (from memory)."""
+        found = leader()
+        warnings = split.warnings()
+        return found if found is None or not warnings else {**found, "warnings": warnings}
 
     def leader_http() -> str | None:
         found = leader()
@@ -201,7 +211,7 @@ def run_master(config: MasterConfig) -> None:
     cluster = cluster_router(ClusterView(state, departures, leader, client))
     authenticator = Authenticator(config.auth) if config.auth is not None else None
     regions = regions_router(jobs, runs, hub, forwarder(leadership))
-    app = create_app(jobs, leader, metrics, config.max_body_bytes, runtime, v1, cluster, authenticator,
+    app = create_app(jobs, leader_answer, metrics, config.max_body_bytes, runtime, v1, cluster, authenticator,
                      dialects=[regions, execs.router()])
     server = uvicorn.Server(
         uvicorn.Config(

@@ -1,7 +1,9 @@
 """Leader election among masters, with ZooKeeper connection states taken seriously.
 
 Each master owns one ephemeral sequential znode under ``/leader/election`` carrying its addresses; the
-owner of the lowest sequence number is the leader. Followers watch only their predecessor (no herd effect).
+owner of the lowest sequence number is the leader. Followers watch their predecessor for leadership; every
+master also watches the listing to know the other masters (``on_members``): a master joining or leaving
+wakes each master once, which is cheap with the few masters an installation has.
 
 Connection states (kazoo calls the listener on its own thread, which must not block, so the listener only
 records the state and wakes the election thread):
@@ -9,7 +11,8 @@ records the state and wakes the election thread):
 - CONNECTED again with the same session: the znode is still ours, leadership is re-evaluated;
 - LOST (session expired): the znode is gone; once reconnected we enter the election anew.
 
-``on_change(is_leader)`` is called from the election thread whenever leadership flips.
+``on_change(is_leader)`` is called from the election thread whenever leadership flips, and
+``on_members(others)`` (the election node names of the other masters) whenever their set changes.
 """
 
 from __future__ import annotations
@@ -77,11 +80,14 @@ class LeaderElection:
         layout: Layout,
         info: dict[str, Any],
         on_change: Callable[[bool], None] = lambda _: None,
+        on_members: Callable[[frozenset[str]], None] = lambda _: None,
     ) -> None:
         self._client = client
         self._layout = layout
         self._info = info
         self._on_change = on_change
+        self._on_members = on_members
+        self._others: frozenset[str] | None = None  # the last value given to on_members
         self._wake = threading.Event()
         self._stopped = threading.Event()
         self._lock = threading.Lock()
@@ -187,10 +193,8 @@ class LeaderElection:
         if self._client.client_state != KeeperState.CONNECTED:
             self._set_leader(False)
             return
-        names = sorted(
-            (n for n in self._client.get_children(self._layout.election) if n.startswith(_PREFIX)),
-            key=_sequence,
-        )
+        listed = self._client.get_children(self._layout.election, watch=self._on_watch)
+        names = sorted((n for n in listed if n.startswith(_PREFIX)), key=_sequence)
         if self._node is None or self._node not in names:
             if self._node is not None:
                 log.warning("our election node %s disappeared; entering the election again", self._node)
@@ -200,6 +204,7 @@ class LeaderElection:
             self._node = created.rsplit("/", 1)[-1]
             self._wake.set()  # evaluate again with the new node in the listing
             return
+        self._members(frozenset(names) - {self._node})
         index = names.index(self._node)
         if index == 0:
             if not self._leader:
@@ -210,6 +215,15 @@ class LeaderElection:
         predecessor = f"{self._layout.election}/{names[index - 1]}"
         if self._client.exists(predecessor, watch=self._on_watch) is None:
             self._wake.set()  # it went away before the watch was set: look again
+
+    def _members(self, others: frozenset[str]) -> None:
+        if others == self._others:
+            return
+        self._others = others
+        try:
+            self._on_members(others)
+        except Exception:  # noqa: BLE001 - a listener bug must not break the election
+            log.exception("election members listener failed")
 
     def _publish_info(self) -> None:
         """Write ``/leader/info`` (ephemeral) for tools that want the leader without listing the election."""

@@ -1,30 +1,21 @@
 """SqlHistoryStore against real databases: round trips, upserts, filters, paging, threads, restarts.
 
 Every test taking ``url`` or ``store`` runs on a SQLite file in tmp_path and on PostgreSQL. PostgreSQL is
-``ELASTICJOB_TEST_POSTGRES_URL`` (an admin URL; each test gets a database of its own) or else a throwaway
-server started with the local ``initdb``/``pg_ctl``; those runs are skipped when the ``psycopg`` driver or
-a server is not available.
+the session's server (``tests/postgres.py``: ``ELASTICJOB_TEST_POSTGRES_URL`` or a throwaway server from
+the local ``initdb``/``pg_ctl``), a database for each module, emptied after each test.
 """
 
 from __future__ import annotations
 
-import glob
-import os
-import pwd
-import shutil
-import socket
 import sqlite3
-import subprocess
-import tempfile
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, make_url
+from sqlalchemy import create_engine
 
 from elasticjob.history import (
     Execution,
@@ -62,74 +53,6 @@ def _ids(store: SqlHistoryStore, **query: object) -> list[str]:
     return [row.task_id for row in store.executions(ExecutionQuery(**query)).rows]  # type: ignore[arg-type]
 
 
-def _postgres_tool(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return candidates[-1] if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def postgres_server() -> Iterator[str]:
-    """Admin URL of a PostgreSQL server for this module."""
-    # `make test` installs the driver and the server (scripts/setup.sh): a missing one is a setup failure.
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pytest.fail("the psycopg driver is not installed (make test installs it)")
-    external = os.environ.get("ELASTICJOB_TEST_POSTGRES_URL")
-    if external:
-        yield external
-        return
-    initdb, pg_ctl = _postgres_tool("initdb"), _postgres_tool("pg_ctl")
-    if initdb is None or pg_ctl is None:
-        pytest.fail("no PostgreSQL server binaries (initdb, pg_ctl; make test installs them) "
-                    "and no ELASTICJOB_TEST_POSTGRES_URL")
-    as_user: list[str] = []
-    base = Path(tempfile.mkdtemp(prefix="elasticjob-pg-"))
-    if os.geteuid() == 0:  # postgres refuses to run as root
-        try:
-            owner = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.fail("running as root and there is no 'postgres' user to run PostgreSQL as")
-        as_user = ["runuser", "-u", "postgres", "--"]
-        os.chown(base, owner.pw_uid, owner.pw_gid)
-    port = _free_port()
-    data = base / "data"
-    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
-    try:
-        subprocess.run([*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
-                        "--no-sync"], check=True, capture_output=True, timeout=120)
-        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-o", options, "-l", str(base / "log"), "-w",
-                        "-t", "60", "start"], check=True, capture_output=True, timeout=120)
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        if (data / "postmaster.pid").exists():
-            subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"],
-                           capture_output=True, timeout=60)
-        shutil.rmtree(base, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def postgres_database(postgres_server: str) -> Iterator[str]:
-    """A database of this module's own on the server (dropped afterwards)."""
-    name = f"history_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database of each backend (PostgreSQL: the module's database, its tables dropped after)."""
@@ -140,6 +63,8 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     yield database_url
     engine = create_engine(database_url)
     metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     engine.dispose()
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from elasticjob.history import ExecutionEvent, SqlHistoryStore, open_history
 from elasticjob.history.statistics import StatisticInterval, bucket_of
-from tests.integration.test_history_sql import postgres_database, postgres_server, url  # noqa: F401
+from tests.integration.test_history_sql import url  # noqa: F401
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
