@@ -63,8 +63,10 @@ class ConfigFile:
     text: str
 
     def line_of(self, key: str) -> int | None:
-        """The first line that assigns ``key`` at the start of a line (bare or quoted), if any."""
-        pattern = re.compile(rf"""^\s*(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*[=.]""")
+        """The first line that assigns ``key`` (bare or quoted, ``key =``, ``key.sub =``) or opens it as a
+        table (``[key]``, ``[[key]]``), if any."""
+        name = rf"""(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')"""
+        pattern = re.compile(rf"^\s*(?:{name}\s*[=.]|\[\[?\s*{name}\s*[].])")
         for number, line in enumerate(self.text.splitlines(), start=1):
             if pattern.match(line):
                 return number
