@@ -14,6 +14,14 @@ from elasticjob import __version__
 from elasticjob.cli.apps import add_app_commands
 from elasticjob.cli.auth import add_auth_commands
 from elasticjob.cli.certs import add_certs_command
+from elasticjob.cli.configcheck import add_config_commands
+from elasticjob.cli.configfile import (
+    CONFIG_FLAG,
+    ConfigFileError,
+    apply_config_file,
+    drop_file_items,
+    mentions_config,
+)
 from elasticjob.cli.history import add_history_commands
 from elasticjob.cli.jobs import add_job_commands
 from elasticjob.cli.output import EXIT_CODES, LocalError
@@ -61,6 +69,19 @@ def _add_zk_flags(parser: argparse.ArgumentParser, required: bool = True) -> Non
     )
 
 
+def _add_config_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        CONFIG_FLAG,
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="read flags from this TOML file: each key is a long flag without its dashes (zk = "
+        "\"HOST:PORT\", data-dir = \"/var/lib/...\", insecure = true), relative paths are relative to the "
+        "file's directory, and flags given on the command line override it (check one with "
+        "`elasticjob config check FILE`)",
+    )
+
+
 def _add_url_flags(parser: argparse.ArgumentParser, verb: str) -> None:
     """The URL allow-list (``security.urls``), the same on master (checked on every write) and agent
     (checked before every fetch)."""
@@ -97,8 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     master = sub.add_parser(
         "master",
         help="run a master (REST API, console, scheduler)",
-        description="Run a master. Start two or more on one ZooKeeper for HA.",
+        description="Run a master. Start two or more on one ZooKeeper for HA. Every flag can also be given "
+        "in a --config file.",
     )
+    _add_config_flag(master)
     _add_zk_flags(master)
     master.add_argument(
         "--http",
@@ -251,8 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     agent = sub.add_parser(
         "agent",
         help="run an agent that offers this host's resources and runs shards",
-        description="Run an agent. One per host (or several, each with its own --work-dir).",
+        description="Run an agent. One per host (or several, each with its own --work-dir). Every flag can "
+        "also be given in a --config file.",
     )
+    _add_config_flag(agent)
     _add_zk_flags(agent)
     agent.add_argument("--cpus", type=float, default=None, help="CPUs to offer (default: all of this host's)")
     agent.add_argument(
@@ -405,6 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_app_commands(sub)
     add_auth_commands(sub)
     add_certs_command(sub)
+    add_config_commands(sub)
     add_history_commands(sub)
     url_help = (
         f"master URL (env ELASTICJOB_URL; default {DEFAULT_URL}); credentials for a master with an auth "
@@ -433,52 +459,13 @@ def _commands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
     return found
 
 
-def _zk_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    """The ZooKeeper settings common to master and agent (``ValueError`` for bad ones)."""
-    from elasticjob.registry import ZkConfig
-
-    return ZkConfig(args.zk, session_timeout=args.zk_session_timeout, auth=args.zk_auth,
-                    connect_timeout=args.zk_connect_timeout)
-
-
 def _master(args: argparse.Namespace) -> int:
-    from elasticjob.common.net import parse_host_port
-    from elasticjob.master.config import MasterConfig
+    from elasticjob.cli.settings import master_config
     from elasticjob.master.server import run_master
-    from elasticjob.registry import ZooKeeperUnavailable, check_namespace
-    from elasticjob.security.authfile import read_auth_file
-    from elasticjob.security.jointoken import JoinToken, read_token_file
-    from elasticjob.security.tls import load_server_tls
-    from elasticjob.security.urls import UrlPolicy
+    from elasticjob.registry import ZooKeeperUnavailable
 
     try:
-        token_file = Path(args.agent_token_file) if args.agent_token_file else None
-        token = read_token_file(token_file, "--agent-token-file") if token_file else None
-        config = MasterConfig(
-            url_policy=UrlPolicy.from_flags(args.allow_file_urls, args.url_hosts),
-            auth=read_auth_file(Path(args.auth_file)) if args.auth_file else None,
-            insecure=args.insecure,
-            grpc_tls=load_server_tls(args.grpc_tls_cert, args.grpc_tls_key, args.grpc_client_ca),
-            agent_token=JoinToken.of(token) if token else None,
-            zk=_zk_config(args),
-            namespace=check_namespace(args.namespace),
-            http=parse_host_port(args.http, "--http"),
-            grpc=parse_host_port(args.grpc, "--grpc"),
-            data_dir=args.data_dir,
-            advertise_host=args.advertise_host,
-            max_body_bytes=args.max_body_bytes,
-            max_header_bytes=args.max_header_bytes,
-            max_connections=args.max_connections,
-            history_url=args.history_url,
-            agent_grace=args.agent_grace,
-            placement=args.placement,
-            launch_ahead=args.launch_ahead,
-            run_retention=args.run_retention,
-            statistics_interval=args.statistics_interval,
-            webhook_retry_for=args.webhook_retry_for,
-            webhook_timeout=args.webhook_timeout,
-        )
-        config.check_grpc_certificate()
+        config = master_config(args)
     except ValueError as exc:
         return _fail(str(exc))
     try:
@@ -489,38 +476,11 @@ def _master(args: argparse.Namespace) -> int:
 
 
 def _agent(args: argparse.Namespace) -> int:
-    from elasticjob.agent.config import AgentConfig, host_cpus, host_memory_mb, parse_attributes
-    from elasticjob.agent.runas import resolve_run_as
-    from elasticjob.registry import ZooKeeperUnavailable, check_namespace
-    from elasticjob.security.jointoken import check_token, read_token_file
-    from elasticjob.security.tls import load_client_tls
-    from elasticjob.security.urls import UrlPolicy
+    from elasticjob.cli.settings import agent_config
+    from elasticjob.registry import ZooKeeperUnavailable
 
     try:
-        if args.join_token_file is not None:
-            join_token = read_token_file(args.join_token_file, "--join-token-file")
-        elif os.environ.get("ELASTICJOB_JOIN_TOKEN"):
-            join_token = check_token(os.environ["ELASTICJOB_JOIN_TOKEN"], "ELASTICJOB_JOIN_TOKEN")
-        else:
-            join_token = None
-        config = AgentConfig(
-            master_tls=load_client_tls(args.master_ca, args.tls_cert, args.tls_key),
-            join_token=join_token,
-            url_policy=UrlPolicy.from_flags(args.allow_file_urls, args.url_hosts),
-            zk=_zk_config(args),
-            namespace=check_namespace(args.namespace),
-            work_dir=args.work_dir.resolve(),
-            cpus=args.cpus if args.cpus is not None else host_cpus(),
-            mem_mb=args.mem if args.mem is not None else host_memory_mb(),
-            attributes=parse_attributes(args.attributes),
-            agent_id=args.agent_id,
-            kill_grace_seconds=args.kill_grace,
-            run_as=resolve_run_as(args.run_as),
-            app_revalidate_seconds=args.app_revalidate_seconds,
-            sandbox_retention_seconds=args.sandbox_retention,
-            sandbox_max_bytes=int(args.sandbox_max_mb * 1024 * 1024),
-        )
-        config.check_host()
+        config = agent_config(args)
     except ValueError as exc:
         return _fail(str(exc))
     from elasticjob.agent.main import run_agent
@@ -612,11 +572,47 @@ def _fail(message: str) -> int:
     return 2
 
 
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse the command line; with ``--config FILE`` (master, agent), the file's values are the defaults
+    that the command line's flags override. A bad file is reported (every problem, naming the file, key
+    and line) and exits 2, as ``argparse`` does for bad flags."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if not mentions_config(arguments) or {"-h", "--help"} & set(arguments):
+        return build_parser().parse_args(arguments)
+    # A first pass finds the command and its --config while the flags the file may set (--zk) are not
+    # yet required; the second parses the command line again over the file's defaults.
+    probe = build_parser()
+    for parser in (probe, *_commands(probe)):
+        for action in parser._actions:
+            action.required = action.required and not action.option_strings
+    found = probe.parse_args(arguments)
+    if getattr(found, "config", None) is None:
+        return build_parser().parse_args(arguments)
+    parser = build_parser()
+    command = _subcommands(parser)[found.command]
+    try:
+        appended = apply_config_file(found.config, [parser, command], f"elasticjob {found.command}")
+    except ConfigFileError as exc:
+        for problem in exc.problems:
+            print(f"elasticjob: error: {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+    args = parser.parse_args(arguments)
+    drop_file_items(args, appended)
+    return args
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The commands directly below ``parser`` by name (``master``, ``agent``, ...)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     from elasticjob.common.logs import setup_logging
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
     setup_logging(args.log_level, process=args.command)
     if args.command in ("job", "app"):
         args.handler = _client_command
