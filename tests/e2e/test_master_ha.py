@@ -68,9 +68,15 @@ def test_leader_failover_after_sigkill(master_factory, namespace: str) -> None: 
     wait_until(lambda: (_leader(first) or {}).get("self"), 15, message="first master leads")
     second = master_factory(namespace, session_timeout=4.0)
 
-    seen_by_second = wait_until(lambda: _leader(second), 10)
+    # Each master records into a SQLite file of its own: both say the run history is split.
+    for master in (first, second):
+        warnings = wait_until(lambda m=master: (_leader(m) or {}).get("warnings"), 10, message="the warning")
+        assert "history is split" in warnings[0]
+    seen_by_second, seen_by_first = _leader(second), _leader(first)
+    seen_by_second.pop("warnings")
+    seen_by_first.pop("warnings")
     assert seen_by_second == {"leader": first.address, "grpc": f"127.0.0.1:{first.grpc_port}", "self": False}
-    assert _leader(first) == {"leader": first.address, "grpc": f"127.0.0.1:{first.grpc_port}", "self": True}
+    assert seen_by_first == {"leader": first.address, "grpc": f"127.0.0.1:{first.grpc_port}", "self": True}
 
     # A follower serves writes too (versioned ZooKeeper writes, no forwarding needed).
     assert second.post("/job/register", json=SEED_JOB, timeout=10).status_code == 204
@@ -81,6 +87,7 @@ def test_leader_failover_after_sigkill(master_factory, namespace: str) -> None: 
     wait_until(lambda: (_leader(second) or {}).get("self"), 15, message="second master takes over")
     elapsed = time.monotonic() - killed_at
     assert elapsed <= 4.0 + 4.0, f"takeover took {elapsed:.1f}s with a 4s session timeout"
+    # Alone again, the second master has nothing to warn about.
     assert _leader(second) == {
         "leader": second.address,
         "grpc": f"127.0.0.1:{second.grpc_port}",
