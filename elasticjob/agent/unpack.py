@@ -166,6 +166,8 @@ def _check_symlink_target(entry: _Entry, symlinks: dict[tuple[str, ...], str]) -
     """Resolve the link the way the kernel will, following the archive's other symlinks, and refuse it if
     it ever climbs above dest. A lexical check alone is not enough: with ``p -> .``, the target
     ``p/p/..`` is lexically inside but ``..`` applies to what ``p/p`` resolves to."""
+    if not entry.link:
+        raise UnsafeArchive(f"member {entry.name!r}: symlink without a target")
     if entry.link.startswith("/"):
         raise UnsafeArchive(f"member {entry.name!r}: symlink to absolute path {entry.link!r}")
     resolved: list[str] = list(entry.parts[:-1])

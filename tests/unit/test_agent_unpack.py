@@ -157,6 +157,12 @@ def test_symlink_to_absolute_path_is_refused(tmp_path: Path) -> None:
     assert_refused(archive, tmp_path / "dest", "'etc'.*absolute")
 
 
+def test_symlink_without_a_target_is_refused(tmp_path: Path) -> None:
+    # Found by the fuzzer: os.symlink("", path) fails with FileNotFoundError, which is no refusal.
+    archive = make_tar(tmp_path / "a.tgz", [Member("a", type=tarfile.SYMTYPE, linkname="")])
+    assert_refused(archive, tmp_path / "dest", "'a'.*without a target")
+
+
 def test_relative_symlink_escaping_is_refused(tmp_path: Path) -> None:
     archive = make_tar(tmp_path / "a.tgz", [
         Member("sub/", type=tarfile.DIRTYPE, mode=0o755),
