@@ -177,9 +177,12 @@ class RunsView:
         the history only once the recorder wrote it: before answering 404, wait for the job's recorded
         events, and look once more a moment later (the scheduler records what it committed right after
         applying it to the state)."""
-        if not RUN_ID_RE.fullmatch(run_id):
-            raise NotFound(f"run '{run_id}' of job '{job_name}' does not exist")
-        instant = dt.datetime.strptime(run_id[:14], "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
+        try:
+            if not RUN_ID_RE.fullmatch(run_id):
+                raise ValueError(run_id)
+            instant = dt.datetime.strptime(run_id[:14], "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
+        except ValueError:  # not an id, or one whose digits are no date (month 13): no run has it
+            raise NotFound(f"run '{run_id}' of job '{job_name}' does not exist") from None
         # The moment's pause only for a run of the last hour: an old id that is not found is simply gone.
         recent = dt.datetime.now(dt.UTC) - instant < RECENT
         for pause in (0.0, 0.0, 0.2) if recent else (0.0, 0.0):

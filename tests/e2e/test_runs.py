@@ -107,7 +107,7 @@ def test_each_firing_is_a_run_with_its_shards_cause_status_and_times(cluster: Cl
 
         # Errors: a JSON 404 for an unknown job or run, 422 for a bad page; never a stack trace.
         for path in ("/job/jobs/nope/runs", "/job/jobs/good/runs/20990101000000abcde",
-                     "/job/jobs/good/runs/not-a-run-id"):
+                     "/job/jobs/good/runs/not-a-run-id", "/job/jobs/good/runs/99999999999999abcde"):
             missing = client.get(path)
             assert missing.status_code == 404 and "does not exist" in missing.json()["message"], path
         invalid = client.get("/job/jobs/good/runs", params={"per_page": 0})
