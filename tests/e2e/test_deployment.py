@@ -88,7 +88,8 @@ def test_a_deployment_from_config_files_keeps_a_complete_history_across_a_leader
                                  agent_id=f"agent-{index}", config=work / "agent.toml")
             cluster.agents.append(agent)
             agent.start()
-        for process in (*cluster.masters, *cluster.agents):  # nothing but --config on the command line
+        started: list[MasterProcess | AgentProcess] = [*cluster.masters, *cluster.agents]
+        for process in started:  # nothing but --config on the command line
             assert process.process is not None
             args = list(process.process.args)  # type: ignore[arg-type]
             assert args[3:] == [args[3], "--config", str(process.config)], args
@@ -99,6 +100,7 @@ def test_a_deployment_from_config_files_keeps_a_complete_history_across_a_leader
         client.close()
         leader = wait_until(lambda: next((m for m in cluster.masters if _is_leader(m)), None), 30,
                             message="a leader")
+        assert leader is not None
         survivor = next(m for m in cluster.masters if m is not leader)
         users = api_users.env(ApiUsers.VIEWER) if api_users is not None else {}
         for master in cluster.masters:  # the image's health check, on both masters (the follower too)

@@ -10,11 +10,18 @@ from pathlib import Path
 import pytest
 
 from elasticjob.cli.main import parse_args
-from elasticjob.dev.processes import AgentProcess, ApiUsers, MasterProcess, command_flags, toml_text
+from elasticjob.dev.processes import (
+    AgentProcess,
+    ApiUsers,
+    ConfigValue,
+    MasterProcess,
+    command_flags,
+    toml_text,
+)
 
 
 def test_toml_text_writes_every_flag_type_tomllib_reads_back() -> None:
-    settings = {"zk": 'a:1,"b":2', "cpus": 1.5, "run-retention": 0, "insecure": True, "x": False,
+    settings: dict[str, ConfigValue] = {"zk": 'a:1,"b":2', "cpus": 1.5, "run-retention": 0, "insecure": True, "x": False,
                 "url-hosts": ["a", "b\\c"]}
     assert tomllib.loads(toml_text(settings)) == settings
     with pytest.raises(TypeError, match="nested"):
