@@ -7,6 +7,10 @@ through its own pid.
 A master given ``ApiUsers`` (an auth file of one user per role, with known secrets) requires credentials;
 ``MasterProcess.auth``, ``http()``, ``get()``/``post()`` and ``env()`` carry the admin's, and are the same
 calls without credentials for a master without an auth file, so one test body serves both.
+
+Given ``config=PATH``, a master or an agent is started as a deployment starts it: its settings are written
+to that TOML file (``--config``: keys are the long flags without their dashes) and its command line is
+``elasticjob master --config PATH`` (or ``agent``), plus ``extra`` flags if any, which override the file.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,6 +33,46 @@ import httpx
 from argon2 import PasswordHasher
 
 T = TypeVar("T")
+ConfigValue = str | int | float | bool | list[str]
+
+
+def toml_text(settings: Mapping[str, ConfigValue]) -> str:
+    """``settings`` (``--config`` keys -> values) as TOML: one ``key = value`` line each, in order.
+
+    Only the types flags take: strings, integers, numbers, booleans, arrays of strings. Strings are
+    written as TOML basic strings (JSON's escaping is valid TOML for them)."""
+    lines = []
+    for key, value in settings.items():
+        lines.append(f"{key} = {_toml_value(key, value)}")
+    return "\n".join(lines) + "\n"
+
+
+def command_flags(settings: Mapping[str, ConfigValue]) -> list[str]:
+    """The same ``settings`` as command-line flags: ``--key value``, ``--key`` for a true switch (a false
+    one is left out), ``--key item`` for each item of an array."""
+    args: list[str] = []
+    for key, value in settings.items():
+        if isinstance(value, bool):
+            args += [f"--{key}"] if value else []
+        elif isinstance(value, list):
+            for item in value:
+                args += [f"--{key}", item]
+        else:
+            args += [f"--{key}", str(value)]
+    return args
+
+
+def _toml_value(key: str, value: ConfigValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return "[" + ", ".join(json.dumps(item) for item in value) + "]"
+    raise TypeError(f"{key}: a flag's value is a string, a number, a boolean or an array of strings, "
+                    f"not {value!r}")
 
 
 def wait_until(
@@ -142,25 +186,47 @@ class MasterProcess(ChildProcess):
 
     ``allow_file_urls`` (default on): tests and benchmarks register apps from local tarballs. ``auth``:
     start with that auth file (default none, as benchmarks and ``elasticjob dev`` run it); the helpers
-    below then send its admin's credentials."""
+    below then send its admin's credentials. ``settings``: more flags, as ``--config`` keys and values
+    (``{"history-url": URL}``). ``config``: write every setting to this TOML file and start with
+    ``--config`` it (and ``extra``) alone, instead of flags."""
 
     def __init__(
         self, zk_hosts: str, namespace: str, work_dir: Path, *extra: str, session_timeout: float = 4.0,
         allow_file_urls: bool = True, auth: ApiUsers | None = None,
+        settings: Mapping[str, ConfigValue] | None = None, config: Path | None = None,
     ) -> None:
         super().__init__(work_dir / "master.log")
-        if auth is not None and "--auth-file" in extra:
+        if auth is not None and ("--auth-file" in extra or "auth-file" in (settings or {})):
             raise ValueError("give the auth file either as auth= or as --auth-file, not both")
         self.zk_hosts = zk_hosts
         self.namespace = namespace
         self.work_dir = work_dir
         self.users = auth
-        self.extra = list(extra) + (["--allow-file-urls"] if allow_file_urls else [])
-        if auth is not None:
-            self.extra += ["--auth-file", str(auth.path)]
+        self.extra = list(extra)
+        self.allow_file_urls = allow_file_urls
+        self.settings = dict(settings or {})
+        self.config = config
         self.session_timeout = session_timeout
         self.http_port = 0
         self.grpc_port = 0
+
+    def all_settings(self) -> dict[str, ConfigValue]:
+        """Every flag this master starts with but ``extra``, as ``--config`` keys and values."""
+        made: dict[str, ConfigValue] = {
+            "zk": self.zk_hosts, "namespace": self.namespace, "http": "127.0.0.1:0", "grpc": "127.0.0.1:0",
+            "data-dir": str(self.data_dir), "zk-session-timeout": self.session_timeout,
+        }
+        if self.allow_file_urls:
+            made["allow-file-urls"] = True
+        if self.users is not None:
+            made["auth-file"] = str(self.users.path)
+        return {**made, **self.settings}
+
+    def command(self) -> list[str]:
+        """The arguments of ``elasticjob`` this master starts with (``start`` writes ``config`` first)."""
+        if self.config is not None:
+            return ["master", "--config", str(self.config), *self.extra]
+        return ["master", *command_flags(self.all_settings()), *self.extra]
 
     @property
     def data_dir(self) -> Path:
@@ -207,11 +273,9 @@ class MasterProcess(ChildProcess):
     def start(self, wait: float = 30.0) -> MasterProcess:
         """Start and learn the bound ports; with ``wait`` also wait until it answers ``/ping``."""
         (self.data_dir / "master.json").unlink(missing_ok=True)
-        self.spawn(
-            "master", "--zk", self.zk_hosts, "--namespace", self.namespace, "--http", "127.0.0.1:0",
-            "--grpc", "127.0.0.1:0", "--data-dir", str(self.data_dir),
-            "--zk-session-timeout", str(self.session_timeout), *self.extra,
-        )
+        if self.config is not None:
+            _write_config(self.config, self.all_settings())
+        self.spawn(*self.command())
         self._learn_ports(max(wait, 30.0))
         if wait:
             self.wait_ready(wait)
@@ -251,12 +315,14 @@ class MasterProcess(ChildProcess):
 
 
 class AgentProcess(ChildProcess):
-    """``elasticjob agent`` with its own work dir; ``allow_file_urls`` as ``MasterProcess``'s."""
+    """``elasticjob agent`` with its own work dir; ``allow_file_urls``, ``settings`` and ``config`` as
+    ``MasterProcess``'s (``extra``: flags on the command line)."""
 
     def __init__(self, zk_hosts: str, namespace: str, work_dir: Path, *, cpus: float, mem: float,
                  attributes: str = "", agent_id: str | None = None, session_timeout: float = 4.0,
                  extra: tuple[str, ...] = (), env: dict[str, str] | None = None,
-                 allow_file_urls: bool = True) -> None:
+                 allow_file_urls: bool = True, settings: Mapping[str, ConfigValue] | None = None,
+                 config: Path | None = None) -> None:
         super().__init__(work_dir.parent / f"{work_dir.name}.log")
         self.env = env
         self.zk_hosts = zk_hosts
@@ -267,18 +333,42 @@ class AgentProcess(ChildProcess):
         self.attributes = attributes
         self.agent_id = agent_id
         self.session_timeout = session_timeout
-        self.extra = list(extra) + (["--allow-file-urls"] if allow_file_urls else [])
+        self.extra = list(extra)
+        self.allow_file_urls = allow_file_urls
+        self.settings = dict(settings or {})
+        self.config = config
+
+    def all_settings(self) -> dict[str, ConfigValue]:
+        """Every flag this agent starts with but ``extra``, as ``--config`` keys and values."""
+        made: dict[str, ConfigValue] = {
+            "zk": self.zk_hosts, "namespace": self.namespace, "work-dir": str(self.work_dir),
+            "cpus": float(self.cpus), "mem": float(self.mem), "zk-session-timeout": self.session_timeout,
+            "kill-grace": 2.0,
+        }
+        if self.allow_file_urls:
+            made["allow-file-urls"] = True
+        if self.attributes:
+            made["attributes"] = self.attributes
+        if self.agent_id:
+            made["id"] = self.agent_id
+        return {**made, **self.settings}
+
+    def command(self) -> list[str]:
+        """The arguments of ``elasticjob`` this agent starts with (``start`` writes ``config`` first)."""
+        if self.config is not None:
+            return ["agent", "--config", str(self.config), *self.extra]
+        return ["agent", *command_flags(self.all_settings()), *self.extra]
 
     def start(self) -> AgentProcess:
-        args = ["agent", "--zk", self.zk_hosts, "--namespace", self.namespace,
-                "--work-dir", str(self.work_dir), "--cpus", str(self.cpus), "--mem", str(self.mem),
-                "--zk-session-timeout", str(self.session_timeout), "--kill-grace", "2", *self.extra]
-        if self.attributes:
-            args += ["--attributes", self.attributes]
-        if self.agent_id:
-            args += ["--id", self.agent_id]
-        self.spawn(*args, env=self.env)
+        if self.config is not None:
+            _write_config(self.config, self.all_settings())
+        self.spawn(*self.command(), env=self.env)
         return self
+
+
+def _write_config(path: Path, settings: Mapping[str, ConfigValue]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(toml_text(settings))
 
 
 def build_tarball(source: dict[str, str | bytes], target: Path, executable: tuple[str, ...] = ()) -> Path:
