@@ -133,10 +133,13 @@ class MesosOfferSource:
 
     def leading(self, leader: bool) -> None:
         if leader and not self._threads:
-            self._stop.clear()
+            # A stop event per leadership term: threads of an earlier term that are still blocked in a read
+            # see their own event set, and never touch this term's state.
+            self._stop = stop = threading.Event()
             self._threads = [
-                threading.Thread(target=self._subscribe_loop, name="mesos-subscriber", daemon=True),
-                threading.Thread(target=self._calls_loop, name="mesos-calls", daemon=True),
+                threading.Thread(target=self._subscribe_loop, args=(stop,), name="mesos-subscriber",
+                                 daemon=True),
+                threading.Thread(target=self._calls_loop, args=(stop,), name="mesos-calls", daemon=True),
             ]
             for thread in self._threads:
                 thread.start()
@@ -154,8 +157,10 @@ class MesosOfferSource:
             # Ends the subscriber's read at once; closing from another thread may race, it ends anyway.
             with contextlib.suppress(Exception):
                 response.close()
+        # A read blocked in the stream ends at its next event or timeout (its thread is a daemon, and its
+        # stop event is set): not waited for long.
         for thread in self._threads:
-            thread.join(timeout=5)
+            thread.join(timeout=1.0)
         self._threads = []
         self._stream_id = None
         self.book.clear()
@@ -209,11 +214,11 @@ class MesosOfferSource:
         self._calls.put((call, then))
 
     # ---- the calls thread ------------------------------------------------------------------------
-    def _calls_loop(self) -> None:
+    def _calls_loop(self, stop: threading.Event) -> None:
         calls = self._calls
         timeout = httpx.Timeout(self.config.timeout)
         with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-            while not self._stop.is_set():
+            while not stop.is_set():
                 try:
                     item = calls.get(timeout=min(0.25, self.config.offer_hold))
                 except queue.Empty:
@@ -258,35 +263,34 @@ class MesosOfferSource:
         return response.status_code
 
     # ---- the subscription thread -----------------------------------------------------------------
-    def _subscribe_loop(self) -> None:
+    def _subscribe_loop(self, stop: threading.Event) -> None:
         failures = 0
         if self._framework_id is None:
             try:
                 self._framework_id = self.ids.load()
             except Exception as exc:  # noqa: BLE001 - ZooKeeper unavailable: subscribe, maybe as a new one
                 log.warning("cannot read the Mesos framework id: %s", exc)
-        while not self._stop.is_set():
+        while not stop.is_set():
             subscribed_before = self.subscriptions
             try:
-                self._subscribe_once()
+                self._subscribe_once(stop)
             except (httpx.HTTPError, messages.RecordIOError, ValueError) as exc:
-                if not self._stop.is_set():
+                if not stop.is_set():
                     log.warning("Mesos subscription to %s ended: %s", self._base, exc)
             except Exception:  # noqa: BLE001 - a bug must not end the subscription for good
                 log.exception("Mesos subscription failed")
-            finally:
-                self._stream_id = None
-                self._response = None
-                dropped = self.book.clear()
-                if dropped:
-                    log.info("forgot %d Mesos offer(s) with the subscription", len(dropped))
-            if self._stop.is_set():
-                break
+            if stop.is_set():
+                break  # ``_halt`` forgot this term's state
+            self._stream_id = None
+            self._response = None
+            dropped = self.book.clear()
+            if dropped:
+                log.info("forgot %d Mesos offer(s) with the subscription", len(dropped))
             failures = 0 if self.subscriptions > subscribed_before else failures + 1
             delay = BACKOFF[min(failures, len(BACKOFF) - 1)]
-            self._stop.wait(delay)
+            stop.wait(delay)
 
-    def _subscribe_once(self) -> None:
+    def _subscribe_once(self, stop: threading.Event) -> None:
         call = messages.subscribe(self.config.framework, self._framework_id)
         timeout = httpx.Timeout(self.config.timeout, read=self.config.stream_timeout)
         url = self._base + messages.SCHEDULER_PATH
@@ -304,14 +308,12 @@ class MesosOfferSource:
             if not stream_id:
                 raise ValueError(f"SUBSCRIBE answer has no {messages.STREAM_ID_HEADER} header")
             self._response = response
-            if self._stop.is_set():
-                return
             decoder = messages.RecordIO()
             for chunk in response.iter_raw():
                 for record in decoder.feed(chunk):
+                    if stop.is_set():
+                        return
                     self._handle(messages_json(record), stream_id)
-                if self._stop.is_set():
-                    return
 
     def _redirect(self, location: str) -> None:
         """A Mesos master that does not lead answers 307 naming the leader (``//host:port/...``)."""
