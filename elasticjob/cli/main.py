@@ -269,6 +269,29 @@ def build_parser() -> argparse.ArgumentParser:
         default="spread",
         help="where shards go: spread over agents (default) or bin-packed onto as few as possible",
     )
+    mesos = master.add_argument_group(
+        "Apache Mesos",
+        "With --mesos-master the leader also subscribes to Mesos as a framework (v1 scheduler HTTP API) "
+        "and places shards on its offers, besides our own agents (agent ids mesos-<Mesos agent id>; our "
+        "agents must not use that prefix). Tested against recorded API exchanges only; see README.",
+    )
+    mesos.add_argument(
+        "--mesos-master", default=_env("ELASTICJOB_MESOS_MASTER"), metavar="URL",
+        help="the Mesos master, e.g. http://HOST:5050 (env ELASTICJOB_MESOS_MASTER); default: no Mesos",
+    )
+    mesos.add_argument(
+        "--mesos-role", default="*", metavar="ROLE",
+        help="the role the framework subscribes with and launches in (default *)",
+    )
+    mesos.add_argument(
+        "--mesos-framework-name", default="elasticjob", metavar="NAME",
+        help="the framework's name in Mesos (default elasticjob)",
+    )
+    mesos.add_argument(
+        "--mesos-refuse-seconds", type=float, default=5.0, metavar="SECONDS",
+        help="offers left unused by a scheduling cycle are declined with this filter: Mesos offers that "
+        "agent's resources again after it (default 5)",
+    )
     master.set_defaults(handler=_master)
 
     agent = sub.add_parser(

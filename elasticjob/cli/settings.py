@@ -11,10 +11,14 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from elasticjob.agent.config import AgentConfig
 from elasticjob.master.config import MasterConfig
 from elasticjob.registry import ZkConfig
+
+if TYPE_CHECKING:
+    from elasticjob.mesos.source import MesosConfig
 
 
 def zk_config(args: argparse.Namespace) -> ZkConfig:
@@ -56,9 +60,24 @@ def master_config(args: argparse.Namespace) -> MasterConfig:
         statistics_interval=args.statistics_interval,
         webhook_retry_for=args.webhook_retry_for,
         webhook_timeout=args.webhook_timeout,
+        mesos=_mesos_config(args),
     )
     config.check_grpc_certificate()
     return config
+
+
+def _mesos_config(args: argparse.Namespace) -> MesosConfig | None:
+    if not getattr(args, "mesos_master", None):
+        return None
+    from elasticjob.mesos.messages import FrameworkInfo
+    from elasticjob.mesos.source import MesosConfig
+
+    role = args.mesos_role or "*"
+    return MesosConfig(
+        master=args.mesos_master,
+        framework=FrameworkInfo(name=args.mesos_framework_name, roles=(role,)),
+        refuse_seconds=args.mesos_refuse_seconds,
+    )
 
 
 def agent_config(args: argparse.Namespace) -> AgentConfig:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from elasticjob.common.net import HostPort, advertised_host
 from elasticjob.history.retention import DEFAULT_RUN_RETENTION
@@ -12,6 +13,9 @@ from elasticjob.security.authfile import AuthConfig
 from elasticjob.security.jointoken import JoinToken
 from elasticjob.security.tls import ServerTls, covers
 from elasticjob.security.urls import UrlPolicy
+
+if TYPE_CHECKING:  # imported lazily: only --mesos-master needs it
+    from elasticjob.mesos.source import MesosConfig
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class MasterConfig:
     url_policy: UrlPolicy = UrlPolicy()  # app and artifact URLs accepted (--allow-file-urls, --url-hosts)
     webhook_retry_for: float = 3600.0  # seconds a webhook delivery is retried before it is FAILED
     webhook_timeout: float = 10.0  # seconds per webhook delivery attempt
+    mesos: MesosConfig | None = None  # --mesos-master ...: Mesos offers besides our agents; None: no Mesos
 
     def __post_init__(self) -> None:
         if self.max_header_bytes < 1024 or self.max_connections < 1:

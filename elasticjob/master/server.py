@@ -39,6 +39,7 @@ from elasticjob.master.gateway import AgentEvents, Gateway, start_grpc_server
 from elasticjob.master.history_split import HistorySplit
 from elasticjob.master.http_limits import header_limited_protocol
 from elasticjob.master.hub import AgentConnection, AgentHub
+from elasticjob.master.sources import GrpcAgents, OfferSources
 from elasticjob.protocol.convert import StatusUpdate
 from elasticjob.registry import (
     ClusterState,
@@ -126,10 +127,12 @@ def run_master(config: MasterConfig) -> None:
     host = config.advertise_host or advertised_host(config.http.host)
     grpc_host = config.grpc_advertised_host
     hub = AgentHub()
+    # Our agents always; Mesos besides them with --mesos-master (its agent ids are ``mesos-...``).
+    sources = OfferSources([GrpcAgents(hub)])
     scheduler = Scheduler(
         store,
         state,
-        hub,
+        sources,
         recorder,
         lambda: election_box[0].fence(),
         tick=config.scheduler_tick,
@@ -141,13 +144,15 @@ def run_master(config: MasterConfig) -> None:
         notices=recorder,
     )
     hub.on_change = scheduler.wake
+    if config.mesos is not None:
+        sources.add(_mesos_source(config, store, layout, state, scheduler))
 
     def on_leadership(leader: bool) -> None:
         metrics.leadership(leader)
         scheduler.leadership(leader)
         webhooks.wake()
-        if not leader:
-            hub.close_all()  # agents reconnect to whoever leads now
+        # Agents reconnect to whoever leads now; the Mesos framework is subscribed by the leader alone.
+        sources.leading(leader)
 
     gateway = Gateway(
         hub,
@@ -248,13 +253,37 @@ def run_master(config: MasterConfig) -> None:
         recorder.stop()  # what the scheduler recorded is written, and its acknowledgements sent
         webhooks.stop()  # pending deliveries stay in the history: the next leader sends them
         state.stop()
-        hub.close_all()
+        sources.close()
         grpc_server.stop(grace=2)
         client.stop()
         client.close()
         history.close()
         (config.data_dir / ADDRESSES_FILE).unlink(missing_ok=True)
         log.info("master stopped")
+
+
+def _mesos_source(
+    config: MasterConfig, store: JsonStore, layout: Layout, state: ClusterState, scheduler: Scheduler
+) -> Any:
+    """The Mesos offer source (imported only now: without --mesos-master nothing of it is loaded). Its
+    framework id is kept in ZooKeeper (``/<namespace>/mesos/framework-id``), so a new leader re-subscribes
+    as the same framework and Mesos keeps its tasks."""
+    from elasticjob.mesos.source import FrameworkIds, MesosOfferSource
+
+    assert config.mesos is not None
+    path = f"{layout.root}/mesos/framework-id"
+
+    def load() -> str | None:
+        found = store.get(path)
+        return found.value if found is not None and isinstance(found.value, str) else None
+
+    def save(framework_id: str | None) -> None:
+        store.client.ensure_path(path)
+        store.client.set(path, json.dumps(framework_id).encode())
+
+    log.info("Apache Mesos offer source: %s (framework %s, roles %s)", config.mesos.master,
+             config.mesos.framework.name, ",".join(config.mesos.framework.roles))
+    return MesosOfferSource(config.mesos, scheduler, state.running, FrameworkIds(load, save))
 
 
 def _webhook_secret(state: ClusterState, job_name: str, url: str) -> str | None:

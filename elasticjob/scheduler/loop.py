@@ -155,6 +155,12 @@ class Scheduler:
         self.reports.gone_since[agent_id] = time.monotonic()
         self._wake.set()
 
+    def capacity_changed(self) -> None:
+        """New resources (e.g. Mesos offers) without an agent registering: replan jobs waiting for room."""
+        with self._lock:
+            self._capacity_changed = True
+        self._wake.set()
+
     def _on_changes(self, changes: list[Change], resynced: bool) -> None:
         """The state's listener (its thread): note which jobs need planning, then wake the loop. A full
         re-read is not gone through change by change: the loop rebuilds from the state (``_rebuild``)."""
