@@ -55,7 +55,8 @@ class HandAgent:
         self.send(pb.AgentMessage(register=pb.Register(agent_id=agent_id, hostname="hand",
                                                        total=pb.Resources(cpus=1, mem_mb=64),
                                                        incarnation=incarnation)))
-        return self.receive()
+        # Generous: with other test modules running beside this one the first answer can take a while.
+        return self.receive(30)
 
     def next_launch(self, timeout: float = 15) -> pb.Launch:
         """The next Launch the master sends (what comes before it is skipped)."""
