@@ -1,4 +1,5 @@
-"""A real cluster for end-to-end tests: the session's ZooKeeper, master and agent processes.
+"""A real cluster for end-to-end tests: the session's ZooKeeper, master and agent processes; and a
+three-node ZooKeeper ensemble of a test's own (``ensemble``).
 
 Its masters start with the session's auth file (``api_users``) unless a test asks for ``auth=False`` or
 gives its own ``--auth-file``; ``cluster.api`` and ``wait_agents`` use the first master's credentials.
@@ -12,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from elasticjob.common.net import free_port
+from elasticjob.dev.zookeeper import LocalZooKeeper
 from tests.support import AgentProcess, ApiUsers, MasterProcess, wait_until
 
 
@@ -81,5 +84,39 @@ class Cluster:
 @pytest.fixture
 def cluster(zk_hosts: str, namespace: str, tmp_path: Path, api_users: ApiUsers | None) -> Iterator[Cluster]:
     made = Cluster(zk_hosts, namespace, tmp_path, api_users)
+    yield made
+    made.stop()
+
+
+class Ensemble:
+    """Three ZooKeeper servers on loopback forming one ensemble (started, stopped and killed by id)."""
+
+    def __init__(self, root: Path) -> None:
+        self.peers = {sid: ("127.0.0.1", free_port(), free_port()) for sid in (1, 2, 3)}
+        self.nodes = {sid: LocalZooKeeper(root / f"zk{sid}", free_port(), server_id=sid, peers=self.peers)
+                      for sid in self.peers}
+
+    @property
+    def hosts(self) -> str:
+        return ",".join(node.hosts for node in self.nodes.values())
+
+    def start(self, *sids: int) -> None:
+        for sid in sids or tuple(self.nodes):
+            self.nodes[sid].start(wait=0)
+        for sid in sids or tuple(self.nodes):
+            self.nodes[sid].wait_ready(60)
+
+    def kill(self, sid: int) -> None:
+        self.nodes[sid].stop(kill=True)
+
+    def stop(self) -> None:
+        for node in self.nodes.values():
+            node.stop()
+
+
+@pytest.fixture
+def ensemble(tmp_path: Path) -> Iterator[Ensemble]:
+    made = Ensemble(tmp_path / "ensemble")
+    made.start()
     yield made
     made.stop()

@@ -26,9 +26,8 @@ import pytest
 import yaml
 
 from elasticjob.cli.main import parse_args
-from tests.e2e.conftest import Cluster
+from tests.e2e.conftest import Cluster, Ensemble
 from tests.e2e.test_chaos import QUICK, assert_exactly_once, assert_runs, rows, running, setup_job
-from tests.e2e.test_zookeeper_faults import Ensemble
 from tests.postgres import create_database, drop_database
 from tests.support import AgentProcess, ApiUsers, MasterProcess, wait_until
 
@@ -36,14 +35,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 HEALTHCHECK = DOCKER / "healthcheck.sh"
 SHARDS = 3
-
-
-@pytest.fixture
-def ensemble(tmp_path: Path) -> Iterator[Ensemble]:
-    made = Ensemble(tmp_path / "ensemble")
-    made.start()
-    yield made
-    made.stop()
 
 
 @pytest.fixture

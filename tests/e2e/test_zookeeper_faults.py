@@ -15,10 +15,8 @@ from typing import Any
 
 import pytest
 
-from elasticjob.common.net import free_port
-from elasticjob.dev.zookeeper import LocalZooKeeper
 from elasticjob.history import ExecutionQuery, SqlHistoryStore
-from tests.e2e.conftest import Cluster
+from tests.e2e.conftest import Cluster, Ensemble
 from tests.e2e.test_chaos import assert_exactly_once, rows, running, setup_job, trigger
 from tests.support import ApiUsers, wait_until
 
@@ -26,38 +24,6 @@ SLOW = """#!/bin/sh
 sleep "${SLEEP:-0.3}"
 echo "$ELASTICJOB_TASK_ID" >> "$OUT/$ELASTICJOB_FIRING_ID-$ELASTICJOB_SHARDING_ITEM"
 """
-
-
-class Ensemble:
-    def __init__(self, root: Path) -> None:
-        self.peers = {sid: ("127.0.0.1", free_port(), free_port()) for sid in (1, 2, 3)}
-        self.nodes = {sid: LocalZooKeeper(root / f"zk{sid}", free_port(), server_id=sid, peers=self.peers)
-                      for sid in self.peers}
-
-    @property
-    def hosts(self) -> str:
-        return ",".join(node.hosts for node in self.nodes.values())
-
-    def start(self, *sids: int) -> None:
-        for sid in sids or tuple(self.nodes):
-            self.nodes[sid].start(wait=0)
-        for sid in sids or tuple(self.nodes):
-            self.nodes[sid].wait_ready(60)
-
-    def kill(self, sid: int) -> None:
-        self.nodes[sid].stop(kill=True)
-
-    def stop(self) -> None:
-        for node in self.nodes.values():
-            node.stop()
-
-
-@pytest.fixture
-def ensemble(tmp_path: Path) -> Iterator[Ensemble]:
-    made = Ensemble(tmp_path / "ensemble")
-    made.start()
-    yield made
-    made.stop()
 
 
 @pytest.fixture
