@@ -84,23 +84,22 @@ class PostgresServer:
         self.base = None
 
 
-def create_database(admin_url: str, prefix: str = "history") -> str:
-    """A new empty database on the server of ``admin_url``; its URL."""
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+def _as_admin(admin_url: str, statement: str) -> None:
+    """Run one statement outside a transaction (CREATE/DROP DATABASE) on the server of ``admin_url``."""
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            conn.exec_driver_sql(statement)
     finally:
         admin.dispose()
+
+
+def create_database(admin_url: str, prefix: str = "history") -> str:
+    """A new empty database on the server of ``admin_url``; its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    _as_admin(admin_url, f'CREATE DATABASE "{name}"')
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 def drop_database(admin_url: str, database_url: str) -> None:
-    name = make_url(database_url).database
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
+    _as_admin(admin_url, f'DROP DATABASE IF EXISTS "{make_url(database_url).database}" WITH (FORCE)')
