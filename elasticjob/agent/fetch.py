@@ -304,7 +304,7 @@ class AppCache:
                     status = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
                     raise FetchError(f"GET {_shown(url)}: {status}")
                 declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > self.max_download_bytes:
+                if declared.isascii() and declared.isdigit() and int(declared) > self.max_download_bytes:
                     raise FetchError(f"GET {_shown(url)}: archive too large: Content-Length {declared} "
                                      f"bytes, limit {self.max_download_bytes} bytes")
                 with target.open("wb") as out:

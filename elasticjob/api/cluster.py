@@ -36,7 +36,7 @@ from elasticjob import cron
 from elasticjob.api.auth import job_scope
 from elasticjob.api.bodies import path_name
 from elasticjob.api.ops import LeaderLookup
-from elasticjob.api.paging import MAX_PER_PAGE
+from elasticjob.api.paging import MAX_PAGE, MAX_PER_PAGE, whole
 from elasticjob.model import NotFound, ValidationFailed
 from elasticjob.model.names import namespace_of
 from elasticjob.model.queue import iso
@@ -58,14 +58,6 @@ MAX_FIRINGS = 100
 def _no_job(name: str) -> NotFound:
     return NotFound(f"job '{name}' does not exist")
 
-
-def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ValidationFailed.field(name, f"must be an integer from {low} to {high}")
-    return int(raw)
 
 
 def _seconds(instant: float) -> str:
@@ -276,8 +268,8 @@ class ClusterView:
 
     def summaries(self, params: Mapping[str, str], jobs: JobScope = EVERYTHING) -> dict[str, Any]:
         q, app, group, wanted, sort, descending = summary_filter(params)
-        page = _int(params, "page", 1, 1, 2**31)
-        per_page = _int(params, "per_page", DEFAULT_SUMMARY_PAGE, 1, MAX_PER_PAGE)
+        page = whole(params.get("page"), "page", 1, 1, MAX_PAGE)
+        per_page = whole(params.get("per_page"), "per_page", DEFAULT_SUMMARY_PAGE, 1, MAX_PER_PAGE)
         disabled_jobs, disabled_apps = self.state.disabled_jobs(), self.state.disabled_apps()
         rows: list[tuple[str, JobRecord, bool]] = []
         for name in jobs.within(self.state.job_names()):
@@ -338,8 +330,8 @@ class ClusterView:
         return value
 
     def registry(self, params: Mapping[str, str]) -> dict[str, Any]:
-        start = _int(params, "from", 0, 0, 2**31)
-        size = _int(params, "size", browse.DEFAULT_CHILDREN_PAGE, 1, browse.MAX_CHILDREN_PAGE)
+        start = whole(params.get("from"), "from", 0, 0, MAX_PAGE)
+        size = whole(params.get("size"), "size", browse.DEFAULT_CHILDREN_PAGE, 1, browse.MAX_CHILDREN_PAGE)
         return browse.describe(self.client, self.state.layout, params.get("path") or "/", start, size)
 
 

@@ -40,7 +40,7 @@ from starlette.concurrency import run_in_threadpool
 
 from elasticjob.api.auth import creator_of, job_scope, require_in_scope
 from elasticjob.api.logs import MAX_LINES, LogReader
-from elasticjob.api.paging import envelope
+from elasticjob.api.paging import MAX_PAGE, envelope, whole
 from elasticjob.api.runs import RunsView
 from elasticjob.api.service import JobService, in_namespace
 from elasticjob.model import Job, NotFound, Unavailable, ValidationFailed
@@ -144,8 +144,8 @@ class ExecsDialect:
         namespace = params["namespace"]
         if not x.NAMESPACE_RE.fullmatch(namespace):
             raise ValidationFailed.field("namespace", "must be letters, digits, '_' and '-'")
-        page = _whole(params.get("page"), "page", 1, 2**31)
-        size = _whole(params.get("page_size"), "page_size", x.DEFAULT_PAGE_SIZE, x.MAX_PAGE_SIZE)
+        page = whole(params.get("page"), "page", 1, 1, MAX_PAGE)
+        size = whole(params.get("page_size"), "page_size", x.DEFAULT_PAGE_SIZE, 1, x.MAX_PAGE_SIZE)
         jobs = job_scope(request)
 
         def read() -> dict[str, Any]:
@@ -246,8 +246,8 @@ class ExecsDialect:
             if (forwarded := await self.forward(request)) is not None:
                 return forwarded
             params = request.query_params
-            page = _whole(params.get("page"), "page", 1, 2**31)
-            size = _whole(params.get("page_size"), "page_size", x.DEFAULT_PAGE_SIZE, x.MAX_PAGE_SIZE)
+            page = whole(params.get("page"), "page", 1, 1, MAX_PAGE)
+            size = whole(params.get("page_size"), "page_size", x.DEFAULT_PAGE_SIZE, 1, x.MAX_PAGE_SIZE)
             job = job_of(request, job_id)
             total, found = await run_in_threadpool(self.runs.runs, job.jobName, (page - 1) * size, size)
             meta = self.meta(job.jobName)
@@ -315,10 +315,3 @@ async def _json(request: Request, required: bool) -> Any:
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise ValidationFailed.field("body", "is not valid JSON") from None
 
-
-def _whole(raw: str | None, name: str, default: int, maximum: int) -> int:
-    if raw is None or raw == "":
-        return default
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise ValidationFailed.field(name, f"must be a whole number from 1 to {maximum}")
-    return int(raw)

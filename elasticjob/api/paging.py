@@ -20,6 +20,7 @@ from elasticjob.model import ValidationFailed
 LIST_CAP = 10_000
 MAX_PER_PAGE = 1_000
 DEFAULT_PER_PAGE = 100
+MAX_PAGE = 2**31  # page x per_page stays within a 64-bit SQL integer
 
 
 @dataclass(frozen=True)
@@ -41,17 +42,19 @@ def parse_paging(params: Mapping[str, str]) -> Paging:
     """``page`` (>= 1, default 1) and ``per_page`` (1..1000, default 100); neither: the whole list."""
     if "page" not in params and "per_page" not in params:
         return Paging(1, LIST_CAP, False)
-    page = _positive(params, "page", 1, 2**31)
-    per_page = _positive(params, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)
+    page = whole(params.get("page"), "page", 1, 1, MAX_PAGE, blank=False)
+    per_page = whole(params.get("per_page"), "per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE, blank=False)
     return Paging(page, per_page, True)
 
 
-def _positive(params: Mapping[str, str], name: str, default: int, maximum: int) -> int:
-    raw = params.get(name)
-    if raw is None:
+def whole(raw: str | None, name: str, default: int, low: int, high: int, *, blank: bool = True) -> int:
+    """The query parameter ``name`` (``raw``: its text, ``None`` when absent) as a whole number from
+    ``low`` to ``high``, ``default`` when absent (or empty, with ``blank``). Only ASCII digits:
+    ``"²".isdigit()`` holds, but ``int("²")`` raises."""
+    if raw is None or (blank and raw == ""):
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise ValidationFailed.field(name, f"must be an integer from 1 to {maximum}")
+    if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+        raise ValidationFailed.field(name, f"must be a whole number from {low} to {high}")
     return int(raw)
 
 

@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from elasticjob.api.auth import creator_of, job_scope, require_in_scope
 from elasticjob.api.bodies import json_model, path_name
 from elasticjob.api.logs import MAX_LINES, LogReader
+from elasticjob.api.paging import MAX_PAGE, whole
 from elasticjob.api.runs import RunsView
 from elasticjob.api.service import JobService
 from elasticjob.model import Conflict, Job, NotFound, Unavailable, ValidationFailed
@@ -121,8 +122,8 @@ def regions_router(service: JobService, runs: RunsView, agents: LogReader, forwa
             return forwarded
         params = request.query_params
         day = r.log_date(params.get("date"))
-        start = _whole(params.get("from"), "from", 0, 0, 2**31)
-        size = _whole(params.get("size"), "size", 100, 1, MAX_LINES)
+        start = whole(params.get("from"), "from", 0, 0, MAX_PAGE)
+        size = whole(params.get("size"), "size", 100, 1, MAX_LINES)
 
         def locate() -> str:
             job, _ = ours(region, name)
@@ -150,10 +151,3 @@ def regions_router(service: JobService, runs: RunsView, agents: LogReader, forwa
 
     return router
 
-
-def _whole(raw: str | None, name: str, default: int, low: int, high: int) -> int:
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ValidationFailed.field(name, f"must be a whole number from {low} to {high}")
-    return int(raw)

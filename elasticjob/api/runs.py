@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from elasticjob.api.paging import MAX_PAGE
 from elasticjob.history import Execution, HistoryStore
 from elasticjob.history.store import MAX_PER_PAGE
 from elasticjob.model import Conflict, NotFound, ValidationFailed
@@ -106,8 +107,8 @@ class RunsView:
 
     def page(self, job_name: str, page: int = 1, per_page: int = DEFAULT_PER_PAGE) -> dict[str, Any]:
         """``{"total", "runs"}``: a page of the job's runs, newest first — those still queued first."""
-        if page < 1:
-            raise ValidationFailed.field("page", "must be at least 1")
+        if not 1 <= page <= MAX_PAGE:
+            raise ValidationFailed.field("page", f"must be between 1 and {MAX_PAGE}")
         if not 1 <= per_page <= MAX_PER_PAGE:
             raise ValidationFailed.field("per_page", f"must be between 1 and {MAX_PER_PAGE}")
         total, runs = self.runs(job_name, (page - 1) * per_page, per_page)

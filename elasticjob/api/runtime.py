@@ -11,14 +11,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from elasticjob.api.auth import job_scope
 from elasticjob.api.bodies import path_name
 from elasticjob.api.logs import LogReader, add_log_routes
-from elasticjob.api.runs import RunsView
+from elasticjob.api.paging import MAX_PAGE
+from elasticjob.api.runs import DEFAULT_PER_PAGE, MAX_PER_PAGE, RunsView
 from elasticjob.api.webhooks import add_webhook_routes
 from elasticjob.history import HistoryStore, native_page, native_trace_page, parse_query, parse_trace_query
 from elasticjob.history.deliveries import DeliveryStore
@@ -112,7 +113,11 @@ def runtime_router(
         return await from_history(request, parse_trace_query, history.status_traces, native_trace_page)
 
     @router.get("/jobs/{jobName}/runs")
-    async def job_runs(request: Request, jobName: str, page: int = 1, per_page: int = 20) -> Any:  # noqa: N803
+    async def job_runs(
+        request: Request, jobName: str,  # noqa: N803
+        page: int = Query(1, ge=1, le=MAX_PAGE),
+        per_page: int = Query(DEFAULT_PER_PAGE, ge=1, le=MAX_PER_PAGE),
+    ) -> Any:
         """The job's runs (one per firing, all its shards), newest first, those still queued first:
         ``{"total", "runs"}``. Each run: ``runId``, ``firingId``, ``cause`` (SCHEDULED | MISFIRE | MANUAL),
         ``status`` (INITIAL | STARTING | ACTIVE | SUCCESS | FAILED), ``reason``, times and ``tasks`` (one per

@@ -23,7 +23,7 @@ class HostPort:
 def parse_host_port(value: str, flag: str) -> HostPort:
     """Parse ``HOST:PORT`` (``:PORT`` means all interfaces); raise ``ValueError`` naming ``flag``."""
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+    if not sep or not (port.isascii() and port.isdigit()) or not 0 <= int(port) <= 65535:
         raise ValueError(f"{flag} must be HOST:PORT with a port from 0 to 65535 (got {value!r})")
     return HostPort(host.strip("[]") or "0.0.0.0", int(port))
 

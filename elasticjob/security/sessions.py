@@ -40,7 +40,7 @@ class Sessions:
     def user_of(self, token: str) -> str | None:
         """The user a token was issued to, or None (forged, expired, malformed)."""
         parts = token.split(".")
-        if len(parts) != 4 or parts[0] != "v1" or not parts[2].isdigit():
+        if len(parts) != 4 or parts[0] != "v1" or not (parts[2].isascii() and parts[2].isdigit()):
             return None
         try:
             user = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)).decode()

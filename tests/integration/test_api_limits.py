@@ -123,6 +123,14 @@ def test_connections_beyond_the_limit_get_503_until_others_close(master: MasterP
     ("/job/summaries", {"per_page": "1001"}, "per_page"),
     ("/job/jobs/some_job/runs", {"per_page": "1001"}, "per_page"),
     ("/job/jobs", {"page": str(2**31 + 1)}, "page"),
+    ("/job/jobs/some_job/runs", {"page": str(2**31 + 1)}, "page"),
+    ("/job/jobs/some_job/runs", {"page": "744227791586196608"}, "page"),  # found by the fuzzer: a 500
+    # "²".isdigit() holds but int("²") raises: a non-ASCII digit is refused, not a 500
+    ("/app/list", {"page": "²"}, "page"),
+    ("/job/jobs", {"per_page": "²"}, "per_page"),
+    ("/job/summaries", {"page": "²"}, "page"),
+    ("/cluster/registry", {"from": "²"}, "from"),
+    ("/v1/jobs", {"namespace": "default", "page": "²"}, "page"),
 ])
 def test_pages_beyond_the_caps_are_refused(master: MasterProcess, path: str, params: dict[str, str],
                                            field: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from elasticjob.common.net import peer_ip
+from elasticjob.common.net import parse_host_port, peer_ip
 
 
 @pytest.mark.parametrize(
@@ -23,3 +23,14 @@ from elasticjob.common.net import peer_ip
 )
 def test_peer_ip(peer: str, ip: str) -> None:
     assert peer_ip(peer) == ip
+
+
+@pytest.mark.parametrize("value", ["host", "host:", "host:65536", "host:²", "host:-1"])
+def test_parse_host_port_names_the_flag(value: str) -> None:
+    with pytest.raises(ValueError, match="--listen must be HOST:PORT"):
+        parse_host_port(value, "--listen")
+
+
+def test_parse_host_port_reads_hosts_and_ports() -> None:
+    assert str(parse_host_port("[::1]:80", "--listen")) == "::1:80"
+    assert str(parse_host_port(":8899", "--listen")) == "0.0.0.0:8899"

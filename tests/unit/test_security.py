@@ -187,6 +187,7 @@ def test_sessions_are_signed_expire_and_belong_to_their_key() -> None:
     name, user, expiry, mac = token.split(".")
     assert sessions.user_of(f"{name}.{user}.{int(expiry) + 3600}.{mac}") is None  # a longer life is forged
     assert sessions.user_of("v1.x.1") is None and sessions.user_of("garbage") is None
+    assert sessions.user_of(f"{name}.{user}.².{mac}") is None  # "²".isdigit(), but no number
     now[0] += 61
     assert sessions.user_of(token) is None  # expired
     assert cookie_value("a=1; elasticjob_session=tok; b=2") == "tok" and cookie_value(None) is None
