@@ -36,6 +36,8 @@ __all__ = ["LINE_PARAMETERS", "LineQuery", "LogReader", "add_log_routes", "line_
 MAX_LOG_CHUNK = 1024 * 1024
 MAX_LINES = 10_000
 DEFAULT_LINES = 100
+MAX_POSITION = 2**62  # byte offsets and line numbers, either sign: within the agent protocol's int64
+MAX_UNIX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
 LINE_PARAMETERS = ("from", "size", "start_time", "end_time", "follow")
 FOLLOW_POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
@@ -84,16 +86,16 @@ def line_query(params: Mapping[str, str]) -> LineQuery:
     if stream not in ("stdout", "stderr"):
         errors.append(FieldError("stream", ("must be stdout or stderr",)))
     start = _number(params, "from", errors)
-    if start is not None and start != int(start):
-        errors.append(FieldError("from", ("must be a whole number",)))
+    if start is not None and (start != int(start) or abs(start) > MAX_POSITION):
+        errors.append(FieldError("from", (f"must be a whole number from -{MAX_POSITION} to {MAX_POSITION}",)))
     size = _number(params, "size", errors)
     if size is not None and (size != int(size) or not 1 <= size <= MAX_LINES):
         errors.append(FieldError("size", (f"must be a whole number from 1 to {MAX_LINES}",)))
     start_time = _number(params, "start_time", errors)
     end_time = _number(params, "end_time", errors)
     for name, value in (("start_time", start_time), ("end_time", end_time)):
-        if value is not None and value < 0:
-            errors.append(FieldError(name, ("must be Unix seconds (not negative)",)))
+        if value is not None and not 0 <= value <= MAX_UNIX_SECONDS:
+            errors.append(FieldError(name, (f"must be Unix seconds from 0 to {MAX_UNIX_SECONDS}",)))
     if start_time is not None and end_time is not None and end_time < start_time:
         errors.append(FieldError("end_time", ("must not be before start_time",)))
     follow = params.get("follow", "false").lower()
@@ -163,12 +165,16 @@ def add_log_routes(
         request: Request,
         taskId: str,  # noqa: N803
         stream: str = "stdout",
-        offset: int = 0,
+        offset: int = Query(0, ge=-MAX_POSITION, le=MAX_POSITION,
+                            description="bytes: the first (negative: from end)"),
         length: int = 65536,
-        from_: int | None = Query(None, alias="from", description="lines: the first (negative: from end)"),
+        from_: int | None = Query(None, alias="from", ge=-MAX_POSITION, le=MAX_POSITION,
+                                    description="lines: the first (negative: from end)"),
         size: int | None = Query(None, description=f"lines: at most this many (default {DEFAULT_LINES})"),
-        start_time: float | None = Query(None, description="lines received at or after (Unix seconds)"),
-        end_time: float | None = Query(None, description="lines received at or before (Unix seconds)"),
+        start_time: float | None = Query(None, ge=0, le=MAX_UNIX_SECONDS,
+                                         description="lines received at or after (Unix seconds)"),
+        end_time: float | None = Query(None, ge=0, le=MAX_UNIX_SECONDS,
+                                       description="lines received at or before (Unix seconds)"),
         follow: bool = Query(False, description="stream new lines (NDJSON) until the task has ended"),
     ) -> Any:
         """A task's stdout or stderr, read from its agent. Without line parameters, a byte range: a negative
@@ -255,10 +261,13 @@ def add_log_routes(
         jobName: str,  # noqa: N803
         runId: str,  # noqa: N803
         stream: str = "stdout",
-        from_: int | None = Query(None, alias="from", description="first line of each (negative: from end)"),
+        from_: int | None = Query(None, alias="from", ge=-MAX_POSITION, le=MAX_POSITION,
+                                    description="first line of each (negative: from end)"),
         size: int | None = Query(None, description=f"lines of each task at most (default {DEFAULT_LINES})"),
-        start_time: float | None = Query(None, description="lines received at or after (Unix seconds)"),
-        end_time: float | None = Query(None, description="lines received at or before (Unix seconds)"),
+        start_time: float | None = Query(None, ge=0, le=MAX_UNIX_SECONDS,
+                                         description="lines received at or after (Unix seconds)"),
+        end_time: float | None = Query(None, ge=0, le=MAX_UNIX_SECONDS,
+                                       description="lines received at or before (Unix seconds)"),
         follow: bool = Query(False, description="stream every task's new lines (NDJSON) until the run ends"),
     ) -> Any:
         """The timestamped lines of every task of a run (one per shard and attempt): ``{"jobName", "runId",

@@ -100,7 +100,10 @@ def test_lines_carry_their_time_and_page_by_number_and_window(cluster: Cluster, 
         assert raw["data"] == "shard 0 tick 0" and raw["nextOffset"] == 14
 
         for params, field in (({"size": 0}, "size"), ({"from": "x"}, "from"),
-                              ({"start_time": 10, "end_time": 5}, "end_time"), ({"stream": "x", "size": 1}, "stream")):
+                              ({"start_time": 10, "end_time": 5}, "end_time"), ({"stream": "x", "size": 1}, "stream"),
+                              # beyond the agent protocol's int64: refused, not a 500
+                              ({"offset": 2**70}, "offset"), ({"from": 2**70}, "from"),
+                              ({"start_time": 1e300}, "start_time"), ({"end_time": 1e300}, "end_time")):
             bad = client.get(url, params=params)
             assert bad.status_code == 422, (params, bad.text)
             assert field in json.dumps(bad.json()["details"]), bad.text
