@@ -1,4 +1,5 @@
-"""Removing runs from the history: the SQL behind ``delete_runs``, ``prunable_runs`` and ``run_jobs``.
+"""Removing runs from the history: the SQL behind ``delete_runs``, ``prunable_runs``, ``jobs_over`` and
+``run_jobs``.
 
 A run here is a firing of a job: its executions (``job_execution_log``), their status traces
 (``job_status_trace_log``, found by task id) and its overrides (``job_run``). The history counts a run
@@ -79,6 +80,22 @@ def delete_runs(conn: Connection, job_name: str, firing_ids: Sequence[str]) -> l
         conn.execute(delete(job_run).where(job_run.c.job_name == job_name, job_run.c.firing_id.in_(chunk)))
     deliveries_sql.delete_of_runs(conn, job_name, finished)
     return finished
+
+
+def jobs_over(conn: Connection, job_names: Sequence[str], keep: int) -> list[str]:
+    """Those of ``job_names`` with more than ``keep`` runs (finished or not) in the history, sorted: the
+    only ones ``prunable_runs`` can find anything for. One grouped index scan per ``CHUNK`` names."""
+    t = job_execution_log
+    over: list[str] = []
+    for chunk in _chunks(sorted(set(job_names))):
+        query = (
+            select(t.c.job_name)
+            .where(t.c.job_name.in_(chunk))
+            .group_by(t.c.job_name)
+            .having(func.count(t.c.firing_id.distinct()) > keep)
+        )
+        over.extend(row.job_name for row in conn.execute(query))
+    return sorted(over)
 
 
 def run_jobs(conn: Connection) -> list[str]:

@@ -471,6 +471,12 @@ class SqlHistoryStore:
         with self._reading(), self._failures("querying runs"), self._engine.connect() as conn, conn.begin():
             return pruning.prunable_runs(conn, job_name, keep, protected, limit)
 
+    def jobs_over(self, job_names: Sequence[str], keep: int) -> list[str]:
+        """See :meth:`HistoryStore.jobs_over`."""
+        self._check_open()
+        with self._reading(), self._failures("querying runs"), self._engine.connect() as conn, conn.begin():
+            return pruning.jobs_over(conn, job_names, keep)
+
     def run_jobs(self) -> list[str]:
         """See :meth:`HistoryStore.run_jobs`."""
         self._check_open()

@@ -247,6 +247,10 @@ class HistoryStore(Protocol):
         their first execution); newest first."""
         ...
 
+    def jobs_over(self, job_names: Sequence[str], keep: int) -> list[str]:
+        """Those of ``job_names`` with more than ``keep`` runs (finished or not) in the history, sorted."""
+        ...
+
     def run_jobs(self) -> list[str]:
         """The names of the jobs with runs in the history, sorted."""
         ...

@@ -536,6 +536,10 @@ def test_prunable_runs_are_the_finished_ones_beyond_the_newest_n_never_an_active
     assert _firing(1) in store.prunable_runs("daily", 2, [], 100)  # protected only by the caller
     assert store.prunable_runs("other", 0, [], 100) == [_firing(0)]
     assert store.run_jobs() == ["daily", "other"]
+    # 8 runs of "daily" (finished or not), 1 of "other": only jobs beyond keep can have prunable runs.
+    assert store.jobs_over(["other", "daily", "nope"], 7) == ["daily"]
+    assert store.jobs_over(["other", "daily", "nope"], 8) == []
+    assert store.jobs_over(["other", "daily"], 0) == ["daily", "other"] and store.jobs_over([], 0) == []
     assert store.delete_runs("daily", store.prunable_runs("daily", 2, protected, 100)) == sorted(finished[:4])
     assert [f for f, _ in store.firings("daily", 0, 10).rows] == [_firing(50), finished[4], _firing(1), _firing(0)]
 
@@ -570,3 +574,38 @@ def test_retention_prunes_each_job_to_its_newest_runs_in_batches_sparing_active_
     # A follower prunes nothing (the leader is the history's one writer).
     idle = RunRetention(store, 1, lambda job: set(), leading=lambda: False, settle=0)
     assert idle.step() == 0 and idle.due_in() is not None and store.firings("weekly", 0, 100).total == 3
+
+
+def test_retention_counts_many_jobs_in_one_query_and_prunes_only_those_beyond_keep(
+    store: SqlHistoryStore,
+) -> None:
+    from elasticjob.history.retention import CHECK, RunRetention
+
+    jobs = [f"burst-{i:04d}" for i in range(CHECK + 100)]
+    for job in jobs:  # as after a burst: one finished run each
+        store.record(_run(f"{job}-t", 10, firing=_firing(1), job=job))
+    for i in range(4):
+        store.record(_run(f"a{i}", 20 + i, firing=_firing(2 + i), job=jobs[7]))
+    calls: list[str] = []
+
+    class Counting:
+        def __getattr__(self, name: str) -> object:
+            method = getattr(store, name)
+
+            def counted(*args: object) -> object:
+                calls.append(name)
+                return method(*args)
+            return counted
+
+    retention = RunRetention(Counting(), 2, lambda _job: set(), settle=0)  # type: ignore[arg-type]
+    while retention.due_in() == 0:
+        retention.step()
+    assert calls.count("run_jobs") == 1 and calls.count("jobs_over") == 2  # CHECK jobs per query
+    assert calls.count("prunable_runs") == 1 and calls.count("delete_runs") == 1  # jobs[7] alone
+    assert store.firings(jobs[7], 0, 10).total == 2 and store.firings(jobs[8], 0, 10).total == 1
+
+    calls.clear()
+    retention.touched(jobs)  # all of them end again: still one count per CHECK jobs
+    while retention.due_in() == 0:
+        retention.step()
+    assert calls == ["jobs_over", "jobs_over"]
