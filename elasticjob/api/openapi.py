@@ -9,6 +9,9 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
+from elasticjob.security.roles import Action, required_action
+from elasticjob.security.sessions import COOKIE, CSRF_HEADER
+
 _REF = "#/components/schemas/{model}"
 # Every error a client can cause (api/errors.py); /v1 answers the same shape, with "id" on some.
 ERROR_SCHEMA: dict[str, Any] = {
@@ -37,6 +40,18 @@ _ERRORS = {
     "415": "unsupported Content-Type",
     "422": "invalid content; details name each field and what is wrong",
 }
+
+
+# With --auth-file (SECURITY.md): HTTP Basic, a bearer token, or the console's session cookie (whose
+# mutating requests must carry the CSRF header too). Without one, every route answers anybody.
+SECURITY_SCHEMES: dict[str, Any] = {
+    "basicAuth": {"type": "http", "scheme": "basic"},
+    "bearerAuth": {"type": "http", "scheme": "bearer",
+                   "description": "also `Authorization: token <token>` and `token=<token>`"},
+    "sessionCookie": {"type": "apiKey", "in": "cookie", "name": COOKIE,
+                      "description": f"from POST /auth/login; writes also need the `{CSRF_HEADER}` header"},
+}
+_NEEDS = {Action.READ: "viewer", Action.OPERATE: "operator", Action.ADMIN: "admin"}
 
 
 def json_body(model: type[BaseModel]) -> dict[str, Any]:
@@ -80,6 +95,7 @@ def install_openapi(app: FastAPI, models: list[type[BaseModel]]) -> None:
             components.pop("HTTPValidationError", None)  # FastAPI's shape, which this API never answers
             components.pop("ValidationError", None)
             _document_errors(schema)
+            _document_security(schema)
             job = components.get("Job")
             if job is not None and "cron" not in job.get("required", []):
                 # The native routes require cron (as Elastic-Job-Cloud); only /v1 jobs may lack one.
@@ -106,3 +122,24 @@ def _document_errors(schema: dict[str, Any]) -> None:
             responses = operation.setdefault("responses", {})
             for status, description in _ERRORS.items():
                 responses[status] = {"description": description, **error}
+
+
+def _document_security(schema: dict[str, Any]) -> None:
+    """The credentials each operation takes, and its 401/403 answers, from the one role table
+    (``security/roles.py``): public operations take none; the others name the least role allowed."""
+    schema["components"]["securitySchemes"] = SECURITY_SCHEMES
+    schema["security"] = [{name: []} for name in SECURITY_SCHEMES]
+    error = {"content": {"application/json": {"schema": {"$ref": _REF.format(model="Error")}}}}
+    for path, item in schema.get("paths", {}).items():
+        for method, operation in item.items():
+            action = required_action(method.upper(), path)
+            if action is None:
+                operation["security"] = []
+                continue
+            responses = operation.setdefault("responses", {})
+            responses["401"] = {"description": "no credentials, or wrong ones (with --auth-file)", **error}
+            responses["403"] = {
+                "description": f"needs the role {_NEEDS[action]} or above, and jobs within the user's groups",
+                **error,
+            }
+            operation["x-elasticjob-role"] = _NEEDS[action]

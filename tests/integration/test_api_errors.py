@@ -543,6 +543,27 @@ def test_openapi_documents_the_errors_bodies_and_answers_the_api_really_has(api:
     assert {"nextFireTime", "lastFireTime"} <= set(schemas["JobView"]["properties"])
 
 
+def test_openapi_documents_the_credentials_and_the_role_of_every_operation(api: httpx.Client) -> None:
+    """From the role table (security/roles.py), which tests/e2e/test_auth.py checks route by route."""
+    document = api.get("/openapi.json").json()
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["basicAuth"] == {"type": "http", "scheme": "basic"} and schemes["bearerAuth"]["scheme"] == "bearer"
+    assert schemes["sessionCookie"]["in"] == "cookie"
+    assert document["security"] == [{"basicAuth": []}, {"bearerAuth": []}, {"sessionCookie": []}]
+    ping = document["paths"]["/ping"]["get"]
+    assert ping["security"] == [] and "401" not in ping["responses"]
+    roles = {(path, method): document["paths"][path][method]["x-elasticjob-role"]
+             for path, method in (("/job/jobs", "get"), ("/job/trigger", "post"), ("/job/register", "post"),
+                                  ("/v1/jobs/{job_id}/runs", "post"), ("/v1/jobs/{job_id}", "delete"))}
+    assert roles == {("/job/jobs", "get"): "viewer", ("/job/trigger", "post"): "operator",
+                     ("/job/register", "post"): "admin", ("/v1/jobs/{job_id}/runs", "post"): "operator",
+                     ("/v1/jobs/{job_id}", "delete"): "admin"}
+    for item in document["paths"].values():
+        for operation in item.values():
+            if operation.get("security") != []:
+                assert {"401", "403"} <= set(operation["responses"]), operation["operationId"]
+
+
 def test_ping_answers_pong(api: httpx.Client) -> None:
     response = api.get("/ping")
     assert response.status_code == 200
