@@ -48,7 +48,6 @@ from elasticjob.registry import (
     LeaderElection,
     ZooKeeperUnavailable,
     connect,
-    read_leader,
 )
 from elasticjob.registry.departures import AgentDepartures
 from elasticjob.registry.state import AGENTS, CorruptConfig
@@ -176,7 +175,7 @@ def run_master(config: MasterConfig) -> None:
     election_box.append(election)
 
     def leader() -> dict[str, Any] | None:
-        found = read_leader(client, layout)
+        found = election.leader()  # from memory: the election watches its listing
         if found is None:
             return None
         node, data = found

@@ -11,6 +11,10 @@ records the state and wakes the election thread):
 - CONNECTED again with the same session: the znode is still ours, leadership is re-evaluated;
 - LOST (session expired): the znode is gone; once reconnected we enter the election anew.
 
+Who leads (``leader()``, for ``GET /leader``, a follower's forwarding and the agents' redirects) is kept
+in memory from that same watched listing: the leader's znode is read once when it changes, never per
+request.
+
 ``on_change(is_leader)`` is called from the election thread whenever leadership flips, and
 ``on_members(others)`` (the election node names of the other masters) whenever their set changes.
 """
@@ -97,6 +101,7 @@ class LeaderElection:
         self._dropped = False  # set by kazoo's thread when it cleared the flag; reported by ours
         self._suspended = False
         self._fence: Fence | None = None  # see fence()
+        self._seen: tuple[str, dict[str, Any]] | None = None  # the leader's node and data, as last listed
         self._thread = threading.Thread(target=self._run, name="leader-election", daemon=True)
 
     # ---- public API -------------------------------------------------------------------------------
@@ -124,6 +129,14 @@ class LeaderElection:
     @property
     def node(self) -> str | None:
         return self._node
+
+    def leader(self) -> tuple[str, dict[str, Any]] | None:
+        """The leader's election znode name and data (as ``read_leader``), from memory: kept current by
+        the watch on the election's listing. ``None`` while no master leads, and while this master's
+        ZooKeeper connection is suspended or lost (it cannot know)."""
+        if self._suspended or self._client.state != KazooState.CONNECTED:
+            return None
+        return self._seen
 
     def fence(self) -> Fence | None:
         """The fence to include in a leader's writes, or ``None`` when we are not the leader.
@@ -195,6 +208,7 @@ class LeaderElection:
             return
         listed = self._client.get_children(self._layout.election, watch=self._on_watch)
         names = sorted((n for n in listed if n.startswith(_PREFIX)), key=_sequence)
+        self._see(names)
         if self._node is None or self._node not in names:
             if self._node is not None:
                 log.warning("our election node %s disappeared; entering the election again", self._node)
@@ -215,6 +229,24 @@ class LeaderElection:
         predecessor = f"{self._layout.election}/{names[index - 1]}"
         if self._client.exists(predecessor, watch=self._on_watch) is None:
             self._wake.set()  # it went away before the watch was set: look again
+
+    def _see(self, names: list[str]) -> None:
+        """Remember the leader of the listing ``names`` (reading its data when it is another master's
+        node not seen before: the data of an election node never changes)."""
+        if not names:
+            self._seen = None
+            return
+        first = names[0]
+        if first == self._node:
+            self._seen = (first, dict(self._info))
+        elif self._seen is None or self._seen[0] != first:
+            try:
+                data, _ = self._client.get(f"{self._layout.election}/{first}")
+            except NoNodeError:
+                self._seen = None
+                self._wake.set()  # gone between the listing and the read: list again
+                return
+            self._seen = (first, decode(data) or {})
 
     def _members(self, others: frozenset[str]) -> None:
         if others == self._others:

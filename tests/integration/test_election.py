@@ -66,6 +66,35 @@ def test_exactly_one_leader_and_takeover_on_stop(clients: list[KazooClient], nam
     second.stop()
 
 
+def test_the_leader_is_known_from_memory_and_follows_every_change(
+    clients: list[KazooClient], namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout = Layout(namespace)
+    first = _election(clients[0], layout, "m1:1", [])
+    wait_until(lambda: first.is_leader, 10, message="first master leads")
+    second = _election(clients[1], layout, "m2:2", [])
+    wait_until(lambda: second.leader() is not None, 10)
+    assert second.leader() == read_leader(clients[1], layout) == first.leader()
+    assert first.leader() == (first.node, {"http": "m1:1", "grpc": "m1:1-grpc"})
+
+    def no_reads(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("leader() read ZooKeeper")
+
+    with monkeypatch.context() as patched:  # asking costs no ZooKeeper read
+        for name in ("get", "get_async", "get_children", "get_children_async", "exists"):
+            patched.setattr(clients[1], name, no_reads)
+        assert [second.leader() for _ in range(100)] == [first.leader()] * 100
+
+    first.stop()
+    wait_until(lambda: second.leader() == (second.node, {"http": "m2:2", "grpc": "m2:2-grpc"}), 10,
+               message="the new leader, as soon as the listing changes")
+    second._on_state(KazooState.SUSPENDED)  # noqa: SLF001 - a suspended master cannot know who leads
+    assert second.leader() is None
+    second._on_state(KazooState.CONNECTED)  # noqa: SLF001
+    wait_until(lambda: second.leader() is not None, 10)
+    second.stop()
+
+
 _LEADER_SCRIPT = """
 import sys, time
 from elasticjob.registry import JsonStore, Layout, LeaderElection, ZkConfig, connect
