@@ -31,8 +31,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from elasticjob.api.bodies import json_model
 from elasticjob.api.errors import ApiError, error_body
-from elasticjob.model import NotFound
-from elasticjob.security.authenticator import Authenticator, BadCredentials, Principal
+from elasticjob.model import NotFound, Unavailable
+from elasticjob.security.authenticator import Authenticator, BadCredentials, Busy, Principal
 from elasticjob.security.roles import READS, may, required_action
 from elasticjob.security.scopes import CLUSTER_WIDE, EVERYTHING, JobScope, named_in_path
 from elasticjob.security.sessions import COOKIE, CSRF_HEADER, LIFETIME, Sessions, cookie_value
@@ -68,9 +68,13 @@ class AuthMiddleware:
             try:
                 known, principal = self.authenticator.cached(header)
                 if not known:
-                    principal = await run_in_threadpool(self.authenticator.authenticate, header)
+                    principal = await run_in_threadpool(
+                        self.authenticator.authenticate, header, _header(scope, b"username"))
             except BadCredentials as exc:
                 await _deny(scope, send, 401, f"credentials not accepted: {exc}")
+                return
+            except Busy as exc:
+                await _deny(scope, send, 503, str(exc))
                 return
             if principal is None:
                 await _deny(scope, send, 401, "wrong user name, password or token")
@@ -169,7 +173,10 @@ def auth_router(authenticator: Authenticator | None) -> APIRouter:
             raise NotFound("this master has no auth file: there is nothing to log in to")
         body = await json_model(request, Login)
         credentials = "Basic " + base64.b64encode(f"{body.user}:{body.password}".encode()).decode()
-        principal = await run_in_threadpool(authenticator.authenticate, credentials)
+        try:
+            principal = await run_in_threadpool(authenticator.authenticate, credentials)
+        except Busy as exc:
+            raise Unavailable(str(exc)) from None
         if principal is None:
             raise ApiError(401, "wrong user name or password")
         response = Response(status_code=204)

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from elasticjob.security.authenticator import Authenticator, BadCredentials
+from elasticjob.security.authenticator import Authenticator, BadCredentials, Busy
 from elasticjob.security.authfile import AuthFileError, parse_auth
 from elasticjob.security.roles import Action, Role, may, required_action
 from elasticjob.security.scopes import CLUSTER_WIDE, EVERYTHING, JobScope, named_in_path
@@ -174,6 +174,40 @@ def test_basic_and_bearer_credentials_and_what_is_remembered_of_them() -> None:
     for bad in ("Digest abc", "token", "token=", "Basic !!!", "Basic " + base64.b64encode(b"no-colon").decode()):
         with pytest.raises(BadCredentials):
             auth.authenticate(bad)
+
+
+def test_credentials_not_remembered_wait_for_one_of_a_few_turns_to_be_hashed() -> None:
+    config = parse_auth(_file(f'name = "alice"\nrole = "admin"\npassword_hash = "{HASHED_PASSWORD}"'))
+    auth = Authenticator(config, max_hashing=1, hash_wait=0.05)
+    alice = auth.authenticate(_basic("alice", PASSWORD))
+    auth._hashing.acquire()  # noqa: SLF001 - the one turn, taken as by a verification under way
+    try:
+        with pytest.raises(Busy):
+            auth.authenticate(_basic("alice", "made up 1"))  # a flood of made-up ones waits, then 503
+        assert auth.authenticate(_basic("alice", PASSWORD)) == alice  # remembered: no turn needed
+    finally:
+        auth._hashing.release()  # noqa: SLF001
+    assert auth.authenticate(_basic("alice", "made up 1")) is None
+
+
+def test_a_token_is_tried_first_against_the_user_its_username_header_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import elasticjob.security.authenticator as authenticator
+
+    others = [f'name = "bot{i}"\nrole = "viewer"\ntoken_hash = "{HASHED_PASSWORD}"' for i in range(5)]
+    config = parse_auth(_file(*others, f'name = "last"\nrole = "operator"\ntoken_hash = "{HASHED_TOKEN}"'))
+    tried: list[str] = []
+    monkeypatch.setattr(authenticator, "verify_secret",
+                        lambda hashed, secret: tried.append(hashed) or verify_secret(hashed, secret))
+    last = Authenticator(config).authenticate(f"token {TOKEN}", username="last")
+    assert last is not None and last.name == "last" and tried == [HASHED_TOKEN]  # one hash, not six
+    tried.clear()
+    assert Authenticator(config).authenticate(f"token {TOKEN}", username="nobody") == last
+    assert len(tried) == 6  # no hint that helps: every token user in turn
+    tried.clear()
+    assert Authenticator(config).authenticate(f"token {TOKEN}", username="bot0") == last  # a wrong hint
+    assert len(tried) == 6
 
 
 def test_sessions_are_signed_expire_and_belong_to_their_key() -> None:
