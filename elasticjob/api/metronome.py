@@ -208,7 +208,9 @@ def metronome_router(
         return _json(await run_in_threadpool(shape, job, embed))
 
     async def update_job(request: Request, job_id: str) -> Response:
-        """Replace a job's spec (200); its schedule stays as it is."""
+        """Replace a job's spec (200); its schedule stays as it is. A job registered through another API
+        (native, another dialect) changes only in the fields this PUT gives otherwise than ``/v1`` shows
+        them, and stays that API's job; fields it cannot hold (labels, user, disk) are refused (422)."""
         value = await _body(request)
         if isinstance(value, dict):
             value = {k: v for k, v in value.items() if k != "schedules"}
@@ -218,13 +220,19 @@ def metronome_router(
         job = job_or_none(job_id)
         if job is None:
             return missing_job(job_id)
-        # /v1 cannot mark a secret: the stored marks stay on the keys it still has (model/secrets.py).
-        updated = carry_secret_marks(m.to_native(spec, m.stored_schedule(job)), job)
+        stored_app = state.app(job.effective_app_name)
+        app = stored_app.model if stored_app else None
+        if job.dialect == m.DIALECT:
+            # /v1 cannot mark a secret: the stored marks stay on the keys it still has (model/secrets.py).
+            updated = carry_secret_marks(m.to_native(spec, m.stored_schedule(job)), job)
+        else:
+            # A job of another API keeps all that /v1 does not show; only what the PUT changes changes.
+            updated = m.update_native(job, spec, app)
         try:
             updated = await run_in_threadpool(service.update_job, updated)
         except ValidationFailed as exc:
             raise _schedule_error(exc, "/schedules/0") from None
-        return _json(m.job_json(updated, None))
+        return _json(m.job_json(updated, app))
 
     async def delete_job(request: Request, job_id: str) -> Response:
         """Remove a job (200, the job as it was); 409 while it has active runs unless

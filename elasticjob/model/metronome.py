@@ -10,7 +10,8 @@ constraints ``patternConstraints``, the first artifact to extract whose name say
 ``user``), and what maps but is shown as written (``maxLaunchDelay``, ``restart``, the artifacts, the
 schedule), is
 kept in the job's ``dialectSpec``, so that the job answers on ``/v1`` as it was written. A native job is
-shown on ``/v1`` the other way round.
+shown on ``/v1`` the other way round, and a ``/v1`` PUT on it (``update_native``) changes only the fields
+it gives otherwise than shown: the job stays native, with all that ``/v1`` cannot express.
 
 Decisions (README, "Coming from Metronome"): one schedule per job, as Metronome; the schedule's
 ``concurrencyPolicy`` is the job's (ALLOW, Metronome's default, lets runs overlap; a job without a
@@ -45,7 +46,8 @@ from elasticjob.model.job import (
     FieldValueError,
     Job,
 )
-from elasticjob.model.secrets import masked_environment
+from elasticjob.model.secrets import carry_secret_marks, masked_environment
+from elasticjob.model.sizes import resources_of
 from elasticjob.model.validation import validation_failed
 
 DIALECT = "metronome"
@@ -119,6 +121,11 @@ class RunSpec(_Strict):
                 except ValueError as exc:
                     raise FieldValueError(f"run.placement.constraints.{i}.value", str(exc)) from None
         return self
+
+    @property
+    def command(self) -> str:
+        """The native ``scriptCommandLine``: ``cmd``, or ``args`` joined with shell quoting."""
+        return self.cmd if self.cmd is not None else shlex.join(self.args or [])
 
     def app_artifact(self) -> Artifact | None:
         """The artifact that becomes the native job's ``appURL``: the first to be extracted whose name says
@@ -230,18 +237,45 @@ def pointer(detail: FieldError) -> FieldError:
 
 
 # ---- Metronome -> native ----------------------------------------------------------------------------
-def to_native(spec: JobSpec, schedule: ScheduleSpec | None) -> Job:
-    """The native job of ``spec`` with ``schedule`` (or none). Raises ``ValidationFailed`` (paths as
-    Metronome's) when the combination is not valid natively."""
-    run = spec.run
-    command = run.cmd if run.cmd is not None else shlex.join(run.args or [])
+def _native_artifacts(run: RunSpec) -> dict[str, Any]:
+    """``appURL`` (the app artifact's, else ``""``: no archive) and ``artifacts`` (the others; absent unless
+    there are some, so that a job without them has the native shape it always had)."""
     artifact = run.app_artifact()
     others = [a for a in run.artifacts if a is not artifact]
+    return {"appURL": artifact.uri if artifact else "", "artifacts": others or None}
+
+
+def _native_placement(run: RunSpec) -> dict[str, Any]:
+    """``constraints`` (EQ / IS) and ``patternConstraints`` (LIKE / UNLIKE; absent unless used)."""
     patterns = [
         PatternConstraint(attribute=c.attribute, operator=PatternOperator(c.operator), value=c.value or "")
         for c in run.placement.constraints
         if c.operator in ("LIKE", "UNLIKE")
     ]
+    equal = {c.attribute: c.value or "" for c in run.placement.constraints if c.operator in ("EQ", "IS")}
+    return {"constraints": equal, "patternConstraints": patterns or None}
+
+
+def _retry_limit(run: RunSpec, stored: int) -> int:
+    """``shardRetryLimit`` of ``restart.policy``: NEVER none; ON_FAILURE a job's own non-zero limit, else
+    ``ON_FAILURE_RETRIES``."""
+    return (stored or ON_FAILURE_RETRIES) if run.restart.policy == "ON_FAILURE" else 0
+
+
+def _validated(fields: dict[str, Any]) -> Job:
+    """The native job of ``fields``; ``ValidationFailed`` at the ``/v1`` paths they were mapped from."""
+    try:
+        return Job.model_validate(fields)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            "Object is not valid", [native_path(d) for d in validation_failed(exc).details]
+        ) from None
+
+
+def to_native(spec: JobSpec, schedule: ScheduleSpec | None) -> Job:
+    """The native job of ``spec`` with ``schedule`` (or none). Raises ``ValidationFailed`` (paths as
+    Metronome's) when the combination is not valid natively."""
+    run = spec.run
     scheduled = schedule is not None and schedule.enabled
     kept_run = run.model_dump(
         mode="json",
@@ -259,19 +293,14 @@ def to_native(spec: JobSpec, schedule: ScheduleSpec | None) -> Job:
     )
     fields: dict[str, Any] = {
         "jobName": spec.id,
-        "appURL": artifact.uri if artifact else "",
-        "scriptCommandLine": command,
+        **_native_artifacts(run),
+        "scriptCommandLine": run.command,
         "shardingTotalCount": run.shards,
         "cpuCount": run.cpus,
         "memoryMB": run.mem,
         "environment": {k: v for k, v in run.env.items() if isinstance(v, str)},
-        "constraints": {
-            c.attribute: c.value or "" for c in run.placement.constraints if c.operator in ("EQ", "IS")
-        },
-        # Absent unless used: a job without them has the native shape it always had.
-        "patternConstraints": patterns or None,
-        "artifacts": others or None,
-        "shardRetryLimit": ON_FAILURE_RETRIES if run.restart.policy == "ON_FAILURE" else 0,
+        **_native_placement(run),
+        "shardRetryLimit": _retry_limit(run, 0),
         "shardRetryDeadlineSeconds": run.restart.activeDeadlineSeconds,
         # A run whose shards could not all start within maxLaunchDelay is given up (MISSED).
         "startingDeadlineSeconds": run.maxLaunchDelay,
@@ -297,12 +326,70 @@ def to_native(spec: JobSpec, schedule: ScheduleSpec | None) -> Job:
         fields["timeZone"] = schedule.timezone
     # The schedule's policy; without one, runs started by hand overlap, as in Metronome.
     fields["concurrencyPolicy"] = ConcurrencyPolicy(schedule.concurrencyPolicy if schedule else "ALLOW")
-    try:
-        return Job.model_validate(fields)
-    except ValidationError as exc:
-        raise ValidationFailed(
-            "Object is not valid", [native_path(d) for d in validation_failed(exc).details]
-        ) from None
+    return _validated(fields)
+
+
+def update_native(stored: Job, spec: JobSpec, app: App | None) -> Job:
+    """``stored``, a job registered through another API (native, or another dialect's), as a ``/v1`` PUT of
+    ``spec`` leaves it. ``app``: the job's app (``stored.effective_app_name``), or None.
+
+    ``/v1`` shows such a job partly (``job_json(stored, app)``) and Metronome's clients update by
+    GET-modify-PUT, so each field ``/v1`` shows that ``spec`` gives as shown keeps what it stands for, and
+    only the others change their native fields (mapped as ``to_native`` maps them): putting back what was
+    shown returns ``stored`` itself. Everything else stays: the app, the schedule (a PUT has none), the
+    executor, parameters, failover, misfire, webhooks, the dialect and its ``dialectSpec``. A new command
+    becomes the job's own ``scriptCommandLine`` (its app stays); a new first archive artifact its
+    ``appURL`` (its ``appName`` stays: whether that app may move is the service's to judge); new
+    resources drop a ``resourceSize`` that no longer says them; a new ``env`` keeps the secret marks of
+    the keys it still has (a mask sent back is the service's ``keep_secrets``).
+
+    Raises ``ValidationFailed`` (``/v1`` paths): for ``labels``, ``run.user`` or ``run.disk`` given other
+    than shown (such a job has nowhere to keep them: refused, never dropped), and for a result that is no
+    valid job (``/run/shards`` below the items ``shardingItemParameters`` names)."""
+    was = job_json(stored, app)
+    old, run = was["run"], spec.run
+    new = run.model_dump(mode="json", exclude_none=True)
+
+    def differs(key: str, default: Any = None) -> bool:
+        return bool(new.get(key, default) != old.get(key, default))
+
+    origin = "native" if stored.dialect is None else stored.dialect
+    unheld = [
+        FieldError(path, (f"a job registered through the {origin} API has no such field",))
+        for path, given in (("/labels", spec.labels != was["labels"]), ("/run/user", differs("user")),
+                            ("/run/disk", differs("disk")))
+        if given
+    ]
+    if unheld:
+        raise ValidationFailed("Object is not valid", unheld)
+    fields = stored.model_dump()
+    if spec.description != was["description"]:
+        fields["description"] = spec.description
+    if differs("cpus") or differs("mem"):
+        fields.update(cpuCount=run.cpus, memoryMB=run.mem)
+        if stored.resourceSize is not None and resources_of(stored.resourceSize) != (run.cpus, run.mem):
+            fields["resourceSize"] = None
+    if differs("shards", 1):
+        fields["shardingTotalCount"] = run.shards
+    if run.command != old["cmd"]:
+        fields["scriptCommandLine"] = run.command
+    if differs("env"):
+        # The secret marks of the keys still there are put back below (carry_secret_marks).
+        fields.update(environment=dict(new["env"]), secretEnvironment=None)
+    if differs("placement"):
+        fields.update(_native_placement(run))
+    if differs("artifacts"):
+        fields.update(_native_artifacts(run))
+        if stored.appURL is None and app is not None and fields["appURL"] == app.appURL:
+            fields["appURL"] = None  # still its app's own archive
+    if differs("restart"):
+        fields.update(shardRetryLimit=_retry_limit(run, stored.shardRetryLimit),
+                      shardRetryDeadlineSeconds=run.restart.activeDeadlineSeconds)
+    if differs("taskKillGracePeriodSeconds"):
+        fields["taskKillGracePeriodSeconds"] = run.taskKillGracePeriodSeconds
+    if differs("maxLaunchDelay"):
+        fields["startingDeadlineSeconds"] = run.maxLaunchDelay
+    return carry_secret_marks(_validated(fields), stored)
 
 
 _NATIVE_PATHS = {
@@ -319,6 +406,7 @@ _NATIVE_PATHS = {
     "timeZone": "/timezone",
     "description": "/description",
     "shardingTotalCount": "/run/shards",
+    "shardingItemParameters": "/run/shards",
 }
 
 
@@ -386,6 +474,8 @@ def job_json(job: Job, app: App | None) -> dict[str, Any]:
         run["artifacts"] += [a.to_spec() for a in job.artifacts or ()]
     run["maxLaunchDelay"] = own.get("maxLaunchDelay", DEFAULT_MAX_LAUNCH_DELAY)
     run["restart"] = own.get("restart") or {"policy": "ON_FAILURE" if job.shardRetryLimit else "NEVER"}
+    if "restart" not in own and job.shardRetryDeadlineSeconds is not None:
+        run["restart"]["activeDeadlineSeconds"] = job.shardRetryDeadlineSeconds
     if job.taskKillGracePeriodSeconds is not None:
         run["taskKillGracePeriodSeconds"] = job.taskKillGracePeriodSeconds
     if job.shardingTotalCount != 1:

@@ -1,5 +1,6 @@
 """``/v1`` on a real cluster: several artifacts, LIKE / UNLIKE placement between two agents with different
-attributes, and a run's own environment (``POST /v1/jobs/{id}/runs`` with ``{"env": {...}}``)."""
+attributes, a run's own environment (``POST /v1/jobs/{id}/runs`` with ``{"env": {...}}``), and a PUT on a
+job registered through the native API."""
 
 from __future__ import annotations
 
@@ -174,3 +175,57 @@ def test_a_run_gets_its_own_environment(cluster: Cluster, shard_dir: Path) -> No
             assert answer["details"][0]["errors"]
         assert api.get("/v1/jobs/envy/runs").json() == [] and api.get("/v1/queue").json() == []
         assert api.post("/v1/jobs/missing/runs", json={"env": {"A": "1"}}).status_code == 404
+
+
+# A native job using what /v1 cannot express: its app, failover, misfire, parameters, webhooks, a DAEMON
+# executor with a Quartz cron, a paused schedule, a secret.
+NATIVE_APP = {"appName": "billing", "appURL": "http://artifacts.example/billing.tgz",
+              "bootstrapScript": "bin/start.sh", "cpuCount": 0.1, "memoryMB": 32}
+NATIVE_JOB = {
+    "jobName": "team.report", "appName": "billing", "cron": "0 0/5 * * * ?", "jobExecutionType": "DAEMON",
+    "shardingTotalCount": 2, "shardingItemParameters": "0=a,1=b", "jobParameter": "p", "cpuCount": 0.5,
+    "memoryMB": 64, "failover": True, "misfire": False, "scheduleActive": False, "maxPendingFirings": 3,
+    "shardRetryLimit": 2, "shardRetryBackoffSeconds": 1.5, "description": "the report",
+    "environment": {"A": "1", "TOKEN": "s3cret"}, "secretEnvironment": ["TOKEN"], "constraints": {"rack": "a"},
+    "webhooks": [{"url": "https://hooks.example/x", "events": ["end"], "secret": "0123456789abcdef"}],
+    "jobProperties": {"k": "v"},
+}
+
+
+def test_a_v1_put_on_a_native_job_changes_only_what_it_changes(cluster: Cluster) -> None:
+    cluster.start_master()
+    with cluster.masters[0].http() as api:
+        assert api.post("/app", json=NATIVE_APP).status_code == 204
+        assert api.post("/job/register", json=NATIVE_JOB).status_code == 204
+        before = api.get("/job/jobs/team.report").json()
+        meta = api.get("/job/jobs/team.report/meta").json()
+
+        # Metronome's client updates a job by GET-modify-PUT: put back unmodified, nothing changes.
+        shown = api.get("/v1/jobs/team.report").json()
+        assert shown["run"]["cmd"] == "bin/start.sh" and shown["run"]["shards"] == 2
+        assert shown["run"]["env"]["TOKEN"] == "******"
+        answer = api.put("/v1/jobs/team.report", json=shown)
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == shown
+        assert api.get("/job/jobs/team.report").json() == before
+        assert api.get("/job/jobs/team.report/meta").json()["createdBy"] == meta.get("createdBy")
+
+        # A change is that change only: the job keeps its app, executor, schedule and webhooks.
+        shown["run"]["cpus"] = 1.5
+        answer = api.put("/v1/jobs/team.report", json=shown)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["run"]["cpus"] == 1.5
+        after = api.get("/job/jobs/team.report").json()
+        assert after == {**before, "cpuCount": 1.5}
+        assert after["appName"] == "billing" and after["jobExecutionType"] == "DAEMON" and after["webhooks"]
+        assert "dialect" not in after and after["cron"] == "0 0/5 * * * ?"
+
+        # What a native job cannot hold is refused, and nothing changes.
+        for path, body in (("/labels", {**shown, "labels": {"team": "data"}}),
+                           ("/run/user", {**shown, "run": {**shown["run"], "user": "nobody", "cpus": 2}})):
+            refused = api.put("/v1/jobs/team.report", json=body)
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["message"] == "Object is not valid"
+            [detail] = refused.json()["details"]
+            assert detail["path"] == path and "registered through the native API" in detail["errors"][0]
+        assert api.get("/job/jobs/team.report").json() == after
