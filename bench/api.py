@@ -7,7 +7,8 @@ at a fixed pace, latency counted from each read's planned start. Figures: reads 
 p99 latency (targets ≥ 2,000/s, ≤ 50 ms), per kind and per master, and the cron lateness in the same
 window (its target still ≤ 100 ms at p99).
 
-``--quick``: 60 jobs every 5 s, 2 readers at 50 reads/s each, 8 s.
+``--quick``: 60 jobs every 5 s, 2 readers at 50 reads/s each, 8 s. ``ELASTICJOB_BENCH_PROFILE=DIR`` records
+the leader, the follower and an agent with py-spy during the reads.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from bench.cron import job_body
 from bench.harness import Figure, at_least, at_most, percentile, rounded, workdir
+from bench.profiling import profiled
 from bench.stamps import StartStamps, stamping_script
 from elasticjob.dev.localcluster import LocalCluster, firing_instant, start_lateness
 from elasticjob.dev.processes import build_tarball
@@ -65,7 +67,9 @@ def run(quick: bool) -> Figure:
             leader, follower = cluster.leader(), cluster.followers()[0]
             start = math.ceil((time.time() + lead) / period) * period
             end = start + window
-            results = readers([follower.url, leader.url], clients, rate, jobs, start, end)
+            pids = {"leader": leader.pid, "follower": follower.pid, "agent": cluster.agents[0].pid}
+            with profiled("api", pids):
+                results = readers([follower.url, leader.url], clients, rate, jobs, start, end)
             time.sleep(max(0.0, end + lead - time.time()))
             rows = cluster.executions()
     single = [x for r in results for x in r["single_ms"]]
