@@ -50,6 +50,18 @@ def readers(
     return results
 
 
+def on_time(metrics: str, histogram: str, within: str = "1.0") -> float | None:
+    """The share of a Prometheus histogram's observations at or below ``within`` (one of its buckets)."""
+    def sample(name: str) -> float | None:
+        for line in metrics.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[-1])
+        return None
+    total = sample(f"{histogram}_count")
+    below = sample(f'{histogram}_bucket{{le="{within}"}}')
+    return None if not total or below is None else round(below / total, 3)
+
+
 def run(quick: bool) -> Figure:
     jobs, period, window, clients, rate, lead = (
         (60, 5, 8.0, 2, 100.0, 4.0) if quick else (10_000, 60, 90.0, 8, 2000.0, 10.0)
@@ -72,6 +84,7 @@ def run(quick: bool) -> Figure:
                 results = readers([follower.url, leader.url], clients, rate, jobs, start, end)
             time.sleep(max(0.0, end + lead - time.time()))
             rows = cluster.executions()
+            scraped = leader.get("/metrics", timeout=30).text
     single = [x for r in results for x in r["single_ms"]]
     paged = [x for r in results for x in r["page_ms"]]
     everything = single + paged
@@ -100,7 +113,10 @@ def run(quick: bool) -> Figure:
         Figure("api.errors", sum(r["errors"] for r in results), "", at_most(0)),
         Figure("api.cron_lateness_p99", rounded(cron_p99), "ms", at_most(100),
                {"samples": len(lateness), "command_samples": len(command),
-                "agent_p99_ms": rounded(agent_p99 * 1000), "command_p99_ms": rounded(command_p99 * 1000)}),
+                "agent_p99_ms": rounded(agent_p99 * 1000), "command_p99_ms": rounded(command_p99 * 1000),
+                # Where the lateness comes from: the leader launching late, or the agents starting late.
+                "launched_within_1s": on_time(scraped, "elasticjob_launch_lateness_seconds"),
+                "started_within_1s": on_time(scraped, "elasticjob_start_lateness_seconds")}),
     ]
     params = {"jobs": jobs, "clients": clients, "offered_reads_per_s": rate, "window_s": window, "masters": 2,
               "agents": 2}

@@ -60,6 +60,38 @@ class MasterMetrics:
             ),
         }
 
+        # How late the scheduler is: what to alert on when jobs start late (README, "Monitoring").
+        lateness_buckets = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+        self._observed = {
+            "launch_lateness_seconds": Histogram(
+                "elasticjob_launch_lateness_seconds",
+                "Per shard of a cron firing (first attempt): seconds from the instant to its launch "
+                "(0: launched ahead)",
+                buckets=lateness_buckets,
+                registry=self.registry,
+            ),
+            "start_lateness_seconds": Histogram(
+                "elasticjob_start_lateness_seconds",
+                "Per shard of a cron firing (first attempt): seconds from the instant to its process start, "
+                "as its agent reports it",
+                buckets=lateness_buckets,
+                registry=self.registry,
+            ),
+            "cycle_seconds": Histogram(
+                "elasticjob_scheduler_cycle_seconds",
+                "Duration of the leader's scheduling cycles that had work (statuses, firings, housekeeping)",
+                buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+                registry=self.registry,
+            ),
+        }
+        self._levels = {
+            "waiting_jobs": Gauge(
+                "elasticjob_waiting_jobs",
+                "Jobs whose due firing waits for room on the agents (the leader's count)",
+                registry=self.registry,
+            ),
+        }
+
         self.webhook_deliveries = Counter(
             "elasticjob_webhook_delivery_attempts",
             "Webhook delivery attempts by outcome: delivered, retrying (to try again), failed (given up)",
@@ -83,6 +115,14 @@ class MasterMetrics:
         """The scheduler's counters (``SchedulerMetrics``)."""
         counter = self._scheduler[event]
         (counter.labels(**labels) if labels else counter).inc(amount)
+
+    def observe(self, name: str, value: float) -> None:
+        """The scheduler's distributions (``SchedulerMetrics``)."""
+        self._observed[name].observe(value)
+
+    def level(self, name: str, value: float) -> None:
+        """The scheduler's levels (``SchedulerMetrics``)."""
+        self._levels[name].set(value)
 
     def leadership(self, leader: bool) -> None:
         self.is_leader.set(1 if leader else 0)

@@ -34,6 +34,23 @@ def cron_firing_id(instant: dt.datetime) -> str:
     return "cron-" + instant.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S.%f")[:-3] + "Z"
 
 
+def cron_instant(firing_id: str) -> dt.datetime | None:
+    """The instant of a ``cron_firing_id`` (to the millisecond); None for other firings (manual, daemon)."""
+    if not firing_id.startswith("cron-"):
+        return None
+    try:
+        return dt.datetime.strptime(firing_id[5:], "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=dt.UTC)
+    except ValueError:
+        return None
+
+
+def cron_lateness(firing_id: str, at: dt.datetime) -> float | None:
+    """Seconds from a cron firing's instant to ``at`` (0 when ``at`` is before it: launched ahead), or
+    None for a firing without a scheduled instant."""
+    instant = cron_instant(firing_id)
+    return None if instant is None else max(0.0, (at - instant).total_seconds())
+
+
 @dataclass(frozen=True)
 class Overrides:
     """A run's own environment variables and job parameter (a manual run may carry them), applied on top

@@ -31,7 +31,7 @@ from elasticjob import cron, placement
 from elasticjob.model import Job, JobExecutionType
 from elasticjob.model.execution import ExecutionEvent
 from elasticjob.model.failover import FailoverEntry
-from elasticjob.model.queue import ReadyQueue
+from elasticjob.model.queue import ReadyQueue, cron_lateness
 from elasticjob.protocol.convert import StatusUpdate, kill_message
 from elasticjob.registry import Fence, JsonStore, StoreError
 from elasticjob.registry.state import (
@@ -215,6 +215,7 @@ class Scheduler:
         """Run one cycle; return seconds until the next one is needed."""
         fence = self.fence()
         if fence is None:
+            self.metrics.level("waiting_jobs", 0)  # the leader's count: none here
             return self.tick
         if not self.state.synced:
             return 0.2  # the state is being (re)read: nothing is decided on a partial view
@@ -230,17 +231,22 @@ class Scheduler:
 
     def _cycle(self, fence: Fence) -> float:
         now = self.clock()
+        started = time.monotonic()
         self.writes.new_round()
         # What the loop commits it applies to its state at once (see ClusterState.wrote): no waiting for
         # watches between the steps.
-        self.reports.apply_statuses(fence, now)
+        worked = self.reports.apply_statuses(fence, now)
         self.reports.expire_lost(fence, now, self._leader_since)
         again = False
         jobs = self._take_work(now)
         if jobs:
             again = self._plan(fence, jobs, now)
+            self.metrics.level("waiting_jobs", len(self._waiting))
         if time.monotonic() - self._housekept > HOUSEKEEPING_EVERY:
             self._housekeeping(fence, now)
+            worked = True
+        if worked or jobs:
+            self.metrics.observe("cycle_seconds", time.monotonic() - started)
         if again:
             return 0.0
         return self._next_wait()
@@ -333,6 +339,12 @@ class Scheduler:
         groups = self._groups(plan)
         outcome = self.applier.commit(fence, list(groups.values()))
         committed = set(outcome.committed)
+        for launch in plan.launches:
+            task = launch.task
+            if task.attempt == 0 and task.job_name in committed:
+                late = cron_lateness(task.firing_id, now)
+                if late is not None:
+                    self.metrics.observe("launch_lateness_seconds", late)
         self._record_missed(plan, committed)
         for kill in plan.kills:
             self.agents.send(kill.agent_id, kill_message(kill.task_id, kill.reason, kill.grace_seconds))

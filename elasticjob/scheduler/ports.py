@@ -67,13 +67,25 @@ class EventSink(Protocol):
 
 
 class SchedulerMetrics(Protocol):
-    """Counters of what the scheduler did (failovers, lost tasks, missed firings, reconciliations)."""
+    """Counters of what the scheduler did (failovers, lost tasks, missed firings, reconciliations),
+    distributions it observed (``launch_lateness_seconds``, ``start_lateness_seconds``, ``cycle_seconds``)
+    and levels it holds (``waiting_jobs``)."""
 
     def count(self, event: str, amount: int = 1, **labels: str) -> None: ...
+
+    def observe(self, name: str, value: float) -> None: ...
+
+    def level(self, name: str, value: float) -> None: ...
 
 
 class NoMetrics:
     def count(self, event: str, amount: int = 1, **labels: str) -> None:
+        pass
+
+    def observe(self, name: str, value: float) -> None:
+        pass
+
+    def level(self, name: str, value: float) -> None:
         pass
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from elasticjob.model import NOT_STARTED, TaskId, TaskState
 from elasticjob.model.failover import FailoverCause, FailoverEntry, item_of_key
+from elasticjob.model.queue import cron_lateness
 from elasticjob.model.running import RunningTask
 from elasticjob.protocol import agent_pb2 as pb
 from elasticjob.protocol.convert import StatusUpdate
@@ -112,6 +113,13 @@ class Reports:
         outcome = self.applier.commit(fence, list(groups.values()))
         failed = set(outcome.failed)
         gate.committed(failed)
+        for task, _ in plan.updates:
+            before = running.get(task.task_id)
+            if (task.attempt == 0 and task.started_at is not None and task.task_id not in failed
+                    and before is not None and before[0].started_at is None):
+                late = cron_lateness(task.firing_id, task.started_at)
+                if late is not None:
+                    self.metrics.observe("start_lateness_seconds", late)
         if failed:
             # Those records changed under us: decide their reports again next cycle, on fresher state.
             for agent_id, status in reports:

@@ -10,7 +10,16 @@ from typing import Any
 
 import pytest
 
-from elasticjob.model.queue import Firing, FiringCause, ReadyQueue, cron_firing_id, iso, parse_iso
+from elasticjob.model.queue import (
+    Firing,
+    FiringCause,
+    ReadyQueue,
+    cron_firing_id,
+    cron_instant,
+    cron_lateness,
+    iso,
+    parse_iso,
+)
 
 UTC = dt.UTC
 T0 = dt.datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -218,3 +227,13 @@ def test_parse_iso(text: str, expected: dt.datetime) -> None:
     parsed = parse_iso(text)
     assert parsed == expected
     assert parsed.tzinfo is not None
+
+
+def test_a_cron_firing_id_gives_back_its_instant_and_lateness() -> None:
+    instant = dt.datetime(2026, 12, 8, 1, 2, 3, 456_000, tzinfo=dt.UTC)
+    firing = cron_firing_id(instant)
+    assert cron_instant(firing) == instant
+    assert cron_lateness(firing, instant + dt.timedelta(seconds=1.5)) == 1.5
+    assert cron_lateness(firing, instant - dt.timedelta(seconds=2)) == 0.0  # launched ahead
+    for other in ("trigger-20261208T010203.456Z-ab12", "daemon", "cron-garbage", ""):
+        assert cron_instant(other) is None and cron_lateness(other, instant) is None
