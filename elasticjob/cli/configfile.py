@@ -3,7 +3,9 @@
 Every long flag of a command is a key, spelled as the flag without its dashes (``--data-dir`` is
 ``data-dir``; ``data_dir`` is refused with a hint), so a flag added to a parser is a key at once. The
 value has the flag's type: a string for a string or path flag, an integer for ``type=int``, a number for
-``type=float``, a boolean for a switch (``store_true``/``store_false``), an array for a repeatable flag
+``type=float``, a boolean for a switch (``store_true``/``store_false``; ``--insecure/--no-insecure``:
+the key ``insecure``, and ``--no-insecure`` on the command line undoes a ``true`` of the file), an array for
+a repeatable flag
 (``append``) or one of several values (``nargs``). Choices and the flag's own ``type`` function apply as
 on the command line. Relative paths of path flags (``type=Path``, or a dest ending in ``_dir``, ``_file``
 or ``_path``) are relative to the file's directory.
@@ -106,7 +108,10 @@ def config_keys(parsers: Iterable[argparse.ArgumentParser]) -> dict[str, argpars
         for action in parser._actions:
             if isinstance(action, argparse._HelpAction):
                 continue
+            negative = isinstance(action, argparse.BooleanOptionalAction)
             for option in action.option_strings:
+                if negative and option.startswith("--no-"):
+                    continue  # the key is the switch's own name, true or false
                 if option.startswith("--") and option != CONFIG_FLAG:
                     keys[option[2:]] = action
     return keys
@@ -153,6 +158,10 @@ class _Skip(Exception):
 
 def _setting(action: argparse.Action, value: Any, base: Path) -> Any:
     """The default ``action`` gets from the file's ``value`` (``ValueError`` saying what is expected)."""
+    if isinstance(action, argparse.BooleanOptionalAction):  # --x/--no-x: the command line may undo it
+        if not isinstance(value, bool):
+            raise ValueError(f"must be true or false (got {_describe(value)})")
+        return value
     if isinstance(action, argparse._StoreConstAction):  # store_true, store_false, store_const
         if not isinstance(value, bool):
             raise ValueError(f"must be true or false (got {_describe(value)})")

@@ -87,7 +87,8 @@ def _add_url_flags(parser: argparse.ArgumentParser, verb: str) -> None:
     (checked before every fetch)."""
     parser.add_argument(
         "--allow-file-urls",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help=f"{verb} file:// app and artifact URLs besides http and https (files of the agent's host: for "
         "one machine, or agents whose local files are meant to be served)",
     )
@@ -230,7 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     master.add_argument(
         "--insecure",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="listen beyond loopback without --auth-file (anyone who can reach the API may use it), and "
         "--grpc beyond loopback without TLS or without --agent-token-file (any process that can reach it "
         "may join as an agent and receive tasks)",

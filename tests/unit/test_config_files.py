@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--url", default=None)  # not a path: kept as written
     parser.add_argument("--fast", action="store_true")
     parser.add_argument("--no-cache", dest="cache", action="store_false")
+    parser.add_argument("--strict", action=argparse.BooleanOptionalAction, default=False)
     parser.add_argument("--tag", action="append", default=None)
     parser.add_argument("--pair", nargs=2, type=int, default=None)
     parser.add_argument("--id", dest="ident", default=None)
@@ -108,6 +109,19 @@ def test_the_command_line_overrides_the_file(tmp_path: Path) -> None:
     assert args.tag == ["c"]  # a repeatable flag given on the command line replaces the file's list
     assert _parse(tmp_path, text).tag == ["a", "b"]
     assert _parse(tmp_path, text, "--name", "cli").name == "cli"
+
+
+def test_a_switch_the_file_turns_on_the_command_line_may_turn_off(tmp_path: Path) -> None:
+    assert _parse(tmp_path, "name = \"n\"\nstrict = true").strict is True
+    assert _parse(tmp_path, "name = \"n\"\nstrict = true", "--no-strict").strict is False
+    assert _parse(tmp_path, "name = \"n\"\nstrict = false", "--strict").strict is True
+    assert _parse(tmp_path, "name = \"n\"\nstrict = false").strict is False
+    assert any("unknown key" in p for p in _problems(tmp_path, "no-strict = true"))  # the key is the switch
+    assert any("true or false" in p for p in _problems(tmp_path, 'strict = "yes"'))
+    path = _file(tmp_path, 'zk = "h:1"\ninsecure = true\nallow-file-urls = true\n', "master.toml")
+    args = parse_args(["master", "--config", str(path), "--no-insecure", "--no-allow-file-urls"])
+    assert args.insecure is False and args.allow_file_urls is False
+    assert parse_args(["master", "--config", str(path)]).insecure is True
 
 
 def test_a_required_flag_may_come_from_the_file_or_the_command_line(tmp_path: Path) -> None:
@@ -179,7 +193,8 @@ def test_every_flag_of_master_and_agent_is_a_key(tmp_path: Path) -> None:
     for name, command in commands.items():
         keys = config_keys([parser, command])
         flags = {option[2:] for action in command._actions for option in action.option_strings
-                 if option.startswith("--") and option not in ("--help", "--config")}
+                 if option.startswith("--") and option not in ("--help", "--config")
+                 and not (isinstance(action, argparse.BooleanOptionalAction) and option.startswith("--no-"))}
         assert flags <= set(keys) and "log-level" in keys, name
         assert "--config" in command.format_help()
 
