@@ -124,6 +124,9 @@ class JobService:
         self._check_schedule(job)
         self._check_job_urls(job)
         _check_size("job", job.jobName, job.as_json())
+        if stored_job is not None and _same(keep_secrets(job, stored_job.model), stored_job.model):
+            # Nothing changes (a client writing back what it read): no write, and updatedAt stays.
+            return stored_job.model
 
         written = job
 
@@ -593,3 +596,8 @@ def _check_size(kind: str, name: str, value: Any) -> None:
     size = len(encode(value))
     if size > MAX_CONFIG_BYTES:
         raise ValidationFailed(f"{kind} '{name}' is {size} bytes as JSON; the limit is {MAX_CONFIG_BYTES}")
+
+
+def _same(job: Job, stored: Job) -> bool:
+    """Whether writing ``job`` over ``stored`` would change nothing."""
+    return job.as_json() == stored.as_json()

@@ -180,6 +180,10 @@ def test_created_and_updated_times_are_kept_beside_the_job(
     assert api.put("/job/update", json=job_body(name, description="changed")).status_code == 204
     updated = meta(api, name)
     assert updated["createdAt"] == created["createdAt"] and updated["updatedAt"] > created["updatedAt"]
+    # Writing back what is stored changes nothing: no write to ZooKeeper, the time of the last change stays.
+    _, stat = zk.get(f"{root}/config/job/{name}")
+    assert api.put("/job/update", json=job_body(name, description="changed")).status_code == 204
+    assert meta(api, name) == updated and zk.get(f"{root}/config/job/{name}")[1].version == stat.version
     # Not writable by clients: the job has no such fields.
     assert_error(api.put("/job/update", json=job_body(name, createdAt="2000-01-01T00:00:00Z")), 422, "createdAt")
     response = api.request("DELETE", "/job/deregister", content=name.encode(),
