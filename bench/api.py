@@ -17,6 +17,7 @@ import json
 import math
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -50,16 +51,52 @@ def readers(
     return results
 
 
+def sample(metrics: str, name: str) -> float | None:
+    """The value of the Prometheus sample ``name`` (with its labels, as written) in ``metrics``."""
+    for line in metrics.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
+
 def on_time(metrics: str, histogram: str, within: str = "1.0") -> float | None:
     """The share of a Prometheus histogram's observations at or below ``within`` (one of its buckets)."""
-    def sample(name: str) -> float | None:
-        for line in metrics.splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[-1])
-        return None
-    total = sample(f"{histogram}_count")
-    below = sample(f'{histogram}_bucket{{le="{within}"}}')
+    total = sample(metrics, f"{histogram}_count")
+    below = sample(metrics, f'{histogram}_bucket{{le="{within}"}}')
     return None if not total or below is None else round(below / total, 3)
+
+
+class LeaderWatch:
+    """Samples the leader's ``/metrics`` every ``every`` seconds on a thread of its own until ``end``: the
+    most jobs waiting for room, and the scheduler's mean cycle over the window."""
+
+    def __init__(self, get: Any, end: float, every: float = 2.0) -> None:
+        self.get, self.end, self.every = get, end, every
+        self.max_waiting = 0.0
+        self.first: tuple[float, float] | None = None  # cycle seconds sum, count
+        self.last: tuple[float, float] | None = None
+        self.thread = threading.Thread(target=self._run, name="leader-watch", daemon=True)
+
+    def _run(self) -> None:
+        while time.time() < self.end:
+            try:
+                text = self.get("/metrics", timeout=10).text
+            except Exception:  # noqa: BLE001 - a sample missed under load is only a sample
+                text = ""
+            waiting = sample(text, "elasticjob_waiting_jobs")
+            total = sample(text, "elasticjob_scheduler_cycle_seconds_sum")
+            count = sample(text, "elasticjob_scheduler_cycle_seconds_count")
+            if waiting is not None:
+                self.max_waiting = max(self.max_waiting, waiting)
+            if total is not None and count is not None:
+                self.first = self.first or (total, count)
+                self.last = (total, count)
+            time.sleep(self.every)
+
+    def mean_cycle_ms(self) -> float | None:
+        if self.first is None or self.last is None or self.last[1] <= self.first[1]:
+            return None
+        return round((self.last[0] - self.first[0]) / (self.last[1] - self.first[1]) * 1000, 1)
 
 
 def run(quick: bool) -> Figure:
@@ -80,8 +117,11 @@ def run(quick: bool) -> Figure:
             start = math.ceil((time.time() + lead) / period) * period
             end = start + window
             pids = {"leader": leader.pid, "follower": follower.pid, "agent": cluster.agents[0].pid}
+            watch = LeaderWatch(leader.get, end)
+            watch.thread.start()
             with profiled("api", pids):
                 results = readers([follower.url, leader.url], clients, rate, jobs, start, end)
+            watch.thread.join(timeout=30)
             time.sleep(max(0.0, end + lead - time.time()))
             rows = cluster.executions()
             scraped = leader.get("/metrics", timeout=30).text
@@ -116,7 +156,8 @@ def run(quick: bool) -> Figure:
                 "agent_p99_ms": rounded(agent_p99 * 1000), "command_p99_ms": rounded(command_p99 * 1000),
                 # Where the lateness comes from: the leader launching late, or the agents starting late.
                 "launched_within_1s": on_time(scraped, "elasticjob_launch_lateness_seconds"),
-                "started_within_1s": on_time(scraped, "elasticjob_start_lateness_seconds")}),
+                "started_within_1s": on_time(scraped, "elasticjob_start_lateness_seconds"),
+                "max_waiting_jobs": watch.max_waiting, "mean_cycle_ms": watch.mean_cycle_ms()}),
     ]
     params = {"jobs": jobs, "clients": clients, "offered_reads_per_s": rate, "window_s": window, "masters": 2,
               "agents": 2}

@@ -238,7 +238,7 @@ class ExecsDialect:
             overrides = Overrides.of(asked.runtime_vars)
             firing = await run_in_threadpool(self.service.trigger, name, None, overrides)
             run = await run_in_threadpool(self.runs.find, name, run_id_of_firing(name, firing["firingId"]))
-            return JSONResponse(x.exec_json(job, self.meta(name), run), status_code=201)
+            return JSONResponse(x.created_exec_json(job, self.meta(name), run), status_code=201)
 
         @router.get("")
         async def list_execs(request: Request, job_id: str) -> Response:

@@ -377,6 +377,13 @@ def exec_json(job: Job, meta: Mapping[str, Any], run: Run) -> dict[str, Any]:
     }
 
 
+def created_exec_json(job: Job, meta: Mapping[str, Any], run: Run) -> dict[str, Any]:
+    """The answer to creating an exec: the exec as it was created — waiting (``W``), not started — however
+    far its run got before the answer was made (a shard may start within milliseconds); a GET shows more."""
+    created = {"status": "W", "started_at": None, "ended_at": None, "duration": None}
+    return {**exec_json(job, meta, run), **created}
+
+
 def exec_detail_json(job: Job, meta: Mapping[str, Any], run: Run) -> dict[str, Any]:
     """One exec, with its job nested (``nested_job_json``) as the seed's detail shows it."""
     return {**exec_json(job, meta, run), "job": nested_job_json(job, meta)}

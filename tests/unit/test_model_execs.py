@@ -148,6 +148,11 @@ def test_an_exec_of_a_run() -> None:
     assert shown["runtime_vars"] == {"DB_HOST": "localhost", "EXTRA": "1"}
     assert shown["trigger_mode"] == "M" and shown["created_by"] == "me"
     assert x.exec_detail_json(job, {}, run)["job"]["id"] == 146
+    # Created and already running (or even done) before the answer: answered as created, as the seed shows.
+    created = x.created_exec_json(job, {}, run)
+    assert (created["status"], created["started_at"], created["ended_at"], created["duration"]) == ("W", None, None, None)
+    assert {k: v for k, v in created.items() if k not in ("status", "started_at", "ended_at", "duration")} == {
+        k: v for k, v in x.exec_json(job, {}, run).items() if k not in ("status", "started_at", "ended_at", "duration")}
 
 
 def test_recognition_on_the_shared_path() -> None:
