@@ -208,9 +208,10 @@ def metronome_router(
         return _json(await run_in_threadpool(shape, job, embed))
 
     async def update_job(request: Request, job_id: str) -> Response:
-        """Replace a job's spec (200); its schedule stays as it is. A job registered through another API
-        (native, another dialect) changes only in the fields this PUT gives otherwise than ``/v1`` shows
-        them, and stays that API's job; fields it cannot hold (labels, user, disk) are refused (422)."""
+        """Replace a job's spec (200); its schedule stays as it is. A job registered through the native API
+        changes only in the fields this PUT gives otherwise than ``/v1`` shows them, and stays a native
+        job; fields it cannot hold (labels, user, disk) are refused (422). A job of another dialect
+        (regions, execs) is changed through its own API: 409."""
         value = await _body(request)
         if isinstance(value, dict):
             value = {k: v for k, v in value.items() if k != "schedules"}
@@ -220,6 +221,10 @@ def metronome_router(
         job = job_or_none(job_id)
         if job is None:
             return missing_job(job_id)
+        if job.dialect not in (None, m.DIALECT):
+            # Its own API keeps its own document of it (model/execs.py, model/regions.py): a change made
+            # here would not show there.
+            return _error(409, f"Job was created through the {job.dialect} API; change it there", id=job_id)
         stored_app = state.app(job.effective_app_name)
         app = stored_app.model if stored_app else None
         if job.dialect == m.DIALECT:

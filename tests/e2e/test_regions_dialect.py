@@ -137,3 +137,23 @@ def test_what_this_api_refuses_and_what_it_does_not_see(cluster: Cluster) -> Non
         assert [j["metadata"]["name"] for j in api.get("/v1/regions/us/jobs").json()["jobs"]] == ["twice"]
         assert api.get("/v1/regions/eu/jobs").json() == {"jobs": []}
         assert api.get("/job/jobs/native").status_code == 200
+
+
+def test_its_jobs_are_changed_through_it_not_through_metronomes_put(cluster: Cluster) -> None:
+    """/v1/jobs shows this dialect's jobs too, but a Metronome PUT would leave this dialect's own document
+    of the job (its containers) stale: refused with a 409, and nothing changes."""
+    master = cluster.start_master()
+    with master.http() as api:
+        body = _document("busybox", ["true"], cpu="125m", memory="64Mi")
+        assert api.post("/v1/regions/us/jobs/drift", json=body).status_code == 201
+        before = api.get("/v1/regions/us/jobs/drift").json()
+        native = api.get("/job/jobs/drift")
+        assert native.status_code == 200, native.text
+        shown = api.get("/v1/jobs/drift")
+        assert shown.status_code == 200, shown.text
+        changed = {**shown.json(), "run": {**shown.json()["run"], "mem": 256}}
+        refused = api.put("/v1/jobs/drift", json=changed)
+        assert refused.status_code == 409, refused.text
+        assert "regions API" in refused.json()["message"] and refused.json()["id"] == "drift"
+        assert api.get("/job/jobs/drift").json() == native.json()
+        assert api.get("/v1/regions/us/jobs/drift").json() == before
