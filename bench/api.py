@@ -26,8 +26,9 @@ from bench.cron import job_body
 from bench.harness import Figure, at_least, at_most, percentile, rounded, workdir
 from bench.profiling import profiled
 from bench.stamps import StartStamps, stamping_script
-from elasticjob.dev.localcluster import LocalCluster, firing_instant, start_lateness
+from elasticjob.dev.localcluster import LocalCluster, start_lateness
 from elasticjob.dev.processes import build_tarball
+from elasticjob.model.queue import cron_instant
 
 
 def readers(
@@ -134,7 +135,7 @@ def run(quick: bool) -> Figure:
     }
     finished = [
         (r, i) for r in rows
-        if (i := firing_instant(r["firingId"])) is not None and start <= i.timestamp() < end
+        if (i := cron_instant(r["firingId"])) is not None and start <= i.timestamp() < end
         and r["state"] == "FINISHED"
     ]
     lateness = [x for r, _ in finished if (x := start_lateness(r)) is not None]

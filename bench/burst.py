@@ -22,8 +22,9 @@ from typing import Any
 from bench.harness import Figure, at_least, at_most, percentile, rounded, workdir
 from bench.profiling import profiled
 from bench.stamps import StartStamps, stamping_script
-from elasticjob.dev.localcluster import LocalCluster, firing_instant, start_lateness
+from elasticjob.dev.localcluster import LocalCluster, start_lateness
 from elasticjob.dev.processes import build_tarball
+from elasticjob.model.queue import cron_instant
 
 FINISH_WAIT = 180.0  # seconds after the instant: then what has not finished counts as not run
 
@@ -54,11 +55,11 @@ def run(quick: bool) -> Figure:
             while True:
                 rows = cluster.executions()
                 finished_jobs = {r["jobName"] for r in rows
-                        if firing_instant(r["firingId"]) == instant and r["state"] == "FINISHED"}
+                        if cron_instant(r["firingId"]) == instant and r["state"] == "FINISHED"}
                 if len(finished_jobs) >= jobs or time.time() > deadline:
                     break
                 time.sleep(2.0)
-    mine = [r for r in rows if firing_instant(r["firingId"]) == instant]
+    mine = [r for r in rows if cron_instant(r["firingId"]) == instant]
     finished = collections.Counter(r["jobName"] for r in mine if r["state"] == "FINISHED")
     # Per shard, the later of the agent's report and the command's own stamp.
     done = [(r, x) for r in mine if r["state"] == "FINISHED" and (x := start_lateness(r)) is not None]
@@ -66,7 +67,7 @@ def run(quick: bool) -> Figure:
     lateness = [max(x, stamp - instant.timestamp()) for x, stamp in stamped if stamp is not None]
     unstamped = sum(1 for _, stamp in stamped if stamp is None)
     commands_twice = sum(1 for (_, firing), n in stamps.count.items()
-                         if n > 1 and firing_instant(firing) == instant)
+                         if n > 1 and cron_instant(firing) == instant)
     exact = (len(finished) == jobs and all(n == 1 for n in finished.values()) and commands_twice == 0
              and unstamped == 0)
     last, p50 = (max(lateness) if lateness else math.nan), percentile(lateness, 0.5)

@@ -30,9 +30,9 @@ from bench.harness import Figure, at_least, at_most, percentile, rounded, workdi
 from bench.profiling import profiled
 from bench.stamps import StartStamps, stamping_script
 from elasticjob import cron as cron_dialects
-from elasticjob.dev.localcluster import LocalCluster, firing_instant, start_lateness
+from elasticjob.dev.localcluster import LocalCluster, start_lateness
 from elasticjob.dev.processes import build_tarball
-from elasticjob.model.queue import cron_firing_id
+from elasticjob.model.queue import cron_firing_id, cron_instant
 
 APSCHEDULER_WINDOW = 60.0  # every schedule fires once in it: 10,000 samples
 
@@ -76,14 +76,14 @@ def measure(
         time.sleep(max(0.0, end.timestamp() - time.time()))
     time.sleep(lead)  # time to finish
     rows = cluster.executions()
-    in_window = [r for r in rows if (i := firing_instant(r["firingId"])) is not None and start <= i < end]
+    in_window = [r for r in rows if (i := cron_instant(r["firingId"])) is not None and start <= i < end]
     lateness = [x for r in in_window if r["state"] == "FINISHED" and (x := start_lateness(r)) is not None]
     seen = stamps.first if stamps is not None else {}
     command_lateness = [
         seen[key] - instant.timestamp()
         for r in in_window
         if r["state"] == "FINISHED" and (key := (r["jobName"], r["firingId"])) in seen
-        and (instant := firing_instant(r["firingId"])) is not None
+        and (instant := cron_instant(r["firingId"])) is not None
     ]
     finished = collections.Counter(
         (r["jobName"], r["firingId"]) for r in in_window if r["state"] == "FINISHED"

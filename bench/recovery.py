@@ -21,10 +21,10 @@ import httpx
 from bench.common import register_script_job
 from bench.harness import Figure, at_most, workdir
 from elasticjob.common.net import free_port
-from elasticjob.dev.localcluster import firing_instant
 from elasticjob.dev.processes import AgentProcess, MasterProcess, wait_until
 from elasticjob.dev.zookeeper import LocalZooKeeper
 from elasticjob.master.config import MasterConfig
+from elasticjob.model.queue import cron_instant
 
 LONG = "#!/bin/sh\nsleep 60\n"
 QUICK = "#!/bin/sh\nsleep 0.2\n"
@@ -101,7 +101,7 @@ def leader_sigkill(root: Path, zk: str, session: float) -> float:
                 lambda: [
                     r
                     for r in started(client, "tick")
-                    if (instant := firing_instant(r["firingId"])) is not None
+                    if (instant := cron_instant(r["firingId"])) is not None
                     and instant.timestamp() > killed + LAUNCH_AHEAD + 1
                 ],
                 60,

@@ -30,11 +30,11 @@ from kazoo.client import KazooClient
 
 from bench.harness import Figure, at_least, at_most, percentile, rounded, workdir
 from bench.profiling import profiled
-from elasticjob.dev.localcluster import LocalCluster, firing_instant
+from elasticjob.dev.localcluster import LocalCluster
 from elasticjob.dev.processes import build_tarball, wait_until
 from elasticjob.master.config import MasterConfig
 from elasticjob.model import App, Job
-from elasticjob.model.queue import ReadyQueue
+from elasticjob.model.queue import ReadyQueue, cron_instant
 from elasticjob.registry import Layout
 from elasticjob.registry.handler import PollingHandler
 from elasticjob.registry.store import encode
@@ -99,7 +99,7 @@ def _started_after(client: httpx.Client, job: str, killed: float) -> list[dict[s
     the killed leader could have launched ahead of time (its --launch-ahead, and a margin)."""
     rows = []
     for row in _rows(client, job):
-        instant = firing_instant(row["firingId"])
+        instant = cron_instant(row["firingId"])
         if row["startTime"] and instant is not None and instant.timestamp() > killed + LAUNCH_AHEAD + 1:
             rows.append(row)
     return rows

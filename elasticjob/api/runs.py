@@ -15,10 +15,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from elasticjob.api.paging import MAX_PAGE
 from elasticjob.history import Execution, HistoryStore
 from elasticjob.history.store import MAX_PER_PAGE
-from elasticjob.model import Conflict, NotFound, ValidationFailed
+from elasticjob.model import Conflict, NotFound
 from elasticjob.model.queue import NO_OVERRIDES, Overrides
 from elasticjob.model.run import RUN_ID_RE, Run, RunStatus, RunTask, assemble
 from elasticjob.model.running import RunningTask
@@ -106,11 +105,8 @@ class RunsView:
         self.settle = settle
 
     def page(self, job_name: str, page: int = 1, per_page: int = DEFAULT_PER_PAGE) -> dict[str, Any]:
-        """``{"total", "runs"}``: a page of the job's runs, newest first — those still queued first."""
-        if not 1 <= page <= MAX_PAGE:
-            raise ValidationFailed.field("page", f"must be between 1 and {MAX_PAGE}")
-        if not 1 <= per_page <= MAX_PER_PAGE:
-            raise ValidationFailed.field("per_page", f"must be between 1 and {MAX_PER_PAGE}")
+        """``{"total", "runs"}``: a page of the job's runs, newest first — those still queued first
+        (``page`` and ``per_page`` within the bounds the route declares: ``MAX_PAGE``, ``MAX_PER_PAGE``)."""
         total, runs = self.runs(job_name, (page - 1) * per_page, per_page)
         return {"total": total, "runs": [run.to_json() for run in runs]}
 

@@ -23,8 +23,7 @@ from elasticjob.common.net import free_port
 from elasticjob.dev.httpload import post_all
 from elasticjob.dev.processes import AgentProcess, MasterProcess, wait_until
 from elasticjob.dev.zookeeper import LocalZooKeeper
-
-FIRING_FORMAT = "%Y%m%dT%H%M%S.%fZ"
+from elasticjob.model.queue import cron_instant
 
 
 class LocalCluster:
@@ -173,16 +172,10 @@ def _answers(url: str) -> bool:
     return httpx.get(url, timeout=10).status_code == 200
 
 
-def firing_instant(firing_id: str) -> dt.datetime | None:
-    """The scheduled instant of a cron firing (``cron-YYYYmmddTHHMMSS.fffZ``); None for other firings."""
-    if not firing_id.startswith("cron-"):
-        return None
-    return dt.datetime.strptime(firing_id.removeprefix("cron-"), FIRING_FORMAT).replace(tzinfo=dt.UTC)
-
 
 def start_lateness(row: dict[str, Any]) -> float | None:
     """Seconds from a cron firing's instant to its shard's process start, or None."""
-    instant = firing_instant(row.get("firingId") or "")
+    instant = cron_instant(row.get("firingId") or "")
     started = row.get("startTime")
     if instant is None or not started:
         return None
